@@ -1,0 +1,47 @@
+"""The envelope every message travels in between the hub's stages.
+
+Serialised as JSON on the broker. The envelope id is the idempotency key downstream: the same
+stored message re-processed yields envelopes with the same ids (see ``event_id``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.canonical import Event
+
+__all__ = ["Envelope"]
+
+
+class Envelope(BaseModel):
+    """id, correlation id, source system and port, format, message key, received-at, attempt
+    count, a reference to the stored raw bytes, and the canonical payload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    correlation_id: str | None = None
+    source_system: str
+    source_port: str | None = None
+    format: str
+    message_key: str | None = None
+    received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    attempt: int = 0
+    raw_ref: str | None = None
+    #: systems that must not receive this (the origin, and systems echoing what we sent)
+    exclude_destinations: list[str] = Field(default_factory=list)
+    payload: Event
+
+    @property
+    def routing_key(self) -> str:
+        return self.payload.kind.value
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        return cls.model_validate_json(data)

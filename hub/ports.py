@@ -1,0 +1,170 @@
+"""The seams between the hub core and everything that touches the outside world.
+
+All contracts live here as Protocols; implementations live in ``adapters/``, ``queues/`` and
+``hub/store``. ``hub/app.py`` is the one place that picks implementations and wires them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from hub.envelope import Envelope
+
+__all__ = [
+    "Binding",
+    "Codec",
+    "Delivery",
+    "ExchangeSpec",
+    "QueueSpec",
+    "Topology",
+    "Transport",
+]
+
+N = TypeVar("N")
+
+
+@runtime_checkable
+class Codec(Protocol[N]):
+    """Wire bytes ↔ a format's native model. Never maps, never does I/O."""
+
+    def parse(self, data: bytes) -> N:
+        """Parse ``data``; raises ``ParseError`` (permanent) on malformed input."""
+        ...
+
+    def render(self, native: N) -> bytes: ...
+
+
+# --------------------------------------------------------------------------- topology values
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSpec:
+    name: str
+    type: str = "topic"
+    durable: bool = True
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """A queue. ``role`` is ``work`` (consumed), ``retry`` (a delay tier) or ``parking``."""
+
+    name: str
+    role: str = "work"
+    quorum: bool = True
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    #: for a retry tier: how long a message waits before it returns to ``dead_letter_to``
+    delay_seconds: float | None = None
+    #: the queue a message returns to after the delay (retry tier) or after too many
+    #: deliveries (a work queue's delivery limit → its parking queue)
+    dead_letter_to: str | None = None
+    #: for a work queue: how many times the broker delivers a message before parking it
+    delivery_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    exchange: str
+    queue: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """Exchanges, queues and bindings as plain values; a transport declares them."""
+
+    exchanges: tuple[ExchangeSpec, ...] = ()
+    queues: tuple[QueueSpec, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+    #: work queue → its retry tiers in order of growing delay
+    retry_tiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: work queue → its parking queue
+    parking: Mapping[str, str] = field(default_factory=dict)
+
+    def queue(self, name: str) -> QueueSpec:
+        for q in self.queues:
+            if q.name == name:
+                return q
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- transport
+
+
+class Delivery(Protocol):
+    """One message handed to a consumer. Settled exactly once: ack, retry or park."""
+
+    @property
+    def envelope(self) -> Envelope: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def headers(self) -> Mapping[str, Any]: ...
+
+    @property
+    def routing_key(self) -> str: ...
+
+    @property
+    def redelivered(self) -> bool: ...
+
+    @property
+    def attempt(self) -> int:
+        """How many times handling was tried before (retry tiers passed), 0 on the first."""
+        ...
+
+    @property
+    def settled(self) -> bool: ...
+
+    async def ack(self) -> None:
+        """The work is durable: forget the message."""
+        ...
+
+    async def retry(self, reason: str) -> None:
+        """Transient failure: send to the next retry tier, or park when none is left."""
+        ...
+
+    async def park(self, reason: str, detail: Mapping[str, Any] | None = None) -> None:
+        """Permanent failure: move to the parking queue with the reason in the headers."""
+        ...
+
+
+class Transport(Protocol):
+    """The broker contract. RabbitMQ (pika) and the embedded transport both honour it."""
+
+    async def start(self, topology: Topology) -> None:
+        """Connect and declare ``topology``; re-declared after every reconnect."""
+        ...
+
+    async def close(self) -> None: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        envelope: Envelope,
+        headers: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Return only when the broker has confirmed the message.
+
+        Raises ``BrokerUnavailable`` when it could not be confirmed within ``timeout``.
+        """
+        ...
+
+    def consume(self, queue: str, *, prefetch: int = 100) -> AsyncIterator[Delivery]:
+        """Deliveries from ``queue``, across reconnects, until the transport closes."""
+        ...
+
+    async def replay_parked(self, queue: str, limit: int | None = None) -> int:
+        """Move parked messages of work queue ``queue`` back to it; returns how many."""
+        ...
+
+    async def queue_depths(self) -> dict[str, int]: ...
