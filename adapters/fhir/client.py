@@ -108,7 +108,7 @@ class FhirClient:
         idempotency_key: str | None = None,
     ) -> FhirResponse:
         """One interaction with bounded back-off on transient failures."""
-        backoff = wait_exponential_jitter(initial=0.2, max=self._max_backoff)
+        backoff = wait_exponential_jitter(multiplier=0.2, max=self._max_backoff, jitter=0.1)
 
         def wait(state: RetryCallState) -> float:
             # honour the partner's Retry-After, within our own cap
