@@ -69,7 +69,7 @@ def expect_resource(resource: Any, resource_type: str) -> Json:
     return resource
 
 
-def build(model: type[_E], ctx: MapContext, location: str, **fields: Any) -> _E:
+def build(model: type[_E], ctx: MapContext, where: str, /, **fields: Any) -> _E:
     """Construct a canonical entity from the fields a resource set.
 
     Empty values are left unset so ``RecordMeta.field_sources`` lists exactly the fields this
@@ -82,4 +82,4 @@ def build(model: type[_E], ctx: MapContext, location: str, **fields: Any) -> _E:
         return model(**given, meta=meta)
     except ValueError as exc:  # pydantic.ValidationError: a value the canonical model refuses
         raise MappingError(f"canonical {model.__name__} refused a value: {exc}",
-                           location=location) from exc
+                           location=where) from exc
