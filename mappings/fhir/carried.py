@@ -98,14 +98,18 @@ def identifier(base: str) -> Table:
     )
 
 
-def reference(base: str, types: Sequence[str]) -> Table:
+def reference(base: str, types: Sequence[str], *, filled: bool = False) -> Table:
     """A Reference whose target has a canonical entity (``types``), or is a urn/identifier/
-    display that the element's first type is assumed for; ``#contained`` ones are dropped."""
+    display that the element's first type is assumed for; ``#contained`` ones are dropped.
+
+    ``filled``: the element is required, so a written resource may carry a display the hub
+    made up from other data (a contained party's name, the payer's name): its display is then
+    compared only next to a literal reference."""
     alternatives = "|".join(types)
-    pattern = f"^(urn:uuid:|urn:oid:|(https?://[^ ]+/)?({alternatives})/[^/]+(/_history/[^/]+)?$)"
+    pattern = f"^(urn:uuid:|urn:oid:|https?://|({alternatives})/[^/]+(/_history/[^/]+)?$)"
     kept = f"{base}.where(reference.empty() or reference.matches('{pattern}'))"
-    return (Carried(f"{kept}.reference"), Carried(f"{kept}.display"),
-            *identifier(f"{kept}.identifier"))
+    display = f"{base}.where(reference.exists()).display" if filled else f"{kept}.display"
+    return (Carried(f"{kept}.reference"), Carried(display), *identifier(f"{kept}.identifier"))
 
 
 def name(base: str) -> Table:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote, unquote
 
 from hub.canonical import EntityType
@@ -71,6 +71,10 @@ def _same_id(_: EntityType, value: str) -> str | None:
     return value
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class MapContext:
     """What a FHIR mapping needs to know besides the resource.
@@ -78,13 +82,15 @@ class MapContext:
     ``source``: the partner system's configured name (goes into ``Identifier.source`` and
     ``RecordMeta``). ``fhir_id``/``canonical_id``: resolve a canonical id to the FHIR id the
     target knows and back (``None`` = unknown). ``local_tz``: the zone assumed for canonical
-    times that carry no offset (FHIR requires one whenever a time is given).
+    times that carry no offset (FHIR requires one whenever a time is given). ``clock``: the time
+    written in required ``created`` elements the canonical model does not keep.
     """
 
     source: str
     fhir_id: Callable[[EntityType, str], str | None] = _same_id
     canonical_id: Callable[[EntityType, str], str | None] = _same_id
     local_tz: tzinfo = UTC
+    clock: Callable[[], datetime] = _now
     vocab: Vocabulary = field(default_factory=load_vocabulary)
 
     def system_uri(self, namespace: str) -> str:

@@ -145,7 +145,8 @@ def _literal_ref(literal: str, allowed: Sequence[EntityType], path: str,
         return None  # contained resources are dropped, and so are references to them
     match = _LITERAL.match(literal)
     if match is None:
-        if re.match(r"^(urn:uuid:|urn:oid:)", literal):
+        if re.match(r"^(urn:uuid:|urn:oid:|https?://)", literal):
+            # a bundle-local or foreign-server URI: kept verbatim, target type assumed
             return Ref(type=allowed[0], identifiers=[Identifier(system=URI_SYSTEM, value=literal)])
         raise MappingError(f"unreadable reference {literal!r}", location=f"{path}.reference")
     kind = _ENTITY_TYPES.get(match["type"])
