@@ -63,8 +63,12 @@ __all__ = [
     "slot_to_fhir",
 ]
 
-_ACTORS = (EntityType.PATIENT, EntityType.PRACTITIONER, EntityType.LOCATION,
-           EntityType.ORGANIZATION)
+_ACTORS = (
+    EntityType.PATIENT,
+    EntityType.PRACTITIONER,
+    EntityType.LOCATION,
+    EntityType.ORGANIZATION,
+)
 _ACTOR_NAMES = tuple(t.value for t in _ACTORS)
 _REQUIRED = {"required": True, "optional": False}
 PLACER, FILLER = "PLAC", "FILL"
@@ -94,8 +98,9 @@ def _status(resource: Json) -> AppointmentStatus:
     try:
         return AppointmentStatus(value) if value else AppointmentStatus.BOOKED
     except ValueError as exc:
-        raise MappingError(f"unknown appointment status {value!r}",
-                           location="Appointment.status") from exc
+        raise MappingError(
+            f"unknown appointment status {value!r}", location="Appointment.status"
+        ) from exc
 
 
 def _typed(identifiers: list[Identifier], code: str) -> str | None:
@@ -111,14 +116,19 @@ def appointment_from_fhir(resource: Json, ctx: MapContext) -> Appointment:
     """FHIR Appointment → canonical Appointment."""
     resource = expect_resource(resource, "Appointment")
     entity_id, kept = resource_id_from(resource, EntityType.APPOINTMENT, ctx)
-    identifiers = identifiers_from(get_list(resource, "identifier", "Appointment.identifier"),
-                                   "Appointment.identifier", ctx)
-    participants = [p for i, obj in enumerate(get_list(resource, "participant",
-                                                       "Appointment.participant"))
-                    if (p := _participant_from(obj, f"Appointment.participant[{i}]", ctx))]
+    identifiers = identifiers_from(
+        get_list(resource, "identifier", "Appointment.identifier"), "Appointment.identifier", ctx
+    )
+    participants = [
+        p
+        for i, obj in enumerate(get_list(resource, "participant", "Appointment.participant"))
+        if (p := _participant_from(obj, f"Appointment.participant[{i}]", ctx))
+    ]
     patient = next((p.ref for p in participants if p.kind is EntityType.PATIENT), None)
     return build(
-        Appointment, ctx, "Appointment",
+        Appointment,
+        ctx,
+        "Appointment",
         id=entity_id,
         identifiers=[*identifiers, *kept],
         status=_status(resource),
@@ -128,15 +138,17 @@ def appointment_from_fhir(resource: Json, ctx: MapContext) -> Appointment:
         patient=patient,
         participants=participants,
         service_type=_first_coded(resource, "serviceType"),
-        appointment_type=coded_from(get_obj(resource, "appointmentType",
-                                            "Appointment.appointmentType"),
-                                    "Appointment.appointmentType"),
+        appointment_type=coded_from(
+            get_obj(resource, "appointmentType", "Appointment.appointmentType"),
+            "Appointment.appointmentType",
+        ),
         reason=_first_coded(resource, "reasonCode"),
         priority=get_int(resource, "priority", "Appointment.priority"),
         comment=get_str(resource, "comment", "Appointment.comment"),
-        cancellation_reason=coded_from(get_obj(resource, "cancelationReason",
-                                               "Appointment.cancelationReason"),
-                                       "Appointment.cancelationReason"),
+        cancellation_reason=coded_from(
+            get_obj(resource, "cancelationReason", "Appointment.cancelationReason"),
+            "Appointment.cancelationReason",
+        ),
         placer_id=_typed(identifiers, PLACER),
         filler_id=_typed(identifiers, FILLER),
     )
@@ -144,20 +156,24 @@ def appointment_from_fhir(resource: Json, ctx: MapContext) -> Appointment:
 
 def _participant_to(participant: AppointmentParticipant, ctx: MapContext) -> Json:
     required = {True: "required", False: "optional"}.get(participant.required)  # type: ignore[arg-type]
-    return compact({
-        "type": [coded_to(participant.role)] if participant.role else None,
-        "actor": ref_to(participant.ref, ctx),
-        "required": required,
-        # participant.status is 1..1; a line that did not say is waiting for an answer
-        "status": participant.status or "needs-action",
-    })
+    return compact(
+        {
+            "type": [coded_to(participant.role)] if participant.role else None,
+            "actor": ref_to(participant.ref, ctx),
+            "required": required,
+            # participant.status is 1..1; a line that did not say is waiting for an answer
+            "status": participant.status or "needs-action",
+        }
+    )
 
 
 def _appointment_identifiers(appointment: Appointment, ctx: MapContext) -> list[Json]:
     """Identifiers, plus SCH-1/SCH-2 as PLAC/FILL identifiers when none holds them yet."""
-    extra = [Identifier(value=v, type=t) for v, t in ((appointment.placer_id, PLACER),
-                                                     (appointment.filler_id, FILLER))
-             if v and _typed(appointment.identifiers, t) != v]
+    extra = [
+        Identifier(value=v, type=t)
+        for v, t in ((appointment.placer_id, PLACER), (appointment.filler_id, FILLER))
+        if v and _typed(appointment.identifiers, t) != v
+    ]
     return identifiers_to([*appointment.identifiers, *extra], ctx)
 
 
@@ -167,37 +183,43 @@ def _participants_to(appointment: Appointment, ctx: MapContext) -> list[Json]:
         lines.insert(0, AppointmentParticipant(kind=EntityType.PATIENT, ref=appointment.patient))
     out = [_participant_to(p, ctx) for p in lines]
     if not out:  # participant is 1..*
-        raise MappingError("an appointment needs at least one participant",
-                           location="Appointment.participant")
+        raise MappingError(
+            "an appointment needs at least one participant", location="Appointment.participant"
+        )
     return out
 
 
 def appointment_to_fhir(appointment: Appointment, ctx: MapContext) -> Json:
     """Canonical Appointment → FHIR Appointment."""
-    return compact({
-        "resourceType": "Appointment",
-        "id": resource_id_to(appointment.id, appointment.identifiers, EntityType.APPOINTMENT,
-                             ctx),
-        "identifier": _appointment_identifiers(appointment, ctx),
-        "status": appointment.status.value,
-        "cancelationReason": coded_to(appointment.cancellation_reason),
-        "serviceType": [coded_to(appointment.service_type)] if appointment.service_type else None,
-        "appointmentType": coded_to(appointment.appointment_type),
-        "reasonCode": [coded_to(appointment.reason)] if appointment.reason else None,
-        "priority": appointment.priority,
-        "start": instant_to(appointment.start, ctx),
-        "end": instant_to(appointment.end, ctx),
-        "minutesDuration": appointment.duration_minutes,
-        "comment": appointment.comment,
-        "participant": _participants_to(appointment, ctx),
-    })
+    return compact(
+        {
+            "resourceType": "Appointment",
+            "id": resource_id_to(
+                appointment.id, appointment.identifiers, EntityType.APPOINTMENT, ctx
+            ),
+            "identifier": _appointment_identifiers(appointment, ctx),
+            "status": appointment.status.value,
+            "cancelationReason": coded_to(appointment.cancellation_reason),
+            "serviceType": [coded_to(appointment.service_type)]
+            if appointment.service_type
+            else None,
+            "appointmentType": coded_to(appointment.appointment_type),
+            "reasonCode": [coded_to(appointment.reason)] if appointment.reason else None,
+            "priority": appointment.priority,
+            "start": instant_to(appointment.start, ctx),
+            "end": instant_to(appointment.end, ctx),
+            "minutesDuration": appointment.duration_minutes,
+            "comment": appointment.comment,
+            "participant": _participants_to(appointment, ctx),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- Schedule / Slot
 
 
 def _schedule_id(ref: Ref, ctx: MapContext) -> str | None:
-    literal = (ref_to(Ref(type=ref.type, id=ref.id, identifiers=ref.identifiers), ctx) or {})
+    literal = ref_to(Ref(type=ref.type, id=ref.id, identifiers=ref.identifiers), ctx) or {}
     target = literal.get("reference", "")
     if "/" not in target or ":" in target:
         return None
@@ -215,23 +237,36 @@ _SLOT_STATUS = {
 
 def slot_to_fhir(appointment: Appointment, ctx: MapContext) -> Json:
     """Canonical Appointment → the FHIR Slot it occupies (see the module docstring)."""
-    owner = next((p.ref for p in appointment.participants
-                  if p.kind in (EntityType.PRACTITIONER, EntityType.LOCATION)), None)
+    owner = next(
+        (
+            p.ref
+            for p in appointment.participants
+            if p.kind in (EntityType.PRACTITIONER, EntityType.LOCATION)
+        ),
+        None,
+    )
     schedule_id = _schedule_id(owner, ctx) if owner else None
     if schedule_id is None or appointment.start is None or appointment.end is None:
-        raise MappingError("a slot needs a start, an end and a practitioner or location "
-                           "whose FHIR id is known", location="Slot.schedule")
-    return compact({
-        "resourceType": "Slot",
-        "id": resource_id_to(appointment.id, appointment.identifiers, EntityType.APPOINTMENT,
-                             ctx),
-        "serviceType": [coded_to(appointment.service_type)] if appointment.service_type else None,
-        "appointmentType": coded_to(appointment.appointment_type),
-        "schedule": {"reference": f"Schedule/{schedule_id}"},
-        "status": _SLOT_STATUS.get(appointment.status, "busy"),
-        "start": instant_to(appointment.start, ctx),
-        "end": instant_to(appointment.end, ctx),
-    })
+        raise MappingError(
+            "a slot needs a start, an end and a practitioner or location whose FHIR id is known",
+            location="Slot.schedule",
+        )
+    return compact(
+        {
+            "resourceType": "Slot",
+            "id": resource_id_to(
+                appointment.id, appointment.identifiers, EntityType.APPOINTMENT, ctx
+            ),
+            "serviceType": [coded_to(appointment.service_type)]
+            if appointment.service_type
+            else None,
+            "appointmentType": coded_to(appointment.appointment_type),
+            "schedule": {"reference": f"Schedule/{schedule_id}"},
+            "status": _SLOT_STATUS.get(appointment.status, "busy"),
+            "start": instant_to(appointment.start, ctx),
+            "end": instant_to(appointment.end, ctx),
+        }
+    )
 
 
 def schedule_to_fhir(owner: Practitioner | Location, ctx: MapContext) -> Json:
@@ -241,13 +276,17 @@ def schedule_to_fhir(owner: Practitioner | Location, ctx: MapContext) -> Json:
     if schedule_id is None:
         raise MappingError("the schedule's actor has no FHIR id", location="Schedule.actor")
     specialties = owner.specialties if isinstance(owner, Practitioner) else []
-    return compact({
-        "resourceType": "Schedule",
-        "id": schedule_id,
-        "active": owner.active if isinstance(owner, Practitioner) else owner.status != "inactive",
-        "specialty": [c for c in (coded_to(s) for s in specialties) if c],
-        "actor": [ref_to(ref, ctx)],
-    })
+    return compact(
+        {
+            "resourceType": "Schedule",
+            "id": schedule_id,
+            "active": owner.active
+            if isinstance(owner, Practitioner)
+            else owner.status != "inactive",
+            "specialty": [c for c in (coded_to(s) for s in specialties) if c],
+            "actor": [ref_to(ref, ctx)],
+        }
+    )
 
 
 def _nothing_kept(resource_type: str) -> object:
@@ -255,6 +294,7 @@ def _nothing_kept(resource_type: str) -> object:
         """Availability is not kept by the hub: nothing to map, no event."""
         expect_resource(resource, resource_type)
         return []
+
     return read
 
 
@@ -328,8 +368,10 @@ MAPPINGS = (
         from_fhir=_nothing_kept("Slot"),  # type: ignore[arg-type]
         event_kind=_no_event,
         carried=(),
-        notes=("Availability is not kept: from_fhir returns [] and emits no event. Written "
-               "from an Appointment: the slot it occupies (busy / busy-tentative / free).",),
+        notes=(
+            "Availability is not kept: from_fhir returns [] and emits no event. Written "
+            "from an Appointment: the slot it occupies (busy / busy-tentative / free).",
+        ),
     ),
     ResourceMapping(
         resource_type="Schedule",
@@ -338,7 +380,9 @@ MAPPINGS = (
         from_fhir=_nothing_kept("Schedule"),  # type: ignore[arg-type]
         event_kind=_no_event,
         carried=(),
-        notes=("Availability is not kept: from_fhir returns [] and emits no event. Written "
-               "from a Practitioner or Location: the schedule whose actor it is.",),
+        notes=(
+            "Availability is not kept: from_fhir returns [] and emits no event. Written "
+            "from a Practitioner or Location: the schedule whose actor it is.",
+        ),
     ),
 )

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from hub.canonical import EntityType, EventKind, RecordMeta
 from hub.canonical.entities import Entity
 from hub.errors import MappingError, UnsupportedMessage
@@ -20,7 +22,7 @@ FromFhir = Callable[[Json, MapContext], Any]
 #: (entity, previous state or None when new) → the event kind to emit, or None for no event
 EventRule = Callable[[Any, Any], EventKind | None]
 
-_E = TypeVar("_E")
+_E = TypeVar("_E", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def build(model: type[_E], ctx: MapContext, where: str, /, **fields: Any) -> _E:
     asserted = sorted(k for k in given if k not in ("id", "identifiers"))
     meta = RecordMeta(source=ctx.source, field_sources=dict.fromkeys(asserted, ctx.source))
     try:
-        return model(**given, meta=meta)
+        return model.model_validate({**given, "meta": meta})
     except ValueError as exc:  # pydantic.ValidationError: a value the canonical model refuses
-        raise MappingError(f"canonical {model.__name__} refused a value: {exc}",
-                           location=where) from exc
+        raise MappingError(
+            f"canonical {model.__name__} refused a value: {exc}", location=where
+        ) from exc

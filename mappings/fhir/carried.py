@@ -149,6 +149,8 @@ def _instant(value: str) -> str | None:
 
 
 def _normalise(value: Any, kind: Kind) -> Any:
+    if kind == "date" and isinstance(value, str) and "T" in value:
+        return value[:10]  # a dateTime read into a canonical date keeps its day
     if kind in ("date", "datetime") and isinstance(value, str):
         return _instant(value)
     if kind == "decimal" and isinstance(value, (int, float, str)):

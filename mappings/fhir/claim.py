@@ -23,7 +23,6 @@ outcome queued or error → ClaimStatus (277CA meaning: accepted when queued).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from hub.canonical import (
@@ -33,7 +32,6 @@ from hub.canonical import (
     ClaimKind,
     ClaimParty,
     ClaimStatus,
-    Coded,
     Diagnosis,
     EntityType,
     EventKind,
@@ -71,7 +69,6 @@ from mappings.fhir.datatypes import (
 )
 from mappings.fhir.references import (
     identifier_from,
-    identifier_to,
     identifiers_from,
     identifiers_to,
     party_from,
@@ -121,8 +118,7 @@ def _required(value: Any, location: str) -> Any:
 
 
 def _codes(obj: Json, key: str, path: str) -> list[str]:
-    return [c.code for c in (coded_from(x, path) for x in get_list(obj, key, path))
-            if c and c.code]
+    return [c.code for c in (coded_from(x, path) for x in get_list(obj, key, path)) if c and c.code]
 
 
 # --------------------------------------------------------------------------- Claim: reading
@@ -131,7 +127,7 @@ def _codes(obj: Json, key: str, path: str) -> list[str]:
 def _kind(resource: Json, ctx: MapContext) -> ClaimKind:
     concept = coded_from(get_obj(resource, "type", "Claim.type"), "Claim.type")
     code = concept.code if concept else None
-    if code not in ctx.vocab.claim_kinds:
+    if code is None or code not in ctx.vocab.claim_kinds:
         raise MappingError(f"unknown claim type {code!r}", location="Claim.type")
     return ctx.vocab.claim_kinds[code]
 
@@ -150,22 +146,31 @@ def _diagnoses(resource: Json, key: str) -> list[Diagnosis]:
     found: list[Diagnosis] = []
     for i, obj in enumerate(get_list(resource, "diagnosis", f"{key}.diagnosis")):
         path = f"{key}.diagnosis[{i}]"
-        code = coded_from(get_obj(obj, "diagnosisCodeableConcept", path),
-                          f"{path}.diagnosisCodeableConcept")
+        code = coded_from(
+            get_obj(obj, "diagnosisCodeableConcept", path), f"{path}.diagnosisCodeableConcept"
+        )
         if code is None:
             continue  # a diagnosisReference (Condition) has no canonical home
-        kinds, poa = _codes(obj, "type", f"{path}.type"), coded_from(
-            get_obj(obj, "onAdmission", f"{path}.onAdmission"), f"{path}.onAdmission")
-        found.append(Diagnosis(code=code, sequence=get_int(obj, "sequence", f"{path}.sequence"),
-                               kind=kinds[0] if kinds else None,
-                               present_on_admission=poa.code if poa else None))
+        kinds, poa = (
+            _codes(obj, "type", f"{path}.type"),
+            coded_from(get_obj(obj, "onAdmission", f"{path}.onAdmission"), f"{path}.onAdmission"),
+        )
+        found.append(
+            Diagnosis(
+                code=code,
+                sequence=get_int(obj, "sequence", f"{path}.sequence"),
+                kind=kinds[0] if kinds else None,
+                present_on_admission=poa.code if poa else None,
+            )
+        )
     return found
 
 
 def _line(obj: Json, path: str) -> ServiceLine:
     quantity = get_obj(obj, "quantity", f"{path}.quantity") or {}
-    place = coded_from(get_obj(obj, "locationCodeableConcept", path),
-                       f"{path}.locationCodeableConcept")
+    place = coded_from(
+        get_obj(obj, "locationCodeableConcept", path), f"{path}.locationCodeableConcept"
+    )
     revenue = coded_from(get_obj(obj, "revenue", path), f"{path}.revenue")
     return ServiceLine(
         number=_required(get_int(obj, "sequence", f"{path}.sequence"), f"{path}.sequence"),
@@ -198,13 +203,16 @@ def _contained_party(resource: Json, reference: Json | None, path: str) -> Claim
         if item.get("id") == target[1:] and item.get("resourceType") == "Patient":
             at = f"Claim.contained[{i}]"
             names = many(get_list(item, "name", f"{at}.name"), f"{at}.name", name_from)
-            addresses = many(get_list(item, "address", f"{at}.address"), f"{at}.address",
-                             address_from)
+            addresses = many(
+                get_list(item, "address", f"{at}.address"), f"{at}.address", address_from
+            )
             gender = get_str(item, "gender", f"{at}.gender")
-            return ClaimParty(name=names[0] if names else None,
-                              birth_date=date_from(item.get("birthDate"), f"{at}.birthDate"),
-                              sex=AdministrativeSex(gender) if gender in _SEXES else None,
-                              address=addresses[0] if addresses else None)
+            return ClaimParty(
+                name=names[0] if names else None,
+                birth_date=date_from(item.get("birthDate"), f"{at}.birthDate"),
+                sex=AdministrativeSex(gender) if gender in _SEXES else None,
+                address=addresses[0] if addresses else None,
+            )
     return None
 
 
@@ -221,45 +229,71 @@ def claim_from_fhir(resource: Json, ctx: MapContext) -> Claim:
     """FHIR Claim (use = claim) → canonical Claim."""
     resource = expect_resource(resource, "Claim")
     if resource.get("use", "claim") != "claim":
-        raise UnsupportedMessage(f"Claim.use {resource.get('use')!r}: only claims are mapped "
-                                 "(no preauthorization/predetermination)", location="Claim.use")
+        raise UnsupportedMessage(
+            f"Claim.use {resource.get('use')!r}: only claims are mapped "
+            "(no preauthorization/predetermination)",
+            location="Claim.use",
+        )
     entity_id, kept = resource_id_from(resource, EntityType.CLAIM, ctx)
     insurance = _focal_insurance(resource)
     care_team = get_list(resource, "careTeam", "Claim.careTeam")
     facility_code, frequency = _bill_type(resource)
     auths = insurance.get("preAuthRef") or []
     return build(
-        Claim, ctx, "Claim",
+        Claim,
+        ctx,
+        "Claim",
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", "Claim.identifier"),
-                                       "Claim.identifier", ctx), *kept],
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", "Claim.identifier"), "Claim.identifier", ctx
+            ),
+            *kept,
+        ],
         kind=_kind(resource, ctx),
         status=get_str(resource, "status", "Claim.status"),
         patient_control_number=_first_value(resource, "Claim", ctx),
         total_charge=money_from(get_obj(resource, "total", "Claim.total"), "Claim.total"),
         place_of_service=facility_code,
         frequency_code=frequency,
-        billing_provider=party_from(get_obj(resource, "provider", "Claim.provider"),
-                                    "Claim.provider", ctx, _PROVIDER),
-        rendering_provider=party_from(get_obj(care_team[0], "provider", "Claim.careTeam[0]"),
-                                      "Claim.careTeam[0].provider", ctx, _PROVIDER[::-1])
-        if care_team else None,
-        service_facility=party_from(get_obj(resource, "facility", "Claim.facility"),
-                                    "Claim.facility", ctx, (EntityType.LOCATION,)),
-        patient=party_from(get_obj(resource, "patient", "Claim.patient"), "Claim.patient", ctx,
-                           _PATIENT)
+        billing_provider=party_from(
+            get_obj(resource, "provider", "Claim.provider"), "Claim.provider", ctx, _PROVIDER
+        ),
+        rendering_provider=party_from(
+            get_obj(care_team[0], "provider", "Claim.careTeam[0]"),
+            "Claim.careTeam[0].provider",
+            ctx,
+            _PROVIDER[::-1],
+        )
+        if care_team
+        else None,
+        service_facility=party_from(
+            get_obj(resource, "facility", "Claim.facility"),
+            "Claim.facility",
+            ctx,
+            (EntityType.LOCATION,),
+        ),
+        patient=party_from(
+            get_obj(resource, "patient", "Claim.patient"), "Claim.patient", ctx, _PATIENT
+        )
         or _contained_party(resource, get_obj(resource, "patient", "Claim.patient"), "Claim"),
-        payer=party_from(get_obj(resource, "insurer", "Claim.insurer"), "Claim.insurer", ctx,
-                         _ORG),
-        coverage=ref_from(get_obj(insurance, "coverage", "Claim.insurance.coverage"),
-                          "Claim.insurance.coverage", ctx, (EntityType.COVERAGE,)),
+        payer=party_from(get_obj(resource, "insurer", "Claim.insurer"), "Claim.insurer", ctx, _ORG),
+        coverage=ref_from(
+            get_obj(insurance, "coverage", "Claim.insurance.coverage"),
+            "Claim.insurance.coverage",
+            ctx,
+            (EntityType.COVERAGE,),
+        ),
         encounter=_first_encounter(resource, ctx),
-        service_period=period_from(get_obj(resource, "billablePeriod", "Claim.billablePeriod"),
-                                   "Claim.billablePeriod"),
+        service_period=period_from(
+            get_obj(resource, "billablePeriod", "Claim.billablePeriod"), "Claim.billablePeriod"
+        ),
         prior_authorization=auths[0] if auths and isinstance(auths[0], str) else None,
         diagnoses=_diagnoses(resource, "Claim"),
-        service_lines=[_line(o, f"Claim.item[{i}]")
-                       for i, o in enumerate(get_list(resource, "item", "Claim.item"))],
+        service_lines=[
+            _line(o, f"Claim.item[{i}]")
+            for i, o in enumerate(get_list(resource, "item", "Claim.item"))
+        ],
         created=datetime_from(resource.get("created"), "Claim.created"),
     )
 
@@ -268,32 +302,38 @@ def claim_from_fhir(resource: Json, ctx: MapContext) -> Claim:
 
 
 def _diagnosis_to(diagnosis: Diagnosis, number: int) -> Json:
-    return compact({
-        "sequence": diagnosis.sequence or number,
-        "diagnosisCodeableConcept": coded_to(diagnosis.code),
-        "type": [{"coding": [{"code": diagnosis.kind}]}] if diagnosis.kind else None,
-        "onAdmission": {"coding": [{"code": diagnosis.present_on_admission}]}
-        if diagnosis.present_on_admission else None,
-    })
+    return compact(
+        {
+            "sequence": diagnosis.sequence or number,
+            "diagnosisCodeableConcept": coded_to(diagnosis.code),
+            "type": [{"coding": [{"code": diagnosis.kind}]}] if diagnosis.kind else None,
+            "onAdmission": {"coding": [{"code": diagnosis.present_on_admission}]}
+            if diagnosis.present_on_admission
+            else None,
+        }
+    )
 
 
 def _line_to(line: ServiceLine, encounter: Json | None, ctx: MapContext) -> Json:
     # productOrService is 1..1: a line known only by revenue code names it in text
     product = coded_to(line.procedure) or {"text": f"revenue code {line.revenue_code}"}
-    return compact({
-        "sequence": line.number,
-        "diagnosisSequence": list(line.diagnosis_pointers),
-        "revenue": {"coding": [{"code": line.revenue_code}]} if line.revenue_code else None,
-        "productOrService": product,
-        "modifier": [{"coding": [{"code": m}]} for m in line.modifiers],
-        "servicedDate": date_to(line.service_date),
-        "servicedPeriod": period_to(line.service_period, ctx),
-        "locationCodeableConcept": {"coding": [{"code": line.place_of_service}]}
-        if line.place_of_service else None,
-        "quantity": compact({"value": decimal_to(line.units), "unit": line.unit_type}),
-        "net": money_to(line.charge),
-        "encounter": [encounter] if encounter else None,
-    })
+    return compact(
+        {
+            "sequence": line.number,
+            "diagnosisSequence": list(line.diagnosis_pointers),
+            "revenue": {"coding": [{"code": line.revenue_code}]} if line.revenue_code else None,
+            "productOrService": product,
+            "modifier": [{"coding": [{"code": m}]} for m in line.modifiers],
+            "servicedDate": date_to(line.service_date),
+            "servicedPeriod": period_to(line.service_period, ctx),
+            "locationCodeableConcept": {"coding": [{"code": line.place_of_service}]}
+            if line.place_of_service
+            else None,
+            "quantity": compact({"value": decimal_to(line.units), "unit": line.unit_type}),
+            "net": money_to(line.charge),
+            "encounter": [encounter] if encounter else None,
+        }
+    )
 
 
 def _claim_identifiers(claim: Claim, ctx: MapContext) -> list[Json]:
@@ -307,55 +347,67 @@ def _claim_identifiers(claim: Claim, ctx: MapContext) -> list[Json]:
 def _payer_name(payer: ClaimParty | None) -> str:
     """A display for a required Coverage reference the canonical record cannot fill."""
     name = (payer.ref.display if payer and payer.ref else None) or (
-        payer.organization_name if payer else None)
+        payer.organization_name if payer else None
+    )
     return name or UNKNOWN_COVERAGE
 
 
 def _insurance_to(claim: Claim, ctx: MapContext) -> Json:
     coverage = ref_to(claim.coverage, ctx) or {"display": _payer_name(claim.payer)}
-    return compact({
-        "sequence": 1, "focal": True,
-        "coverage": coverage,
-        "preAuthRef": [claim.prior_authorization] if claim.prior_authorization else None,
-    })
+    return compact(
+        {
+            "sequence": 1,
+            "focal": True,
+            "coverage": coverage,
+            "preAuthRef": [claim.prior_authorization] if claim.prior_authorization else None,
+        }
+    )
 
 
 def _sub_type(claim: Claim) -> Json | None:
-    if claim.kind is not ClaimKind.INSTITUTIONAL or not (claim.place_of_service and
-                                                         claim.frequency_code):
+    if claim.kind is not ClaimKind.INSTITUTIONAL or not (
+        claim.place_of_service and claim.frequency_code
+    ):
         return None
-    return {"coding": [{"system": BILL_TYPE,
-                        "code": f"{claim.place_of_service}{claim.frequency_code}"}]}
+    return {
+        "coding": [{"system": BILL_TYPE, "code": f"{claim.place_of_service}{claim.frequency_code}"}]
+    }
 
 
 def claim_to_fhir(claim: Claim, ctx: MapContext) -> Json:
     """Canonical Claim → FHIR Claim (created, provider and insurance are 1..1/1..*)."""
     encounter = ref_to(claim.encounter, ctx)
     rendering = party_to(claim.rendering_provider, EntityType.PRACTITIONER, ctx)
-    return compact({
-        "resourceType": "Claim",
-        "id": resource_id_to(claim.id, claim.identifiers, EntityType.CLAIM, ctx),
-        "identifier": _claim_identifiers(claim, ctx),
-        "status": claim.status,
-        "type": {"coding": [{"system": CLAIM_TYPE,
-                             "code": ctx.vocab.claim_type_for(claim.kind)}]},
-        "subType": _sub_type(claim),
-        "use": "claim",
-        "patient": _required(party_to(claim.patient, EntityType.PATIENT, ctx), "Claim.patient"),
-        "billablePeriod": period_to(claim.service_period, ctx),
-        "created": _required(datetime_to(claim.created, ctx), "Claim.created"),
-        "insurer": party_to(claim.payer, EntityType.ORGANIZATION, ctx),
-        "provider": _required(party_to(claim.billing_provider, EntityType.ORGANIZATION, ctx),
-                              "Claim.provider"),
-        "priority": {"coding": [{"code": "normal"}]},
-        "facility": party_to(claim.service_facility, EntityType.LOCATION, ctx),
-        "careTeam": [{"sequence": 1, "provider": rendering}] if rendering else None,
-        "diagnosis": [_diagnosis_to(d, n) for n, d in enumerate(claim.diagnoses, start=1)],
-        "insurance": [_insurance_to(claim, ctx)],
-        "item": [_line_to(line, encounter if n == 0 else None, ctx)
-                 for n, line in enumerate(claim.service_lines)],
-        "total": money_to(claim.total_charge),
-    })
+    return compact(
+        {
+            "resourceType": "Claim",
+            "id": resource_id_to(claim.id, claim.identifiers, EntityType.CLAIM, ctx),
+            "identifier": _claim_identifiers(claim, ctx),
+            "status": claim.status,
+            "type": {
+                "coding": [{"system": CLAIM_TYPE, "code": ctx.vocab.claim_type_for(claim.kind)}]
+            },
+            "subType": _sub_type(claim),
+            "use": "claim",
+            "patient": _required(party_to(claim.patient, EntityType.PATIENT, ctx), "Claim.patient"),
+            "billablePeriod": period_to(claim.service_period, ctx),
+            "created": _required(datetime_to(claim.created, ctx), "Claim.created"),
+            "insurer": party_to(claim.payer, EntityType.ORGANIZATION, ctx),
+            "provider": _required(
+                party_to(claim.billing_provider, EntityType.ORGANIZATION, ctx), "Claim.provider"
+            ),
+            "priority": {"coding": [{"code": "normal"}]},
+            "facility": party_to(claim.service_facility, EntityType.LOCATION, ctx),
+            "careTeam": [{"sequence": 1, "provider": rendering}] if rendering else None,
+            "diagnosis": [_diagnosis_to(d, n) for n, d in enumerate(claim.diagnoses, start=1)],
+            "insurance": [_insurance_to(claim, ctx)],
+            "item": [
+                _line_to(line, encounter if n == 0 else None, ctx)
+                for n, line in enumerate(claim.service_lines)
+            ],
+            "total": money_to(claim.total_charge),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- answers: reading
@@ -391,20 +443,26 @@ def _adjudication(obj: Json, path: str) -> tuple[dict[str, Money], list[Adjustme
 def _line_payment(obj: Json, path: str) -> ServiceLinePayment:
     amounts, adjustments = _adjudication(obj, path)
     sequence = get_int(obj, "itemSequence", f"{path}.itemSequence") or get_int(
-        obj, "sequence", f"{path}.sequence")
+        obj, "sequence", f"{path}.sequence"
+    )
     return ServiceLinePayment(
         procedure=coded_from(get_obj(obj, "productOrService", path), f"{path}.productOrService"),
-        charge=amounts.get("submitted"), paid=amounts.get("benefit"), adjustments=adjustments,
-        line_control_number=str(sequence) if sequence is not None else None)
+        charge=amounts.get("submitted"),
+        paid=amounts.get("benefit"),
+        adjustments=adjustments,
+        line_control_number=str(sequence) if sequence is not None else None,
+    )
 
 
 def _totals(resource: Json, key: str) -> dict[str, Money]:
     found: dict[str, Money] = {}
     for i, entry in enumerate(get_list(resource, "total", f"{key}.total")):
-        category = coded_from(get_obj(entry, "category", f"{key}.total[{i}]"),
-                              f"{key}.total[{i}].category")
-        amount = money_from(get_obj(entry, "amount", f"{key}.total[{i}].amount"),
-                            f"{key}.total[{i}].amount")
+        category = coded_from(
+            get_obj(entry, "category", f"{key}.total[{i}]"), f"{key}.total[{i}].category"
+        )
+        amount = money_from(
+            get_obj(entry, "amount", f"{key}.total[{i}].amount"), f"{key}.total[{i}].amount"
+        )
         if category and category.code and amount:
             found.setdefault(category.code, amount)
     return found
@@ -417,8 +475,9 @@ def _status_code(resource: Json, key: str) -> str | None:
     return None
 
 
-def _remittance(resource: Json, key: str, claim_key: str, payee_key: str,
-                ctx: MapContext) -> Remittance:
+def _remittance(
+    resource: Json, key: str, claim_key: str, payee_key: str, ctx: MapContext
+) -> Remittance:
     entity_id, kept = resource_id_from(resource, EntityType.REMITTANCE, ctx)
     _, adjustments = _adjudication(resource, key)  # header amounts other than CAS: dropped
     total = _totals(resource, key)
@@ -426,28 +485,44 @@ def _remittance(resource: Json, key: str, claim_key: str, payee_key: str,
     trace = get_obj(payment, "identifier", f"{key}.payment.identifier")
     status_code = _status_code(resource, key)
     return build(
-        Remittance, ctx, key,
+        Remittance,
+        ctx,
+        key,
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", f"{key}.identifier"),
-                                       f"{key}.identifier", ctx), *kept],
-        claim=ref_from(get_obj(resource, claim_key, f"{key}.{claim_key}"), f"{key}.{claim_key}",
-                       ctx, (EntityType.CLAIM,)),
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", f"{key}.identifier"), f"{key}.identifier", ctx
+            ),
+            *kept,
+        ],
+        claim=ref_from(
+            get_obj(resource, claim_key, f"{key}.{claim_key}"),
+            f"{key}.{claim_key}",
+            ctx,
+            (EntityType.CLAIM,),
+        ),
         payer_claim_control_number=_first_value(resource, key, ctx),
         status_code=status_code,
         total_charge=total.get("submitted"),
         paid=total.get("benefit"),
         patient_responsibility=total.get("paidbypatient"),
-        payer=party_from(get_obj(resource, "insurer", f"{key}.insurer"), f"{key}.insurer", ctx,
-                         _ORG),
-        payee=party_from(get_obj(resource, payee_key, f"{key}.{payee_key}"),
-                         f"{key}.{payee_key}", ctx, _PROVIDER),
-        patient=party_from(get_obj(resource, "patient", f"{key}.patient"), f"{key}.patient",
-                           ctx, _PATIENT),
+        payer=party_from(
+            get_obj(resource, "insurer", f"{key}.insurer"), f"{key}.insurer", ctx, _ORG
+        ),
+        payee=party_from(
+            get_obj(resource, payee_key, f"{key}.{payee_key}"), f"{key}.{payee_key}", ctx, _PROVIDER
+        ),
+        patient=party_from(
+            get_obj(resource, "patient", f"{key}.patient"), f"{key}.patient", ctx, _PATIENT
+        ),
         adjustments=adjustments or None,
-        service_lines=[_line_payment(o, f"{key}.item[{i}]")
-                       for i, o in enumerate(get_list(resource, "item", f"{key}.item"))],
-        payment_amount=money_from(get_obj(payment, "amount", f"{key}.payment.amount"),
-                                  f"{key}.payment.amount"),
+        service_lines=[
+            _line_payment(o, f"{key}.item[{i}]")
+            for i, o in enumerate(get_list(resource, "item", f"{key}.item"))
+        ],
+        payment_amount=money_from(
+            get_obj(payment, "amount", f"{key}.payment.amount"), f"{key}.payment.amount"
+        ),
         payment_date=date_from(payment.get("date"), f"{key}.payment.date"),
         trace_number=get_str(trace, "value", f"{key}.payment.identifier.value") if trace else None,
         denied=status_code == "4",
@@ -458,19 +533,33 @@ def _claim_status(resource: Json, ctx: MapContext) -> ClaimStatus:
     key = "ClaimResponse"
     entity_id, kept = resource_id_from(resource, EntityType.CLAIM_STATUS, ctx)
     errors = get_list(resource, "error", f"{key}.error")
-    first_error = coded_from(get_obj(errors[0], "code", f"{key}.error[0]"),
-                             f"{key}.error[0].code") if errors else None
+    first_error = (
+        coded_from(get_obj(errors[0], "code", f"{key}.error[0]"), f"{key}.error[0].code")
+        if errors
+        else None
+    )
     return build(
-        ClaimStatus, ctx, key,
+        ClaimStatus,
+        ctx,
+        key,
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", f"{key}.identifier"),
-                                       f"{key}.identifier", ctx), *kept],
-        claim=ref_from(get_obj(resource, "request", f"{key}.request"), f"{key}.request", ctx,
-                       (EntityType.CLAIM,)),
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", f"{key}.identifier"), f"{key}.identifier", ctx
+            ),
+            *kept,
+        ],
+        claim=ref_from(
+            get_obj(resource, "request", f"{key}.request"),
+            f"{key}.request",
+            ctx,
+            (EntityType.CLAIM,),
+        ),
         payer_claim_control_number=_first_value(resource, key, ctx),
         status=first_error,
-        payer=party_from(get_obj(resource, "insurer", f"{key}.insurer"), f"{key}.insurer", ctx,
-                         _ORG),
+        payer=party_from(
+            get_obj(resource, "insurer", f"{key}.insurer"), f"{key}.insurer", ctx, _ORG
+        ),
         message=get_str(resource, "disposition", f"{key}.disposition"),
         accepted=resource.get("outcome") == "queued",
     )
@@ -496,47 +585,65 @@ def eob_from_fhir(resource: Json, ctx: MapContext) -> Remittance:
 def _adjustment_to(adjustment: Adjustment) -> Json:
     base = {v: k for k, v in _BASE_ADJUSTMENTS.items()}.get((adjustment.group, adjustment.reason))
     if base is not None:
-        return {"category": {"coding": [{"system": ADJUDICATION, "code": base}]},
-                "amount": money_to(adjustment.amount)}
-    return compact({
-        "category": {"coding": [{"system": CAS_GROUP, "code": adjustment.group}]},
-        "reason": {"coding": [{"system": CARC, "code": adjustment.reason}]}
-        if adjustment.reason else None,
-        "amount": money_to(adjustment.amount),
-    })
+        return {
+            "category": {"coding": [{"system": ADJUDICATION, "code": base}]},
+            "amount": money_to(adjustment.amount),
+        }
+    return compact(
+        {
+            "category": {"coding": [{"system": CAS_GROUP, "code": adjustment.group}]},
+            "reason": {"coding": [{"system": CARC, "code": adjustment.reason}]}
+            if adjustment.reason
+            else None,
+            "amount": money_to(adjustment.amount),
+        }
+    )
 
 
 def _amount(code: str, money: Money | None) -> list[Json]:
     if money is None:
         return []
     system = CARIN_ADJUDICATION if code == "paidbypatient" else ADJUDICATION
-    return [{"category": {"coding": [{"system": system, "code": code}]},
-             "amount": money_to(money)}]
+    return [{"category": {"coding": [{"system": system, "code": code}]}, "amount": money_to(money)}]
 
 
 def _line_payment_to(line: ServiceLinePayment, number: int, sequence_key: str) -> Json:
     control = line.line_control_number or ""
     out: Json = {sequence_key: int(control) if control.isdigit() else number}
     if sequence_key == "sequence":  # ExplanationOfBenefit.item.productOrService is 1..1
-        out["productOrService"] = _required(coded_to(line.procedure),
-                                            "ExplanationOfBenefit.item.productOrService")
-    adjudication = [*_amount("submitted", line.charge), *_amount("benefit", line.paid),
-                    *(_adjustment_to(a) for a in line.adjustments)]
+        out["productOrService"] = _required(
+            coded_to(line.procedure), "ExplanationOfBenefit.item.productOrService"
+        )
+    adjudication = [
+        *_amount("submitted", line.charge),
+        *_amount("benefit", line.paid),
+        *(_adjustment_to(a) for a in line.adjustments),
+    ]
     return compact({**out, "adjudication": adjudication})
 
 
 def _answer(remittance: Remittance, kind: str, ctx: MapContext) -> Json:
     """The part ClaimResponse and ExplanationOfBenefit share."""
-    totals = [*_amount("submitted", remittance.total_charge),
-              *_amount("benefit", remittance.paid),
-              *_amount("paidbypatient", remittance.patient_responsibility)]
-    payment = compact({
-        # ClaimResponse.payment.type is 1..1 and not kept: a payment we report is complete
-        "type": {"coding": [{"system": PAYMENT_TYPE, "code": "complete"}]},
-        "amount": money_to(remittance.payment_amount),
-        "date": date_to(remittance.payment_date),
-        "identifier": {"value": remittance.trace_number} if remittance.trace_number else None,
-    }) if remittance.payment_amount is not None else None
+    totals = [
+        *_amount("submitted", remittance.total_charge),
+        *_amount("benefit", remittance.paid),
+        *_amount("paidbypatient", remittance.patient_responsibility),
+    ]
+    payment = (
+        compact(
+            {
+                # ClaimResponse.payment.type is 1..1 and not kept: a payment we report is complete
+                "type": {"coding": [{"system": PAYMENT_TYPE, "code": "complete"}]},
+                "amount": money_to(remittance.payment_amount),
+                "date": date_to(remittance.payment_date),
+                "identifier": {"value": remittance.trace_number}
+                if remittance.trace_number
+                else None,
+            }
+        )
+        if remittance.payment_amount is not None
+        else None
+    )
     code = remittance.status_code or ("4" if remittance.denied else None)
     return {
         "resourceType": kind,
@@ -547,12 +654,14 @@ def _answer(remittance: Remittance, kind: str, ctx: MapContext) -> Json:
         # type is 1..1 and the canonical remittance keeps no claim kind (see the docs)
         "type": {"coding": [{"system": CLAIM_TYPE, "code": "professional"}]},
         "use": "claim",
-        "patient": _required(party_to(remittance.patient, EntityType.PATIENT, ctx),
-                             f"{kind}.patient"),
+        "patient": _required(
+            party_to(remittance.patient, EntityType.PATIENT, ctx), f"{kind}.patient"
+        ),
         # created is 1..1 and not kept: it is when the hub wrote this resource
         "created": datetime_to(ctx.clock(), ctx),
-        "insurer": _required(party_to(remittance.payer, EntityType.ORGANIZATION, ctx),
-                             f"{kind}.insurer"),
+        "insurer": _required(
+            party_to(remittance.payer, EntityType.ORGANIZATION, ctx), f"{kind}.insurer"
+        ),
         "outcome": "complete",
         "adjudication": [_adjustment_to(a) for a in remittance.adjustments],
         "total": totals,
@@ -565,34 +674,45 @@ def claim_response_to_fhir(entity: Remittance | ClaimStatus, ctx: MapContext) ->
     if isinstance(entity, ClaimStatus):
         return _status_to(entity, ctx)
     out = _answer(entity, "ClaimResponse", ctx)
-    out.update({
-        "request": ref_to(entity.claim, ctx),
-        "requestor": party_to(entity.payee, EntityType.ORGANIZATION, ctx),
-        "item": [_line_payment_to(s, n, "itemSequence")
-                 for n, s in enumerate(entity.service_lines, start=1)],
-    })
+    out.update(
+        {
+            "request": ref_to(entity.claim, ctx),
+            "requestor": party_to(entity.payee, EntityType.ORGANIZATION, ctx),
+            "item": [
+                _line_payment_to(s, n, "itemSequence")
+                for n, s in enumerate(entity.service_lines, start=1)
+            ],
+        }
+    )
     return compact(out)
 
 
 def _status_to(status: ClaimStatus, ctx: MapContext) -> Json:
     # ClaimResponse.patient is 1..1 and a canonical ClaimStatus names no patient
-    raise MappingError("a claim status names no patient, which ClaimResponse requires",
-                       location="ClaimResponse.patient")
+    raise MappingError(
+        "a claim status names no patient, which ClaimResponse requires",
+        location="ClaimResponse.patient",
+    )
 
 
 def eob_to_fhir(remittance: Remittance, ctx: MapContext) -> Json:
     """Canonical Remittance → FHIR ExplanationOfBenefit (provider and insurance are 1..1/1..*:
     the payee is the provider; the coverage, not kept, is named by the payer)."""
     out = _answer(remittance, "ExplanationOfBenefit", ctx)
-    out.update({
-        "claim": ref_to(remittance.claim, ctx),
-        "provider": _required(party_to(remittance.payee, EntityType.ORGANIZATION, ctx),
-                              "ExplanationOfBenefit.provider"),
-        "insurance": [{"focal": True,
-                       "coverage": {"display": _payer_name(remittance.payer)}}],
-        "item": [_line_payment_to(s, n, "sequence")
-                 for n, s in enumerate(remittance.service_lines, start=1)],
-    })
+    out.update(
+        {
+            "claim": ref_to(remittance.claim, ctx),
+            "provider": _required(
+                party_to(remittance.payee, EntityType.ORGANIZATION, ctx),
+                "ExplanationOfBenefit.provider",
+            ),
+            "insurance": [{"focal": True, "coverage": {"display": _payer_name(remittance.payer)}}],
+            "item": [
+                _line_payment_to(s, n, "sequence")
+                for n, s in enumerate(remittance.service_lines, start=1)
+            ],
+        }
+    )
     return compact(out)
 
 
@@ -605,8 +725,7 @@ def _submitted(claim: Claim, previous: Claim | None) -> EventKind:
 
 def _answered(entity: Remittance | ClaimStatus, previous: object) -> EventKind:
     if isinstance(entity, ClaimStatus):
-        return EventKind.CLAIM_ACKNOWLEDGED if entity.accepted else \
-            EventKind.CLAIM_STATUS_REPORTED
+        return EventKind.CLAIM_ACKNOWLEDGED if entity.accepted else EventKind.CLAIM_STATUS_REPORTED
     return EventKind.CLAIM_DENIED if entity.denied else EventKind.CLAIM_PAID
 
 
@@ -614,8 +733,7 @@ _ITEM = "Claim.item"
 _FOCAL = "Claim.insurance.first()"
 
 
-def _answer_carried(key: str, claim_key: str, payee_key: str, sequence: str) -> tuple[
-        Carried, ...]:
+def _answer_carried(key: str, claim_key: str, payee_key: str, sequence: str) -> tuple[Carried, ...]:
     def total(code: str) -> str:
         return f"{key}.total.where(category.coding.code='{code}').first().amount"
 
@@ -632,15 +750,19 @@ def _answer_carried(key: str, claim_key: str, payee_key: str, sequence: str) -> 
         *reference(f"{key}.patient", ("Patient",)),
         *reference(f"{key}.insurer", ("Organization",)),
         *reference(f"{key}.{payee_key}", ("Organization", "Practitioner")),
-        *money(total("submitted")), *money(total("benefit")), *money(total("paidbypatient")),
-        *leaf(f"{cas}.category.coding.code"), *leaf(f"{cas}.reason.coding.code"),
+        *money(total("submitted")),
+        *money(total("benefit")),
+        *money(total("paidbypatient")),
+        *leaf(f"{cas}.category.coding.code"),
+        *leaf(f"{cas}.reason.coding.code"),
         *money(f"{cas}.amount"),
         *leaf(f"{key}.item.{sequence}", "integer"),
         *money(amount(f"{key}.item", "submitted")),
         *money(amount(f"{key}.item", "benefit")),
         *money(amount(f"{key}.item", "deductible")),
         *money(amount(f"{key}.item", "copay")),
-        *leaf(f"{line_cas}.category.coding.code"), *leaf(f"{line_cas}.reason.coding.code"),
+        *leaf(f"{line_cas}.category.coding.code"),
+        *leaf(f"{line_cas}.reason.coding.code"),
         *money(f"{line_cas}.amount"),
         *money(f"{key}.payment.amount"),
         *leaf(f"{key}.payment.date", "date"),

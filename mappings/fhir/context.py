@@ -61,7 +61,7 @@ def default_namespace(uri: str, vocab: Vocabulary | None = None) -> str:
     if known:
         return known
     if uri.startswith(CAREHUB_ID_PREFIX):
-        return unquote(uri[len(CAREHUB_ID_PREFIX):])
+        return unquote(uri[len(CAREHUB_ID_PREFIX) :])
     if uri.startswith("urn:oid:") and _OID.fullmatch(uri[8:]):
         return uri[8:]
     return uri

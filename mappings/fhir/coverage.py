@@ -58,19 +58,34 @@ def coverage_from_fhir(resource: Json, ctx: MapContext) -> Coverage:
     group, plan = _class(resource, "group"), _class(resource, "plan")
     payors = get_list(resource, "payor", "Coverage.payor")
     return build(
-        Coverage, ctx, "Coverage",
+        Coverage,
+        ctx,
+        "Coverage",
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", "Coverage.identifier"),
-                                       "Coverage.identifier", ctx), *kept],
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", "Coverage.identifier"), "Coverage.identifier", ctx
+            ),
+            *kept,
+        ],
         status=get_str(resource, "status", "Coverage.status"),
         type=coded_from(get_obj(resource, "type", "Coverage.type"), "Coverage.type"),
-        subscriber=ref_from(get_obj(resource, "subscriber", "Coverage.subscriber"),
-                            "Coverage.subscriber", ctx, _PATIENT),
+        subscriber=ref_from(
+            get_obj(resource, "subscriber", "Coverage.subscriber"),
+            "Coverage.subscriber",
+            ctx,
+            _PATIENT,
+        ),
         subscriber_id=get_str(resource, "subscriberId", "Coverage.subscriberId"),
-        beneficiary=ref_from(get_obj(resource, "beneficiary", "Coverage.beneficiary"),
-                             "Coverage.beneficiary", ctx, _PATIENT),
-        relationship=coded_from(get_obj(resource, "relationship", "Coverage.relationship"),
-                                "Coverage.relationship"),
+        beneficiary=ref_from(
+            get_obj(resource, "beneficiary", "Coverage.beneficiary"),
+            "Coverage.beneficiary",
+            ctx,
+            _PATIENT,
+        ),
+        relationship=coded_from(
+            get_obj(resource, "relationship", "Coverage.relationship"), "Coverage.relationship"
+        ),
         period=period_from(get_obj(resource, "period", "Coverage.period"), "Coverage.period"),
         payer=ref_from(payors[0], "Coverage.payor[0]", ctx, _PAYER) if payors else None,
         group_number=get_str(group, "value", "Coverage.class.value"),
@@ -92,25 +107,30 @@ def coverage_to_fhir(coverage: Coverage, ctx: MapContext) -> Json:
     beneficiary, payer = ref_to(coverage.beneficiary, ctx), ref_to(coverage.payer, ctx)
     if beneficiary is None or payer is None:
         missing = "beneficiary" if beneficiary is None else "payor"
-        raise MappingError("required by FHIR but not known for this coverage",
-                           location=f"Coverage.{missing}")
-    classes = [_class_to("group", coverage.group_number, coverage.group_name),
-               _class_to("plan", coverage.plan_name, coverage.plan_name)]
-    return compact({
-        "resourceType": "Coverage",
-        "id": resource_id_to(coverage.id, coverage.identifiers, EntityType.COVERAGE, ctx),
-        "identifier": identifiers_to(coverage.identifiers, ctx),
-        "status": coverage.status or "active",
-        "type": coded_to(coverage.type),
-        "subscriber": ref_to(coverage.subscriber, ctx),
-        "subscriberId": coverage.subscriber_id,
-        "beneficiary": beneficiary,
-        "relationship": coded_to(coverage.relationship),
-        "period": period_to(coverage.period, ctx),
-        "payor": [payer],
-        "class": [c for c in classes if c],
-        "order": coverage.order,
-    })
+        raise MappingError(
+            "required by FHIR but not known for this coverage", location=f"Coverage.{missing}"
+        )
+    classes = [
+        _class_to("group", coverage.group_number, coverage.group_name),
+        _class_to("plan", coverage.plan_name, coverage.plan_name),
+    ]
+    return compact(
+        {
+            "resourceType": "Coverage",
+            "id": resource_id_to(coverage.id, coverage.identifiers, EntityType.COVERAGE, ctx),
+            "identifier": identifiers_to(coverage.identifiers, ctx),
+            "status": coverage.status or "active",
+            "type": coded_to(coverage.type),
+            "subscriber": ref_to(coverage.subscriber, ctx),
+            "subscriberId": coverage.subscriber_id,
+            "beneficiary": beneficiary,
+            "relationship": coded_to(coverage.relationship),
+            "period": period_to(coverage.period, ctx),
+            "payor": [payer],
+            "class": [c for c in classes if c],
+            "order": coverage.order,
+        }
+    )
 
 
 def _event(coverage: Coverage, previous: Coverage | None) -> EventKind:

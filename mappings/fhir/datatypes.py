@@ -65,7 +65,7 @@ _PARTIAL_DATE = re.compile(r"\d{4}(-\d{2})?")
 
 def compact(obj: Json) -> Json:
     """Drop keys whose value is None, an empty list, an empty dict or an empty string."""
-    return {k: v for k, v in obj.items() if v is not None and v != [] and v != {} and v != ""}
+    return {k: v for k, v in obj.items() if v is not None and v not in ([], {}, "")}
 
 
 # --------------------------------------------------------------------------- JSON access
@@ -243,9 +243,11 @@ def money_to(money: Money | None) -> Json | None:
 def coding_from(obj: Json | None, path: str) -> Coded | None:
     if not obj:
         return None
-    coded = Coded(code=get_str(obj, "code", f"{path}.code"),
-                  system=get_str(obj, "system", f"{path}.system"),
-                  display=get_str(obj, "display", f"{path}.display"))
+    coded = Coded(
+        code=get_str(obj, "code", f"{path}.code"),
+        system=get_str(obj, "system", f"{path}.system"),
+        display=get_str(obj, "display", f"{path}.display"),
+    )
     return coded if coded.code or coded.system or coded.display else None
 
 
@@ -282,42 +284,64 @@ def name_from(obj: Json, path: str) -> HumanName | None:
     """HumanName; only the first prefix and suffix are kept (canonical XPN shape)."""
     prefixes = get_strs(obj, "prefix", f"{path}.prefix")
     suffixes = get_strs(obj, "suffix", f"{path}.suffix")
-    name = HumanName(family=get_str(obj, "family", f"{path}.family"),
-                     given=get_strs(obj, "given", f"{path}.given"),
-                     prefix=prefixes[0] if prefixes else None,
-                     suffix=suffixes[0] if suffixes else None,
-                     use=get_str(obj, "use", f"{path}.use"),
-                     text=get_str(obj, "text", f"{path}.text"))
+    name = HumanName(
+        family=get_str(obj, "family", f"{path}.family"),
+        given=get_strs(obj, "given", f"{path}.given"),
+        prefix=prefixes[0] if prefixes else None,
+        suffix=suffixes[0] if suffixes else None,
+        use=get_str(obj, "use", f"{path}.use"),
+        text=get_str(obj, "text", f"{path}.text"),
+    )
     return name if name.model_dump(exclude_defaults=True) else None
 
 
 def name_to(name: HumanName) -> Json:
-    return compact({"use": name.use, "text": name.text, "family": name.family,
-                    "given": list(name.given),
-                    "prefix": [name.prefix] if name.prefix else None,
-                    "suffix": [name.suffix] if name.suffix else None})
+    return compact(
+        {
+            "use": name.use,
+            "text": name.text,
+            "family": name.family,
+            "given": list(name.given),
+            "prefix": [name.prefix] if name.prefix else None,
+            "suffix": [name.suffix] if name.suffix else None,
+        }
+    )
 
 
 def address_from(obj: Json | None, path: str) -> Address | None:
     if not obj:
         return None
-    address = Address(lines=get_strs(obj, "line", f"{path}.line"),
-                      city=get_str(obj, "city", f"{path}.city"),
-                      state=get_str(obj, "state", f"{path}.state"),
-                      postal_code=get_str(obj, "postalCode", f"{path}.postalCode"),
-                      country=get_str(obj, "country", f"{path}.country"),
-                      district=get_str(obj, "district", f"{path}.district"),
-                      use=get_str(obj, "use", f"{path}.use"),
-                      type=get_str(obj, "type", f"{path}.type"))
+    address = Address(
+        lines=get_strs(obj, "line", f"{path}.line"),
+        city=get_str(obj, "city", f"{path}.city"),
+        state=get_str(obj, "state", f"{path}.state"),
+        postal_code=get_str(obj, "postalCode", f"{path}.postalCode"),
+        country=get_str(obj, "country", f"{path}.country"),
+        district=get_str(obj, "district", f"{path}.district"),
+        use=get_str(obj, "use", f"{path}.use"),
+        type=get_str(obj, "type", f"{path}.type"),
+    )
     return address if address.model_dump(exclude_defaults=True) else None
 
 
 def address_to(address: Address | None) -> Json | None:
     if address is None:
         return None
-    return compact({"use": address.use, "type": address.type, "line": list(address.lines),
-                    "city": address.city, "district": address.district, "state": address.state,
-                    "postalCode": address.postal_code, "country": address.country}) or None
+    return (
+        compact(
+            {
+                "use": address.use,
+                "type": address.type,
+                "line": list(address.lines),
+                "city": address.city,
+                "district": address.district,
+                "state": address.state,
+                "postalCode": address.postal_code,
+                "country": address.country,
+            }
+        )
+        or None
+    )
 
 
 def telecom_from(obj: Json, path: str) -> ContactPoint | None:
@@ -325,8 +349,11 @@ def telecom_from(obj: Json, path: str) -> ContactPoint | None:
     value = get_str(obj, "value", f"{path}.value")
     if value is None:
         return None
-    return ContactPoint(value=value, system=get_str(obj, "system", f"{path}.system"),
-                        use=get_str(obj, "use", f"{path}.use"))
+    return ContactPoint(
+        value=value,
+        system=get_str(obj, "system", f"{path}.system"),
+        use=get_str(obj, "use", f"{path}.use"),
+    )
 
 
 def telecom_to(point: ContactPoint) -> Json:

@@ -20,7 +20,6 @@ from itertools import groupby
 
 from hub.canonical import (
     Benefit,
-    ClaimParty,
     Coded,
     EligibilityCheck,
     EntityType,
@@ -75,8 +74,13 @@ BENEFIT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/benefit-type"
 TRACE_NAMESPACE = "TRN"
 #: display of a required Coverage reference the canonical model cannot fill
 UNKNOWN_COVERAGE = "coverage not kept by carehub"
-_EB01 = {"deductible": "C", "copay": "B", "copay-percent": "A", "copay-maximum": "G",
-         "benefit": "F"}
+_EB01 = {
+    "deductible": "C",
+    "copay": "B",
+    "copay-percent": "A",
+    "copay-maximum": "G",
+    "benefit": "F",
+}
 _BENEFIT_TYPE = {v: k for k, v in _EB01.items()}
 _STATUS_ONLY = {"1", "6"}  # EB01 active/inactive coverage: carried by insurance.inforce
 _PATIENT = (EntityType.PATIENT,)
@@ -89,17 +93,20 @@ _ORG = (EntityType.ORGANIZATION,)
 
 def _common(resource: Json, kind: str, ctx: MapContext) -> dict[str, object]:
     entity_id, kept = resource_id_from(resource, EntityType.ELIGIBILITY_CHECK, ctx)
-    identifiers = identifiers_from(get_list(resource, "identifier", f"{kind}.identifier"),
-                                   f"{kind}.identifier", ctx)
-    patient = party_from(get_obj(resource, "patient", f"{kind}.patient"), f"{kind}.patient",
-                         ctx, _PATIENT)
+    identifiers = identifiers_from(
+        get_list(resource, "identifier", f"{kind}.identifier"), f"{kind}.identifier", ctx
+    )
+    patient = party_from(
+        get_obj(resource, "patient", f"{kind}.patient"), f"{kind}.patient", ctx, _PATIENT
+    )
     return {
         "id": entity_id,
         "identifiers": [*identifiers, *kept],
         "trace_number": identifiers[0].value if identifiers else None,
         "patient": patient.ref if patient else None,
-        "payer": party_from(get_obj(resource, "insurer", f"{kind}.insurer"), f"{kind}.insurer",
-                            ctx, _ORG),
+        "payer": party_from(
+            get_obj(resource, "insurer", f"{kind}.insurer"), f"{kind}.insurer", ctx, _ORG
+        ),
         "service_date": date_from(resource.get("servicedDate"), f"{kind}.servicedDate"),
     }
 
@@ -108,15 +115,15 @@ def _identifiers(check: EligibilityCheck, ctx: MapContext) -> list[Json]:
     """Identifiers, plus the trace number when no identifier already holds it."""
     out = identifiers_to(check.identifiers, ctx)
     if check.trace_number and all(i.value != check.trace_number for i in check.identifiers):
-        out.append(identifier_to(Identifier(system=TRACE_NAMESPACE, value=check.trace_number),
-                                 ctx))
+        out.append(identifier_to(Identifier(system=TRACE_NAMESPACE, value=check.trace_number), ctx))
     return out
 
 
 def _required(value: Json | str | None, location: str) -> Json | str:
     if value is None:
-        raise MappingError("required by FHIR but not known for this eligibility check",
-                           location=location)
+        raise MappingError(
+            "required by FHIR but not known for this eligibility check", location=location
+        )
     return value
 
 
@@ -129,8 +136,9 @@ def _head(check: EligibilityCheck, kind: str, ctx: MapContext) -> Json:
         "purpose": ["benefits" if check.service_types or check.benefits else "validation"],
         "patient": _required(ref_to(check.patient, ctx), f"{kind}.patient"),
         "servicedDate": date_to(check.service_date),
-        "insurer": _required(party_to(check.payer, EntityType.ORGANIZATION, ctx),
-                             f"{kind}.insurer"),
+        "insurer": _required(
+            party_to(check.payer, EntityType.ORGANIZATION, ctx), f"{kind}.insurer"
+        ),
     }
 
 
@@ -140,8 +148,10 @@ def _head(check: EligibilityCheck, kind: str, ctx: MapContext) -> Json:
 def _service_types(resource: Json) -> list[str]:
     codes: list[str] = []
     for i, item in enumerate(get_list(resource, "item", "CoverageEligibilityRequest.item")):
-        category = coded_from(get_obj(item, "category", "CoverageEligibilityRequest.item"),
-                              f"CoverageEligibilityRequest.item[{i}].category")
+        category = coded_from(
+            get_obj(item, "category", "CoverageEligibilityRequest.item"),
+            f"CoverageEligibilityRequest.item[{i}].category",
+        )
         codes += [category.code] if category and category.code else []
     return codes
 
@@ -151,10 +161,14 @@ def eligibility_request_from_fhir(resource: Json, ctx: MapContext) -> Eligibilit
     kind = "CoverageEligibilityRequest"
     resource = expect_resource(resource, kind)
     return build(
-        EligibilityCheck, ctx, kind, **_common(resource, kind, ctx),
+        EligibilityCheck,
+        ctx,
+        kind,
+        **_common(resource, kind, ctx),
         requested_at=datetime_from(resource.get("created"), f"{kind}.created"),
-        provider=party_from(get_obj(resource, "provider", f"{kind}.provider"), f"{kind}.provider",
-                            ctx, _PROVIDER),
+        provider=party_from(
+            get_obj(resource, "provider", f"{kind}.provider"), f"{kind}.provider", ctx, _PROVIDER
+        ),
         service_types=_service_types(resource),
     )
 
@@ -162,14 +176,18 @@ def eligibility_request_from_fhir(resource: Json, ctx: MapContext) -> Eligibilit
 def eligibility_request_to_fhir(check: EligibilityCheck, ctx: MapContext) -> Json:
     """Canonical EligibilityCheck → FHIR CoverageEligibilityRequest."""
     kind = "CoverageEligibilityRequest"
-    items = [{"category": {"coding": [{"system": SERVICE_TYPE_SYSTEM, "code": code}]}}
-             for code in check.service_types]
-    return compact({
-        **_head(check, kind, ctx),
-        "created": _required(datetime_to(check.requested_at, ctx), f"{kind}.created"),
-        "provider": party_to(check.provider, EntityType.ORGANIZATION, ctx),
-        "item": items,
-    })
+    items = [
+        {"category": {"coding": [{"system": SERVICE_TYPE_SYSTEM, "code": code}]}}
+        for code in check.service_types
+    ]
+    return compact(
+        {
+            **_head(check, kind, ctx),
+            "created": _required(datetime_to(check.requested_at, ctx), f"{kind}.created"),
+            "provider": party_to(check.provider, EntityType.ORGANIZATION, ctx),
+            "item": items,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- response
@@ -186,8 +204,9 @@ def _benefit(item: Json, entry: Json, path: str) -> Benefit:
         info=_EB01.get(code, code),
         service_types=[category.code] if category and category.code else [],
         time_period=term.code if term else None,
-        amount=money_from(get_obj(entry, "allowedMoney", f"{path}.allowedMoney"),
-                          f"{path}.allowedMoney"),
+        amount=money_from(
+            get_obj(entry, "allowedMoney", f"{path}.allowedMoney"), f"{path}.allowedMoney"
+        ),
         percent=decimal_from(entry.get("allowedUnsignedInt"), f"{path}.allowedUnsignedInt"),
         in_network={"in": True, "out": False}.get(network.code or "") if network else None,
         messages=[description] if description else [],
@@ -198,15 +217,18 @@ def _benefits(insurance: Json, path: str) -> list[Benefit]:
     found: list[Benefit] = []
     for i, item in enumerate(get_list(insurance, "item", f"{path}.item")):
         entries = get_list(item, "benefit", f"{path}.item[{i}].benefit")
-        found += [_benefit(item, e, f"{path}.item[{i}].benefit[{j}]")
-                  for j, e in enumerate(entries)]
+        found += [
+            _benefit(item, e, f"{path}.item[{i}].benefit[{j}]") for j, e in enumerate(entries)
+        ]
     return found
 
 
 def _errors(resource: Json) -> list[Coded]:
     errors = get_list(resource, "error", "CoverageEligibilityResponse.error")
-    found = (coded_from(get_obj(e, "code", "code"), f"CoverageEligibilityResponse.error[{i}]"
-                        ".code") for i, e in enumerate(errors))
+    found = (
+        coded_from(get_obj(e, "code", "code"), f"CoverageEligibilityResponse.error[{i}].code")
+        for i, e in enumerate(errors)
+    )
     return [c for c in found if c is not None]
 
 
@@ -217,10 +239,14 @@ def eligibility_response_from_fhir(resource: Json, ctx: MapContext) -> Eligibili
     insurance = get_list(resource, "insurance", f"{kind}.insurance")
     first = insurance[0] if insurance else {}
     return build(
-        EligibilityCheck, ctx, kind, **_common(resource, kind, ctx),
+        EligibilityCheck,
+        ctx,
+        kind,
+        **_common(resource, kind, ctx),
         responded_at=datetime_from(resource.get("created"), f"{kind}.created"),
-        provider=party_from(get_obj(resource, "requestor", f"{kind}.requestor"),
-                            f"{kind}.requestor", ctx, _PROVIDER),
+        provider=party_from(
+            get_obj(resource, "requestor", f"{kind}.requestor"), f"{kind}.requestor", ctx, _PROVIDER
+        ),
         active=get_bool(first, "inforce", f"{kind}.insurance[0].inforce"),
         benefits=_benefits(first, f"{kind}.insurance[0]"),
         errors=_errors(resource),
@@ -228,17 +254,23 @@ def eligibility_response_from_fhir(resource: Json, ctx: MapContext) -> Eligibili
 
 
 def _item_key(benefit: Benefit) -> tuple[object, ...]:
-    return (tuple(benefit.service_types), benefit.in_network, benefit.time_period,
-            tuple(benefit.messages))
+    return (
+        tuple(benefit.service_types),
+        benefit.in_network,
+        benefit.time_period,
+        tuple(benefit.messages),
+    )
 
 
 def _benefit_to(benefit: Benefit) -> Json:
     code = _BENEFIT_TYPE.get(benefit.info, benefit.info)
-    return compact({
-        "type": {"coding": [{"system": BENEFIT_TYPE_SYSTEM, "code": code}]},
-        "allowedUnsignedInt": decimal_to(benefit.percent),
-        "allowedMoney": money_to(benefit.amount),
-    })
+    return compact(
+        {
+            "type": {"coding": [{"system": BENEFIT_TYPE_SYSTEM, "code": code}]},
+            "allowedUnsignedInt": decimal_to(benefit.percent),
+            "allowedMoney": money_to(benefit.amount),
+        }
+    )
 
 
 def _items_to(benefits: Sequence[Benefit]) -> list[Json]:
@@ -248,29 +280,44 @@ def _items_to(benefits: Sequence[Benefit]) -> list[Json]:
     for _, group in groupby(shown, key=_item_key):
         members = list(group)
         head = members[0]
-        items.append(compact({
-            "category": {"coding": [{"system": SERVICE_TYPE_SYSTEM,
-                                     "code": head.service_types[0]}]}
-            if head.service_types else None,
-            "description": head.messages[0] if head.messages else None,
-            "network": {"coding": [{"code": "in" if head.in_network else "out"}]}
-            if head.in_network is not None else None,
-            "term": {"coding": [{"code": head.time_period}]} if head.time_period else None,
-            "benefit": [_benefit_to(b) for b in members],
-        }))
+        items.append(
+            compact(
+                {
+                    "category": {
+                        "coding": [{"system": SERVICE_TYPE_SYSTEM, "code": head.service_types[0]}]
+                    }
+                    if head.service_types
+                    else None,
+                    "description": head.messages[0] if head.messages else None,
+                    "network": {"coding": [{"code": "in" if head.in_network else "out"}]}
+                    if head.in_network is not None
+                    else None,
+                    "term": {"coding": [{"code": head.time_period}]} if head.time_period else None,
+                    "benefit": [_benefit_to(b) for b in members],
+                }
+            )
+        )
     return items
 
 
 def _request_ref(check: EligibilityCheck, ctx: MapContext) -> Json:
     ref = Ref(type=EntityType.ELIGIBILITY_CHECK, id=check.id)
     if check.id is not None and (literal := ref_to(ref, ctx)):
-        return {"reference": literal["reference"].replace("EligibilityCheck/",
-                                                          "CoverageEligibilityRequest/")}
+        return {
+            "reference": literal["reference"].replace(
+                "EligibilityCheck/", "CoverageEligibilityRequest/"
+            )
+        }
     if check.trace_number:
-        return {"identifier": identifier_to(Identifier(system=TRACE_NAMESPACE,
-                                                       value=check.trace_number), ctx)}
-    raise MappingError("no request id or trace number to name the request by",
-                       location="CoverageEligibilityResponse.request")
+        return {
+            "identifier": identifier_to(
+                Identifier(system=TRACE_NAMESPACE, value=check.trace_number), ctx
+            )
+        }
+    raise MappingError(
+        "no request id or trace number to name the request by",
+        location="CoverageEligibilityResponse.request",
+    )
 
 
 def _coverage_ref(check: EligibilityCheck, ctx: MapContext) -> Json:
@@ -288,15 +335,17 @@ def eligibility_response_to_fhir(check: EligibilityCheck, ctx: MapContext) -> Js
     insurance = compact({"inforce": check.active, "item": _items_to(check.benefits)})
     if insurance:
         insurance = {"coverage": _coverage_ref(check, ctx), **insurance}
-    return compact({
-        **_head(check, kind, ctx),
-        "created": _required(datetime_to(check.responded_at, ctx), f"{kind}.created"),
-        "requestor": party_to(check.provider, EntityType.ORGANIZATION, ctx),
-        "request": _request_ref(check, ctx),
-        "outcome": "error" if check.errors and not check.benefits else "complete",
-        "insurance": [insurance] if insurance else None,
-        "error": [{"code": coded_to(e)} for e in check.errors if coded_to(e)],
-    })
+    return compact(
+        {
+            **_head(check, kind, ctx),
+            "created": _required(datetime_to(check.responded_at, ctx), f"{kind}.created"),
+            "requestor": party_to(check.provider, EntityType.ORGANIZATION, ctx),
+            "request": _request_ref(check, ctx),
+            "outcome": "error" if check.errors and not check.benefits else "complete",
+            "insurance": [insurance] if insurance else None,
+            "error": [{"code": coded_to(e)} for e in check.errors if coded_to(e)],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- registry entries

@@ -66,8 +66,9 @@ def _status(resource: Json) -> EncounterStatus:
     try:
         return EncounterStatus(value)
     except ValueError as exc:
-        raise MappingError(f"unknown encounter status {value!r}",
-                           location="Encounter.status") from exc
+        raise MappingError(
+            f"unknown encounter status {value!r}", location="Encounter.status"
+        ) from exc
 
 
 def _role_of(obj: Json, path: str) -> str | None:
@@ -83,8 +84,12 @@ def _participants(resource: Json, ctx: MapContext) -> dict[str, list[Ref]]:
     for i, obj in enumerate(get_list(resource, "participant", "Encounter.participant")):
         path = f"Encounter.participant[{i}]"
         role = _role_of(obj, path)
-        who = ref_from(get_obj(obj, "individual", f"{path}.individual"), f"{path}.individual",
-                       ctx, _PRACTITIONER)
+        who = ref_from(
+            get_obj(obj, "individual", f"{path}.individual"),
+            f"{path}.individual",
+            ctx,
+            _PRACTITIONER,
+        )
         if role and who:
             found[role].append(who)
     return found
@@ -96,8 +101,12 @@ def _location(resource: Json, ctx: MapContext, completed: bool) -> Ref | None:
     if not chosen:
         return None
     i, entry = chosen[-1]
-    return ref_from(get_obj(entry, "location", f"Encounter.location[{i}].location"),
-                    f"Encounter.location[{i}].location", ctx, (EntityType.LOCATION,))
+    return ref_from(
+        get_obj(entry, "location", f"Encounter.location[{i}].location"),
+        f"Encounter.location[{i}].location",
+        ctx,
+        (EntityType.LOCATION,),
+    )
 
 
 def _first(resource: Json, key: str, path: str) -> Coded | None:
@@ -111,32 +120,53 @@ def encounter_from_fhir(resource: Json, ctx: MapContext) -> Encounter:
     entity_id, kept = resource_id_from(resource, EntityType.ENCOUNTER, ctx)
     stay = get_obj(resource, "hospitalization", "Encounter.hospitalization") or {}
     at = "Encounter.hospitalization"
-    appointments = refs_from(get_list(resource, "appointment", "Encounter.appointment"),
-                             "Encounter.appointment", ctx, (EntityType.APPOINTMENT,))
+    appointments = refs_from(
+        get_list(resource, "appointment", "Encounter.appointment"),
+        "Encounter.appointment",
+        ctx,
+        (EntityType.APPOINTMENT,),
+    )
     return build(
-        Encounter, ctx, "Encounter",
+        Encounter,
+        ctx,
+        "Encounter",
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", "Encounter.identifier"),
-                                       "Encounter.identifier", ctx), *kept],
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", "Encounter.identifier"),
+                "Encounter.identifier",
+                ctx,
+            ),
+            *kept,
+        ],
         status=_status(resource),
-        patient_class=coding_from(get_obj(resource, "class", "Encounter.class"),
-                                  "Encounter.class"),
-        patient=ref_from(get_obj(resource, "subject", "Encounter.subject"), "Encounter.subject",
-                         ctx, (EntityType.PATIENT,)),
+        patient_class=coding_from(get_obj(resource, "class", "Encounter.class"), "Encounter.class"),
+        patient=ref_from(
+            get_obj(resource, "subject", "Encounter.subject"),
+            "Encounter.subject",
+            ctx,
+            (EntityType.PATIENT,),
+        ),
         location=_location(resource, ctx, completed=False),
         prior_location=_location(resource, ctx, completed=True),
         period=period_from(get_obj(resource, "period", "Encounter.period"), "Encounter.period"),
         **_participants(resource, ctx),
         admission_type=_first(resource, "type", "Encounter.type"),
-        hospital_service=coded_from(get_obj(resource, "serviceType", "Encounter.serviceType"),
-                                    "Encounter.serviceType"),
-        admit_source=coded_from(get_obj(stay, "admitSource", f"{at}.admitSource"),
-                                f"{at}.admitSource"),
-        discharge_disposition=coded_from(get_obj(stay, "dischargeDisposition",
-                                                 f"{at}.dischargeDisposition"),
-                                         f"{at}.dischargeDisposition"),
-        reason=many(get_list(resource, "reasonCode", "Encounter.reasonCode"),
-                    "Encounter.reasonCode", coded_from),
+        hospital_service=coded_from(
+            get_obj(resource, "serviceType", "Encounter.serviceType"), "Encounter.serviceType"
+        ),
+        admit_source=coded_from(
+            get_obj(stay, "admitSource", f"{at}.admitSource"), f"{at}.admitSource"
+        ),
+        discharge_disposition=coded_from(
+            get_obj(stay, "dischargeDisposition", f"{at}.dischargeDisposition"),
+            f"{at}.dischargeDisposition",
+        ),
+        reason=many(
+            get_list(resource, "reasonCode", "Encounter.reasonCode"),
+            "Encounter.reasonCode",
+            coded_from,
+        ),
         appointment=appointments[0] if appointments else None,
     )
 
@@ -173,25 +203,31 @@ def _locations_to(encounter: Encounter, ctx: MapContext) -> list[Json]:
 
 def encounter_to_fhir(encounter: Encounter, ctx: MapContext) -> Json:
     """Canonical Encounter → FHIR Encounter."""
-    stay = compact({"admitSource": coded_to(encounter.admit_source),
-                    "dischargeDisposition": coded_to(encounter.discharge_disposition)})
+    stay = compact(
+        {
+            "admitSource": coded_to(encounter.admit_source),
+            "dischargeDisposition": coded_to(encounter.discharge_disposition),
+        }
+    )
     appointment = ref_to(encounter.appointment, ctx)
-    return compact({
-        "resourceType": "Encounter",
-        "id": resource_id_to(encounter.id, encounter.identifiers, EntityType.ENCOUNTER, ctx),
-        "identifier": identifiers_to(encounter.identifiers, ctx),
-        "status": encounter.status.value,
-        "class": _class_to(encounter, ctx),
-        "type": [coded_to(encounter.admission_type)] if encounter.admission_type else None,
-        "serviceType": coded_to(encounter.hospital_service),
-        "subject": ref_to(encounter.patient, ctx),
-        "participant": _participants_to(encounter, ctx),
-        "appointment": [appointment] if appointment else None,
-        "period": period_to(encounter.period, ctx),
-        "reasonCode": [c for c in (coded_to(r) for r in encounter.reason) if c],
-        "hospitalization": stay,
-        "location": _locations_to(encounter, ctx),
-    })
+    return compact(
+        {
+            "resourceType": "Encounter",
+            "id": resource_id_to(encounter.id, encounter.identifiers, EntityType.ENCOUNTER, ctx),
+            "identifier": identifiers_to(encounter.identifiers, ctx),
+            "status": encounter.status.value,
+            "class": _class_to(encounter, ctx),
+            "type": [coded_to(encounter.admission_type)] if encounter.admission_type else None,
+            "serviceType": coded_to(encounter.hospital_service),
+            "subject": ref_to(encounter.patient, ctx),
+            "participant": _participants_to(encounter, ctx),
+            "appointment": [appointment] if appointment else None,
+            "period": period_to(encounter.period, ctx),
+            "reasonCode": [c for c in (coded_to(r) for r in encounter.reason) if c],
+            "hospitalization": stay,
+            "location": _locations_to(encounter, ctx),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- registry entry

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["Expression", "compile_path", "evaluate", "element_paths"]
+__all__ = ["Expression", "compile_path", "element_paths", "evaluate"]
 
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<int>\d+)|(?P<op>!=|=|\(|\)|\[|\]|\.)"
-                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<int>\d+)|(?P<op>!=|=|\(|\)|\[|\]|\.)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 Collection = list[Any]
 
@@ -199,8 +201,9 @@ def _call(collection: Collection, call: _Call) -> Collection:
     if call.name == "select":
         return [out for item in collection for out in _eval(call.argument, [item])]
     if call.name == "matches":
-        return [bool(re.search(call.argument, item)) for item in collection[:1]
-                if isinstance(item, str)]
+        return [
+            bool(re.search(call.argument, item)) for item in collection[:1] if isinstance(item, str)
+        ]
     return _NULLARY[call.name](collection)
 
 
@@ -209,7 +212,7 @@ def _eval_path(path: _Path, collection: Collection) -> Collection:
         if isinstance(step, _Member):
             collection = _member(collection, step.name)
         elif isinstance(step, _Index):
-            collection = collection[step.index:step.index + 1]
+            collection = collection[step.index : step.index + 1]
         else:
             collection = _call(collection, step)
     return collection

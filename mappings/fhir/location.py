@@ -40,18 +40,28 @@ def location_from_fhir(resource: Json, ctx: MapContext) -> Location:
     resource = expect_resource(resource, "Location")
     entity_id, kept = resource_id_from(resource, EntityType.LOCATION, ctx)
     return build(
-        Location, ctx, "Location",
+        Location,
+        ctx,
+        "Location",
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", "Location.identifier"),
-                                       "Location.identifier", ctx), *kept],
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", "Location.identifier"), "Location.identifier", ctx
+            ),
+            *kept,
+        ],
         name=get_str(resource, "name", "Location.name"),
         status=get_str(resource, "status", "Location.status"),
-        kind=coded_from(get_obj(resource, "physicalType", "Location.physicalType"),
-                        "Location.physicalType"),
-        address=address_from(get_obj(resource, "address", "Location.address"),
-                             "Location.address"),
-        part_of=ref_from(get_obj(resource, "partOf", "Location.partOf"), "Location.partOf", ctx,
-                         (EntityType.LOCATION,)),
+        kind=coded_from(
+            get_obj(resource, "physicalType", "Location.physicalType"), "Location.physicalType"
+        ),
+        address=address_from(get_obj(resource, "address", "Location.address"), "Location.address"),
+        part_of=ref_from(
+            get_obj(resource, "partOf", "Location.partOf"),
+            "Location.partOf",
+            ctx,
+            (EntityType.LOCATION,),
+        ),
     )
 
 
@@ -64,16 +74,18 @@ def _name(location: Location) -> str | None:
 
 def location_to_fhir(location: Location, ctx: MapContext) -> Json:
     """Canonical Location → FHIR Location."""
-    return compact({
-        "resourceType": "Location",
-        "id": resource_id_to(location.id, location.identifiers, EntityType.LOCATION, ctx),
-        "identifier": identifiers_to(location.identifiers, ctx),
-        "status": location.status,
-        "name": _name(location),
-        "physicalType": coded_to(location.kind),
-        "address": address_to(location.address),
-        "partOf": ref_to(location.part_of, ctx),
-    })
+    return compact(
+        {
+            "resourceType": "Location",
+            "id": resource_id_to(location.id, location.identifiers, EntityType.LOCATION, ctx),
+            "identifier": identifiers_to(location.identifiers, ctx),
+            "status": location.status,
+            "name": _name(location),
+            "physicalType": coded_to(location.kind),
+            "address": address_to(location.address),
+            "partOf": ref_to(location.part_of, ctx),
+        }
+    )
 
 
 def _event(location: Location, previous: Location | None) -> EventKind:

@@ -71,38 +71,62 @@ def organization_from_fhir(resource: Json, ctx: MapContext) -> Organization:
     resource = expect_resource(resource, "Organization")
     entity_id, kept = resource_id_from(resource, EntityType.ORGANIZATION, ctx)
     return build(
-        Organization, ctx, "Organization",
+        Organization,
+        ctx,
+        "Organization",
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", "Organization.identifier"),
-                                       "Organization.identifier", ctx), *kept],
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", "Organization.identifier"),
+                "Organization.identifier",
+                ctx,
+            ),
+            *kept,
+        ],
         active=get_bool(resource, "active", "Organization.active"),
         name=get_str(resource, "name", "Organization.name"),
         kind=_kind(resource),
-        addresses=many(get_list(resource, "address", "Organization.address"),
-                       "Organization.address", address_from),
-        telecom=many(get_list(resource, "telecom", "Organization.telecom"),
-                     "Organization.telecom", telecom_from),
-        part_of=ref_from(get_obj(resource, "partOf", "Organization.partOf"),
-                         "Organization.partOf", ctx, (EntityType.ORGANIZATION,)),
+        addresses=many(
+            get_list(resource, "address", "Organization.address"),
+            "Organization.address",
+            address_from,
+        ),
+        telecom=many(
+            get_list(resource, "telecom", "Organization.telecom"),
+            "Organization.telecom",
+            telecom_from,
+        ),
+        part_of=ref_from(
+            get_obj(resource, "partOf", "Organization.partOf"),
+            "Organization.partOf",
+            ctx,
+            (EntityType.ORGANIZATION,),
+        ),
     )
 
 
 def organization_to_fhir(organization: Organization, ctx: MapContext) -> Json:
     """Canonical Organization → FHIR Organization."""
     kind = _TO_CODE.get(organization.kind) if organization.kind else None
-    return compact({
-        "resourceType": "Organization",
-        "id": resource_id_to(organization.id, organization.identifiers, EntityType.ORGANIZATION,
-                             ctx),
-        "identifier": identifiers_to(organization.identifiers, ctx),
-        "active": organization.active,
-        "type": [{"coding": [{"system": ORGANIZATION_TYPE, "code": kind[0],
-                              "display": kind[1]}]}] if kind else None,
-        "name": organization.name,
-        "telecom": [telecom_to(t) for t in organization.telecom],
-        "address": [address_to(a) for a in organization.addresses],
-        "partOf": ref_to(organization.part_of, ctx),
-    })
+    return compact(
+        {
+            "resourceType": "Organization",
+            "id": resource_id_to(
+                organization.id, organization.identifiers, EntityType.ORGANIZATION, ctx
+            ),
+            "identifier": identifiers_to(organization.identifiers, ctx),
+            "active": organization.active,
+            "type": [
+                {"coding": [{"system": ORGANIZATION_TYPE, "code": kind[0], "display": kind[1]}]}
+            ]
+            if kind
+            else None,
+            "name": organization.name,
+            "telecom": [telecom_to(t) for t in organization.telecom],
+            "address": [address_to(a) for a in organization.addresses],
+            "partOf": ref_to(organization.part_of, ctx),
+        }
+    )
 
 
 def _event(organization: Organization, previous: Organization | None) -> EventKind:

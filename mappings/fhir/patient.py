@@ -67,8 +67,7 @@ from mappings.fhir.references import (
     resource_id_to,
 )
 
-__all__ = ["MAPPING", "merge_to_fhir", "patient_from_fhir", "patient_to_fhir",
-           "replaced_patients"]
+__all__ = ["MAPPING", "merge_to_fhir", "patient_from_fhir", "patient_to_fhir", "replaced_patients"]
 
 US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
@@ -100,10 +99,10 @@ def _contact_from(obj: Json, path: str) -> Contact | None:
     names = obj.get("name")
     contact = Contact(
         name=name_from(names, f"{path}.name") if isinstance(names, dict) else None,
-        relationship=coded_from(next(iter(get_list(obj, "relationship", path)), None),
-                                f"{path}.relationship[0]"),
-        telecom=many(get_list(obj, "telecom", f"{path}.telecom"), f"{path}.telecom",
-                     telecom_from),
+        relationship=coded_from(
+            next(iter(get_list(obj, "relationship", path)), None), f"{path}.relationship[0]"
+        ),
+        telecom=many(get_list(obj, "telecom", f"{path}.telecom"), f"{path}.telecom", telecom_from),
         address=address_from(get_obj(obj, "address", f"{path}.address"), f"{path}.address"),
     )
     return contact if contact.name or contact.telecom or contact.address else None
@@ -127,8 +126,12 @@ def _links(resource: Json, kind: str, ctx: MapContext) -> list[Ref]:
     refs: list[Ref] = []
     for i, link in enumerate(get_list(resource, "link", "Patient.link")):
         if link.get("type") == kind:
-            other = ref_from(get_obj(link, "other", f"Patient.link[{i}].other"),
-                             f"Patient.link[{i}].other", ctx, (EntityType.PATIENT,))
+            other = ref_from(
+                get_obj(link, "other", f"Patient.link[{i}].other"),
+                f"Patient.link[{i}].other",
+                ctx,
+                (EntityType.PATIENT,),
+            )
             refs += [other] if other else []
     return refs
 
@@ -143,8 +146,9 @@ def _sex(resource: Json) -> AdministrativeSex | None:
     try:
         return AdministrativeSex(gender) if gender else None
     except ValueError as exc:
-        raise MappingError(f"unknown administrative gender {gender!r}",
-                           location="Patient.gender") from exc
+        raise MappingError(
+            f"unknown administrative gender {gender!r}", location="Patient.gender"
+        ) from exc
 
 
 def patient_from_fhir(resource: Json, ctx: MapContext) -> Patient:
@@ -155,32 +159,47 @@ def patient_from_fhir(resource: Json, ctx: MapContext) -> Patient:
     replaced_by = [r.id for r in _links(resource, "replaced-by", ctx) if r.id]
     communication = next(iter(get_list(resource, "communication", "Patient.communication")), {})
     return build(
-        Patient, ctx, "Patient",
+        Patient,
+        ctx,
+        "Patient",
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", "Patient.identifier"),
-                                       "Patient.identifier", ctx), *kept],
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", "Patient.identifier"), "Patient.identifier", ctx
+            ),
+            *kept,
+        ],
         active=get_bool(resource, "active", "Patient.active"),
         names=many(get_list(resource, "name", "Patient.name"), "Patient.name", name_from),
-        telecom=many(get_list(resource, "telecom", "Patient.telecom"), "Patient.telecom",
-                     telecom_from),
+        telecom=many(
+            get_list(resource, "telecom", "Patient.telecom"), "Patient.telecom", telecom_from
+        ),
         sex=_sex(resource),
         birth_date=date_from(resource.get("birthDate"), "Patient.birthDate"),
         deceased=deceased,
         deceased_at=deceased_at,
-        addresses=many(get_list(resource, "address", "Patient.address"), "Patient.address",
-                       address_from),
-        marital_status=coded_from(get_obj(resource, "maritalStatus", "Patient.maritalStatus"),
-                                  "Patient.maritalStatus"),
-        language=coded_from(get_obj(communication, "language", "Patient.communication[0]"),
-                            "Patient.communication[0].language"),
+        addresses=many(
+            get_list(resource, "address", "Patient.address"), "Patient.address", address_from
+        ),
+        marital_status=coded_from(
+            get_obj(resource, "maritalStatus", "Patient.maritalStatus"), "Patient.maritalStatus"
+        ),
+        language=coded_from(
+            get_obj(communication, "language", "Patient.communication[0]"),
+            "Patient.communication[0].language",
+        ),
         race=_omb_codes(resource, US_CORE_RACE, "Patient"),
         ethnicity=_omb_codes(resource, US_CORE_ETHNICITY, "Patient"),
         multiple_birth=_multiple_birth(resource),
-        contacts=many(get_list(resource, "contact", "Patient.contact"), "Patient.contact",
-                      _contact_from),
-        primary_care=refs_from(get_list(resource, "generalPractitioner",
-                                        "Patient.generalPractitioner"),
-                               "Patient.generalPractitioner", ctx, _PRACTITIONER_OR_ORG),
+        contacts=many(
+            get_list(resource, "contact", "Patient.contact"), "Patient.contact", _contact_from
+        ),
+        primary_care=refs_from(
+            get_list(resource, "generalPractitioner", "Patient.generalPractitioner"),
+            "Patient.generalPractitioner",
+            ctx,
+            _PRACTITIONER_OR_ORG,
+        ),
         merged_into=replaced_by[0] if replaced_by else None,
     )
 
@@ -191,20 +210,24 @@ def patient_from_fhir(resource: Json, ctx: MapContext) -> Patient:
 def _omb_extension(url: str, codes: list[Coded]) -> Json | None:
     if not codes:
         return None
-    parts = [{"url": "ombCategory" if c.code in _OMB else "detailed", "valueCoding": coding_to(c)}
-             for c in codes]
+    parts = [
+        {"url": "ombCategory" if c.code in _OMB else "detailed", "valueCoding": coding_to(c)}
+        for c in codes
+    ]
     parts.sort(key=lambda p: p["url"] != "ombCategory")  # US Core lists OMB categories first
     text = ", ".join(c.display or c.code or "" for c in codes)
     return {"url": url, "extension": [*parts, {"url": "text", "valueString": text}]}
 
 
 def _contact_to(contact: Contact) -> Json:
-    return compact({
-        "relationship": [coded_to(contact.relationship)] if contact.relationship else None,
-        "name": name_to(contact.name) if contact.name else None,
-        "telecom": [telecom_to(t) for t in contact.telecom],
-        "address": address_to(contact.address),
-    })
+    return compact(
+        {
+            "relationship": [coded_to(contact.relationship)] if contact.relationship else None,
+            "name": name_to(contact.name) if contact.name else None,
+            "telecom": [telecom_to(t) for t in contact.telecom],
+            "address": address_to(contact.address),
+        }
+    )
 
 
 def _deceased_to(patient: Patient, ctx: MapContext) -> Json:
@@ -229,28 +252,32 @@ def _merge_link(patient: Patient, ctx: MapContext) -> list[Json] | None:
 
 def patient_to_fhir(patient: Patient, ctx: MapContext) -> Json:
     """Canonical Patient → FHIR Patient."""
-    extensions = [_omb_extension(US_CORE_RACE, patient.race),
-                  _omb_extension(US_CORE_ETHNICITY, patient.ethnicity)]
+    extensions = [
+        _omb_extension(US_CORE_RACE, patient.race),
+        _omb_extension(US_CORE_ETHNICITY, patient.ethnicity),
+    ]
     language = coded_to(patient.language)
-    return compact({
-        "resourceType": "Patient",
-        "id": resource_id_to(patient.id, patient.identifiers, EntityType.PATIENT, ctx),
-        "extension": [e for e in extensions if e],
-        "identifier": identifiers_to(patient.identifiers, ctx),
-        "active": patient.active,
-        "name": [name_to(n) for n in patient.names],
-        "telecom": [telecom_to(t) for t in patient.telecom],
-        "gender": patient.sex.value if patient.sex else None,
-        "birthDate": date_to(patient.birth_date),
-        **_deceased_to(patient, ctx),
-        "address": [address_to(a) for a in patient.addresses],
-        "maritalStatus": coded_to(patient.marital_status),
-        **_multiple_birth_to(patient.multiple_birth),
-        "contact": [_contact_to(c) for c in patient.contacts],
-        "communication": [{"language": language}] if language else None,
-        "generalPractitioner": [r for r in (ref_to(p, ctx) for p in patient.primary_care) if r],
-        "link": _merge_link(patient, ctx),
-    })
+    return compact(
+        {
+            "resourceType": "Patient",
+            "id": resource_id_to(patient.id, patient.identifiers, EntityType.PATIENT, ctx),
+            "extension": [e for e in extensions if e],
+            "identifier": identifiers_to(patient.identifiers, ctx),
+            "active": patient.active,
+            "name": [name_to(n) for n in patient.names],
+            "telecom": [telecom_to(t) for t in patient.telecom],
+            "gender": patient.sex.value if patient.sex else None,
+            "birthDate": date_to(patient.birth_date),
+            **_deceased_to(patient, ctx),
+            "address": [address_to(a) for a in patient.addresses],
+            "maritalStatus": coded_to(patient.marital_status),
+            **_multiple_birth_to(patient.multiple_birth),
+            "contact": [_contact_to(c) for c in patient.contacts],
+            "communication": [{"language": language}] if language else None,
+            "generalPractitioner": [r for r in (ref_to(p, ctx) for p in patient.primary_care) if r],
+            "link": _merge_link(patient, ctx),
+        }
+    )
 
 
 def merge_to_fhir(event: Event, ctx: MapContext) -> list[Json]:
@@ -260,20 +287,25 @@ def merge_to_fhir(event: Event, ctx: MapContext) -> list[Json]:
     if event.kind is not EventKind.PATIENT_MERGED or not isinstance(event.entity, Patient):
         raise MappingError("expected a patient.merged event about a Patient", location="Patient")
     survivor = patient_to_fhir(event.entity, ctx)
-    me = ref_to(Ref(type=EntityType.PATIENT, id=event.entity.id,
-                    identifiers=event.entity.identifiers), ctx)
+    me = ref_to(
+        Ref(type=EntityType.PATIENT, id=event.entity.id, identifiers=event.entity.identifiers), ctx
+    )
     retired = [r for r in event.replaces if r.type is EntityType.PATIENT]
     links = [{"other": ref_to(r, ctx), "type": "replaces"} for r in retired]
     survivor["link"] = [*survivor.get("link", []), *(x for x in links if x["other"])]
     out = [survivor]
     for ref in retired:
-        out.append(compact({
-            "resourceType": "Patient",
-            "id": resource_id_to(ref.id, ref.identifiers, EntityType.PATIENT, ctx),
-            "identifier": identifiers_to(ref.identifiers, ctx),
-            "active": False,
-            "link": [{"other": me, "type": "replaced-by"}] if me else None,
-        }))
+        out.append(
+            compact(
+                {
+                    "resourceType": "Patient",
+                    "id": resource_id_to(ref.id, ref.identifiers, EntityType.PATIENT, ctx),
+                    "identifier": identifiers_to(ref.identifiers, ctx),
+                    "active": False,
+                    "link": [{"other": me, "type": "replaced-by"}] if me else None,
+                }
+            )
+        )
     return out
 
 

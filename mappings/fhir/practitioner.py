@@ -76,8 +76,9 @@ __all__ = [
 ]
 
 CREDENTIAL_EXTENSION = "urn:carehub:fhir:extension:credential-"
-_KIND, _JURISDICTION, _STATUS = (CREDENTIAL_EXTENSION + s for s in ("kind", "jurisdiction",
-                                                                   "status"))
+_KIND, _JURISDICTION, _STATUS = (
+    CREDENTIAL_EXTENSION + s for s in ("kind", "jurisdiction", "status")
+)
 _ORG = (EntityType.ORGANIZATION,)
 
 
@@ -96,14 +97,18 @@ def _kind(obj: Json, path: str) -> CredentialKind:
     try:
         return CredentialKind(value) if value else CredentialKind.CERTIFICATION
     except ValueError as exc:
-        raise MappingError(f"unknown credential kind {value!r}", location=f"{path}.extension")\
-            from exc
+        raise MappingError(
+            f"unknown credential kind {value!r}", location=f"{path}.extension"
+        ) from exc
 
 
 def _credential_from(obj: Json, path: str, ctx: MapContext) -> Credential:
     """Practitioner.qualification → Credential (number = first identifier's value)."""
-    numbers = identifier_from(next(iter(get_list(obj, "identifier", f"{path}.identifier")), {}),
-                              f"{path}.identifier[0]", ctx)
+    numbers = identifier_from(
+        next(iter(get_list(obj, "identifier", f"{path}.identifier")), {}),
+        f"{path}.identifier[0]",
+        ctx,
+    )
     period = get_obj(obj, "period", f"{path}.period") or {}
     issuer = get_obj(obj, "issuer", f"{path}.issuer") or {}
     return Credential(
@@ -132,28 +137,45 @@ def practitioner_from_fhir(resource: Json, ctx: MapContext) -> Practitioner:
     entity_id, kept = resource_id_from(resource, EntityType.PRACTITIONER, ctx)
     qualifications = get_list(resource, "qualification", "Practitioner.qualification")
     return build(
-        Practitioner, ctx, "Practitioner",
+        Practitioner,
+        ctx,
+        "Practitioner",
         id=entity_id,
-        identifiers=[*identifiers_from(get_list(resource, "identifier", "Practitioner.identifier"),
-                                       "Practitioner.identifier", ctx), *kept],
+        identifiers=[
+            *identifiers_from(
+                get_list(resource, "identifier", "Practitioner.identifier"),
+                "Practitioner.identifier",
+                ctx,
+            ),
+            *kept,
+        ],
         active=get_bool(resource, "active", "Practitioner.active"),
-        names=many(get_list(resource, "name", "Practitioner.name"), "Practitioner.name",
-                   name_from),
-        telecom=many(get_list(resource, "telecom", "Practitioner.telecom"),
-                     "Practitioner.telecom", telecom_from),
-        addresses=many(get_list(resource, "address", "Practitioner.address"),
-                       "Practitioner.address", address_from),
+        names=many(get_list(resource, "name", "Practitioner.name"), "Practitioner.name", name_from),
+        telecom=many(
+            get_list(resource, "telecom", "Practitioner.telecom"),
+            "Practitioner.telecom",
+            telecom_from,
+        ),
+        addresses=many(
+            get_list(resource, "address", "Practitioner.address"),
+            "Practitioner.address",
+            address_from,
+        ),
         sex=_sex(resource, "Practitioner.gender"),
         birth_date=date_from(resource.get("birthDate"), "Practitioner.birthDate"),
-        credentials=[_credential_from(q, f"Practitioner.qualification[{i}]", ctx)
-                     for i, q in enumerate(qualifications)],
+        credentials=[
+            _credential_from(q, f"Practitioner.qualification[{i}]", ctx)
+            for i, q in enumerate(qualifications)
+        ],
     )
 
 
 def _credential_extensions(credential: Credential) -> list[Json]:
-    parts = [(_KIND, "valueCode", credential.kind.value),
-             (_JURISDICTION, "valueString", credential.jurisdiction),
-             (_STATUS, "valueCode", credential.status)]
+    parts = [
+        (_KIND, "valueCode", credential.kind.value),
+        (_JURISDICTION, "valueString", credential.jurisdiction),
+        (_STATUS, "valueCode", credential.status),
+    ]
     return [{"url": url, key: value} for url, key, value in parts if value]
 
 
@@ -161,30 +183,35 @@ def _credential_to(credential: Credential) -> Json:
     period = compact({"start": date_to(credential.issued), "end": date_to(credential.expires)})
     # qualification.code is 1..1 in R4: a credential without a code says what it is in text
     code = coded_to(credential.code) or {"text": credential.kind.value}
-    return compact({
-        "extension": _credential_extensions(credential),
-        "identifier": [{"value": credential.number}] if credential.number else None,
-        "code": code,
-        "period": period,
-        "issuer": {"display": credential.issuer} if credential.issuer else None,
-    })
+    return compact(
+        {
+            "extension": _credential_extensions(credential),
+            "identifier": [{"value": credential.number}] if credential.number else None,
+            "code": code,
+            "period": period,
+            "issuer": {"display": credential.issuer} if credential.issuer else None,
+        }
+    )
 
 
 def practitioner_to_fhir(practitioner: Practitioner, ctx: MapContext) -> Json:
     """Canonical Practitioner → FHIR Practitioner (roles etc. go to PractitionerRole)."""
-    return compact({
-        "resourceType": "Practitioner",
-        "id": resource_id_to(practitioner.id, practitioner.identifiers, EntityType.PRACTITIONER,
-                             ctx),
-        "identifier": identifiers_to(practitioner.identifiers, ctx),
-        "active": practitioner.active,
-        "name": [name_to(n) for n in practitioner.names],
-        "telecom": [telecom_to(t) for t in practitioner.telecom],
-        "address": [address_to(a) for a in practitioner.addresses],
-        "gender": practitioner.sex.value if practitioner.sex else None,
-        "birthDate": date_to(practitioner.birth_date),
-        "qualification": [_credential_to(c) for c in practitioner.credentials],
-    })
+    return compact(
+        {
+            "resourceType": "Practitioner",
+            "id": resource_id_to(
+                practitioner.id, practitioner.identifiers, EntityType.PRACTITIONER, ctx
+            ),
+            "identifier": identifiers_to(practitioner.identifiers, ctx),
+            "active": practitioner.active,
+            "name": [name_to(n) for n in practitioner.names],
+            "telecom": [telecom_to(t) for t in practitioner.telecom],
+            "address": [address_to(a) for a in practitioner.addresses],
+            "gender": practitioner.sex.value if practitioner.sex else None,
+            "birthDate": date_to(practitioner.birth_date),
+            "qualification": [_credential_to(c) for c in practitioner.credentials],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- PractitionerRole
@@ -193,35 +220,54 @@ def practitioner_to_fhir(practitioner: Practitioner, ctx: MapContext) -> Json:
 def practitioner_role_from_fhir(resource: Json, ctx: MapContext) -> Practitioner:
     """FHIR PractitionerRole → partial canonical Practitioner (roles, specialties, organization)."""
     resource = expect_resource(resource, "PractitionerRole")
-    who = ref_from(get_obj(resource, "practitioner", "PractitionerRole.practitioner"),
-                   "PractitionerRole.practitioner", ctx, (EntityType.PRACTITIONER,))
+    who = ref_from(
+        get_obj(resource, "practitioner", "PractitionerRole.practitioner"),
+        "PractitionerRole.practitioner",
+        ctx,
+        (EntityType.PRACTITIONER,),
+    )
     if who is None:
-        raise MappingError("a role must name its practitioner to be kept",
-                           location="PractitionerRole.practitioner")
+        raise MappingError(
+            "a role must name its practitioner to be kept", location="PractitionerRole.practitioner"
+        )
     return build(
-        Practitioner, ctx, "PractitionerRole",
+        Practitioner,
+        ctx,
+        "PractitionerRole",
         id=who.id,
         identifiers=who.identifiers,
-        roles=many(get_list(resource, "code", "PractitionerRole.code"), "PractitionerRole.code",
-                   coded_from),
-        specialties=many(get_list(resource, "specialty", "PractitionerRole.specialty"),
-                         "PractitionerRole.specialty", coded_from),
-        organization=ref_from(get_obj(resource, "organization", "PractitionerRole.organization"),
-                              "PractitionerRole.organization", ctx, _ORG),
+        roles=many(
+            get_list(resource, "code", "PractitionerRole.code"), "PractitionerRole.code", coded_from
+        ),
+        specialties=many(
+            get_list(resource, "specialty", "PractitionerRole.specialty"),
+            "PractitionerRole.specialty",
+            coded_from,
+        ),
+        organization=ref_from(
+            get_obj(resource, "organization", "PractitionerRole.organization"),
+            "PractitionerRole.organization",
+            ctx,
+            _ORG,
+        ),
     )
 
 
 def practitioner_role_to_fhir(practitioner: Practitioner, ctx: MapContext) -> Json:
     """Canonical Practitioner → the PractitionerRole holding its roles and specialties."""
-    who = ref_to(Ref(type=EntityType.PRACTITIONER, id=practitioner.id,
-                     identifiers=practitioner.identifiers), ctx)
-    return compact({
-        "resourceType": "PractitionerRole",
-        "practitioner": who,
-        "organization": ref_to(practitioner.organization, ctx),
-        "code": [c for c in (coded_to(r) for r in practitioner.roles) if c],
-        "specialty": [c for c in (coded_to(s) for s in practitioner.specialties) if c],
-    })
+    who = ref_to(
+        Ref(type=EntityType.PRACTITIONER, id=practitioner.id, identifiers=practitioner.identifiers),
+        ctx,
+    )
+    return compact(
+        {
+            "resourceType": "PractitionerRole",
+            "practitioner": who,
+            "organization": ref_to(practitioner.organization, ctx),
+            "code": [c for c in (coded_to(r) for r in practitioner.roles) if c],
+            "specialty": [c for c in (coded_to(s) for s in practitioner.specialties) if c],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- registry entries
@@ -280,8 +326,7 @@ MAPPINGS = (
             "qualification → credentials; kind/jurisdiction/status travel in Carehub "
             "extensions (urn:carehub:fhir:extension:credential-*); without them a "
             "qualification reads as a certification.",
-            "qualification.period is read as dates: a time of day or a partial date is "
-            "dropped.",
+            "qualification.period is read as dates: a time of day or a partial date is dropped.",
             "roles, specialties and organization are written as a PractitionerRole.",
         ),
     ),

@@ -79,22 +79,27 @@ def identifier_from(obj: Json, path: str, ctx: MapContext) -> Identifier | None:
         return None
     system = get_str(obj, "system", f"{path}.system")
     assigner = get_obj(obj, "assigner", f"{path}.assigner") or {}
-    return Identifier(value=value, system=ctx.namespace(system) if system else None,
-                      type=_type_code(obj, path), source=ctx.source,
-                      assigner=get_str(assigner, "display", f"{path}.assigner.display"),
-                      period=period_from(get_obj(obj, "period", f"{path}.period"),
-                                         f"{path}.period"))
+    return Identifier(
+        value=value,
+        system=ctx.namespace(system) if system else None,
+        type=_type_code(obj, path),
+        source=ctx.source,
+        assigner=get_str(assigner, "display", f"{path}.assigner.display"),
+        period=period_from(get_obj(obj, "period", f"{path}.period"), f"{path}.period"),
+    )
 
 
 def identifier_to(identifier: Identifier, ctx: MapContext) -> Json:
     kind = {"coding": [{"system": V2_0203, "code": identifier.type}]} if identifier.type else None
-    return compact({
-        "type": kind,
-        "system": ctx.system_uri(identifier.system) if identifier.system else None,
-        "value": identifier.value,
-        "period": period_to(identifier.period, ctx),
-        "assigner": {"display": identifier.assigner} if identifier.assigner else None,
-    })
+    return compact(
+        {
+            "type": kind,
+            "system": ctx.system_uri(identifier.system) if identifier.system else None,
+            "value": identifier.value,
+            "period": period_to(identifier.period, ctx),
+            "assigner": {"display": identifier.assigner} if identifier.assigner else None,
+        }
+    )
 
 
 def identifiers_from(items: list[Json], path: str, ctx: MapContext) -> list[Identifier]:
@@ -114,8 +119,9 @@ def identifiers_to(identifiers: Iterable[Identifier], ctx: MapContext) -> list[J
 # --------------------------------------------------------------------------- resource ids
 
 
-def resource_id_from(resource: Json, kind: EntityType, ctx: MapContext
-                     ) -> tuple[str | None, list[Identifier]]:
+def resource_id_from(
+    resource: Json, kind: EntityType, ctx: MapContext
+) -> tuple[str | None, list[Identifier]]:
     """``Resource.id`` → (canonical id, extra identifiers keeping the partner's FHIR id)."""
     fhir_id = get_str(resource, "id", f"{resource.get('resourceType')}.id")
     if fhir_id is None:
@@ -126,8 +132,9 @@ def resource_id_from(resource: Json, kind: EntityType, ctx: MapContext
     return None, [Identifier(system=ctx.fhir_id_system, value=fhir_id, source=ctx.source)]
 
 
-def resource_id_to(entity_id: str | None, identifiers: Sequence[Identifier], kind: EntityType,
-                   ctx: MapContext) -> str | None:
+def resource_id_to(
+    entity_id: str | None, identifiers: Sequence[Identifier], kind: EntityType, ctx: MapContext
+) -> str | None:
     if entity_id is not None and (known := ctx.fhir_id(kind, entity_id)):
         return known
     for identifier in identifiers:
@@ -139,8 +146,9 @@ def resource_id_to(entity_id: str | None, identifiers: Sequence[Identifier], kin
 # --------------------------------------------------------------------------- references
 
 
-def _literal_ref(literal: str, allowed: Sequence[EntityType], path: str,
-                 ctx: MapContext) -> Ref | None:
+def _literal_ref(
+    literal: str, allowed: Sequence[EntityType], path: str, ctx: MapContext
+) -> Ref | None:
     if literal.startswith("#"):
         return None  # contained resources are dropped, and so are references to them
     match = _LITERAL.match(literal)
@@ -157,17 +165,20 @@ def _literal_ref(literal: str, allowed: Sequence[EntityType], path: str,
     canonical = ctx.canonical_id(kind, match["id"])
     if canonical is not None:
         return Ref(type=kind, id=canonical)
-    return Ref(type=kind, identifiers=[Identifier(system=ctx.fhir_id_system, value=match["id"],
-                                                  source=ctx.source)])
+    return Ref(
+        type=kind,
+        identifiers=[Identifier(system=ctx.fhir_id_system, value=match["id"], source=ctx.source)],
+    )
 
 
 def _declared_type(obj: Json, allowed: Sequence[EntityType]) -> EntityType:
     declared = _ENTITY_TYPES.get(obj.get("type") or "")
-    return declared if declared in allowed else allowed[0]
+    return declared if declared is not None and declared in allowed else allowed[0]
 
 
-def ref_from(obj: Json | None, path: str, ctx: MapContext,
-             allowed: Sequence[EntityType]) -> Ref | None:
+def ref_from(
+    obj: Json | None, path: str, ctx: MapContext, allowed: Sequence[EntityType]
+) -> Ref | None:
     """FHIR Reference → Ref. ``allowed`` are the canonical target types the element admits;
     the first is assumed when the reference does not say (``urn:uuid:…``, display only)."""
     if not obj:
@@ -188,8 +199,9 @@ def ref_from(obj: Json | None, path: str, ctx: MapContext,
     return ref.model_copy(update={"identifiers": [*ref.identifiers, *extra], "display": display})
 
 
-def refs_from(items: list[Json], path: str, ctx: MapContext,
-              allowed: Sequence[EntityType]) -> list[Ref]:
+def refs_from(
+    items: list[Json], path: str, ctx: MapContext, allowed: Sequence[EntityType]
+) -> list[Ref]:
     found = (ref_from(item, f"{path}[{i}]", ctx, allowed) for i, item in enumerate(items))
     return [r for r in found if r is not None]
 
@@ -212,19 +224,25 @@ def ref_to(ref: Ref | None, ctx: MapContext) -> Json | None:
         return None
     business = [i for i in ref.identifiers if not _internal(i, ctx)]
     literal = _reference_text(ref, ctx)
-    return compact({
-        "reference": literal,
-        "type": ref.type.value if literal is None and business else None,
-        "identifier": identifier_to(business[0], ctx) if business else None,
-        "display": ref.display,
-    }) or None
+    return (
+        compact(
+            {
+                "reference": literal,
+                "type": ref.type.value if literal is None and business else None,
+                "identifier": identifier_to(business[0], ctx) if business else None,
+                "display": ref.display,
+            }
+        )
+        or None
+    )
 
 
 # --------------------------------------------------------------------------- parties
 
 
-def party_from(obj: Json | None, path: str, ctx: MapContext,
-               allowed: Sequence[EntityType]) -> ClaimParty | None:
+def party_from(
+    obj: Json | None, path: str, ctx: MapContext, allowed: Sequence[EntityType]
+) -> ClaimParty | None:
     """A Reference naming a party of a claim, order or delivery → ClaimParty(ref=…)."""
     ref = ref_from(obj, path, ctx, allowed)
     return ClaimParty(ref=ref) if ref is not None else None
@@ -241,4 +259,3 @@ def party_to(party: ClaimParty | None, kind: EntityType, ctx: MapContext) -> Jso
     if display is None and party.name is not None:
         display = " ".join([*party.name.given, party.name.family or ""]).strip() or None
     return ref_to(Ref(type=kind, identifiers=party.identifiers[:1], display=display), ctx)
-

@@ -62,19 +62,23 @@ def _rows(name: str, directory: Path | None) -> list[dict[str, str]]:
 
 def _build(directory: Path | None) -> Vocabulary:
     try:
-        systems = {r["namespace"]: r["system_uri"] for r in _rows("fhir_identifier_systems.csv",
-                                                                   directory)}
+        systems = {
+            r["namespace"]: r["system_uri"] for r in _rows("fhir_identifier_systems.csv", directory)
+        }
         classes = {
             r["v2_code"]: Coded(code=r["code"], system=r["system"], display=r["display"] or None)
             for r in _rows("fhir_patient_class.csv", directory)
         }
-        kinds = {r["claim_type"]: ClaimKind(r["claim_kind"])
-                 for r in _rows("fhir_claim_type.csv", directory)}
+        kinds = {
+            r["claim_type"]: ClaimKind(r["claim_kind"])
+            for r in _rows("fhir_claim_type.csv", directory)
+        }
     except (KeyError, ValueError, OSError) as exc:
-        raise ConfigError(f"FHIR vocabulary table is unreadable: {exc}",
-                          location=str(directory or "mappings/vocab")) from exc
-    return Vocabulary(MappingProxyType(systems), MappingProxyType(classes),
-                      MappingProxyType(kinds))
+        raise ConfigError(
+            f"FHIR vocabulary table is unreadable: {exc}",
+            location=str(directory or "mappings/vocab"),
+        ) from exc
+    return Vocabulary(MappingProxyType(systems), MappingProxyType(classes), MappingProxyType(kinds))
 
 
 @lru_cache(maxsize=8)
