@@ -225,6 +225,39 @@ def _first_encounter(resource: Json, ctx: MapContext) -> Any:
     return None
 
 
+def _party(obj: Json, key: str, path: str, ctx: MapContext, allowed: Any) -> ClaimParty | None:
+    return party_from(get_obj(obj, key, f"{path}.{key}"), f"{path}.{key}", ctx, allowed)
+
+
+def _claim_parties(resource: Json, ctx: MapContext) -> dict[str, ClaimParty | None]:
+    """provider (2010AA), careTeam[0] (2310B), facility (2310C), patient, insurer (2010BB)."""
+    care_team = get_list(resource, "careTeam", "Claim.careTeam")
+    patient = _party(resource, "patient", "Claim", ctx, _PATIENT) or _contained_party(
+        resource, get_obj(resource, "patient", "Claim.patient"), "Claim"
+    )
+    return {
+        "billing_provider": _party(resource, "provider", "Claim", ctx, _PROVIDER),
+        "rendering_provider": _party(
+            care_team[0], "provider", "Claim.careTeam[0]", ctx, _PROVIDER[::-1]
+        )
+        if care_team
+        else None,
+        "service_facility": _party(resource, "facility", "Claim", ctx, (EntityType.LOCATION,)),
+        "patient": patient,
+        "payer": _party(resource, "insurer", "Claim", ctx, _ORG),
+    }
+
+
+def _insurance_fields(resource: Json, ctx: MapContext) -> dict[str, Any]:
+    insurance = _focal_insurance(resource)
+    auths = insurance.get("preAuthRef") or []
+    coverage = get_obj(insurance, "coverage", "Claim.insurance.coverage")
+    return {
+        "coverage": ref_from(coverage, "Claim.insurance.coverage", ctx, (EntityType.COVERAGE,)),
+        "prior_authorization": auths[0] if auths and isinstance(auths[0], str) else None,
+    }
+
+
 def claim_from_fhir(resource: Json, ctx: MapContext) -> Claim:
     """FHIR Claim (use = claim) → canonical Claim."""
     resource = expect_resource(resource, "Claim")
@@ -235,10 +268,8 @@ def claim_from_fhir(resource: Json, ctx: MapContext) -> Claim:
             location="Claim.use",
         )
     entity_id, kept = resource_id_from(resource, EntityType.CLAIM, ctx)
-    insurance = _focal_insurance(resource)
-    care_team = get_list(resource, "careTeam", "Claim.careTeam")
     facility_code, frequency = _bill_type(resource)
-    auths = insurance.get("preAuthRef") or []
+    items = get_list(resource, "item", "Claim.item")
     return build(
         Claim,
         ctx,
@@ -256,44 +287,14 @@ def claim_from_fhir(resource: Json, ctx: MapContext) -> Claim:
         total_charge=money_from(get_obj(resource, "total", "Claim.total"), "Claim.total"),
         place_of_service=facility_code,
         frequency_code=frequency,
-        billing_provider=party_from(
-            get_obj(resource, "provider", "Claim.provider"), "Claim.provider", ctx, _PROVIDER
-        ),
-        rendering_provider=party_from(
-            get_obj(care_team[0], "provider", "Claim.careTeam[0]"),
-            "Claim.careTeam[0].provider",
-            ctx,
-            _PROVIDER[::-1],
-        )
-        if care_team
-        else None,
-        service_facility=party_from(
-            get_obj(resource, "facility", "Claim.facility"),
-            "Claim.facility",
-            ctx,
-            (EntityType.LOCATION,),
-        ),
-        patient=party_from(
-            get_obj(resource, "patient", "Claim.patient"), "Claim.patient", ctx, _PATIENT
-        )
-        or _contained_party(resource, get_obj(resource, "patient", "Claim.patient"), "Claim"),
-        payer=party_from(get_obj(resource, "insurer", "Claim.insurer"), "Claim.insurer", ctx, _ORG),
-        coverage=ref_from(
-            get_obj(insurance, "coverage", "Claim.insurance.coverage"),
-            "Claim.insurance.coverage",
-            ctx,
-            (EntityType.COVERAGE,),
-        ),
+        **_claim_parties(resource, ctx),
+        **_insurance_fields(resource, ctx),
         encounter=_first_encounter(resource, ctx),
         service_period=period_from(
             get_obj(resource, "billablePeriod", "Claim.billablePeriod"), "Claim.billablePeriod"
         ),
-        prior_authorization=auths[0] if auths and isinstance(auths[0], str) else None,
         diagnoses=_diagnoses(resource, "Claim"),
-        service_lines=[
-            _line(o, f"Claim.item[{i}]")
-            for i, o in enumerate(get_list(resource, "item", "Claim.item"))
-        ],
+        service_lines=[_line(o, f"Claim.item[{i}]") for i, o in enumerate(items)],
         created=datetime_from(resource.get("created"), "Claim.created"),
     )
 
@@ -834,6 +835,8 @@ MAPPINGS = (
             "professional, the time of writing, and complete.",
             "A ClaimStatus cannot be written (ClaimResponse.patient is 1..1, ClaimStatus names "
             "no patient): MappingError.",
+            "R4 ClaimResponse.item has no productOrService: a line's procedure is not "
+            "written there (ExplanationOfBenefit carries it).",
             "Line adjudications other than submitted/benefit/deductible/copay/X12 CAS, "
             "addItem, processNote, communicationRequest, insurance and error are dropped.",
         ),
