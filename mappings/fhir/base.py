@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from hub.canonical import EntityType, EventKind, RecordMeta
 from hub.canonical.entities import Entity
@@ -82,7 +82,7 @@ def build(model: type[_E], ctx: MapContext, where: str, /, **fields: Any) -> _E:
     meta = RecordMeta(source=ctx.source, field_sources=dict.fromkeys(asserted, ctx.source))
     try:
         return model.model_validate({**given, "meta": meta})
-    except ValueError as exc:  # pydantic.ValidationError: a value the canonical model refuses
-        raise MappingError(
-            f"canonical {model.__name__} refused a value: {exc}", location=where
-        ) from exc
+    except ValidationError as exc:  # a value the canonical model refuses
+        refused = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        # the field names only: pydantic's own text quotes the input, which may be PHI
+        raise MappingError(f"canonical {model.__name__} refused {refused}", location=where) from exc

@@ -1,8 +1,10 @@
 """FHIR R4 general-purpose datatypes ↔ canonical datatypes.
 
 Readers take the FHIR JSON value and the element path it sits at (``Patient.birthDate``), so
-every ``MappingError`` names the element. Writers return JSON-ready values (``dict``, ``str``,
-``float``) with empty parts left out, as FHIR requires (no empty strings, lists or objects).
+every ``MappingError`` names the element; messages never quote the value (it may be PHI, and
+errors end up in logs and parked-message reasons). Writers return JSON-ready values
+(``dict``, ``str``, ``float``) with empty parts left out, as FHIR requires (no empty strings,
+lists or objects).
 
 Precision rules (also in docs/fhir-mappings.md):
 
@@ -130,11 +132,11 @@ def date_from(value: Any, path: str) -> date | None:
     if _PARTIAL_DATE.fullmatch(value):
         return None
     if not _FULL_DATE.fullmatch(value):
-        raise MappingError(f"not a FHIR date: {value!r}", location=path)
+        raise MappingError("not a FHIR date (YYYY-MM-DD)", location=path)
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise MappingError(f"not a valid date: {value!r}", location=path) from exc
+        raise MappingError("not a valid calendar date", location=path) from exc
 
 
 def when_from(value: Any, path: str) -> datetime | date | None:
@@ -148,7 +150,7 @@ def when_from(value: Any, path: str) -> datetime | date | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError as exc:
-        raise MappingError(f"not a FHIR dateTime: {value!r}", location=path) from exc
+        raise MappingError("not a FHIR dateTime", location=path) from exc
 
 
 def datetime_from(value: Any, path: str) -> datetime | None:
@@ -210,7 +212,7 @@ def decimal_from(value: Any, path: str) -> Decimal | None:
     try:
         return Decimal(str(value))
     except InvalidOperation as exc:
-        raise MappingError(f"not a decimal: {value!r}", location=path) from exc
+        raise MappingError("not a decimal", location=path) from exc
 
 
 def decimal_to(value: Decimal | None) -> float | int | None:

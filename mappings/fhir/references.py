@@ -156,7 +156,9 @@ def _literal_ref(
         if re.match(r"^(urn:uuid:|urn:oid:|https?://)", literal):
             # a bundle-local or foreign-server URI: kept verbatim, target type assumed
             return Ref(type=allowed[0], identifiers=[Identifier(system=URI_SYSTEM, value=literal)])
-        raise MappingError(f"unreadable reference {literal!r}", location=f"{path}.reference")
+        raise MappingError(
+            "unreadable reference (not Type/id, a URL or a urn)", location=f"{path}.reference"
+        )
     kind = _ENTITY_TYPES.get(match["type"])
     if kind is None or kind not in allowed:
         return None

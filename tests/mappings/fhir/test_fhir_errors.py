@@ -109,3 +109,28 @@ def test_validation_names_the_element() -> None:
     assert caught.value.location == "Patient.gender"
     with pytest.raises(UnsupportedMessage):
         validate_fhir({"resourceType": "NoSuchThing"})
+
+
+@pytest.mark.parametrize(
+    ("resource", "secret"),
+    [
+        ({"resourceType": "Patient", "birthDate": "19741225-secret"}, "19741225-secret"),
+        ({"resourceType": "Patient", "deceasedDateTime": "2020-01-01Tsecret"}, "secret"),
+        ({"resourceType": "Encounter", "subject": {"reference": "MRN 12345 Chalmers"}}, "Chalmers"),
+        (
+            {
+                "resourceType": "Claim",
+                "type": {"coding": [{"code": "oral"}]},
+                "total": {"value": "Peter Chalmers"},
+            },
+            "Chalmers",
+        ),
+    ],
+)
+def test_error_messages_do_not_quote_values(
+    resource: dict[str, Any], secret: str, ctx: MapContext
+) -> None:
+    """Errors end up in logs and parked-message reasons: no PHI in them."""
+    with pytest.raises(MappingError) as caught:
+        from_fhir(resource, ctx)
+    assert secret not in str(caught.value)
