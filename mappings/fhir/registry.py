@@ -1,0 +1,72 @@
+"""The FHIR mapping registry: an explicit value that ``hub/app.py`` wires, built from the
+per-family modules' ``MAPPING``/``MAPPINGS`` values (importing this module registers nothing
+anywhere else)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from hub.canonical import EntityType
+from mappings.fhir import (
+    appointment,
+    claim,
+    coverage,
+    eligibility,
+    encounter,
+    location,
+    organization,
+    patient,
+    practitioner,
+    supply,
+)
+from mappings.fhir.base import ResourceMapping
+
+__all__ = ["DEFAULT_RESOURCE", "FHIR_MAPPINGS", "FHIR_VERSION", "coverage_report"]
+
+#: the FHIR version the hub serves; models are fhir.resources R4B (4.3.0), see the docs
+FHIR_VERSION = "4.0.1"
+
+FHIR_MAPPINGS: Mapping[str, ResourceMapping] = MappingProxyType(
+    {
+        m.resource_type: m
+        for m in (
+            patient.MAPPING,
+            *practitioner.MAPPINGS,
+            organization.MAPPING,
+            location.MAPPING,
+            coverage.MAPPING,
+            *eligibility.MAPPINGS,
+            *appointment.MAPPINGS,
+            encounter.MAPPING,
+            *claim.MAPPINGS,
+            *supply.MAPPINGS,
+        )
+    }
+)
+
+#: the resource a canonical entity is written as when the caller does not say
+DEFAULT_RESOURCE: Mapping[EntityType, str] = MappingProxyType(
+    {
+        EntityType.PATIENT: "Patient",
+        EntityType.PRACTITIONER: "Practitioner",
+        EntityType.ORGANIZATION: "Organization",
+        EntityType.LOCATION: "Location",
+        EntityType.COVERAGE: "Coverage",
+        EntityType.ELIGIBILITY_CHECK: "CoverageEligibilityResponse",
+        EntityType.APPOINTMENT: "Appointment",
+        EntityType.ENCOUNTER: "Encounter",
+        EntityType.CLAIM: "Claim",
+        EntityType.REMITTANCE: "ClaimResponse",
+        EntityType.CLAIM_STATUS: "ClaimResponse",
+        EntityType.PURCHASE_ORDER: "SupplyRequest",
+        EntityType.SHIP_NOTICE: "SupplyDelivery",
+    }
+)
+
+
+def coverage_report() -> dict[str, dict[str, Any]]:
+    """Per resource type: canonical entity types, carried element paths (FHIRPath), dropped
+    element paths (computed from the R4B model) and the mapping's notes."""
+    return {name: mapping.coverage() for name, mapping in sorted(FHIR_MAPPINGS.items())}
