@@ -194,7 +194,7 @@ class AmqpTransport:
     async def _connect_with_backoff(self) -> None:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
-            wait=wait_exponential_jitter(initial=0.1, max=self._reconnect_max_wait, jitter=0.5),
+            wait=wait_exponential_jitter(multiplier=0.1, max=self._reconnect_max_wait, jitter=0.5),
             stop=stop_never,
             reraise=True,
             before_sleep=lambda state: log.info(
@@ -340,7 +340,12 @@ class AmqpTransport:
         self, exchange: str, key: str, body: bytes, props: Any, deadline: float
     ) -> None:
         pause = 0.05
+        answer: Confirm | None = None
         while True:
+            if answer is not None and _now() >= deadline:
+                raise BrokerUnavailable(
+                    f"publish: not confirmed before the timeout ({answer.value})"
+                )
             await self._wait_connected(deadline)
             answer = await self._send_once(exchange, key, body, props, deadline)
             if answer is Confirm.ACKED:
@@ -349,11 +354,7 @@ class AmqpTransport:
                 return  # nobody subscribes to this key: delivered to no one, as intended
             if answer is Confirm.RETURNED:
                 self._topology_drifted(exchange, key)
-            if _now() + pause >= deadline:
-                raise BrokerUnavailable(
-                    f"publish: not confirmed before the timeout ({answer.value})"
-                )
-            await asyncio.sleep(pause)
+            await asyncio.sleep(min(pause, max(0.0, deadline - _now())))
             pause = min(pause * 2, 1.0)
 
     async def _send_once(
