@@ -29,7 +29,15 @@ from hub.errors import BrokerUnavailable, CarehubError, ConfigError
 from hub.ports import Topology
 from queues.topology import queue_arguments
 
-__all__ = ["Channel", "Confirm", "ConfirmTracker", "declare", "open_connection", "translate"]
+__all__ = [
+    "Channel",
+    "Confirm",
+    "ConfirmTracker",
+    "ConfirmWindow",
+    "declare",
+    "open_connection",
+    "translate",
+]
 
 #: reply codes that say "this will not work until someone changes the configuration"
 _PERMANENT_CODES = frozenset({403, 406, 530})
@@ -313,3 +321,42 @@ def _answer(ok: bool | None, returned: bool) -> Confirm:
     if not ok:
         return Confirm.NACKED
     return Confirm.RETURNED if returned else Confirm.ACKED
+
+
+class ConfirmWindow:
+    """At most ``size`` publishes awaiting their confirm; later ones queue, first come first.
+
+    Written here rather than ``asyncio.Semaphore`` because the 3.11 semaphore scans all its
+    waiters on every release: with thousands of publishes queued that was the largest cost
+    in ``bench/broker.py`` (O(n²) overall). This one is O(1) per acquire and release.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, deadline: float) -> None:
+        """Take a slot, waiting at most until loop time ``deadline``."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await fut
+        except BaseException as exc:
+            if fut.done() and not fut.cancelled():
+                self.release()  # the slot was handed over just as we gave up: pass it on
+            if isinstance(exc, TimeoutError):
+                raise BrokerUnavailable("publish: confirm window full until the timeout") from None
+            raise
+
+    def release(self) -> None:
+        """Give a slot back, straight to the oldest waiter still waiting."""
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self._free += 1

@@ -51,6 +51,7 @@ from queues._pika import (
     Channel,
     Confirm,
     ConfirmTracker,
+    ConfirmWindow,
     close_quietly,
     declare,
     open_connection,
@@ -99,7 +100,7 @@ class AmqpTransport:
         self._close_timeout = close_timeout
         self._reconnect_max_wait = reconnect_max_wait
         self._lazy = lazy
-        self._window = asyncio.Semaphore(confirm_window)
+        self._window = ConfirmWindow(confirm_window)
         self._topology: Topology | None = None
         self._conn: Any = None
         self._pub: Channel | None = None
@@ -326,11 +327,7 @@ class AmqpTransport:
     ) -> None:
         """Publish ``body`` as is (settling, replay and benchmarks); returns once confirmed."""
         deadline = self._deadline(self._publish_timeout if timeout is None else timeout)
-        try:
-            async with asyncio.timeout(max(0.0, deadline - _now())):
-                await self._window.acquire()
-        except TimeoutError:
-            raise BrokerUnavailable("publish: confirm window full until the timeout") from None
+        await self._window.acquire(deadline)
         try:
             await self._publish_until_confirmed(exchange, routing_key, body, properties, deadline)
         finally:
@@ -370,7 +367,7 @@ class AmqpTransport:
         answer = self._tracker.sent((exchange, key, props.message_id))
         try:
             async with asyncio.timeout(max(0.0, deadline - _now())):
-                return await asyncio.shield(answer)
+                return await answer  # if cancelled, the tracker skips the done future
         except TimeoutError:
             raise BrokerUnavailable("publish: no confirm before the timeout") from None
 

@@ -12,7 +12,7 @@ or ``outcome = await settle(delivery, handle)``. The exception carries the decis
     raises TransientError                → retry(reason): next retry tier, park when none left
     raises another (unexpected) error    → treated as transient: retry, bounded by the tiers
     raises PermanentError                → park(reason, detail={"code", "location", "error"})
-    body is not an Envelope              → ParseError, permanent → park
+    body is not an Envelope              → ParseError, permanent → park (block not run)
 
 A delivery the handler settled itself is left alone, so nothing is settled twice. The
 handler's exception is consumed here (it *is* the decision); the outcome is returned.
@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from hub.envelope import Envelope
-from hub.errors import BrokerUnavailable, CarehubError, PermanentError
+from hub.errors import BrokerUnavailable, CarehubError, ParseError, PermanentError
 from hub.ports import Delivery
 
 __all__ = ["Outcome", "SettleResult", "error_detail", "settle", "settling"]
@@ -66,10 +66,17 @@ def error_detail(exc: BaseException) -> dict[str, Any]:
 
 
 async def settle(delivery: Delivery, handler: Callable[[Envelope], Awaitable[object]]) -> Outcome:
-    """Run ``handler`` on the delivery's envelope and settle by what it did."""
+    """Run ``handler`` on the delivery's envelope and settle by what it did.
+
+    A body that is no envelope is parked (``ParseError``) without calling ``handler``.
+    """
     result = SettleResult()
-    async with settling(delivery, result) as env:
-        await handler(env)
+    try:
+        async with settling(delivery, result) as env:
+            await handler(env)
+    except ParseError:
+        if result.outcome is None:
+            raise
     assert result.outcome is not None
     return result.outcome
 
@@ -78,10 +85,20 @@ async def settle(delivery: Delivery, handler: Callable[[Envelope], Awaitable[obj
 async def settling(
     delivery: Delivery, result: SettleResult | None = None
 ) -> AsyncIterator[Envelope]:
-    """Yield the envelope; ack, retry or park when the block ends (see the module doc)."""
+    """Yield the envelope; ack, retry or park when the block ends (see the module doc).
+
+    When the body is no envelope the block cannot run: the delivery is parked and the
+    ``ParseError`` raised from ``async with`` (``settle()`` turns it into ``PARKED``).
+    """
     result = result if result is not None else SettleResult()
     try:
-        yield delivery.envelope
+        env = delivery.envelope
+    except ParseError as exc:
+        result.error = exc
+        result.outcome = await _settle_failure(delivery, exc)
+        raise
+    try:
+        yield env
     except Exception as exc:
         result.error = exc
         result.outcome = await _settle_failure(delivery, exc)

@@ -215,3 +215,18 @@ async def test_make_transport_picks_by_url():
     assert amqp._params.heartbeat == 11
     with pytest.raises(ConfigError):
         make_transport("http://example.invalid/")
+
+
+async def test_a_work_queue_deleted_under_its_consumer_comes_back(amqp_hub):
+    hub = await amqp_hub(transport_kw={"reconnect_max_wait": 0.5})
+    t, q = hub.transport, work_queue(hub.ns, "a")
+    async with t.consume(q) as sub:
+        await t.publish(events_exchange(hub.ns), "patient.updated", make_envelope())
+        await (await asyncio.wait_for(anext(sub), 5)).ack()
+        await delete_queues(q)  # the broker cancels our consumer
+        env = make_envelope()
+        # routed by the topology but unroutable on the broker until the re-declare
+        await t.publish(events_exchange(hub.ns), "patient.updated", env, timeout=15)
+        d = await asyncio.wait_for(anext(sub), 15)
+        assert d.envelope.id == env.id
+        await d.ack()
