@@ -320,7 +320,7 @@ async def test_mutual_tls_with_a_fingerprint_allow_list(pki):
             assert parse(await client.send(msg("FP")))["MSA-2"] == "FP"
 
 
-def test_tls_below_1_2_is_refused(pki):
+def test_tls_below_1_2_is_refused():
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
