@@ -65,16 +65,19 @@ class Report:
         self.findings.append(f)
         return f
 
-    def error(self, code: str, text: str, location: str | None = None,
-              format_code: str | None = None) -> Finding:
+    def error(
+        self, code: str, text: str, location: str | None = None, format_code: str | None = None
+    ) -> Finding:
         return self.add(Severity.ERROR, code, text, location, format_code)
 
-    def warning(self, code: str, text: str, location: str | None = None,
-                format_code: str | None = None) -> Finding:
+    def warning(
+        self, code: str, text: str, location: str | None = None, format_code: str | None = None
+    ) -> Finding:
         return self.add(Severity.WARNING, code, text, location, format_code)
 
-    def info(self, code: str, text: str, location: str | None = None,
-             format_code: str | None = None) -> Finding:
+    def info(
+        self, code: str, text: str, location: str | None = None, format_code: str | None = None
+    ) -> Finding:
         return self.add(Severity.INFORMATION, code, text, location, format_code)
 
     def extend(self, other: Report) -> None:

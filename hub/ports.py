@@ -15,6 +15,8 @@ from hub.envelope import Envelope
 __all__ = [
     "Binding",
     "Codec",
+    "Delivered",
+    "Deliverer",
     "Delivery",
     "ExchangeSpec",
     "QueueSpec",
@@ -168,3 +170,29 @@ class Transport(Protocol):
         ...
 
     async def queue_depths(self) -> dict[str, int]: ...
+
+
+# --------------------------------------------------------------------------- outbound
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What an outbound delivery did: what we rendered, and what the partner answered."""
+
+    format: str
+    message_key: str | None = None
+    rendered: bytes | None = None
+    response: str | None = None  # short, PHI-free summary (status code, MSA-1, …)
+
+
+class Deliverer(Protocol):
+    """Renders a canonical event for one destination and delivers it.
+
+    Raises ``PartnerRejected`` (permanent: parked with the partner's text) or
+    ``PartnerUnavailable``/``DeliveryTimeout`` (transient: retried). Must be idempotent for the
+    same envelope id: a retry of a delivered envelope must not apply twice at the partner.
+    """
+
+    async def deliver(self, envelope: Envelope) -> Delivered: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,214 @@
+"""A small FHIR R4 REST client for outbound delivery (aiohttp).
+
+Sorts the partner's answers (CONVENTIONS habit 2): 2xx → done; 429 and 5xx, connection
+errors and timeouts → ``PartnerUnavailable`` (transient, ``retry_after`` from the header);
+other 4xx → ``PartnerRejected`` with the partner's OperationOutcome text. A short tenacity
+back-off covers blips; longer outages go to the broker's retry tiers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from hub.errors import PartnerRejected, PartnerUnavailable
+
+__all__ = ["FHIR_JSON", "FhirClient", "FhirResponse", "outcome_text"]
+
+FHIR_JSON = "application/fhir+json"
+
+TokenSource = Callable[[], Awaitable[str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class FhirResponse:
+    status: int
+    body: dict[str, Any] | None
+    location: str | None
+    etag: str | None
+
+
+class FhirClient:
+    """One partner FHIR base URL. Use as an async context manager, or call ``close()``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: TokenSource | None = None,
+        timeout: float = 30.0,
+        attempts: int = 3,
+        max_backoff: float = 5.0,
+        session: aiohttp.ClientSession | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._attempts = attempts
+        self._max_backoff = max_backoff
+        self._session = session
+        self._own_session = session is None
+
+    async def __aenter__(self) -> FhirClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------------ interactions
+
+    async def conditional_update(
+        self,
+        resource_type: str,
+        system: str | None,
+        value: str,
+        resource: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> FhirResponse:
+        """``PUT [base]/Type?identifier=system|value``: creates or updates exactly one
+        resource, so a retry never creates a duplicate."""
+        token = f"{system}|{value}" if system else value
+        path = f"{resource_type}?identifier={quote(token, safe='|:/')}"
+        return await self.request("PUT", path, resource, idempotency_key=idempotency_key)
+
+    async def transaction(
+        self, bundle: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> FhirResponse:
+        return await self.request("POST", "", bundle, idempotency_key=idempotency_key)
+
+    async def read(self, resource_type: str, rid: str) -> FhirResponse:
+        return await self.request("GET", f"{resource_type}/{rid}")
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> FhirResponse:
+        """One interaction with bounded back-off on transient failures."""
+        backoff = wait_exponential_jitter(multiplier=0.2, max=self._max_backoff, jitter=0.1)
+
+        def wait(state: RetryCallState) -> float:
+            # honour the partner's Retry-After, within our own cap
+            exc = state.outcome.exception() if state.outcome else None
+            asked = getattr(exc, "retry_after", None)
+            if asked is not None:
+                return float(min(asked, self._max_backoff))
+            return float(backoff(state))
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait,
+            retry=retry_if_exception_type(PartnerUnavailable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(method, path, body, idempotency_key)
+        raise AssertionError("unreachable")  # pragma: no cover - tenacity reraises
+
+    async def _once(
+        self, method: str, path: str, body: Mapping[str, Any] | None, idempotency_key: str | None
+    ) -> FhirResponse:
+        url = f"{self.base_url}/{path}" if path else self.base_url
+        headers = {"Accept": FHIR_JSON}
+        if body is not None:
+            headers["Content-Type"] = FHIR_JSON
+        if idempotency_key:
+            headers["X-Idempotency-Key"] = idempotency_key
+        if self._token is not None:
+            tok = await self._token()
+            if tok:
+                headers["Authorization"] = f"Bearer {tok}"
+        data = json.dumps(body).encode() if body is not None else None
+        try:
+            async with self._http().request(
+                method, url, data=data, headers=headers, timeout=self._timeout
+            ) as resp:
+                raw = await resp.read()
+                return _sort(resp.status, raw, resp.headers)
+        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise PartnerUnavailable(f"{method} {self.base_url}: {type(exc).__name__}") from exc
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+
+def _sort(status: int, raw: bytes, headers: Mapping[str, str]) -> FhirResponse:
+    body = _json(raw)
+    if 200 <= status < 300:
+        return FhirResponse(
+            status,
+            body,
+            headers.get("Location") or headers.get("Content-Location"),
+            headers.get("ETag"),
+        )
+    text = outcome_text(body) or f"HTTP {status}"
+    if status == 429 or status >= 500:
+        raise PartnerUnavailable(
+            f"partner answered {status}: {text}",
+            code=str(status),
+            retry_after=_retry_after(headers.get("Retry-After")),
+        )
+    raise PartnerRejected(f"partner answered {status}: {text}", code=str(status))
+
+
+def _json(raw: bytes) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def outcome_text(body: Mapping[str, Any] | None) -> str | None:
+    """The diagnostics of an OperationOutcome, joined: what the partner said was wrong."""
+    if not body or body.get("resourceType") != "OperationOutcome":
+        return None
+    parts = []
+    for issue in body.get("issue", []):
+        text = issue.get("diagnostics") or (issue.get("details") or {}).get("text")
+        where = ",".join(issue.get("expression", []) or issue.get("location", []))
+        parts.append(f"{where}: {text}" if where and text else text or issue.get("code", ""))
+    return "; ".join(p for p in parts if p) or None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

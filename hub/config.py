@@ -1,0 +1,342 @@
+"""Configuration: one YAML file naming the partner systems, their ports and endpoints, what
+each subscribes to, and secrets by environment-variable name.
+
+Validated on load; every error names the file, the line and the key::
+
+    clinic.yaml:14: systems.billing.outbound.url: Field required
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hub.errors import ConfigError
+
+__all__ = [
+    "AuthConfig",
+    "ClientConfig",
+    "FhirInbound",
+    "FhirOutbound",
+    "HttpConfig",
+    "HubConfig",
+    "HubSettings",
+    "MllpInbound",
+    "MllpOutbound",
+    "SystemConfig",
+    "TlsConfig",
+    "X12HttpInbound",
+    "X12InboxInbound",
+    "X12Outbox",
+    "load_config",
+    "parse_config",
+    "secret",
+]
+
+_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+_PATTERN_WORD = re.compile(r"^(\*|#|[A-Za-z0-9_-]+)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsConfig(_Model):
+    """TLS for an MLLP listener or client. Paths to PEM files; the key password by env name."""
+
+    cert: str
+    key: str
+    ca: str | None = None
+    key_password_env: str | None = None
+    require_client_cert: bool = False
+    #: client certificate subject CNs or SHA-256 fingerprints allowed (mutual TLS)
+    allowed_clients: list[str] = Field(default_factory=list)
+    min_version: Literal["1.2", "1.3"] = "1.2"
+
+
+class AuthConfig(_Model):
+    """How we authenticate to a partner: a bearer token from the environment, or SMART
+    backend-services client credentials."""
+
+    type: Literal["none", "bearer", "smart-backend"] = "none"
+    token_env: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    private_key_env: str | None = None
+    scope: str | None = None
+
+
+class MllpInbound(_Model):
+    type: Literal["mllp"]
+    name: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535)
+    tls: TlsConfig | None = None
+    #: plain (unencrypted) MLLP must be asked for explicitly when the host is not loopback
+    allow_plaintext: bool = False
+    allowed_peers: list[str] = Field(default_factory=list)
+    idle_timeout: float = 300.0
+    frame_timeout: float = 30.0
+    max_frame_bytes: int = 16 * 1024 * 1024
+
+
+class FhirInbound(_Model):
+    """The system posts to the hub's FHIR API (served on hub.http under /fhir)."""
+
+    type: Literal["fhir"]
+    name: str | None = None
+    #: the API client (``clients:``) whose token identifies this system
+    client: str | None = None
+
+
+class X12InboxInbound(_Model):
+    type: Literal["x12-inbox"]
+    name: str | None = None
+    path: str
+    poll_seconds: float = 2.0
+
+
+class X12HttpInbound(_Model):
+    type: Literal["x12-http"]
+    name: str | None = None
+    client: str | None = None
+
+
+InboundPort = Annotated[
+    MllpInbound | FhirInbound | X12InboxInbound | X12HttpInbound, Field(discriminator="type")
+]
+
+
+class FhirOutbound(_Model):
+    type: Literal["fhir"]
+    url: str
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    timeout: float = 30.0
+    #: identifier system URI this partner uses for patients (conditional update key)
+    patient_identifier_system: str | None = None
+
+
+class MllpOutbound(_Model):
+    type: Literal["mllp"]
+    host: str
+    port: int = Field(ge=1, le=65535)
+    tls: TlsConfig | None = None
+    timeout: float = 30.0
+    version: str = "2.5.1"
+    receiving_application: str | None = None
+    receiving_facility: str | None = None
+
+
+class X12Outbox(_Model):
+    type: Literal["x12-outbox"]
+    path: str
+    sender_id: str
+    receiver_id: str
+    sender_qualifier: str = "ZZ"
+    receiver_qualifier: str = "ZZ"
+    usage: Literal["P", "T"] = "P"
+
+
+Outbound = Annotated[FhirOutbound | MllpOutbound | X12Outbox, Field(discriminator="type")]
+
+
+class SystemConfig(_Model):
+    """One partner system."""
+
+    description: str | None = None
+    inbound: list[InboundPort] = Field(default_factory=list)
+    outbound: Outbound | None = None
+    #: routing-key patterns of the event kinds this system receives (``patient.*``, ``claim.#``)
+    subscribes: list[str] = Field(default_factory=list)
+    #: identifier namespace this system uses per entity type (``patient: HOSP-MRN``)
+    identifiers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("subscribes")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            words = pattern.split(".")
+            if not all(_PATTERN_WORD.match(w) for w in words):
+                raise ValueError(
+                    f"{pattern!r} is not a routing-key pattern (dot-separated words, * or #)"
+                )
+        return value
+
+
+class ClientConfig(_Model):
+    """A client of the hub's HTTP API: its token by environment-variable name, its scopes."""
+
+    token_env: str
+    scopes: list[str] = Field(default_factory=list)
+    system: str | None = None
+
+
+class HttpConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_bundle_entries: int = 1000
+
+
+class HubSettings(_Model):
+    name: str = "carehub"
+    #: prefix of every exchange and queue name (``carehub.ingress``, ``carehub.dest.billing``)
+    namespace: str = Field(default="carehub", pattern=r"^[a-z][a-z0-9_-]*$")
+    db_url: str | None = None
+    amqp_url: str | None = None
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    retry_delays: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
+    delivery_limit: int = Field(default=20, ge=1)
+    #: how long an inbound message may wait for the broker's confirm before we refuse it
+    confirm_timeout: float = Field(default=10.0, gt=0)
+    data_dir: str = "carehub-data"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class HubConfig(_Model):
+    hub: HubSettings = Field(default_factory=HubSettings)
+    systems: dict[Annotated[str, Field(pattern=_NAME)], SystemConfig] = Field(default_factory=dict)
+    clients: dict[str, ClientConfig] = Field(default_factory=dict)
+    #: site vocabulary overrides: table name → CSV path
+    vocab: dict[str, str] = Field(default_factory=dict)
+    #: where the file came from (for messages), not part of the YAML
+    source: str | None = Field(default=None, exclude=True)
+
+    def destinations(self) -> dict[str, list[str]]:
+        """Systems that receive events, with their subscription patterns."""
+        return {
+            n: list(s.subscribes)
+            for n, s in self.systems.items()
+            if s.outbound is not None and s.subscribes
+        }
+
+    def with_overrides(
+        self, *, db_url: str | None = None, amqp_url: str | None = None
+    ) -> HubConfig:
+        """Command-line and environment settings win over the file."""
+        hub = self.hub.model_copy(
+            update={k: v for k, v in {"db_url": db_url, "amqp_url": amqp_url}.items() if v}
+        )
+        return self.model_copy(update={"hub": hub})
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | os.PathLike[str]) -> HubConfig:
+    """Read and validate a config file; ``ConfigError`` names the file, line and key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.strerror or exc}") from exc
+    return parse_config(text, str(p))
+
+
+def parse_config(text: str, source: str = "<config>") -> HubConfig:
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}:1: the config must be a mapping of sections (hub, systems, clients, vocab)"
+        )
+    try:
+        cfg = HubConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, lines)) from exc
+    _check_references(cfg, source, lines)
+    return cfg.model_copy(update={"source": source})
+
+
+def _line_map(node: yaml.Node | None) -> dict[tuple[str, ...], int]:
+    """Path of keys → 1-based line, for every mapping key and sequence item."""
+    out: dict[tuple[str, ...], int] = {}
+
+    def walk(n: yaml.Node, path: tuple[str, ...]) -> None:
+        out.setdefault(path, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = (*path, str(k.value))
+                out[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*path, str(i)))
+
+    if node is not None:
+        walk(node, ())
+    return out
+
+
+def _describe(exc: ValidationError, source: str, lines: Mapping[tuple[str, ...], int]) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(str(x) for x in err["loc"] if not _is_union_tag(x))
+        line = _nearest_line(loc, lines)
+        key = ".".join(loc) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the config reference in the README)"
+        problems.append(f"{source}:{line}: {key}: {msg}")
+    return "\n".join(problems)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the discriminator value (mllp, fhir, …) into the location; drop it
+    return isinstance(part, str) and part in {"mllp", "fhir", "x12-inbox", "x12-http", "x12-outbox"}
+
+
+def _nearest_line(loc: tuple[str, ...], lines: Mapping[tuple[str, ...], int]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def _check_references(cfg: HubConfig, source: str, lines: Mapping[tuple[str, ...], int]) -> None:
+    for name, system in cfg.systems.items():
+        if system.subscribes and system.outbound is None:
+            loc: tuple[str, ...] = ("systems", name, "subscribes")
+            raise ConfigError(
+                f"{source}:{_nearest_line(loc, lines)}: systems.{name}.subscribes:"
+                " the system subscribes to events but has no outbound endpoint"
+            )
+        for i, port in enumerate(system.inbound):
+            client = getattr(port, "client", None)
+            if client is not None and client not in cfg.clients:
+                loc = ("systems", name, "inbound", str(i), "client")
+                raise ConfigError(
+                    f"{source}:{_nearest_line(loc, lines)}: "
+                    f"systems.{name}.inbound.{i}.client: no client {client!r} "
+                    "under clients:"
+                )
+
+
+def secret(env_name: str | None, what: str) -> str:
+    """Read a secret from the environment. ``what`` names the config key, for the error."""
+    if not env_name:
+        raise ConfigError(f"{what}: no environment variable named for this secret")
+    value = os.environ.get(env_name)
+    if not value:
+        raise ConfigError(f"{what}: environment variable {env_name} is not set")
+    return value
+
+
+def iter_inbound(cfg: HubConfig) -> Iterator[tuple[str, Any]]:
+    for name, system in cfg.systems.items():
+        for port in system.inbound:
+            yield name, port

@@ -1,0 +1,82 @@
+"""The outbound worker: one per destination system.
+
+Takes events from the destination's queue, never sends a change back to the system it came
+from, renders and delivers through the destination's ``Deliverer``, and records every
+delivery. Handlers raise; the caller's single settle point acks, retries or parks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hub.errors import PermanentError
+from hub.ports import Deliverer, Delivery
+from hub.store import Store
+
+__all__ = ["OutboundWorker"]
+
+log = logging.getLogger("carehub.outbound")
+
+
+class OutboundWorker:
+    def __init__(self, store: Store, destination: str, deliverer: Deliverer, *, format: str):
+        self.store = store
+        self.destination = destination
+        self.deliverer = deliverer
+        self.format = format
+
+    async def handle(self, delivery: Delivery) -> None:
+        env = delivery.envelope
+        if env.source_system == self.destination or self.destination in env.exclude_destinations:
+            await self._record(delivery, "skipped", "not sent back to its origin")
+            return
+        done = await self.store.get_delivery(env.id, self.destination)
+        if done is not None and done.status == "delivered":
+            log.info("envelope %s already delivered to %s", env.id, self.destination)
+            return
+        try:
+            result = await self.deliverer.deliver(env)
+        except PermanentError as exc:
+            await self._record(delivery, "parked", str(exc))
+            await self._audit("parked", env.id, "rejected")
+            raise
+        except Exception as exc:
+            await self._record(delivery, "retrying", f"{type(exc).__name__}: {exc}")
+            raise
+        out_id = None
+        if result.rendered is not None:
+            out_id = await self.store.record_message(
+                direction="out",
+                system=self.destination,
+                format=result.format,
+                raw=result.rendered,
+                status="delivered",
+                message_key=result.message_key,
+                correlation_id=env.id,
+            )
+        await self._record(delivery, "delivered", result.response, out_id)
+        await self._audit("sent", env.id, "delivered")
+
+    async def _record(
+        self, delivery: Delivery, status: str, detail: str | None, outbound_id: str | None = None
+    ) -> None:
+        env = delivery.envelope
+        await self.store.record_delivery(
+            envelope_id=env.id,
+            destination=self.destination,
+            status=status,
+            attempts=delivery.attempt + 1,
+            event_kind=env.routing_key,
+            message_id=env.raw_ref,
+            outbound_message_id=outbound_id,
+            detail=detail,
+        )
+
+    async def _audit(self, action: str, envelope_id: str, outcome: str) -> None:
+        await self.store.audit(
+            actor="carehub",
+            action=action,
+            outcome=outcome,
+            subject=f"envelope:{envelope_id}",
+            peer=self.destination,
+        )

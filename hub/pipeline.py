@@ -1,0 +1,323 @@
+"""The inbound pipeline: store raw → parse → check → map → publish → answer.
+
+The acknowledgement rule lives here: nothing is acknowledged to a sender before the raw
+message is stored and its events are confirmed by the broker. Content errors are answered
+and kept, never lost. The pipeline knows no wire format: each format plugs in as an
+``InboundFormat`` (codec + checks + mapping + acknowledgement renderer), wired by hub/app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
+
+from hub.canonical import Event
+from hub.context import MapContext, Vocabulary
+from hub.envelope import Envelope
+from hub.errors import (
+    CarehubError,
+    MappingError,
+    ParseError,
+    StoreUnavailable,
+    TransientError,
+    UnsupportedMessage,
+)
+from hub.findings import Report, Severity
+from hub.ports import Transport
+from hub.store import Store
+
+__all__ = [
+    "InboundFormat",
+    "InboundResult",
+    "MessageIdentity",
+    "Outcome",
+    "Pipeline",
+]
+
+log = logging.getLogger("carehub.pipeline")
+
+N = TypeVar("N")
+_EVENT_NS = uuid.UUID("0b5e3c38-2f0e-4a59-8b8e-6f3f2d0c7a11")
+
+
+class Outcome(StrEnum):
+    """What happened to an inbound message; each format renders it its own way."""
+
+    ACCEPTED = "accepted"  # stored, mapped, published, confirmed  → AA / CA / 999 A / 2xx
+    DUPLICATE = "duplicate"  # seen before: the original answer is repeated
+    CONTENT_ERROR = "error"  # well-formed but wrong content → AE / 999 R / 422
+    REJECTED = "rejected"  # unparseable or unsupported → AR / TA1 / 400
+    UNAVAILABLE = "unavailable"  # store or broker down: retry later → AR 207 / 503
+
+
+#: statuses whose answer is final, so a resend gets the same answer
+_FINAL = ("accepted", "error", "rejected", "unsupported")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageIdentity:
+    """How a message names itself: ``ADT^A04`` + MSH-10, and the de-duplication key
+    (MSH-3|MSH-4|MSH-10 for HL7 v2)."""
+
+    message_key: str | None
+    control_id: str | None
+    dedup_key: str | None
+    recorded_at: datetime | None = None
+
+
+class InboundFormat(Protocol, Generic[N]):
+    """One wire format, as the pipeline sees it. Implementations live beside hub/app."""
+
+    format: str
+
+    def parse(self, raw: bytes) -> N: ...
+
+    def identify(self, native: N) -> MessageIdentity: ...
+
+    def check(self, native: N) -> Report: ...
+
+    def map(self, native: N, ctx: MapContext) -> list[Event]: ...
+
+    def respond(self, native: N | None, raw: bytes, outcome: Outcome, report: Report) -> bytes:
+        """The answer to send back (ACK, 999/TA1, OperationOutcome)."""
+        ...
+
+
+@dataclass(slots=True)
+class InboundResult:
+    outcome: Outcome
+    response: bytes
+    message_id: str | None
+    report: Report
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Stage:
+    """What is known about one message as it goes through the stages."""
+
+    raw: bytes
+    system: str
+    port: str | None
+    message_id: str | None = None
+    native: Any = None
+    identity: MessageIdentity | None = None
+    report: Report = field(default_factory=Report)
+    events: list[Event] = field(default_factory=list)
+
+
+class Pipeline:
+    """Runs inbound messages through the stages and renders the answer."""
+
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        *,
+        ingress_exchange: str,
+        confirm_timeout: float = 10.0,
+        vocab: Vocabulary | None = None,
+        namespaces: Mapping[str, Mapping[str, str]] | None = None,
+    ):
+        self.store = store
+        self.transport = transport
+        self.ingress = ingress_exchange
+        self.confirm_timeout = confirm_timeout
+        self.vocab = vocab
+        self.namespaces = namespaces or {}
+
+    async def receive(
+        self,
+        fmt: InboundFormat[Any],
+        raw: bytes,
+        *,
+        system: str,
+        port: str | None = None,
+        peer: str | None = None,
+    ) -> InboundResult:
+        """Take one message from ``system`` and return the answer to send back."""
+        st = _Stage(raw=raw, system=system, port=port)
+        try:
+            st.message_id = await self.store.record_message(
+                direction="in", system=system, port=port, format=fmt.format, raw=raw, peer=peer
+            )
+        except StoreUnavailable:
+            log.warning("store unavailable: refusing a %s message from %s", fmt.format, system)
+            return self._unavailable(fmt, st, "the message store is unavailable")
+        outcome = await self._process(fmt, st)
+        return await self._finish(fmt, st, outcome)
+
+    # ------------------------------------------------------------------ stages
+
+    async def _process(self, fmt: InboundFormat[Any], st: _Stage) -> Outcome:
+        try:
+            st.native = fmt.parse(st.raw)
+            st.identity = fmt.identify(st.native)
+        except ParseError as exc:
+            _finding(st.report, exc, "structure")
+            return Outcome.REJECTED
+        if await self._is_duplicate(st):
+            return Outcome.DUPLICATE
+        st.report.extend(fmt.check(st.native))
+        if not st.report.ok:
+            rejected = any(f.code == "not-supported" for f in st.report.errors)
+            return Outcome.REJECTED if rejected else Outcome.CONTENT_ERROR
+        try:
+            st.events = fmt.map(st.native, self._context(fmt, st))
+        except UnsupportedMessage as exc:
+            _finding(st.report, exc, "not-supported")
+            return Outcome.REJECTED
+        except (MappingError, ValueError) as exc:
+            _finding(st.report, exc, "value")
+            return Outcome.CONTENT_ERROR
+        return await self._publish(fmt, st)
+
+    async def _is_duplicate(self, st: _Stage) -> bool:
+        key = st.identity.dedup_key if st.identity else None
+        if not key:
+            return False
+        try:
+            original = await self.store.find_accepted_duplicate(st.system, key, _FINAL)
+        except StoreUnavailable:
+            return False
+        if original is None or original.ack is None:
+            return False
+        st.report.info(
+            "duplicate",
+            f"duplicate of message {original.id}; original answer repeated, not published again",
+        )
+        st.identity = MessageIdentity(
+            st.identity.message_key if st.identity else None,
+            st.identity.control_id if st.identity else None,
+            key,
+        )
+        st.native = _Duplicate(original.id, original.ack)
+        return True
+
+    async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> Outcome:
+        basis = (
+            f"{st.system}|{st.identity.dedup_key}"
+            if st.identity and st.identity.dedup_key
+            else str(st.message_id)
+        )
+        envelopes = [self._envelope(fmt, st, ev, basis, i) for i, ev in enumerate(st.events)]
+        try:
+            await asyncio.gather(
+                *(
+                    self.transport.publish(
+                        self.ingress, env.routing_key, env, timeout=self.confirm_timeout
+                    )
+                    for env in envelopes
+                )
+            )
+        except TransientError as exc:
+            log.warning("broker did not confirm message %s: %s", st.message_id, type(exc).__name__)
+            st.report.add(
+                Severity.ERROR,
+                "transient",
+                "events could not be confirmed by the broker; not accepted, send again later",
+                format_code="207",
+            )
+            return Outcome.UNAVAILABLE
+        return Outcome.ACCEPTED
+
+    def _envelope(
+        self, fmt: InboundFormat[Any], st: _Stage, event: Event, basis: str, index: int
+    ) -> Envelope:
+        event.id = str(uuid.uuid5(_EVENT_NS, f"{basis}:{index}"))
+        ident = st.identity
+        return Envelope(
+            id=event.id,
+            correlation_id=st.message_id,
+            source_system=st.system,
+            source_port=st.port,
+            format=fmt.format,
+            message_key=ident.message_key if ident else None,
+            raw_ref=st.message_id,
+            payload=event,
+        )
+
+    def _context(self, fmt: InboundFormat[Any], st: _Stage) -> MapContext:
+        kwargs: dict[str, Any] = {}
+        if self.vocab is not None:
+            kwargs["vocab"] = self.vocab
+        return MapContext(
+            source_system=st.system,
+            format=fmt.format,
+            source_port=st.port,
+            message_id=st.message_id,
+            received_at=datetime.now(UTC),
+            namespaces=self.namespaces.get(st.system, {}),
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ answer
+
+    async def _finish(self, fmt: InboundFormat[Any], st: _Stage, outcome: Outcome) -> InboundResult:
+        if outcome is Outcome.DUPLICATE:
+            response = st.native.ack
+        else:
+            response = fmt.respond(st.native, st.raw, outcome, st.report)
+        ident = st.identity or MessageIdentity(None, None, None)
+        fields: dict[str, Any] = dict(
+            status=outcome.value
+            if outcome is not Outcome.REJECTED or not _unsupported(st)
+            else "unsupported",
+            message_key=ident.message_key,
+            control_id=ident.control_id,
+            dedup_key=ident.dedup_key,
+            findings=st.report.as_list(),
+            ack=response,
+            event_count=len(st.events),
+        )
+        if outcome is Outcome.DUPLICATE:
+            fields["duplicate_of"] = st.native.original_id
+        assert st.message_id is not None
+        try:
+            await self.store.update_message(st.message_id, **fields)
+        except StoreUnavailable:
+            if outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE):
+                # the events are confirmed, but the answer is not on record: refuse, so the
+                # sender resends; the same event ids make the resend harmless downstream
+                return self._unavailable(fmt, st, "the message store is unavailable")
+        return InboundResult(outcome, response, st.message_id, st.report, st.events)
+
+    def _unavailable(self, fmt: InboundFormat[Any], st: _Stage, text: str) -> InboundResult:
+        report = Report()
+        report.add(
+            Severity.ERROR,
+            "transient",
+            f"{text}; not accepted, send again later",
+            format_code="207",
+        )
+        native = st.native
+        if native is None or isinstance(native, _Duplicate):
+            try:
+                native = fmt.parse(st.raw)
+            except CarehubError:
+                native = None
+        response = fmt.respond(native, st.raw, Outcome.UNAVAILABLE, report)
+        return InboundResult(Outcome.UNAVAILABLE, response, st.message_id, report)
+
+
+@dataclass(frozen=True, slots=True)
+class _Duplicate:
+    original_id: str
+    ack: bytes
+
+
+def _finding(report: Report, exc: CarehubError | ValueError, default_code: str) -> None:
+    if isinstance(exc, CarehubError):
+        report.error(default_code, exc.message, exc.location, exc.code)
+    else:
+        report.error(default_code, str(exc))
+
+
+def _unsupported(st: _Stage) -> bool:
+    return any(f.code == "not-supported" for f in st.report.errors)

@@ -1,0 +1,791 @@
+"""The hub's store: SQLAlchemy 2 (async) over SQLite by default, PostgreSQL by URL.
+
+Every public method is one short transaction. Database errors are translated once, here,
+into ``StoreUnavailable`` (transient): a caller that cannot write durably must not
+acknowledge.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, event, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from hub.errors import ConfigError, StoreUnavailable
+from hub.store import schema as t
+from hub.store.urls import normalise_url
+
+__all__ = [
+    "AuditRecord",
+    "DeliveryRecord",
+    "EntityRecord",
+    "MessageRecord",
+    "Store",
+]
+
+T = TypeVar("T")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: str
+    direction: str
+    system: str
+    port: str | None
+    format: str
+    message_key: str | None
+    control_id: str | None
+    dedup_key: str | None
+    status: str
+    received_at: datetime
+    size: int
+    raw: bytes
+    findings: list[dict[str, str]]
+    ack: bytes | None
+    peer: str | None
+    correlation_id: str | None
+    duplicate_of: str | None
+    event_count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    envelope_id: str
+    destination: str
+    event_kind: str | None
+    message_id: str | None
+    outbound_message_id: str | None
+    status: str
+    attempts: int
+    detail: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRecord:
+    entity_type: str
+    id: str
+    version: int
+    data: dict[str, Any]
+    source: str | None
+    updated_at: datetime
+    merged_into: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    outcome: str
+    peer: str | None
+    detail: str | None
+
+
+_APPEND_ONLY_SQLITE = (
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit "
+    "BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit "
+    "BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END",
+)
+_APPEND_ONLY_PG = (
+    "CREATE OR REPLACE FUNCTION carehub_audit_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit trail is append-only'; END; $$ LANGUAGE plpgsql",
+    "DROP TRIGGER IF EXISTS audit_append_only ON audit",
+    "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit "
+    "FOR EACH ROW EXECUTE FUNCTION carehub_audit_append_only()",
+)
+
+
+class Store:
+    """Open with ``await Store.open(url)`` or ``async with Store.connect(url) as store``."""
+
+    def __init__(self, engine: AsyncEngine, url: str):
+        self._engine = engine
+        self.url = url
+        self.dialect = engine.dialect.name
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(cls, url: str | None = None, *, create: bool = True) -> Store:
+        """Connect to ``url`` (default: a SQLite file ``carehub.db``) and migrate the schema."""
+        real = normalise_url(url)
+        kwargs: dict[str, Any] = {}
+        if real.startswith("postgresql"):
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_async_engine(real, **kwargs)
+        if engine.dialect.name == "sqlite":
+            _sqlite_pragmas(engine)
+        store = cls(engine, real)
+        if create:
+            await store.migrate()
+        return store
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, url: str | None = None) -> AsyncIterator[Store]:
+        store = await cls.open(url)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def migrate(self) -> None:
+        """Create the schema, or bring an older one up to ``SCHEMA_VERSION``."""
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.run_sync(t.metadata.create_all)
+            row = (await conn.execute(select(t.schema_info.c.version))).first()
+            if row is not None and row[0] > t.SCHEMA_VERSION:
+                raise ConfigError(
+                    f"the database schema is version {row[0]}, newer than this carehub "
+                    f"({t.SCHEMA_VERSION}); upgrade carehub"
+                )
+            for ddl in _APPEND_ONLY_PG if self.dialect == "postgresql" else _APPEND_ONLY_SQLITE:
+                await conn.execute(text(ddl))
+            if row is None:
+                await conn.execute(
+                    insert(t.schema_info).values(id=1, version=t.SCHEMA_VERSION, migrated_at=_now())
+                )
+
+        await self._tx(work)
+
+    async def ping(self) -> bool:
+        try:
+            await self._tx(lambda c: c.execute(text("SELECT 1")))
+        except StoreUnavailable:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _tx(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction; translate database errors once, here."""
+        try:
+            async with self._engine.begin() as conn:
+                return await work(conn)
+        except IntegrityError:
+            raise
+        except (SQLAlchemyError, OSError, ConnectionError) as exc:
+            raise StoreUnavailable(f"store unavailable: {type(exc).__name__}") from exc
+
+    # ------------------------------------------------------------------ message log
+
+    async def record_message(
+        self,
+        *,
+        direction: str,
+        system: str,
+        format: str,
+        raw: bytes,
+        port: str | None = None,
+        status: str = "received",
+        message_key: str | None = None,
+        control_id: str | None = None,
+        peer: str | None = None,
+        correlation_id: str | None = None,
+        message_id: str | None = None,
+    ) -> str:
+        """Store raw bytes durably and return the message id. Nothing is acknowledged before."""
+        mid = message_id or str(uuid.uuid4())
+        now = _now()
+        row = dict(
+            id=mid,
+            direction=direction,
+            system=system,
+            port=port,
+            format=format,
+            message_key=message_key,
+            control_id=control_id,
+            status=status,
+            received_at=now,
+            updated_at=now,
+            size=len(raw),
+            raw=raw,
+            peer=peer,
+            correlation_id=correlation_id,
+        )
+        await self._tx(lambda c: c.execute(insert(t.messages).values(**row)))
+        return mid
+
+    async def update_message(self, message_id: str, **fields: Any) -> None:
+        """Set status, message_key, control_id, dedup_key, findings, ack, duplicate_of, …"""
+        if "findings" in fields and fields["findings"] is not None:
+            fields["findings"] = json.dumps(fields["findings"])
+        fields["updated_at"] = _now()
+        stmt = update(t.messages).where(t.messages.c.id == message_id).values(**fields)
+        await self._tx(lambda c: c.execute(stmt))
+
+    async def get_message(self, message_id: str) -> MessageRecord | None:
+        stmt = select(t.messages).where(t.messages.c.id == message_id)
+        row = await self._tx(lambda c: _first(c, stmt))
+        return _message(row) if row is not None else None
+
+    async def find_accepted_duplicate(
+        self,
+        system: str,
+        dedup_key: str,
+        statuses: Sequence[str] = ("accepted",),
+    ) -> MessageRecord | None:
+        """The earliest message from ``system`` with ``dedup_key`` whose answer was final
+        (its status is one of ``statuses``)."""
+        m = t.messages
+        stmt = (
+            select(m)
+            .where(
+                and_(
+                    m.c.system == system,
+                    m.c.dedup_key == dedup_key,
+                    m.c.status.in_(list(statuses)),
+                    m.c.ack.is_not(None),
+                    m.c.duplicate_of.is_(None),
+                )
+            )
+            .order_by(t.messages.c.received_at)
+            .limit(1)
+        )
+        row = await self._tx(lambda c: _first(c, stmt))
+        return _message(row) if row is not None else None
+
+    async def list_messages(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        system: str | None = None,
+        direction: str | None = None,
+        limit: int = 100,
+        oldest_first: bool = False,
+    ) -> list[MessageRecord]:
+        stmt = select(t.messages)
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            stmt = stmt.where(t.messages.c.status.in_(wanted))
+        if system is not None:
+            stmt = stmt.where(t.messages.c.system == system)
+        if direction is not None:
+            stmt = stmt.where(t.messages.c.direction == direction)
+        order = t.messages.c.received_at
+        stmt = stmt.order_by(order if oldest_first else order.desc()).limit(limit)
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [_message(r) for r in rows]
+
+    async def message_counts(self) -> dict[str, int]:
+        """Messages per ``direction:status``."""
+        stmt = select(t.messages.c.direction, t.messages.c.status, func.count()).group_by(
+            t.messages.c.direction, t.messages.c.status
+        )
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return {f"{r[0]}:{r[1]}": int(r[2]) for r in rows}
+
+    # ------------------------------------------------------------------ deliveries
+
+    async def record_delivery(
+        self,
+        *,
+        envelope_id: str,
+        destination: str,
+        status: str,
+        attempts: int,
+        event_kind: str | None = None,
+        message_id: str | None = None,
+        outbound_message_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Insert or update the delivery row for (envelope, destination)."""
+        values = dict(
+            status=status,
+            attempts=attempts,
+            detail=detail,
+            updated_at=_now(),
+            outbound_message_id=outbound_message_id,
+        )
+
+        async def work(conn: AsyncConnection) -> None:
+            where = and_(
+                t.deliveries.c.envelope_id == envelope_id, t.deliveries.c.destination == destination
+            )
+            res = await conn.execute(update(t.deliveries).where(where).values(**values))
+            if res.rowcount == 0:
+                await conn.execute(
+                    insert(t.deliveries).values(
+                        envelope_id=envelope_id,
+                        destination=destination,
+                        event_kind=event_kind,
+                        message_id=message_id,
+                        **values,
+                    )
+                )
+
+        await self._tx(work)
+
+    async def get_delivery(self, envelope_id: str, destination: str) -> DeliveryRecord | None:
+        stmt = select(t.deliveries).where(
+            and_(
+                t.deliveries.c.envelope_id == envelope_id, t.deliveries.c.destination == destination
+            )
+        )
+        row = await self._tx(lambda c: _first(c, stmt))
+        return _delivery(row) if row is not None else None
+
+    async def list_deliveries(
+        self,
+        *,
+        destination: str | None = None,
+        status: str | None = None,
+        message_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[DeliveryRecord]:
+        stmt = select(t.deliveries)
+        if destination is not None:
+            stmt = stmt.where(t.deliveries.c.destination == destination)
+        if status is not None:
+            stmt = stmt.where(t.deliveries.c.status == status)
+        if message_id is not None:
+            stmt = stmt.where(t.deliveries.c.message_id == message_id)
+        stmt = stmt.order_by(t.deliveries.c.id).limit(limit)
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [_delivery(r) for r in rows]
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """Deliveries per ``destination:status``."""
+        stmt = select(t.deliveries.c.destination, t.deliveries.c.status, func.count()).group_by(
+            t.deliveries.c.destination, t.deliveries.c.status
+        )
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return {f"{r[0]}:{r[1]}": int(r[2]) for r in rows}
+
+    # ------------------------------------------------------------------ idempotency
+
+    async def mark_processed(self, consumer: str, event_id: str) -> bool:
+        """Record that ``consumer`` applied ``event_id``; False if it already had."""
+        try:
+            await self._tx(
+                lambda c: c.execute(
+                    insert(t.processed).values(
+                        consumer=consumer, event_id=event_id, processed_at=_now()
+                    )
+                )
+            )
+        except IntegrityError:
+            return False
+        return True
+
+    async def was_processed(self, consumer: str, event_id: str) -> bool:
+        stmt = select(t.processed.c.event_id).where(
+            and_(t.processed.c.consumer == consumer, t.processed.c.event_id == event_id)
+        )
+        return await self._tx(lambda c: _first(c, stmt)) is not None
+
+    # ------------------------------------------------------------------ entity state
+
+    async def get_entity(self, entity_type: str, entity_id: str) -> EntityRecord | None:
+        stmt = select(t.entities).where(
+            and_(t.entities.c.entity_type == entity_type, t.entities.c.id == entity_id)
+        )
+        row = await self._tx(lambda c: _first(c, stmt))
+        return _entity(row) if row is not None else None
+
+    async def save_entity(
+        self,
+        entity_type: str,
+        entity_id: str,
+        data: dict[str, Any],
+        *,
+        source: str | None,
+        event_id: str | None = None,
+        event_kind: str | None = None,
+        expected_version: int | None = None,
+        merged_into: str | None = None,
+    ) -> int:
+        """Write a new version of an entity and return its version number.
+
+        With ``expected_version`` the write is optimistic: it fails with ``VersionConflict``
+        when somebody else wrote in between.
+        """
+        body = json.dumps(data, separators=(",", ":"), default=str)
+        now = _now()
+
+        async def work(conn: AsyncConnection) -> int:
+            cur = await _first(
+                conn,
+                select(t.entities.c.version).where(
+                    and_(t.entities.c.entity_type == entity_type, t.entities.c.id == entity_id)
+                ),
+            )
+            current = int(cur[0]) if cur is not None else 0
+            if expected_version is not None and expected_version != current:
+                raise VersionConflict(entity_type, entity_id, expected_version, current)
+            version = current + 1
+            values = dict(
+                version=version, data=body, source=source, updated_at=now, merged_into=merged_into
+            )
+            if cur is None:
+                await conn.execute(
+                    insert(t.entities).values(entity_type=entity_type, id=entity_id, **values)
+                )
+            else:
+                res = await conn.execute(
+                    update(t.entities)
+                    .where(
+                        and_(
+                            t.entities.c.entity_type == entity_type,
+                            t.entities.c.id == entity_id,
+                            t.entities.c.version == current,
+                        )
+                    )
+                    .values(**values)
+                )
+                if res.rowcount != 1:
+                    raise VersionConflict(entity_type, entity_id, current, -1)
+            await conn.execute(
+                insert(t.entity_versions).values(
+                    entity_type=entity_type,
+                    id=entity_id,
+                    version=version,
+                    data=body,
+                    source=source,
+                    event_id=event_id,
+                    event_kind=event_kind,
+                    changed_at=now,
+                )
+            )
+            return version
+
+        return await self._tx(work)
+
+    async def entity_history(self, entity_type: str, entity_id: str) -> list[EntityRecord]:
+        v = t.entity_versions
+        stmt = (
+            select(v)
+            .where(and_(v.c.entity_type == entity_type, v.c.id == entity_id))
+            .order_by(v.c.version)
+        )
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [
+            EntityRecord(
+                r.entity_type,
+                r.id,
+                r.version,
+                json.loads(r.data),
+                r.source,
+                _aware(r.changed_at),
+                None,
+            )
+            for r in rows
+        ]
+
+    async def entity_version(
+        self, entity_type: str, entity_id: str, version: int
+    ) -> EntityRecord | None:
+        v = t.entity_versions
+        stmt = select(v).where(
+            and_(v.c.entity_type == entity_type, v.c.id == entity_id, v.c.version == version)
+        )
+        r = await self._tx(lambda c: _first(c, stmt))
+        if r is None:
+            return None
+        return EntityRecord(
+            r.entity_type, r.id, r.version, json.loads(r.data), r.source, _aware(r.changed_at), None
+        )
+
+    async def list_entities(
+        self,
+        entity_type: str,
+        *,
+        ids: Iterable[str] | None = None,
+        updated_since: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[EntityRecord]:
+        e = t.entities
+        stmt = select(e).where(e.c.entity_type == entity_type)
+        if ids is not None:
+            stmt = stmt.where(e.c.id.in_(list(ids)))
+        if updated_since is not None:
+            stmt = stmt.where(e.c.updated_at >= updated_since)
+        stmt = stmt.order_by(e.c.updated_at, e.c.id).limit(limit).offset(offset)
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [_entity(r) for r in rows]
+
+    async def count_entities(self, entity_type: str | None = None) -> dict[str, int]:
+        e = t.entities
+        stmt = select(e.c.entity_type, func.count()).group_by(e.c.entity_type)
+        if entity_type is not None:
+            stmt = stmt.where(e.c.entity_type == entity_type)
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return {r[0]: int(r[1]) for r in rows}
+
+    # ------------------------------------------------------------------ cross-reference
+
+    async def link_identifiers(
+        self,
+        entity_type: str,
+        canonical_id: str,
+        identifiers: Iterable[tuple[str, str]],
+        *,
+        source: str | None = None,
+    ) -> int:
+        """Link (namespace, value) pairs to ``canonical_id``; returns how many were new.
+
+        A pair already linked to another canonical id is left alone (re-pointing is a merge,
+        done with ``repoint_identifiers``).
+        """
+        pairs = list(dict.fromkeys(identifiers))
+
+        async def work(conn: AsyncConnection) -> int:
+            new = 0
+            for ns, value in pairs:
+                exists = await _first(
+                    conn,
+                    select(t.xrefs.c.canonical_id).where(
+                        and_(
+                            t.xrefs.c.entity_type == entity_type,
+                            t.xrefs.c.namespace == ns,
+                            t.xrefs.c.value == value,
+                        )
+                    ),
+                )
+                if exists is None:
+                    await conn.execute(
+                        insert(t.xrefs).values(
+                            entity_type=entity_type,
+                            namespace=ns,
+                            value=value,
+                            canonical_id=canonical_id,
+                            source=source,
+                            created_at=_now(),
+                        )
+                    )
+                    new += 1
+            return new
+
+        return await self._tx(work)
+
+    async def resolve_identifiers(
+        self,
+        entity_type: str,
+        identifiers: Iterable[tuple[str, str]],
+    ) -> dict[tuple[str, str], str]:
+        """Which canonical id each known (namespace, value) pair points to."""
+        pairs = list(dict.fromkeys(identifiers))
+        if not pairs:
+            return {}
+        x = t.xrefs
+        cond = or_(*[and_(x.c.namespace == ns, x.c.value == v) for ns, v in pairs])
+        stmt = select(x.c.namespace, x.c.value, x.c.canonical_id).where(
+            and_(x.c.entity_type == entity_type, cond)
+        )
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    async def identifiers_of(self, entity_type: str, canonical_id: str) -> list[dict[str, str]]:
+        x = t.xrefs
+        stmt = (
+            select(x.c.namespace, x.c.value, x.c.source)
+            .where(and_(x.c.entity_type == entity_type, x.c.canonical_id == canonical_id))
+            .order_by(x.c.namespace)
+        )
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [{"namespace": r[0], "value": r[1], "source": r[2] or ""} for r in rows]
+
+    async def repoint_identifiers(self, entity_type: str, from_id: str, to_id: str) -> int:
+        """Move every identifier of ``from_id`` to ``to_id`` (a merge). Returns the count."""
+        x = t.xrefs
+        stmt = (
+            update(x)
+            .where(and_(x.c.entity_type == entity_type, x.c.canonical_id == from_id))
+            .values(canonical_id=to_id)
+        )
+        res = await self._tx(lambda c: c.execute(stmt))
+        return int(res.rowcount)
+
+    # ------------------------------------------------------------------ control numbers
+
+    async def next_control_number(
+        self,
+        partner: str,
+        kind: str,
+        *,
+        start: int = 1,
+        maximum: int = 999_999_999,
+    ) -> int:
+        """Allocate the next control number of ``kind`` (ISA13, GS06, ST02, MSH10) for
+        ``partner``. Persisted, never reused, safe across processes (row lock on PostgreSQL,
+        a write transaction on SQLite). Wraps to ``start`` after ``maximum``."""
+        c = t.control_numbers
+
+        async def work(conn: AsyncConnection) -> int:
+            where = and_(c.c.partner == partner, c.c.kind == kind)
+            stmt = (
+                update(c)
+                .where(where)
+                .values(last_value=c.c.last_value + 1)
+                .returning(c.c.last_value)
+            )
+            row = (await conn.execute(stmt)).first()
+            if row is None:
+                try:
+                    async with conn.begin_nested():
+                        await conn.execute(
+                            insert(c).values(partner=partner, kind=kind, last_value=start)
+                        )
+                    return start
+                except IntegrityError:
+                    row = (await conn.execute(stmt)).first()
+                    assert row is not None
+            value = int(row[0])
+            if value > maximum:
+                await conn.execute(update(c).where(where).values(last_value=start))
+                value = start
+            return value
+
+        return await self._tx(work)
+
+    # ------------------------------------------------------------------ audit
+
+    async def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        outcome: str,
+        subject: str | None = None,
+        peer: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Append one audit record. Never put PHI in ``subject`` or ``detail``."""
+        row = dict(
+            at=_now(),
+            actor=actor,
+            action=action,
+            subject=subject,
+            outcome=outcome,
+            peer=peer,
+            detail=detail,
+        )
+        await self._tx(lambda c: c.execute(insert(t.audit).values(**row)))
+
+    async def audit_trail(
+        self,
+        *,
+        action: str | None = None,
+        subject: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        a = t.audit
+        stmt = select(a)
+        if action is not None:
+            stmt = stmt.where(a.c.action == action)
+        if subject is not None:
+            stmt = stmt.where(a.c.subject == subject)
+        stmt = stmt.order_by(a.c.id.desc()).limit(limit)
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [
+            AuditRecord(
+                r.id, _aware(r.at), r.actor, r.action, r.subject, r.outcome, r.peer, r.detail
+            )
+            for r in rows
+        ]
+
+
+class VersionConflict(Exception):
+    """An optimistic write lost: the entity changed since it was read."""
+
+    def __init__(self, entity_type: str, entity_id: str, expected: int, actual: int):
+        super().__init__(f"{entity_type}/{entity_id}: expected version {expected}, found {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+async def _first(conn: AsyncConnection, stmt: Any) -> Any:
+    return (await conn.execute(stmt)).first()
+
+
+async def _all(conn: AsyncConnection, stmt: Any) -> list[Any]:
+    return list((await conn.execute(stmt)).all())
+
+
+def _aware(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we write is UTC."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def _message(r: Any) -> MessageRecord:
+    return MessageRecord(
+        id=r.id,
+        direction=r.direction,
+        system=r.system,
+        port=r.port,
+        format=r.format,
+        message_key=r.message_key,
+        control_id=r.control_id,
+        dedup_key=r.dedup_key,
+        status=r.status,
+        received_at=_aware(r.received_at),
+        size=r.size,
+        raw=bytes(r.raw),
+        findings=json.loads(r.findings) if r.findings else [],
+        ack=bytes(r.ack) if r.ack is not None else None,
+        peer=r.peer,
+        correlation_id=r.correlation_id,
+        duplicate_of=r.duplicate_of,
+        event_count=r.event_count,
+    )
+
+
+def _delivery(r: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        r.envelope_id,
+        r.destination,
+        r.event_kind,
+        r.message_id,
+        r.outbound_message_id,
+        r.status,
+        r.attempts,
+        r.detail,
+        _aware(r.updated_at),
+    )
+
+
+def _entity(r: Any) -> EntityRecord:
+    return EntityRecord(
+        r.entity_type,
+        r.id,
+        r.version,
+        json.loads(r.data),
+        r.source,
+        _aware(r.updated_at),
+        r.merged_into,
+    )
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    """WAL for concurrent readers; synchronous=FULL so a committed write survives power loss;
+    a busy timeout so concurrent writers wait instead of failing."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()

@@ -1,0 +1,115 @@
+"""Shared fixtures: the corpus, and the real services (RabbitMQ, PostgreSQL).
+
+Tests that need a service skip when it is unreachable — unless CAREHUB_REQUIRE_SERVICES=1
+(CI), in which case they fail: a missing service must never pass as green.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+AMQP_URL = os.environ.get("CAREHUB_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+PG_ADMIN_URL = os.environ.get("CAREHUB_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def corpus_dir() -> Path:
+    env = os.environ.get("CAREHUB_CORPUS")
+    if env:
+        return Path(env)
+    for parent in [REPO, *REPO.parents]:
+        candidate = parent / "shared" / "corpus"
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "corpus"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    u = urlparse(url)
+    try:
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or default_port), 2):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, url: str, default_port: int) -> None:
+    if _reachable(url, default_port):
+        return
+    message = f"{name} is not reachable at {urlparse(url).hostname}:{urlparse(url).port}"
+    if os.environ.get("CAREHUB_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message} and CAREHUB_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    path = corpus_dir()
+    if not path.is_dir():
+        pytest.fail(f"the shared corpus is not at {path}; set CAREHUB_CORPUS")
+    return path
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    need_service("RabbitMQ", AMQP_URL, 5672)
+    return AMQP_URL
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A namespace of exchanges and queues of this test's own on the shared broker."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """A new PostgreSQL database of its own, dropped afterwards."""
+    need_service("PostgreSQL", PG_ADMIN_URL, 5432)
+    name = f"carehub_t_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    async with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each store test runs against a SQLite file and a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'carehub.db'}"
+        return
+    async with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("CAREHUB_DB_URL", "CAREHUB_AMQP_URL"):
+        monkeypatch.delenv(var, raising=False)
+    yield

@@ -1,0 +1,102 @@
+"""Config loading: valid files load; every mistake names the file, the line and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import load_config, parse_config, secret
+from hub.errors import ConfigError
+
+GOOD = """\
+hub:
+  namespace: clinic
+  retry_delays: [1, 10]
+systems:
+  ehr:
+    inbound:
+      - type: mllp
+        port: 2575
+  billing:
+    outbound:
+      type: fhir
+      url: http://127.0.0.1:9000/fhir
+      auth: {type: bearer, token_env: BILLING_TOKEN}
+    subscribes: ["patient.*", "claim.#"]
+clients:
+  app: {token_env: APP_TOKEN, scopes: ["system/Patient.rs"]}
+"""
+
+
+def test_a_good_config_loads_with_destinations_and_ports():
+    cfg = parse_config(GOOD, "clinic.yaml")
+    assert cfg.hub.namespace == "clinic"
+    assert cfg.destinations() == {"billing": ["patient.*", "claim.#"]}
+    assert cfg.systems["ehr"].inbound[0].port == 2575  # type: ignore[union-attr]
+    assert cfg.source == "clinic.yaml"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "url: http://127.0.0.1:9000/fhir",
+            "uri: http://x",
+            "clinic.yaml:12: systems.billing.outbound.uri: unknown key",
+        ),
+        (
+            "port: 2575",
+            "port: lots",
+            "clinic.yaml:8: systems.ehr.inbound.0.port: Input should be a valid integer",
+        ),
+        ('"claim.#"', '"claim..x"', "clinic.yaml:14: systems.billing.subscribes"),
+        ("namespace: clinic", "namespace: Clinic!", "clinic.yaml:2: hub.namespace"),
+        ("type: mllp", "type: carrier-pigeon", "clinic.yaml:7: systems.ehr.inbound.0"),
+        ("  ehr:", "  EHR system:", "clinic.yaml:5: systems.EHR system"),
+    ],
+)
+def test_mistakes_name_file_line_and_key(old: str, new: str, expected: str):
+    with pytest.raises(ConfigError) as err:
+        parse_config(GOOD.replace(old, new, 1), "clinic.yaml")
+    assert expected in str(err.value)
+
+
+def test_subscribing_without_an_outbound_endpoint_is_an_error():
+    text = GOOD.replace(
+        "    outbound:\n      type: fhir\n      url: http://127.0.0.1:9000/fhir\n"
+        "      auth: {type: bearer, token_env: BILLING_TOKEN}\n",
+        "",
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"clinic.yaml:10: systems.billing.subscribes: .*no "
+        "outbound",
+    ):
+        parse_config(text, "clinic.yaml")
+
+
+def test_broken_yaml_names_the_line():
+    with pytest.raises(ConfigError, match=r"bad.yaml:3: not valid YAML"):
+        parse_config("hub:\n  name: x\n  - item\n", "bad.yaml")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BILLING_TOKEN", "s3cret")
+    assert secret("BILLING_TOKEN", "systems.billing.outbound.auth") == "s3cret"
+    monkeypatch.delenv("BILLING_TOKEN")
+    with pytest.raises(
+        ConfigError,
+        match="systems.billing.outbound.auth: environment variable BILLING_TOKEN is not set",
+    ):
+        secret("BILLING_TOKEN", "systems.billing.outbound.auth")
+
+
+def test_overrides_from_the_command_line_win():
+    cfg = parse_config(GOOD).with_overrides(db_url="sqlite:///x.db", amqp_url=None)
+    assert cfg.hub.db_url == "sqlite:///x.db" and cfg.hub.amqp_url is None

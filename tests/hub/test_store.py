@@ -1,0 +1,164 @@
+"""The store, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.errors import StoreUnavailable
+from hub.store import Store, VersionConflict
+
+
+@pytest.fixture
+async def store(db_url: str):
+    s = await Store.open(db_url)
+    yield s
+    await s.close()
+
+
+async def test_raw_message_is_kept_byte_for_byte_with_status_and_findings(store: Store):
+    raw = b"MSH|^~\\&|A|B\rPID|1||123\r\x00\xff"
+    mid = await store.record_message(
+        direction="in", system="ehr", format="hl7v2", raw=raw, port="mllp", peer="127.0.0.1:5000"
+    )
+    await store.update_message(
+        mid,
+        status="error",
+        findings=[{"severity": "error", "code": "value", "text": "bad"}],
+        ack=b"ACK",
+        dedup_key="A|B|1",
+    )
+    got = await store.get_message(mid)
+    assert got is not None
+    assert got.raw == raw
+    assert got.status == "error"
+    assert got.findings == [{"severity": "error", "code": "value", "text": "bad"}]
+    assert got.ack == b"ACK"
+    assert got.received_at.tzinfo is not None
+    assert await store.get_message("nope") is None
+
+
+async def test_duplicate_lookup_only_finds_final_answers_from_the_same_system(store: Store):
+    first = await store.record_message(direction="in", system="ehr", format="hl7v2", raw=b"1")
+    await store.update_message(first, status="accepted", dedup_key="k", ack=b"AA")
+    busy = await store.record_message(direction="in", system="ehr", format="hl7v2", raw=b"2")
+    await store.update_message(busy, status="unavailable", dedup_key="k2", ack=b"AR")
+    found = await store.find_accepted_duplicate("ehr", "k")
+    assert found is not None and found.id == first and found.ack == b"AA"
+    assert await store.find_accepted_duplicate("other", "k") is None
+    assert await store.find_accepted_duplicate("ehr", "k2") is None
+
+
+async def test_entity_versions_are_kept_and_optimistic_writes_conflict(store: Store):
+    v1 = await store.save_entity("Patient", "p1", {"a": 1}, source="ehr", event_id="e1")
+    v2 = await store.save_entity("Patient", "p1", {"a": 2}, source="billing", event_id="e2")
+    assert (v1, v2) == (1, 2)
+    current = await store.get_entity("Patient", "p1")
+    assert current is not None and current.data == {"a": 2} and current.version == 2
+    history = await store.entity_history("Patient", "p1")
+    assert [(h.version, h.data["a"], h.source) for h in history] == [
+        (1, 1, "ehr"),
+        (2, 2, "billing"),
+    ]
+    with pytest.raises(VersionConflict):
+        await store.save_entity("Patient", "p1", {"a": 3}, source="x", expected_version=1)
+    old = await store.entity_version("Patient", "p1", 1)
+    assert old is not None and old.data == {"a": 1}
+
+
+async def test_cross_reference_links_resolves_and_repoints(store: Store):
+    assert (
+        await store.link_identifiers("Patient", "c1", [("MRN", "1"), ("MB", "X")], source="ehr")
+        == 2
+    )
+    # the same pair again is not new, and a pair owned by c1 is not stolen by c2
+    assert await store.link_identifiers("Patient", "c2", [("MRN", "1"), ("NPI", "9")]) == 1
+    found = await store.resolve_identifiers("Patient", [("MRN", "1"), ("NPI", "9"), ("Q", "0")])
+    assert found == {("MRN", "1"): "c1", ("NPI", "9"): "c2"}
+    assert await store.repoint_identifiers("Patient", "c2", "c1") == 1
+    ids = await store.identifiers_of("Patient", "c1")
+    assert {(i["namespace"], i["value"]) for i in ids} == {("MRN", "1"), ("MB", "X"), ("NPI", "9")}
+
+
+async def test_control_numbers_are_never_reused_under_concurrency(db_url: str):
+    stores = [await Store.open(db_url) for _ in range(3)]
+    try:
+        got = await asyncio.gather(
+            *(s.next_control_number("payer", "ISA13") for s in stores for _ in range(20))
+        )
+        assert sorted(got) == list(range(1, 61))
+        # another partner and kind count separately
+        assert await stores[0].next_control_number("payer", "GS06") == 1
+        assert await stores[0].next_control_number("vendor", "ISA13") == 1
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_control_numbers_survive_a_restart_and_wrap(db_url: str):
+    s = await Store.open(db_url)
+    assert [await s.next_control_number("p", "ST02", maximum=3) for _ in range(3)] == [1, 2, 3]
+    await s.close()
+    s = await Store.open(db_url)
+    assert await s.next_control_number("p", "ST02", maximum=3) == 1
+    await s.close()
+
+
+async def test_audit_trail_is_append_only(store: Store):
+    await store.audit(actor="ehr", action="received", outcome="accepted", subject="message:1")
+    trail = await store.audit_trail()
+    assert [(a.actor, a.action, a.outcome) for a in trail] == [("ehr", "received", "accepted")]
+    with pytest.raises(SQLAlchemyError, match="append-only"):
+        async with store._engine.begin() as conn:
+            await conn.execute(text("UPDATE audit SET outcome = 'forged'"))
+    with pytest.raises(SQLAlchemyError, match="append-only"):
+        async with store._engine.begin() as conn:
+            await conn.execute(text("DELETE FROM audit"))
+    assert (await store.audit_trail())[0].outcome == "accepted"
+
+
+async def test_processed_marks_are_idempotent(store: Store):
+    assert await store.mark_processed("sync", "e1") is True
+    assert await store.mark_processed("sync", "e1") is False
+    assert await store.mark_processed("other", "e1") is True
+    assert await store.was_processed("sync", "e1")
+
+
+async def test_deliveries_are_one_row_per_envelope_and_destination(store: Store):
+    await store.record_delivery(
+        envelope_id="e",
+        destination="billing",
+        status="retrying",
+        attempts=1,
+        event_kind="patient.registered",
+        detail="503",
+    )
+    await store.record_delivery(
+        envelope_id="e", destination="billing", status="delivered", attempts=2
+    )
+    await store.record_delivery(envelope_id="e", destination="ehr", status="skipped", attempts=1)
+    rows = await store.list_deliveries()
+    assert [(r.destination, r.status, r.attempts) for r in rows] == [
+        ("billing", "delivered", 2),
+        ("ehr", "skipped", 1),
+    ]
+    assert await store.delivery_counts() == {"billing:delivered": 1, "ehr:skipped": 1}
+
+
+async def test_schema_is_created_once_and_reopening_keeps_data(db_url: str):
+    s = await Store.open(db_url)
+    mid = await s.record_message(direction="in", system="a", format="x", raw=b"r")
+    await s.close()
+    s = await Store.open(db_url)
+    assert (await s.get_message(mid)) is not None
+    await s.close()
+
+
+async def test_unreachable_database_is_a_transient_error():
+    s = await Store.open("postgresql://nobody@127.0.0.1:1/none", create=False)
+    with pytest.raises(StoreUnavailable):
+        await s.record_message(direction="in", system="a", format="x", raw=b"r")
+    await s.close()
