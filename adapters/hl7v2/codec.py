@@ -114,7 +114,15 @@ def _segments(lines: list[str], enc: EncodingChars, findings: list[Finding]) -> 
     segments = [Segment.from_line(lines[0], enc)]
     append = segments.append
     for number, line in enumerate(lines[1:], 2):
-        if not is_segment_line(line, fs):
+        seg_id = line[:3]
+        # is_segment_line, inlined: this loop runs for every segment of every message
+        if not (
+            len(seg_id) == 3
+            and seg_id.isupper()
+            and seg_id.isalnum()
+            and seg_id.isascii()
+            and (len(line) == 3 or line[3] == fs)
+        ):
             if not line.strip():
                 findings.append(
                     Finding(
@@ -125,7 +133,6 @@ def _segments(lines: list[str], enc: EncodingChars, findings: list[Finding]) -> 
             raise ParseError(
                 "not a segment (bad segment id)", code="100", location=f"line {number}"
             )
-        seg_id = line[:3]
         if seg_id == "MSH" or seg_id in BATCH_SEGMENTS:
             raise ParseError(
                 f"unexpected {seg_id}: more than one message", code="100", location=f"line {number}"

@@ -1,0 +1,32 @@
+"""The shared corpus for the HL7 v2 tests, located by path (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def corpus_root() -> Path:
+    """CAREHUB_CORPUS, else the ``shared/corpus`` folder found walking up from this file."""
+    env = os.environ.get("CAREHUB_CORPUS")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "corpus"
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError("shared/corpus not found; set CAREHUB_CORPUS")
+
+
+HL7_DIR = corpus_root() / "hl7v2"
+HL7_FILES = sorted(p for p in HL7_DIR.iterdir() if p.is_file())
+
+
+def normalise(data: bytes) -> bytes:
+    """What a faithful render gives back: BOM dropped, CRLF/LF → CR, blank lines dropped,
+    one CR kept after the last segment when anything followed it."""
+    data = data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\r").replace(b"\n", b"\r")
+    lines = data.split(b"\r")
+    last = max(i for i, line in enumerate(lines) if line.strip())
+    kept = [line for line in lines[: last + 1] if line.strip()]
+    return b"\r".join(kept) + (b"\r" if last < len(lines) - 1 else b"")
