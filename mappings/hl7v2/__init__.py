@@ -6,5 +6,18 @@ builder of a ``Message``). Pure functions: no I/O, no logging of payloads.
 """
 
 from .inbound import INBOUND, STRUCTURES, map_message, message_key
+from .outbound import OUTBOUND, OutboundOptions, Renderer, control_id_for, render_event
+from .source import Mapper
 
-__all__ = ["INBOUND", "STRUCTURES", "map_message", "message_key"]
+__all__ = [
+    "INBOUND",
+    "OUTBOUND",
+    "STRUCTURES",
+    "Mapper",
+    "OutboundOptions",
+    "Renderer",
+    "control_id_for",
+    "map_message",
+    "message_key",
+    "render_event",
+]
