@@ -5,11 +5,14 @@ Wire ↔ native only: nothing here maps to the canonical model or decides acknow
 """
 
 from .batch import Batch, parse_batch, split_messages
+from .client import MllpClient, MllpSender
 from .codec import Hl7v2Codec, parse, read_header, render
 from .encoding import DEFAULT_ENCODING, EncodingChars, escape, find_unknown_escapes, unescape
 from .limits import DEFAULT_LIMITS, Limits
 from .message import Message, Repetition, Segment, new_control_id, new_segment
+from .mllp import FrameDecoder, FrameTooLarge, FramingError, IncompleteFrame, frame
 from .path import FieldPath, parse_path
+from .server import Handler, MllpServer, PeerAllowList, PeerInfo, Refuser, server_ssl_context
 
 __all__ = [
     "DEFAULT_ENCODING",
@@ -17,13 +20,25 @@ __all__ = [
     "Batch",
     "EncodingChars",
     "FieldPath",
+    "FrameDecoder",
+    "FrameTooLarge",
+    "FramingError",
+    "Handler",
     "Hl7v2Codec",
+    "IncompleteFrame",
     "Limits",
     "Message",
+    "MllpClient",
+    "MllpSender",
+    "MllpServer",
+    "PeerAllowList",
+    "PeerInfo",
+    "Refuser",
     "Repetition",
     "Segment",
     "escape",
     "find_unknown_escapes",
+    "frame",
     "new_control_id",
     "new_segment",
     "parse",
@@ -31,6 +46,7 @@ __all__ = [
     "parse_path",
     "read_header",
     "render",
+    "server_ssl_context",
     "split_messages",
     "unescape",
 ]

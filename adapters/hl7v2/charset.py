@@ -7,6 +7,7 @@ then UTF-8, then latin-1 (which never fails), each fallback leaving a finding be
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass, field
 
 from hub.findings import Finding, Severity
@@ -51,6 +52,14 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
+#: Python codecs that are plain character sets; others in the registry (``unicode_escape``,
+#: ``undefined``, ``idna``, …) would reinterpret the text or refuse it
+_PLAIN_CODEC = re.compile(
+    r"^(ascii|latin[-_]?1|utf[-_]?8|iso8859.*|cp\d+|euc.*|gb.*|big5.*|shift_jis.*|iso2022.*"
+    r"|koi8.*|mac.*)$"
+)
+
+
 def codec_for_charset(name: str) -> str | None:
     """The Python codec for an MSH-18 value; common non-table spellings (``UTF-8``,
     ``ISO-8859-1``) are accepted through Python's own codec registry."""
@@ -58,9 +67,10 @@ def codec_for_charset(name: str) -> str | None:
     if key in _TABLE_0211:
         return _TABLE_0211[key]
     try:
-        return codecs.lookup(key).name
-    except LookupError:
+        codec = codecs.lookup(key).name
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return None
+    return codec if _PLAIN_CODEC.match(codec) else None
 
 
 def read_msh18(data: bytes) -> str | None:
@@ -113,7 +123,7 @@ def decode_bytes(data: bytes) -> Decoded:
         return out
     try:
         return Decoded(data.decode(codec), codec)
-    except (UnicodeDecodeError, LookupError):
+    except (ValueError, LookupError):  # UnicodeDecodeError is a ValueError
         out = _decode_default(data)
         out.findings.insert(
             0, _finding(Severity.WARNING, f"bytes are not valid {charset}; decoded as {out.codec}")

@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
 
     examples = int(os.environ.get("HYPOTHESIS_FUZZ_EXAMPLES", "20000"))
     seeds = st.sampled_from(
-        [b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\rPID|1||x^^^y~z\r", b"FHS|^~\\&\rBHS|^~\\&\r"]
+        [
+            b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\rPID|1||x^^^y~z\r",
+            b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5||||||8859/1\rPID|1||\\X41\\\r",
+            b"FHS|^~\\&\rBHS|^~\\&\rMSH|^~\\&|A\rBTS|1\r",
+        ]
     )
     mutated = st.builds(
         lambda s, n, i: s[: i % (len(s) + 1)] + n + s[i % (len(s) + 1) :],

@@ -9,7 +9,7 @@ which makes an unmodified segment render byte-identical.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from hub.errors import MappingError
@@ -18,7 +18,7 @@ from hub.findings import Finding
 from .encoding import DEFAULT_ENCODING, EncodingChars, escape, unescape
 from .path import FieldPath, parse_path
 
-__all__ = ["Message", "Repetition", "Segment", "copy_segments", "new_control_id", "new_segment"]
+__all__ = ["Message", "Repetition", "Segment", "new_control_id", "new_segment"]
 
 
 def _nth(text: str, sep: str, n: int) -> str:
@@ -459,8 +459,3 @@ class Message:
 def new_control_id() -> str:
     """A fresh MSH-10: 20 hex characters, within the 20-character limit of v2.5."""
     return uuid.uuid4().hex[:20]
-
-
-def copy_segments(segments: Sequence[Segment]) -> list[Segment]:
-    """Independent copies of ``segments``."""
-    return [Segment(list(seg.fields), seg.enc, seg._raw) for seg in segments]

@@ -390,3 +390,17 @@ def test_each_limit_is_enforced(limits, body, location):
 def test_within_limits_is_accepted():
     raw = "MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\rPID|1||" + "~".join(["x"] * 1_000) + "\r"
     assert len(parse(raw.encode()).repetitions("PID-3")) == 1_000
+
+
+@pytest.mark.parametrize("charset", ["undefined", "unicode_escape", "base64", "idna", "NOPE"])
+def test_charsets_that_are_not_plain_text_fall_back_with_a_warning(charset):
+    raw = f"MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5||||||{charset}\rPID|1||\\X41\\\r".encode()
+    message = parse(raw)
+    assert message["PID-3"] == "A"
+    assert message.findings[0].severity == Severity.WARNING
+    assert message.render() == raw
+
+
+def test_nul_in_msh18_is_an_unknown_charset():
+    raw = b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5||||||UTF\x008\rPID|1\r"
+    assert parse(raw).findings[0].text.startswith("unknown character set")
