@@ -1,0 +1,93 @@
+"""DFT^P03 post detail financial transaction → one ``charge.posted`` per FT1 (HL7 v2.5.1
+chapter 6), plus ``coverage.updated`` per IN1.
+
+A charge refers to the PID patient and, when PV1-19 names the visit, to that encounter.
+Diagnoses are FT1-19 when the FT1 names its own, else the message's DG1 segments.
+"""
+
+from __future__ import annotations
+
+from adapters.hl7v2 import Message
+from hub.canonical import Charge, Diagnosis, EntityType, Event, EventKind, Ref
+from hub.context import MapContext
+
+from .adt import coverage_events, event_time
+from .datatypes import coded, cx_identifier, money, xcn_ref
+from .segments import diagnosis, patient, patient_ref, stamp
+from .source import Seg, Source, rep_text
+from .values import parse_decimal
+
+__all__ = ["charge", "dft_mapper", "map_dft"]
+
+
+def map_dft(src: Source) -> list[Event]:
+    """DFT^P03: PID → the patient of every charge, PV1-19 → its encounter, FT1 → Charge."""
+    pat = patient(src, src.require("PID"))
+    pat_ref = patient_ref(pat)
+    subjects = list(pat.identifiers)
+    enc_ref = _visit(src)
+    shared_dx = [diagnosis(src, s) for s in src.all("DG1")]
+    when = event_time(src)
+    events = []
+    for ft1 in src.all("FT1"):
+        item = charge(src, ft1, shared_dx)
+        item.patient, item.encounter = pat_ref, enc_ref
+        events.append(src.event(EventKind.CHARGE_POSTED, stamp(src, item), when, subjects))
+    if not events:
+        src.require("FT1")
+    return events + coverage_events(src, pat_ref, subjects)
+
+
+def _visit(src: Source) -> Ref | None:
+    pv1 = src.one("PV1")
+    if pv1 is None:
+        return None
+    idents = [i for r in pv1.reps(19) if (i := cx_identifier(src, r, "encounter", pv1.loc(19)))]
+    return Ref(type=EntityType.ENCOUNTER, identifiers=idents) if idents else None
+
+
+def charge(src: Source, ft1: Seg, shared_dx: list[Diagnosis]) -> Charge:
+    """FT1 → Charge: FT1-2 transaction id, FT1-4 transaction date (DR.1 from v2.5),
+    FT1-5 posting date, FT1-6 type, FT1-25 procedure (else FT1-7 transaction code), FT1-8
+    description, FT1-10 quantity, FT1-11 extended and FT1-12 unit amounts, FT1-13
+    department, FT1-14 plan, FT1-19 diagnoses, FT1-20/21 performed/ordered by, FT1-26
+    modifiers."""
+    tx_id = ft1.text(2)
+    code = coded(src, ft1.first(25)) or coded(src, ft1.first(7))
+    return Charge(
+        identifiers=[src.identifier(tx_id, src.namespace("charge"))] if tx_id else [],
+        transaction_id=tx_id,
+        transaction_type=_transaction_type(src, ft1.text(6)),
+        service_date=src.when_of(ft1, 4),
+        posted_date=src.when_of(ft1, 5),
+        code=code,
+        description=ft1.text(8) or (code.display if code else None),
+        quantity=parse_decimal(ft1.text(10), ft1.loc(10)),
+        amount=money(ft1.first(11), ft1.loc(11)),
+        unit_price=money(ft1.first(12), ft1.loc(12)),
+        department=coded(src, ft1.first(13)),
+        insurance_plan=coded(src, ft1.first(14)),
+        diagnoses=_diagnoses(src, ft1) or list(shared_dx),
+        performed_by=[r for rep in ft1.reps(20) if (r := xcn_ref(src, rep))],
+        ordered_by=[r for rep in ft1.reps(21) if (r := xcn_ref(src, rep))],
+        modifiers=[m for rep in ft1.reps(26) if (m := rep_text(rep))],
+    )
+
+
+def _transaction_type(src: Source, code: str | None) -> str | None:
+    """FT1-6 (table 0017) normalised through ``hl7_transaction_type``; kept as sent when
+    the table has no row."""
+    return src.lookup("hl7_transaction_type", code) or code
+
+
+def _diagnoses(src: Source, ft1: Seg) -> list[Diagnosis]:
+    return [
+        Diagnosis(code=c, sequence=n)
+        for n, rep in enumerate(ft1.reps(19), 1)
+        if (c := coded(src, rep)) is not None
+    ]
+
+
+def dft_mapper(msg: Message, ctx: MapContext) -> list[Event]:
+    """DFT^P03 → canonical events."""
+    return map_dft(Source(msg, ctx, "DFT^P03"))

@@ -1,0 +1,52 @@
+"""Canonical events → HL7 v2 messages: the registry ``OUTBOUND`` and ``render_event``.
+
+Every rendering validates at hl7apy's STRICT level for its structure in the configured
+version (tested for v2.5.1, the default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from adapters.hl7v2 import Message
+from hub.canonical import Event, EventKind
+from hub.errors import UnsupportedMessage
+
+from .adt import render_a04, render_a08, render_a40
+from .dft import render_p03
+from .options import OutboundOptions, control_id_for
+from .siu import render_siu
+
+__all__ = ["OUTBOUND", "OutboundOptions", "Renderer", "control_id_for", "render_event"]
+
+#: an outbound mapping: one event and the destination's options → the message
+Renderer = Callable[[Event, OutboundOptions], Message]
+
+#: event kind → renderer; an explicit value that hub/app.py wires
+OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
+    {
+        EventKind.PATIENT_REGISTERED: render_a04,
+        EventKind.PATIENT_UPDATED: render_a08,
+        EventKind.PATIENT_MERGED: render_a40,
+        EventKind.APPOINTMENT_BOOKED: render_siu,
+        EventKind.APPOINTMENT_RESCHEDULED: render_siu,
+        EventKind.APPOINTMENT_MODIFIED: render_siu,
+        EventKind.APPOINTMENT_CANCELLED: render_siu,
+        EventKind.CHARGE_POSTED: render_p03,
+    }
+)
+
+
+def render_event(event: Event, options: OutboundOptions) -> bytes:
+    """The HL7 v2 message for ``event`` as bytes (UTF-8, segments ended by CR).
+
+    Raises ``UnsupportedMessage`` (code 200) for an event kind with no HL7 v2 rendering and
+    ``MappingError`` (naming the field) when the event lacks what the message requires.
+    """
+    renderer = OUTBOUND.get(event.kind)
+    if renderer is None:
+        raise UnsupportedMessage(
+            f"{event.kind.value} has no HL7 v2 rendering", code="200", location="event.kind"
+        )
+    return renderer(event, options).render()
