@@ -133,6 +133,79 @@ def _print_config_summary(path: Path, summary: dict[str, Any]) -> None:
         click.echo(f"  {name}: in [{ins}]  out [{s['outbound'] or '-'}]  subscribes [{subs}]")
 
 
+# --------------------------------------------------------------------------- run
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The hub's YAML config.",
+)
+@amqp_option
+@db_option
+@friendly
+def run(config_file: Path, amqp_url: str | None, db_url: str | None) -> None:
+    """Run the hub described by a config file until interrupted (Ctrl-C or SIGTERM)."""
+    from hub.app.run import run_forever
+
+    cfg = load_config(config_file).with_overrides(db_url=db_url, amqp_url=amqp_url)
+    run_async(run_forever(cfg))
+
+
+@cli.command()
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run the scenario to completion, print a summary, "
+    "exit 0 only if everything was delivered.",
+)
+@click.option("--messages", default=200, show_default=True, help="Patients to register.")
+@click.option("--connections", default=4, show_default=True, help="Concurrent MLLP senders.")
+@click.option(
+    "--data-dir",
+    default="carehub-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo keeps its SQLite store.",
+)
+@click.option("--timeout", default=180.0, show_default=True, help="Give up after seconds.")
+@amqp_option
+@db_option
+@json_option
+@friendly
+def demo(
+    once: bool,
+    messages: int,
+    connections: int,
+    data_dir: Path,
+    timeout: float,
+    amqp_url: str | None,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
+    """Run a demo clinic: a simulated EHR registers patients over MLLP, billing receives
+    them as FHIR. Embedded defaults: SQLite and the in-process transport."""
+    from hub.demo.console import run_demo_console
+
+    summary = run_async(
+        run_demo_console(
+            once=once,
+            messages=messages,
+            connections=connections,
+            data_dir=data_dir,
+            time_limit=timeout,
+            amqp_url=amqp_url,
+            db_url=db_url,
+            as_json=as_json,
+        )
+    )
+    if once and not summary.ok:
+        sys.exit(EXIT_CONTENT)
+
+
 def main() -> None:
     cli(prog_name="carehub")
 

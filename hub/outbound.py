@@ -11,7 +11,7 @@ import logging
 
 from hub.errors import PermanentError
 from hub.ports import Deliverer, Delivery
-from hub.store import Store
+from hub.store import Store, Unit
 
 __all__ = ["OutboundWorker"]
 
@@ -43,25 +43,31 @@ class OutboundWorker:
         except Exception as exc:
             await self._record(delivery, "retrying", f"{type(exc).__name__}: {exc}")
             raise
-        out_id = None
-        if result.rendered is not None:
-            out_id = await self.store.record_message(
-                direction="out",
-                system=self.destination,
-                format=result.format,
-                raw=result.rendered,
-                status="delivered",
-                message_key=result.message_key,
-                correlation_id=env.id,
-            )
-        await self._record(delivery, "delivered", result.response, out_id)
-        await self._audit("sent", env.id, "delivered")
+        async with self.store.unit() as unit:
+            out_id = None
+            if result.rendered is not None:
+                out_id = await unit.record_message(
+                    direction="out",
+                    system=self.destination,
+                    format=result.format,
+                    raw=result.rendered,
+                    status="delivered",
+                    message_key=result.message_key,
+                    correlation_id=env.id,
+                )
+            await self._record(delivery, "delivered", result.response, out_id, unit)
+            await self._audit("sent", env.id, "delivered", unit)
 
     async def _record(
-        self, delivery: Delivery, status: str, detail: str | None, outbound_id: str | None = None
+        self,
+        delivery: Delivery,
+        status: str,
+        detail: str | None,
+        outbound_id: str | None = None,
+        unit: Unit | None = None,
     ) -> None:
         env = delivery.envelope
-        await self.store.record_delivery(
+        await (unit or self.store).record_delivery(
             envelope_id=env.id,
             destination=self.destination,
             status=status,
@@ -72,8 +78,10 @@ class OutboundWorker:
             detail=detail,
         )
 
-    async def _audit(self, action: str, envelope_id: str, outcome: str) -> None:
-        await self.store.audit(
+    async def _audit(
+        self, action: str, envelope_id: str, outcome: str, unit: Unit | None = None
+    ) -> None:
+        await (unit or self.store).audit(
             actor="carehub",
             action=action,
             outcome=outcome,

@@ -30,7 +30,7 @@ from hub.errors import (
 )
 from hub.findings import Report, Severity
 from hub.ports import Transport
-from hub.store import Store
+from hub.store import MessageRecord, Store
 
 __all__ = [
     "InboundFormat",
@@ -96,6 +96,8 @@ class InboundResult:
     message_id: str | None
     report: Report
     events: list[Event] = field(default_factory=list)
+    #: further answers after ``response`` (HL7 enhanced mode's application ack)
+    followups: list[bytes] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -110,6 +112,7 @@ class _Stage:
     identity: MessageIdentity | None = None
     report: Report = field(default_factory=Report)
     events: list[Event] = field(default_factory=list)
+    original: MessageRecord | None = None
 
 
 class Pipeline:
@@ -143,10 +146,9 @@ class Pipeline:
     ) -> InboundResult:
         """Take one message from ``system`` and return the answer to send back."""
         st = _Stage(raw=raw, system=system, port=port)
+        self._parse(fmt, st)
         try:
-            st.message_id = await self.store.record_message(
-                direction="in", system=system, port=port, format=fmt.format, raw=raw, peer=peer
-            )
+            await self._store_raw(fmt, st, peer)
         except StoreUnavailable:
             log.warning("store unavailable: refusing a %s message from %s", fmt.format, system)
             return self._unavailable(fmt, st, "the message store is unavailable")
@@ -155,14 +157,56 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
 
-    async def _process(self, fmt: InboundFormat[Any], st: _Stage) -> Outcome:
+    def _parse(self, fmt: InboundFormat[Any], st: _Stage) -> None:
+        """Parse before storing (no I/O), so the raw row carries the message's identity."""
         try:
             st.native = fmt.parse(st.raw)
             st.identity = fmt.identify(st.native)
         except ParseError as exc:
-            _finding(st.report, exc, "structure")
+            # the message cannot be read: a fatal finding, answered with a reject
+            st.report.add(Severity.FATAL, "structure", exc.message, exc.location, exc.code)
+        except Exception as exc:
+            # a codec bug must not lose the message: it is stored and refused
+            log.error(
+                "%s codec failed on a message from %s: %s",
+                fmt.format,
+                st.system,
+                type(exc).__name__,
+            )
+            st.report.add(
+                Severity.FATAL,
+                "exception",
+                "the message could not be read (internal error); it is kept",
+                format_code="207",
+            )
+
+    async def _store_raw(self, fmt: InboundFormat[Any], st: _Stage, peer: str | None) -> None:
+        """One transaction: the raw bytes, and the earlier message this one repeats."""
+        ident = st.identity or MessageIdentity(None, None, None)
+        async with self.store.unit() as unit:
+            st.message_id = await unit.record_message(
+                direction="in",
+                system=st.system,
+                port=st.port,
+                format=fmt.format,
+                raw=st.raw,
+                peer=peer,
+                message_key=ident.message_key,
+                control_id=ident.control_id,
+                dedup_key=ident.dedup_key,
+            )
+            if ident.dedup_key and st.report.ok:
+                st.original = await unit.find_accepted_duplicate(st.system, ident.dedup_key, _FINAL)
+
+    async def _process(self, fmt: InboundFormat[Any], st: _Stage) -> Outcome:
+        if not st.report.ok:
             return Outcome.REJECTED
-        if await self._is_duplicate(st):
+        if st.original is not None and st.original.ack is not None:
+            st.report.info(
+                "duplicate",
+                f"duplicate of message {st.original.id}; original "
+                "answer repeated, not published again",
+            )
             return Outcome.DUPLICATE
         st.report.extend(fmt.check(st.native))
         if not st.report.ok:
@@ -177,28 +221,6 @@ class Pipeline:
             _finding(st.report, exc, "value")
             return Outcome.CONTENT_ERROR
         return await self._publish(fmt, st)
-
-    async def _is_duplicate(self, st: _Stage) -> bool:
-        key = st.identity.dedup_key if st.identity else None
-        if not key:
-            return False
-        try:
-            original = await self.store.find_accepted_duplicate(st.system, key, _FINAL)
-        except StoreUnavailable:
-            return False
-        if original is None or original.ack is None:
-            return False
-        st.report.info(
-            "duplicate",
-            f"duplicate of message {original.id}; original answer repeated, not published again",
-        )
-        st.identity = MessageIdentity(
-            st.identity.message_key if st.identity else None,
-            st.identity.control_id if st.identity else None,
-            key,
-        )
-        st.native = _Duplicate(original.id, original.ack)
-        return True
 
     async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> Outcome:
         basis = (
@@ -260,10 +282,15 @@ class Pipeline:
     # ------------------------------------------------------------------ answer
 
     async def _finish(self, fmt: InboundFormat[Any], st: _Stage, outcome: Outcome) -> InboundResult:
+        followups: list[bytes] = []
         if outcome is Outcome.DUPLICATE:
-            response = st.native.ack
+            assert st.original is not None and st.original.ack is not None
+            response = st.original.ack
         else:
             response = fmt.respond(st.native, st.raw, outcome, st.report)
+            extra = getattr(fmt, "followups", None)
+            if extra is not None:
+                followups = extra(st.native, st.raw, outcome, st.report)
         ident = st.identity or MessageIdentity(None, None, None)
         fields: dict[str, Any] = dict(
             status=outcome.value
@@ -276,17 +303,25 @@ class Pipeline:
             ack=response,
             event_count=len(st.events),
         )
-        if outcome is Outcome.DUPLICATE:
-            fields["duplicate_of"] = st.native.original_id
+        if outcome is Outcome.DUPLICATE and st.original is not None:
+            fields["duplicate_of"] = st.original.id
         assert st.message_id is not None
         try:
-            await self.store.update_message(st.message_id, **fields)
+            async with self.store.unit() as unit:
+                await unit.update_message(st.message_id, **fields)
+                await unit.audit(
+                    actor=st.system,
+                    action="received",
+                    outcome=fields["status"],
+                    subject=f"message:{st.message_id}",
+                    peer=st.port,
+                )
         except StoreUnavailable:
             if outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE):
                 # the events are confirmed, but the answer is not on record: refuse, so the
                 # sender resends; the same event ids make the resend harmless downstream
                 return self._unavailable(fmt, st, "the message store is unavailable")
-        return InboundResult(outcome, response, st.message_id, st.report, st.events)
+        return InboundResult(outcome, response, st.message_id, st.report, st.events, followups)
 
     def _unavailable(self, fmt: InboundFormat[Any], st: _Stage, text: str) -> InboundResult:
         report = Report()
@@ -297,19 +332,13 @@ class Pipeline:
             format_code="207",
         )
         native = st.native
-        if native is None or isinstance(native, _Duplicate):
+        if native is None:
             try:
                 native = fmt.parse(st.raw)
             except CarehubError:
                 native = None
         response = fmt.respond(native, st.raw, Outcome.UNAVAILABLE, report)
         return InboundResult(Outcome.UNAVAILABLE, response, st.message_id, report)
-
-
-@dataclass(frozen=True, slots=True)
-class _Duplicate:
-    original_id: str
-    ack: bytes
 
 
 def _finding(report: Report, exc: CarehubError | ValueError, default_code: str) -> None:

@@ -153,7 +153,7 @@ class Transport(Protocol):
         envelope: Envelope,
         headers: Mapping[str, Any] | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a deadline for the confirm
     ) -> None:
         """Return only when the broker has confirmed the message.
 

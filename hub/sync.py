@@ -16,7 +16,7 @@ from typing import Any
 from hub.canonical import Event, Identifier
 from hub.envelope import Envelope
 from hub.ports import Delivery, Transport
-from hub.store import Store
+from hub.store import Store, Unit
 
 __all__ = ["SyncEngine", "identifier_pairs", "merge_state"]
 
@@ -83,30 +83,33 @@ class SyncEngine:
 
     async def handle(self, delivery: Delivery) -> None:
         env = delivery.envelope
-        if await self.store.was_processed(CONSUMER, env.id):
-            log.info("event %s already applied; not published again", env.id)
-            return
-        event = await self.apply(env)
+        async with self.store.unit() as unit:
+            if await unit.was_processed(CONSUMER, env.id):
+                log.info("event %s already applied; not published again", env.id)
+                return
+            event = await self.apply(unit, env)
         out = env.model_copy(update={"payload": event})
         await self.transport.publish(self.events, out.routing_key, out)
+        # marked only after the confirm: a crash in between re-applies and republishes the
+        # same envelope id, which every destination recognises
         await self.store.mark_processed(CONSUMER, env.id)
 
-    async def apply(self, env: Envelope) -> Event:
+    async def apply(self, unit: Unit, env: Envelope) -> Event:
         """Resolve the entity's canonical id, write its new state, return the event as it
-        goes out (with the canonical id set)."""
+        goes out (with the canonical id set). Runs inside the caller's transaction."""
         event = env.payload
         entity = event.entity
         etype = entity.entity_type.value
         pairs = identifier_pairs(entity.identifiers, env.source_system)
-        known = await self.store.resolve_identifiers(etype, pairs)
+        known = await unit.resolve_identifiers(etype, pairs)
         canonical_id = (
             entity.id or (sorted(set(known.values()))[0] if known else None) or str(uuid.uuid4())
         )
-        current = await self.store.get_entity(etype, canonical_id)
+        current = await unit.get_entity(etype, canonical_id)
         incoming = entity.model_dump(mode="json", exclude_none=True)
         state = merge_state(current.data if current else None, incoming, env.source_system)
         state["id"] = canonical_id
-        await self.store.save_entity(
+        await unit.save_entity(
             etype,
             canonical_id,
             state,
@@ -114,6 +117,6 @@ class SyncEngine:
             event_id=env.id,
             event_kind=event.kind.value,
         )
-        await self.store.link_identifiers(etype, canonical_id, pairs, source=env.source_system)
+        await unit.link_identifiers(etype, canonical_id, pairs, source=env.source_system)
         new_entity = type(entity).model_validate(state)
         return event.model_copy(update={"entity": new_entity})

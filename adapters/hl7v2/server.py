@@ -15,7 +15,7 @@ import ipaddress
 import itertools
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -52,7 +52,9 @@ class PeerInfo:
     fingerprint: str | None = None
 
 
-Handler = Callable[[bytes, PeerInfo], Awaitable[bytes]]
+#: a frame in; the answer out — one frame, or several in order (HL7 enhanced mode sends the
+#: accept ack and then the application ack)
+Handler = Callable[[bytes, PeerInfo], Awaitable[bytes | Sequence[bytes]]]
 Refuser = Callable[[bytes, CarehubError, PeerInfo], Awaitable[bytes | None]]
 
 
@@ -275,7 +277,8 @@ class MllpServer:
             ) is not None:
                 self.stats["frames"] += 1
                 answer = await self.handler(payload, peer)
-                await out.write_frame(answer, within=self.write_timeout)
+                for frame in [answer] if isinstance(answer, bytes) else answer:
+                    await out.write_frame(frame, within=self.write_timeout)
         except FrameTooLarge as exc:
             log.warning("mllp conn=%d frame refused: over %d bytes", cid, self.limits.max_bytes)
             await self._refuse(out, exc, peer)

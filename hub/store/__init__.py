@@ -7,6 +7,7 @@ from hub.store.store import (
     EntityRecord,
     MessageRecord,
     Store,
+    Unit,
     VersionConflict,
 )
 from hub.store.urls import display_url, normalise_url
@@ -17,6 +18,7 @@ __all__ = [
     "EntityRecord",
     "MessageRecord",
     "Store",
+    "Unit",
     "VersionConflict",
     "display_url",
     "normalise_url",

@@ -89,7 +89,15 @@ def read_table(path: Path, name: str | None = None) -> Table:
 
 @cache
 def builtin_tables() -> Mapping[str, Table]:
-    return {p.stem: read_table(p) for p in sorted(HERE.glob("*.csv"))}
+    """The packaged ``code,target`` tables. (The ``fhir_*`` tables have shapes of their own
+    and are read by ``mappings.fhir.vocab``.)"""
+    return {p.stem: read_table(p) for p in sorted(HERE.glob("*.csv")) if _is_code_table(p)}
+
+
+def _is_code_table(path: Path) -> bool:
+    with path.open(encoding="utf-8") as fh:
+        header = {h.strip() for h in fh.readline().split(",")}
+    return {"code", "target"} <= header
 
 
 def load_vocabulary(overrides: Mapping[str, str] | None = None) -> Vocabulary:

@@ -1,0 +1,112 @@
+"""HL7 v2 as the pipeline sees it: the codec, the checks, the mappings and the ACK renderer
+put together, and the MLLP handler that feeds the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from datetime import UTC, datetime
+
+from adapters.hl7v2 import Limits, Message, parse
+from adapters.hl7v2.server import PeerInfo
+from conformance.hl7v2 import (
+    AckMode,
+    acks_to_send,
+    check_message,
+    outcome_of,
+    render_ack,
+)
+from hub.canonical import Event
+from hub.context import MapContext
+from hub.findings import Report
+from hub.pipeline import InboundResult, MessageIdentity, Outcome, Pipeline
+from mappings.hl7v2 import INBOUND, map_message
+
+__all__ = ["Hl7v2Inbound", "mllp_handler", "supported_triggers"]
+
+
+def supported_triggers(keys: Collection[str]) -> dict[str, set[str]]:
+    """``{"ADT": {"A01", …}, …}`` from registry keys like ``ADT^A01``."""
+    out: dict[str, set[str]] = {}
+    for key in keys:
+        code, _, trigger = key.partition("^")
+        out.setdefault(code, set()).add(trigger or "*")
+    return out
+
+
+class Hl7v2Inbound:
+    """``InboundFormat`` for HL7 v2 (MSH-9 routed, MSH-3|MSH-4|MSH-10 de-duplicated)."""
+
+    format = "hl7v2"
+
+    def __init__(
+        self,
+        *,
+        limits: Limits | None = None,
+        supported: Mapping[str, Collection[str]] | None = None,
+    ):
+        self.limits = limits
+        self.supported = supported if supported is not None else supported_triggers(INBOUND)
+
+    def parse(self, raw: bytes) -> Message:
+        return parse(raw, limits=self.limits) if self.limits else parse(raw)
+
+    def identify(self, native: Message) -> MessageIdentity:
+        """MSH-9 (code^trigger), MSH-10, and the duplicate key MSH-3|MSH-4|MSH-10."""
+        control = native.control_id
+        key = (
+            "|".join((native.sending_application or "", native.sending_facility or "", control))
+            if control
+            else None
+        )
+        return MessageIdentity(native.message_type, control, key, _ts(native.timestamp))
+
+    def check(self, native: Message) -> Report:
+        return check_message(native, supported=self.supported)
+
+    def map(self, native: Message, ctx: MapContext) -> list[Event]:
+        return map_message(native, ctx)
+
+    def respond(
+        self, native: Message | None, raw: bytes, outcome: Outcome, report: Report
+    ) -> bytes:
+        """Original mode: one ACK. Enhanced mode (MSH-15/16 valued): the accept ack here; the
+        application ack comes from ``followups``."""
+        mode = AckMode.ORIGINAL
+        if native is not None and (native.accept_ack_type or native.app_ack_type):
+            mode = AckMode.ACCEPT
+        return render_ack(native, raw, report, mode=mode)
+
+    def followups(
+        self, native: Message | None, raw: bytes, outcome: Outcome, report: Report
+    ) -> list[bytes]:
+        """The application ack of enhanced mode, when MSH-16 asks for it."""
+        if native is None or not (native.accept_ack_type or native.app_ack_type):
+            return []
+        sends = acks_to_send(native.accept_ack_type, native.app_ack_type, outcome_of(report))
+        if AckMode.APPLICATION not in sends:
+            return []
+        return [render_ack(native, raw, report, mode=AckMode.APPLICATION)]
+
+
+def mllp_handler(
+    pipeline: Pipeline, fmt: Hl7v2Inbound, *, system: str, port: str
+) -> Callable[[bytes, PeerInfo], Awaitable[list[bytes]]]:
+    """The MLLP server's handler: one frame in, the answer frames out."""
+
+    async def handle(frame: bytes, peer: PeerInfo) -> list[bytes]:
+        result: InboundResult = await pipeline.receive(
+            fmt, frame, system=system, port=port, peer=str(peer)
+        )
+        return [result.response, *result.followups]
+
+    return handle
+
+
+def _ts(value: str | None) -> datetime | None:
+    """MSH-7 as a datetime, when it is a plain DTM; the mappings parse it properly."""
+    if not value or len(value) < 8 or not value[:8].isdigit():
+        return None
+    try:
+        return datetime.strptime(value[:14].ljust(14, "0"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None

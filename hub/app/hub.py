@@ -1,0 +1,146 @@
+"""The one place that wires adapters, mappings, conformance and queues together.
+
+``Hub(config)`` opens the store, connects the transport and declares the topology, starts
+the sync engine, one outbound worker per destination, and every inbound port the config
+names. ``async with Hub(cfg) as hub:`` runs it; leaving the block stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.app.consumers import LaneConsumer
+from hub.app.deliverers import make_deliverer
+from hub.app.inbound import InboundPorts
+from hub.config import HubConfig
+from hub.errors import CarehubError
+from hub.outbound import OutboundWorker
+from hub.pipeline import Pipeline
+from hub.ports import Transport
+from hub.store import Store
+from hub.sync import SyncEngine
+from mappings.vocab import load_vocabulary
+from queues import (
+    build_topology,
+    events_exchange,
+    ingress_exchange,
+    make_transport,
+    sync_queue,
+    work_queue,
+)
+
+__all__ = ["Hub", "HubStats"]
+
+log = logging.getLogger("carehub.hub")
+
+
+@dataclass
+class HubStats:
+    consumers: dict[str, int] = field(default_factory=dict)
+
+
+class Hub:
+    """A running hub. Components are public so the CLI, the demo and tests can look in."""
+
+    def __init__(self, config: HubConfig, *, transport: Transport | None = None, lanes: int = 8):
+        self.config = config
+        self.ns = config.hub.namespace
+        self.lanes = lanes
+        self._given_transport = transport
+        self.store: Store | None = None
+        self.transport: Transport | None = transport
+        self.pipeline: Pipeline | None = None
+        self.sync: SyncEngine | None = None
+        self.consumers: list[LaneConsumer] = []
+        self.deliverers: dict[str, Any] = {}
+        self.inbound: InboundPorts | None = None
+
+    async def __aenter__(self) -> Hub:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.store = await Store.open(cfg.hub.db_url)
+        if self.transport is None:
+            # lazy: the hub starts even when the broker is down; it refuses to acknowledge
+            # (nothing can be confirmed) and recovers on its own when the broker comes up
+            options = {"lazy": True, "connection_name": f"carehub {cfg.hub.name}"} \
+                if cfg.hub.amqp_url else {}
+            self.transport = make_transport(cfg.hub.amqp_url, **options)
+        topology = build_topology(
+            self.ns,
+            cfg.destinations(),
+            retry_delays=cfg.hub.retry_delays,
+            delivery_limit=cfg.hub.delivery_limit,
+        )
+        await self.transport.start(topology)
+        vocab = load_vocabulary(cfg.vocab)
+        self.pipeline = Pipeline(
+            self.store,
+            self.transport,
+            ingress_exchange=ingress_exchange(self.ns),
+            confirm_timeout=cfg.hub.confirm_timeout,
+            vocab=vocab,
+            namespaces={n: s.identifiers for n, s in cfg.systems.items()},
+        )
+        self.sync = SyncEngine(self.store, self.transport, events_exchange=events_exchange(self.ns))
+        self._consume(sync_queue(self.ns), self.sync.handle, "sync")
+        for name in cfg.destinations():
+            await self._start_destination(name, vocab)
+        self.inbound = InboundPorts(cfg, self.pipeline)
+        await self.inbound.start()
+        log.info(
+            "hub %s started: %d destinations, %d inbound ports",
+            cfg.hub.name,
+            len(self.deliverers),
+            len(self.inbound.ports),
+        )
+
+    async def _start_destination(self, name: str, vocab: Any) -> None:
+        system = self.config.systems[name]
+        assert system.outbound is not None and self.store is not None
+        deliverer = make_deliverer(name, system, self.config, self.store, vocab)
+        self.deliverers[name] = deliverer
+        worker = OutboundWorker(self.store, name, deliverer, format=system.outbound.type)
+        self._consume(work_queue(self.ns, name), worker.handle, f"dest:{name}")
+
+    def _consume(self, queue: str, handler: Any, name: str) -> None:
+        assert self.transport is not None
+        consumer = LaneConsumer(self.transport, queue, handler, lanes=self.lanes, name=name)
+        consumer.start()
+        self.consumers.append(consumer)
+
+    async def stop(self) -> None:
+        if self.inbound is not None:
+            await self.inbound.stop()
+        for consumer in self.consumers:
+            await consumer.stop()
+        self.consumers = []
+        for deliverer in self.deliverers.values():
+            with contextlib.suppress(Exception):
+                await deliverer.close()
+        self.deliverers = {}
+        if self.transport is not None and self._given_transport is None:
+            with contextlib.suppress(CarehubError, asyncio.TimeoutError):
+                await self.transport.close()
+            self.transport = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    def stats(self) -> HubStats:
+        return HubStats(consumers={c.name: c.handled for c in self.consumers})

@@ -1,0 +1,127 @@
+"""Inbound ports from the config: MLLP listeners (more kinds as adapters land)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.hl7v2 import Limits
+from adapters.hl7v2.server import MllpServer, PeerAllowList
+from conformance.hl7v2 import refuse_frame
+from hub.app.hl7v2 import Hl7v2Inbound, mllp_handler
+from hub.config import HubConfig, MllpInbound, TlsConfig, secret
+from hub.errors import ConfigError
+from hub.pipeline import Pipeline
+
+__all__ = ["InboundPorts", "RunningPort"]
+
+log = logging.getLogger("carehub.inbound")
+
+
+@dataclass
+class RunningPort:
+    system: str
+    name: str
+    kind: str
+    server: Any
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind}://{self.server.host}:{self.server.port}"
+
+
+class InboundPorts:
+    def __init__(self, config: HubConfig, pipeline: Pipeline):
+        self.config = config
+        self.pipeline = pipeline
+        self.ports: list[RunningPort] = []
+        self.hl7v2 = Hl7v2Inbound()
+
+    async def start(self) -> None:
+        for system_name, system in self.config.systems.items():
+            for i, port in enumerate(system.inbound):
+                if isinstance(port, MllpInbound):
+                    await self._start_mllp(system_name, port, port.name or f"mllp{i}")
+
+    async def _start_mllp(self, system: str, cfg: MllpInbound, name: str) -> None:
+        _check_plaintext(system, cfg)
+        handler = mllp_handler(self.pipeline, self.hl7v2, system=system, port=name)
+        server = MllpServer(
+            handler,
+            cfg.host,
+            cfg.port,
+            ssl_context=_ssl(cfg.tls, system) if cfg.tls else None,
+            allowed_peers=_allow_list(cfg),
+            limits=Limits(max_bytes=cfg.max_frame_bytes),
+            idle_timeout=cfg.idle_timeout,
+            frame_timeout=cfg.frame_timeout,
+            refuse=refuse_frame,
+        )
+        await server.start()
+        self.ports.append(RunningPort(system, name, "mllp", server))
+        log.info("system %s: MLLP port %s on %s:%d", system, name, cfg.host, server.port)
+
+    async def stop(self) -> None:
+        for port in self.ports:
+            await port.server.close()
+        self.ports = []
+
+    def find(self, system: str, kind: str = "mllp") -> RunningPort:
+        for port in self.ports:
+            if port.system == system and port.kind == kind:
+                return port
+        raise KeyError(f"{system}/{kind}")
+
+
+def _check_plaintext(system: str, cfg: MllpInbound) -> None:
+    """Plain MLLP only on loopback, unless the config says so explicitly."""
+    if cfg.tls is not None or cfg.allow_plaintext:
+        return
+    try:
+        loopback = ipaddress.ip_address(cfg.host).is_loopback
+    except ValueError:
+        loopback = cfg.host == "localhost"
+    if not loopback:
+        raise ConfigError(
+            f"systems.{system}.inbound: MLLP on {cfg.host} without tls; "
+            "configure tls, or set allow_plaintext: true to accept plain MLLP"
+        )
+
+
+_FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$")
+
+
+def _allow_list(cfg: MllpInbound) -> PeerAllowList:
+    """Source addresses, and (mutual TLS) client certificate subjects or SHA-256
+    fingerprints."""
+    clients = cfg.tls.allowed_clients if cfg.tls else []
+    prints = [c for c in clients if _FINGERPRINT.match(c)]
+    subjects = [c for c in clients if not _FINGERPRINT.match(c)]
+    return PeerAllowList.of(ips=cfg.allowed_peers, subjects=subjects, fingerprints=prints)
+
+
+def _ssl(tls: TlsConfig, system: str) -> ssl.SSLContext:
+    """A TLS 1.2+ (or 1.3) server context; with ``require_client_cert``, mutual TLS against
+    ``ca``. The key's password comes from the environment."""
+    where = f"systems.{system}.inbound.tls"
+    password = (
+        secret(tls.key_password_env, f"{where}.key_password_env") if tls.key_password_env else None
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = (
+        ssl.TLSVersion.TLSv1_3 if tls.min_version == "1.3" else ssl.TLSVersion.TLSv1_2
+    )
+    try:
+        context.load_cert_chain(tls.cert, tls.key, password=password)
+        if tls.require_client_cert:
+            if not tls.ca:
+                raise ConfigError(f"{where}.ca: mutual TLS needs the clients' CA file")
+            context.load_verify_locations(tls.ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{where}: cannot load certificate or key: {exc}") from exc
+    return context

@@ -1,0 +1,203 @@
+"""The demo clinic: a real hub with simulated partners talking to it over real sockets.
+
+- ``ehr``: an EHR that registers patients over MLLP (several connections at once);
+- ``billing``: a billing system with a FHIR API (a local aiohttp server) that subscribes to
+  patient and encounter events.
+
+``run_demo(once=True)`` runs the scenario to completion and returns counts; without
+``once`` it keeps a trickle of traffic going until interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters.hl7v2.client import MllpClient
+from hub.app.hub import Hub
+from hub.config import HubConfig, parse_config
+from hub.demo.partners import FhirSink
+from hub.demo.traffic import adt_message, demo_patients
+from hub.store import Store
+from queues import topic_matches
+
+__all__ = ["DemoSummary", "demo_config", "run_demo"]
+
+
+@dataclass
+class DemoSummary:
+    """Counts for the summary line and ``--json``."""
+
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    events: int = 0
+    expected_deliveries: int = 0
+    delivered: int = 0
+    failed: int = 0
+    retrying: int = 0
+    seconds: float = 0.0
+    data_dir: str = ""
+    db_url: str = ""
+    transport: str = ""
+    mllp_port: int = 0
+    fhir_sink: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.sent > 0
+            and self.accepted == self.sent
+            and self.failed == 0
+            and self.delivered == self.expected_deliveries
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def demo_config(
+    sink_url: str, *, data_dir: Path, db_url: str | None, amqp_url: str | None
+) -> HubConfig:
+    text = f"""
+hub:
+  name: demo-clinic
+  namespace: carehub-demo
+  retry_delays: [0.5, 2, 10]
+  delivery_limit: 10
+systems:
+  ehr:
+    description: the clinic's EHR (simulated), registers patients over MLLP
+    inbound:
+      - type: mllp
+        name: adt
+        host: 127.0.0.1
+        port: 0
+    identifiers: {{patient: DEMO-CLINIC}}
+  billing:
+    description: the billing system (simulated), a FHIR R4 server
+    outbound:
+      type: fhir
+      url: {sink_url}
+    subscribes: ["patient.*", "encounter.*"]
+"""
+    cfg = parse_config(text, "<demo>")
+    db = db_url or f"sqlite:///{(data_dir / 'carehub.db').resolve()}"
+    return cfg.with_overrides(db_url=db, amqp_url=amqp_url)
+
+
+Progress = Callable[[DemoSummary], None]
+
+
+async def run_demo(
+    *,
+    once: bool,
+    messages: int = 200,
+    connections: int = 4,
+    data_dir: Path = Path("carehub-demo"),
+    db_url: str | None = None,
+    amqp_url: str | None = None,
+    time_limit: float = 120.0,
+    progress: Progress | None = None,
+    on_ready: Callable[[DemoSummary], None] | None = None,
+) -> DemoSummary:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    async with FhirSink() as sink:
+        cfg = demo_config(sink.base_url, data_dir=data_dir, db_url=db_url, amqp_url=amqp_url)
+        async with Hub(cfg) as hub:
+            assert hub.inbound is not None and hub.store is not None
+            port = hub.inbound.find("ehr").server.port
+            summary = DemoSummary(
+                data_dir=str(data_dir),
+                db_url=str(cfg.hub.db_url),
+                transport="rabbitmq" if amqp_url else "embedded",
+                mllp_port=port,
+                fhir_sink=sink.base_url,
+            )
+            if on_ready is not None:
+                on_ready(summary)
+            run_id = time.strftime("%H%M%S")
+            sender = asyncio.create_task(_send_all(port, messages, connections, summary, run_id))
+            subs = cfg.destinations()
+            deadline = started + time_limit
+            while True:
+                await _refresh(hub.store, summary, subs, started)
+                if progress is not None:
+                    progress(summary)
+                if sender.done() and ((once and _settled(summary)) or time.monotonic() > deadline):
+                    break
+                if sender.done() and not once:
+                    sender = asyncio.create_task(
+                        _trickle(port, summary, f"{run_id}T{summary.sent}")
+                    )
+                await asyncio.sleep(0.25)
+            with contextlib.suppress(asyncio.CancelledError):
+                sender.cancel()
+                await sender
+            await _refresh(hub.store, summary, subs, started)
+            summary.details["sink"] = {
+                "applied": dict(sink.applied),
+                "repeated_idempotency_keys": sink.repeated_keys,
+            }
+            return summary
+
+
+async def _send_all(
+    port: int, total: int, connections: int, summary: DemoSummary, run_id: str
+) -> None:
+    patients = demo_patients(total)
+    chunks = [patients[i::connections] for i in range(connections)]
+    await asyncio.gather(
+        *(_send(port, chunk, summary, f"{run_id}C{n}") for n, chunk in enumerate(chunks) if chunk)
+    )
+
+
+async def _send(port: int, patients: list[Any], summary: DemoSummary, prefix: str) -> None:
+    client = MllpClient("127.0.0.1", port, timeout=30)
+    try:
+        for i, patient in enumerate(patients):
+            ack = await client.send(adt_message(patient, f"{prefix}N{i:05d}"))
+            summary.sent += 1
+            if b"MSA|AA|" in ack or b"MSA|CA|" in ack:
+                summary.accepted += 1
+            else:
+                summary.rejected += 1
+    finally:
+        await client.close()
+
+
+async def _trickle(port: int, summary: DemoSummary, prefix: str) -> None:
+    await asyncio.sleep(2.0)
+    patient = demo_patients(1, seed=summary.sent)[0]
+    await _send(port, [patient], summary, prefix)
+
+
+async def _refresh(
+    store: Store, summary: DemoSummary, subs: dict[str, list[str]], started: float
+) -> None:
+    kinds = await store.event_kind_counts()
+    summary.events = sum(kinds.values())
+    summary.expected_deliveries = sum(
+        n
+        for kind, n in kinds.items()
+        for patterns in subs.values()
+        if any(topic_matches(p, kind) for p in patterns)
+    )
+    counts = await store.delivery_counts()
+    summary.delivered = sum(n for k, n in counts.items() if k.endswith(":delivered"))
+    summary.failed = sum(n for k, n in counts.items() if k.endswith(":parked"))
+    summary.retrying = sum(n for k, n in counts.items() if k.endswith(":retrying"))
+    summary.seconds = round(time.monotonic() - started, 2)
+
+
+def _settled(summary: DemoSummary) -> bool:
+    if summary.sent == 0 or summary.accepted + summary.rejected < summary.sent:
+        return False
+    return summary.delivered + summary.failed >= summary.expected_deliveries > 0
