@@ -61,8 +61,9 @@ def _pd1(msg: Message, w: Writer, pat: Patient) -> None:
 
 
 def render_a40(event: Event, options: OutboundOptions) -> Message:
-    """patient.merged → ADT^A40: one PID/MRG group per retired patient in ``replaces``;
-    MRG-1 the retired identifiers, MRG-7 its name."""
+    """patient.merged → ADT^A40: one PID, [PD1], MRG group per retired patient in
+    ``replaces``; MRG-1 the retired identifiers, MRG-7 its name. ADT_A39 has no NK1, so the
+    survivor's contacts are not sent."""
     pat = entity_of(event, Patient)
     if not event.replaces:
         raise MappingError("a merge names no retired patient", code="101", location="MRG-1")
@@ -71,6 +72,7 @@ def render_a40(event: Event, options: OutboundOptions) -> Message:
     pid = patient_pid(w, pat)
     for retired in event.replaces:
         add_segment(msg, "PID", pid)
+        _pd1(msg, w, pat)
         add_segment(msg, "MRG", _mrg(w, retired))
     return msg
 
