@@ -358,3 +358,11 @@ def test_mfn_deleted_record_with_an_expired_licence_raises_no_alert():
     text = (FIXTURES / "mfn_m02_staff.hl7").read_text().replace("MFE|MUP|", "MFE|MDL|")
     events = map_message(parse(text), context())
     assert [e.kind for e in events] == [K.PRACTITIONER_DEACTIVATED, K.PRACTITIONER_DEACTIVATED]
+
+
+def test_a_context_without_vocabulary_still_uses_the_built_in_tables():
+    from hub.context import MapContext
+
+    (pat, enc) = map_message(adt(), MapContext(source_system="ehr", format="hl7v2"))
+    assert pat.entity.sex is AdministrativeSex.FEMALE
+    assert enc.entity.patient_class.code == "AMB"
