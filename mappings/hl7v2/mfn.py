@@ -60,6 +60,7 @@ def map_mfn_m02(src: Source) -> list[Event]:
 
 
 def _staff_groups(src: Source) -> list[list[Seg]]:
+    """The MF_STAFF groups: each MFE with the segments up to the next MFE."""
     groups: list[list[Seg]] = []
     for seg in src.segs:
         if seg.id == "MFE":
@@ -70,6 +71,7 @@ def _staff_groups(src: Source) -> list[list[Seg]]:
 
 
 def _staff_events(src: Source, group: list[Seg]) -> list[Event]:
+    """One MF_STAFF group's events; MFE-3 effective date/time as their time."""
     mfe = group[0]
     stf = next((s for s in group if s.id == "STF"), None)
     if stf is None:
@@ -77,12 +79,11 @@ def _staff_events(src: Source, group: list[Seg]) -> list[Event]:
             "a staff record has no STF segment", code="100", location=f"{mfe.label} group"
         )
     pras = [s for s in group if s.id == "PRA"]
-    doc = stamp(
-        src, practitioner(src, mfe, stf, pras, next((s for s in group if s.id == "ORG"), None))
-    )
+    org = next((s for s in group if s.id == "ORG"), None)
+    doc = stamp(src, practitioner(src, mfe, stf, pras, org))
     when = src.datetime_of(mfe, 3) or src.message_time
     subjects = list(doc.identifiers)
-    if not doc.active and (mfe.text(1) or "").upper() in _RETIRING:
+    if (mfe.text(1) or "").upper() in _RETIRING:
         return [src.event(EventKind.PRACTITIONER_DEACTIVATED, doc, when, subjects)]
     events = [src.event(EventKind.PRACTITIONER_UPDATED, doc, when, subjects)]
     if doc.active:

@@ -250,17 +250,10 @@ def _doctors(src: Source, seg: Seg, field: int) -> list[Ref]:
 def diagnosis(src: Source, dg1: Seg) -> Diagnosis:
     """DG1 → Diagnosis: DG1-3 code (else DG1-4 description as text), DG1-1 sequence,
     DG1-6 type through ``hl7_diagnosis_type``, or ``principal`` when DG1-15 priority is 1."""
-    code = coded(src, dg1.first(3))
-    if code is None or code.code is None:
-        text = dg1.text(4)
-        code = code or coded_text(text)
+    code = coded(src, dg1.first(3)) or Coded(display=dg1.text(4))
     priority = dg1.text(15)
     kind = "principal" if priority == "1" else src.lookup("hl7_diagnosis_type", dg1.text(6))
     return Diagnosis(code=code, sequence=parse_int(dg1.text(1), dg1.loc(1)), kind=kind)
-
-
-def coded_text(text: str | None) -> Coded:
-    return Coded(display=text)
 
 
 # ----------------------------------------------------------------------------- IN1

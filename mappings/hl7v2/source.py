@@ -18,11 +18,14 @@ from hub.canonical import Event, EventKind, Identifier, Provenance, event_id
 from hub.canonical.entities import Entity
 from hub.context import MapContext
 from hub.errors import MappingError
+from mappings.vocab import Vocabulary, builtin_tables
 
 from .values import parse_date, parse_datetime, parse_moment, parse_when
 
 __all__ = ["Mapper", "Seg", "Source", "rep_text"]
 
+
+_BUILTIN = Vocabulary(builtin_tables())
 
 #: an inbound mapping: one parsed message and its context → the events it means
 Mapper = Callable[[Message, MapContext], list[Event]]
@@ -123,14 +126,16 @@ class Source:
 
     def lookup(self, table: str, code: str | None) -> str | None:
         """``table``'s target for ``code`` as sent, upper-cased or capitalised (HL7 tables
-        mix ``CP`` and ``Internet``, ``Booked``)."""
+        mix ``CP`` and ``Internet``, ``Booked``). The context's vocabulary (built-in tables
+        with the site's overrides) first, then the built-in tables, so a context made
+        without a vocabulary still maps coded values."""
         if not code:
             return None
-        vocab = self.ctx.vocab
-        for candidate in (code, code.upper(), code.capitalize()):
-            hit = vocab.translate(table, candidate)
-            if hit:
-                return hit
+        for vocab in (self.ctx.vocab, _BUILTIN):
+            for candidate in (code, code.upper(), code.capitalize()):
+                hit = vocab.translate(table, candidate)
+                if hit:
+                    return hit
         return None
 
     def namespace(self, kind: str) -> str:

@@ -4,7 +4,7 @@ patient.merged → ADT^A40 (ADT_A39 structure)."""
 from __future__ import annotations
 
 from adapters.hl7v2 import Message
-from hub.canonical import EntityType, Event, Patient, Ref
+from hub.canonical import Contact, EntityType, Event, Patient, Ref
 from hub.errors import MappingError
 
 from .common import entity_of, new_message, patient_pid, write_evn
@@ -33,19 +33,21 @@ def _patient_message(event: Event, options: OutboundOptions, trigger: str) -> Me
     add_segment(msg, "PID", patient_pid(w, pat))
     _pd1(msg, w, pat)
     for n, contact in enumerate(pat.contacts, 1):
-        home = [t for t in contact.telecom if t.use != "work"]
-        work = [t for t in contact.telecom if t.use == "work"]
-        fields = {
-            1: str(n),
-            2: w.xpn(contact.name) if contact.name else "",
-            3: w.cwe(contact.relationship),
-            4: w.xad(contact.address) if contact.address else "",
-            5: w.reps(w.xtn(t) for t in home),
-            6: w.reps(w.xtn(t) for t in work),
-        }
-        add_segment(msg, "NK1", fields)
+        add_segment(msg, "NK1", _nk1(w, contact, n))
     add_segment(msg, "PV1", {1: "1", 2: "N"})
     return msg
+
+
+def _nk1(w: Writer, contact: Contact, n: int) -> dict[int, str]:
+    """NK1-2 name, NK1-3 relationship, NK1-4 address, NK1-5 home and NK1-6 work phones."""
+    return {
+        1: str(n),
+        2: w.xpn(contact.name) if contact.name else "",
+        3: w.cwe(contact.relationship),
+        4: w.xad(contact.address) if contact.address else "",
+        5: w.reps(w.xtn(t) for t in contact.telecom if t.use != "work"),
+        6: w.reps(w.xtn(t) for t in contact.telecom if t.use == "work"),
+    }
 
 
 def _pd1(msg: Message, w: Writer, pat: Patient) -> None:
@@ -61,8 +63,9 @@ def _pd1(msg: Message, w: Writer, pat: Patient) -> None:
 
 
 def render_a40(event: Event, options: OutboundOptions) -> Message:
-    """patient.merged → ADT^A40: one PID/MRG group per retired patient in ``replaces``;
-    MRG-1 the retired identifiers, MRG-7 its name."""
+    """patient.merged → ADT^A40: one PID, [PD1], MRG group per retired patient in
+    ``replaces``; MRG-1 the retired identifiers, MRG-7 its name. ADT_A39 has no NK1, so the
+    survivor's contacts are not sent."""
     pat = entity_of(event, Patient)
     if not event.replaces:
         raise MappingError("a merge names no retired patient", code="101", location="MRG-1")
@@ -71,6 +74,7 @@ def render_a40(event: Event, options: OutboundOptions) -> Message:
     pid = patient_pid(w, pat)
     for retired in event.replaces:
         add_segment(msg, "PID", pid)
+        _pd1(msg, w, pat)
         add_segment(msg, "MRG", _mrg(w, retired))
     return msg
 

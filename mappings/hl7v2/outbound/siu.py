@@ -117,10 +117,16 @@ def _timing(
 
 
 def _aig(w: Writer, part: AppointmentParticipant, n: int) -> dict[int, str]:
-    """AIG-3 resource (the reference's identifier and display), AIG-4 resource type
-    (required: the role, else ``RESOURCE``)."""
-    ident = part.ref.identifiers[0] if part.ref.identifiers else None
-    resource = Coded(code=ident.value if ident else None, display=part.ref.display)
+    """AIG-3 resource (the reference's identifier as the code, its namespace as the coding
+    system, the display as the text), AIG-4 resource type (required: the role, else
+    ``RESOURCE``)."""
+    idents = w.select(part.ref.identifiers, "resource")
+    ident = idents[0] if idents else None
+    resource = Coded(
+        code=ident.value if ident else None,
+        display=part.ref.display,
+        system=ident.system if ident else None,
+    )
     role = part.role or Coded(code="RESOURCE", display="Resource")
     return {1: str(n), 3: w.cwe(resource), 4: w.cwe(role), **_timing(w, part, (8, 11, 12, 14))}
 

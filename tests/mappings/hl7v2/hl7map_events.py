@@ -1,0 +1,289 @@
+"""Canonical events for the outbound tests: a rich one (every field the rendering carries
+filled) and a minimal one (only what the message cannot do without) per event kind."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from hub.canonical import (
+    Address,
+    AdministrativeSex,
+    Appointment,
+    AppointmentParticipant,
+    AppointmentStatus,
+    Charge,
+    Coded,
+    Contact,
+    ContactPoint,
+    Diagnosis,
+    EntityType,
+    Event,
+    EventKind,
+    HumanName,
+    Identifier,
+    Money,
+    Patient,
+    Provenance,
+    Ref,
+)
+
+CST = timezone(timedelta(hours=-6))
+AT = datetime(2024, 3, 4, 9, 15, 30, tzinfo=CST)
+PROV = Provenance(source_system="ehr", format="canonical")
+NPI = "http://hl7.org/fhir/sid/us-npi"
+V3_MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+CDCREC = "urn:oid:2.16.840.1.113883.6.238"
+K = EventKind
+
+
+def event(kind: EventKind, entity, number: int, **extra) -> Event:
+    return Event(
+        id=f"00000000-0000-4000-8000-{number:012d}",
+        kind=kind,
+        entity=entity,
+        provenance=PROV,
+        occurred_at=AT,
+        **extra,
+    )
+
+
+def mrn(value: str, system: str = "GHH", source: str | None = "ehr") -> Identifier:
+    return Identifier(value=value, system=system, type="MR", source=source)
+
+
+def doctor(npi: str, display: str) -> Ref:
+    ident = Identifier(value=npi, system=NPI, type="NPI")
+    return Ref(type=EntityType.PRACTITIONER, identifiers=[ident], display=display)
+
+
+def rich_patient() -> Patient:
+    return Patient(
+        identifiers=[
+            mrn("MRN-1001"),
+            Identifier(value="999112222", system="http://hl7.org/fhir/sid/us-ssn", type="SS"),
+        ],
+        names=[
+            HumanName(family="Rivera", given=["Ana", "Lucia"], prefix="Ms.", use="official"),
+            HumanName(family="Garcia", given=["Ana"], use="maiden"),
+        ],
+        birth_date=date(1975, 2, 14),
+        sex=AdministrativeSex.FEMALE,
+        addresses=[
+            Address(
+                lines=["12 Elm St", "Apt 3"],
+                city="Springfield",
+                state="IL",
+                postal_code="62701",
+                country="USA",
+                district="Sangamon",
+                use="home",
+            ),
+            Address(lines=["PO Box 9"], city="Springfield", state="IL", type="postal"),
+        ],
+        telecom=[
+            ContactPoint(system="phone", value="+1 217 555 0101", use="home"),
+            ContactPoint(system="phone", value="+1 217 555 0177", use="mobile"),
+            ContactPoint(system="email", value="ana.rivera@example.org", use="home"),
+            ContactPoint(system="fax", value="+1 217 555 0198", use="work"),
+            ContactPoint(system="phone", value="+1 217 555 0199", use="work"),
+        ],
+        marital_status=Coded(code="M", system=V3_MARITAL, display="Married"),
+        language=Coded(code="spa", display="Spanish", system="ISO6392"),
+        race=[Coded(code="2106-3", system=CDCREC, display="White")],
+        ethnicity=[Coded(code="2135-2", system=CDCREC, display="Hispanic or Latino")],
+        multiple_birth=2,
+        deceased=True,
+        deceased_at=datetime(2024, 3, 1, 22, 5, tzinfo=CST),
+        contacts=[
+            Contact(
+                name=HumanName(family="Rivera", given=["Marco"]),
+                relationship=Coded(
+                    code="SPO",
+                    display="Spouse",
+                    system="http://terminology.hl7.org/CodeSystem/v2-0063",
+                ),
+                telecom=[
+                    ContactPoint(system="phone", value="+1 217 555 0102", use="home"),
+                    ContactPoint(system="phone", value="+1 217 555 0400", use="work"),
+                ],
+                address=Address(lines=["12 Elm St"], city="Springfield", state="IL"),
+            ),
+            Contact(name=HumanName(family="O^Neil & Sons", given=["Pat"])),
+        ],
+        primary_care=[
+            doctor("1234567890", "Chen, Wei"),
+            Ref(
+                type=EntityType.ORGANIZATION,
+                identifiers=[Identifier(value="GHH-FM", system="GHH")],
+                display="Family Medicine Clinic",
+            ),
+        ],
+    )
+
+
+def minimal_patient() -> Patient:
+    return Patient(identifiers=[mrn("MRN-2002")], names=[HumanName(family="Nguyen")])
+
+
+def rich_appointment(status: AppointmentStatus = AppointmentStatus.BOOKED) -> Appointment:
+    start = datetime(2024, 3, 12, 9, 30, tzinfo=CST)
+    room = Identifier(value="CLIN/EXAM2", system="GHH", type="PL")
+    scope = Identifier(value="SCOPE-7", system="GHH-EQUIP")
+    return Appointment(
+        identifiers=[
+            Identifier(value="PL-8801", system="SCHED", type="PLAC"),
+            Identifier(value="FL-55120", system="CLINIC", type="FILL"),
+        ],
+        placer_id="PL-8801",
+        filler_id="FL-55120",
+        status=status,
+        start=start,
+        end=start + timedelta(minutes=30),
+        duration_minutes=30,
+        patient=Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-1001")], display="Rivera, Ana"),
+        participants=[
+            AppointmentParticipant(
+                kind=EntityType.ORGANIZATION,
+                ref=Ref(type=EntityType.ORGANIZATION, identifiers=[scope], display="Endoscope 7"),
+                role=Coded(code="EQ", display="Equipment", system="GHH-RES"),
+                start=start,
+                duration_minutes=30,
+                status="accepted",
+            ),
+            AppointmentParticipant(
+                kind=EntityType.LOCATION,
+                ref=Ref(type=EntityType.LOCATION, identifiers=[room], display="Exam room 2"),
+                role=Coded(
+                    code="C",
+                    display="Clinic",
+                    system="http://terminology.hl7.org/CodeSystem/v2-0305",
+                ),
+                start=start,
+                duration_minutes=30,
+                status="accepted",
+            ),
+            AppointmentParticipant(
+                kind=EntityType.PRACTITIONER,
+                ref=doctor("1234567890", "Chen, Wei"),
+                role=Coded(code="ATT", display="Attending", system="GHH-ROLE"),
+                start=start,
+                duration_minutes=30,
+                status="tentative",
+            ),
+        ],
+        service_type=Coded(
+            code="99213", display="Office visit", system="http://www.ama-assn.org/go/cpt"
+        ),
+        appointment_type=Coded(
+            code="FOLLOWUP",
+            display="Follow-up visit",
+            system="http://terminology.hl7.org/CodeSystem/v2-0277",
+        ),
+        reason=Coded(
+            code="FU", display="Follow-up", system="http://terminology.hl7.org/CodeSystem/v2-0276"
+        ),
+        comment="Bring the glucose log.\nFasting from midnight.",
+    )
+
+
+def minimal_appointment() -> Appointment:
+    return Appointment(
+        identifiers=[Identifier(value="FL-9", system="CLINIC", type="FILL")],
+        filler_id="FL-9",
+        start=datetime(2024, 3, 12, 9, 30, tzinfo=CST),
+    )
+
+
+def rich_charge() -> Charge:
+    return Charge(
+        patient=Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-1001")], display="Rivera, Ana"),
+        encounter=Ref(
+            type=EntityType.ENCOUNTER,
+            identifiers=[Identifier(value="V-2024-0042", system="GHH", type="VN")],
+        ),
+        transaction_id="T-5001",
+        transaction_type="CG",
+        service_date=date(2024, 3, 1),
+        posted_date=datetime(2024, 3, 2, 17, 0, tzinfo=CST),
+        code=Coded(
+            code="71045", display="X-ray chest 1 view", system="http://www.ama-assn.org/go/cpt"
+        ),
+        description="Chest X-ray, one view",
+        quantity=Decimal(2),
+        amount=Money(amount=Decimal("240.00")),
+        unit_price=Money(amount=Decimal("120.00")),
+        department=Coded(code="RAD", display="Radiology", system="L"),
+        insurance_plan=Coded(code="PPO-GOLD", display="Gold PPO Plan"),
+        performed_by=[doctor("1234567890", "Chen, Wei")],
+        ordered_by=[doctor("1098765432", "Ross, Elaine")],
+        diagnoses=[
+            Diagnosis(
+                code=Coded(
+                    code="R07.9", display="Chest pain", system="http://hl7.org/fhir/sid/icd-10-cm"
+                ),
+                sequence=1,
+                kind="principal",
+            ),
+            Diagnosis(
+                code=Coded(
+                    code="J34.89",
+                    display="Nasal congestion",
+                    system="http://hl7.org/fhir/sid/icd-10-cm",
+                ),
+                sequence=2,
+                kind="admitting",
+            ),
+        ],
+        modifiers=["26", "RT"],
+    )
+
+
+def minimal_charge() -> Charge:
+    return Charge(
+        patient=Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-2002")]),
+        service_date=date(2024, 3, 1),
+        code=Coded(code="99213"),
+    )
+
+
+def retired(value: str) -> Ref:
+    return Ref(
+        type=EntityType.PATIENT,
+        identifiers=[mrn(value), mrn(f"OLD-{value}", system="OLDHIS")],
+        display="Rivera, Anna",
+    )
+
+
+def _merge(patient: Patient, number: int, *retired_refs: Ref) -> Event:
+    return event(K.PATIENT_MERGED, patient, number, replaces=list(retired_refs))
+
+
+def _cancelled(appt: Appointment, number: int, reason: Coded | None) -> Event:
+    update = {"status": AppointmentStatus.CANCELLED, "cancellation_reason": reason}
+    return event(K.APPOINTMENT_CANCELLED, appt.model_copy(update=update), number)
+
+
+PATREQ = Coded(code="PATREQ", display="Patient request", system="GHH-CXL")
+BARE_RETIRED = Ref(type=EntityType.PATIENT, identifiers=[mrn("M-9")])
+
+#: name → event, for the golden, strict and round-trip tests
+EVENTS = {
+    "a04_rich": lambda: event(K.PATIENT_REGISTERED, rich_patient(), 1),
+    "a04_minimal": lambda: event(K.PATIENT_REGISTERED, minimal_patient(), 2),
+    "a08_rich": lambda: event(K.PATIENT_UPDATED, rich_patient(), 3),
+    "a08_minimal": lambda: event(K.PATIENT_UPDATED, minimal_patient(), 4),
+    "a40_rich": lambda: _merge(rich_patient(), 5, retired("M-7"), retired("M-8")),
+    "a40_minimal": lambda: _merge(minimal_patient(), 6, BARE_RETIRED),
+    "s12_rich": lambda: event(K.APPOINTMENT_BOOKED, rich_appointment(), 7),
+    "s12_minimal": lambda: event(K.APPOINTMENT_BOOKED, minimal_appointment(), 8),
+    "s13_rich": lambda: event(K.APPOINTMENT_RESCHEDULED, rich_appointment(), 9),
+    "s14_rich": lambda: event(
+        K.APPOINTMENT_MODIFIED, rich_appointment(AppointmentStatus.PENDING), 10
+    ),
+    "s14_minimal": lambda: event(K.APPOINTMENT_MODIFIED, minimal_appointment(), 11),
+    "s15_rich": lambda: _cancelled(rich_appointment(), 12, PATREQ),
+    "s15_minimal": lambda: _cancelled(minimal_appointment(), 13, None),
+    "p03_rich": lambda: event(K.CHARGE_POSTED, rich_charge(), 14),
+    "p03_minimal": lambda: event(K.CHARGE_POSTED, minimal_charge(), 15),
+}

@@ -1,0 +1,96 @@
+"""Golden tests: each inbound trigger on corpus messages where the corpus has one, on our own
+fixtures where it does not. Goldens are reviewed by eye; regenerate with
+CAREHUB_REGEN_GOLDEN=1 and review the diff."""
+
+from __future__ import annotations
+
+import pytest
+from hl7map_support import FIXTURES, HL7_CORPUS, check_golden, context, dump_events, load
+
+from hub.canonical import EventKind
+from mappings.hl7v2 import map_message
+
+K = EventKind
+
+# (golden name, file, message index in the file, expected event kinds)
+CORPUS = [
+    (
+        "adt_a01_rich",
+        "fhirconverter__ADT-A01-01.hl7",
+        0,
+        [K.PATIENT_UPDATED, K.ENCOUNTER_STARTED, K.COVERAGE_UPDATED],
+    ),
+    ("adt_a01_v251", "fhirconverter__ADT01-28.hl7", 0, [K.PATIENT_UPDATED, K.ENCOUNTER_STARTED]),
+    (
+        "adt_a01_v231",
+        "mirth__TestADT.txt",
+        1,
+        [K.PATIENT_UPDATED, K.ENCOUNTER_STARTED, K.COVERAGE_UPDATED, K.COVERAGE_UPDATED],
+    ),
+    ("adt_a03", "hapi__adt_a03.txt", 0, [K.ENCOUNTER_FINISHED]),
+    ("adt_a04_v23", "fhirconverter__ADT04-251.hl7", 0, [K.PATIENT_REGISTERED, K.ENCOUNTER_STARTED]),
+    ("adt_a08", "fhirconverter__ADT-A08-02.hl7", 0, [K.PATIENT_UPDATED, K.ENCOUNTER_UPDATED]),
+    ("adt_a28", "fhirconverter__ADT-A28-01.hl7", 0, [K.PATIENT_REGISTERED, K.COVERAGE_UPDATED]),
+    ("adt_a31_v231", "mirth__TestADT.txt", 0, [K.PATIENT_UPDATED]),
+    (
+        "adt_a40_two_groups",
+        "fhirconverter__ADT-A40-02.hl7",
+        0,
+        [K.PATIENT_MERGED, K.PATIENT_MERGED],
+    ),
+    ("siu_s12", "fhirconverter__SIU-S12-01.hl7", 0, [K.APPOINTMENT_BOOKED]),
+    ("siu_s12_v23", "mirth__nonbatch_01.hl7", 0, [K.APPOINTMENT_BOOKED]),
+    ("siu_s13", "fhirconverter__SIU-S13-01.hl7", 0, [K.APPOINTMENT_RESCHEDULED]),
+    ("siu_s14", "fhirconverter__SIU-S14-01.hl7", 0, [K.APPOINTMENT_MODIFIED]),
+    ("siu_s15", "fhirconverter__SIU-S15-01.hl7", 0, [K.APPOINTMENT_CANCELLED]),
+    ("siu_s26", "fhirconverter__SIU-S26-01.hl7", 0, [K.APPOINTMENT_NOSHOW]),
+    (
+        "dft_p03",
+        "fhirconverter__DFT-P03-01.hl7",
+        0,
+        [K.CHARGE_POSTED, K.CHARGE_POSTED, K.COVERAGE_UPDATED],
+    ),
+]
+
+OWN = [
+    ("adt_a02", "adt_a02_transfer.hl7", [K.ENCOUNTER_TRANSFERRED]),
+    (
+        "adt_a05",
+        "adt_a05_preadmit.hl7",
+        [K.PATIENT_UPDATED, K.ENCOUNTER_PLANNED, K.COVERAGE_UPDATED, K.COVERAGE_UPDATED],
+    ),
+    ("adt_a11", "adt_a11_cancel_admit.hl7", [K.ENCOUNTER_CANCELLED]),
+    ("adt_a13", "adt_a13_cancel_discharge.hl7", [K.ENCOUNTER_DISCHARGE_CANCELLED]),
+    ("adt_a04_zsegments", "adt_a04_zsegments.hl7", [K.PATIENT_REGISTERED, K.ENCOUNTER_STARTED]),
+    ("siu_s17", "siu_s17_deleted.hl7", [K.APPOINTMENT_DELETED]),
+    (
+        "mfn_m02",
+        "mfn_m02_staff.hl7",
+        [
+            K.PRACTITIONER_UPDATED,
+            *[K.PRACTITIONER_CREDENTIAL_EXPIRING] * 3,
+            K.PRACTITIONER_DEACTIVATED,
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "file", "index", "kinds"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_corpus_message_maps_to_golden(name, file, index, kinds):
+    events = map_message(load(HL7_CORPUS / file, index), context())
+    assert [e.kind for e in events] == kinds
+    check_golden(f"in_{name}.json", dump_events(events))
+
+
+@pytest.mark.parametrize(("name", "file", "kinds"), OWN, ids=[c[0] for c in OWN])
+def test_own_fixture_maps_to_golden(name, file, kinds):
+    events = map_message(load(FIXTURES / file), context())
+    assert [e.kind for e in events] == kinds
+    check_golden(f"in_{name}.json", dump_events(events))
+
+
+def test_every_trigger_in_the_registry_has_a_golden():
+    from mappings.hl7v2 import INBOUND
+
+    covered = {f.split("_")[0].upper() + "^" + f.split("_")[1].upper() for f, *_ in CORPUS + OWN}
+    assert set(INBOUND) <= covered
