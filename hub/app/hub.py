@@ -78,8 +78,11 @@ class Hub:
         if self.transport is None:
             # lazy: the hub starts even when the broker is down; it refuses to acknowledge
             # (nothing can be confirmed) and recovers on its own when the broker comes up
-            options = {"lazy": True, "connection_name": f"carehub {cfg.hub.name}"} \
-                if cfg.hub.amqp_url else {}
+            options = (
+                {"lazy": True, "connection_name": f"carehub {cfg.hub.name}"}
+                if cfg.hub.amqp_url
+                else {}
+            )
             self.transport = make_transport(cfg.hub.amqp_url, **options)
         topology = build_topology(
             self.ns,

@@ -126,8 +126,12 @@ async def test_no_aa_while_the_broker_is_unreachable_and_the_message_is_kept(
     sink: FhirSink, tmp_path: Path, namespace: str
 ):
     # a port nothing listens on: the broker is "down" for the whole test
-    cfg = config(sink.base_url, f"sqlite:///{tmp_path / 'hub.db'}",
-                 "amqp://guest:guest@127.0.0.1:1/%2F", namespace)
+    cfg = config(
+        sink.base_url,
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        "amqp://guest:guest@127.0.0.1:1/%2F",
+        namespace,
+    )
     async with Hub(cfg) as hub:
         assert hub.inbound is not None and hub.store is not None
         port = hub.inbound.find("ehr").server.port
