@@ -206,6 +206,315 @@ def demo(
         sys.exit(EXIT_CONTENT)
 
 
+# --------------------------------------------------------------------------- files
+
+
+files_argument = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+
+
+def _items(files: tuple[Path, ...]) -> list[Any]:
+    from hub.app.files import read_items
+
+    items: list[Any] = []
+    for path in files:
+        items.extend(read_items(path))
+    return items
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return Progress(disable=not enabled or total < 20, transient=True, console=Console(stderr=True))
+
+
+@cli.command()
+@files_argument
+@json_option
+@friendly
+def validate(files: tuple[Path, ...], as_json: bool) -> None:
+    """Print the findings per message for HL7 v2 and FHIR JSON files (X12 once its adapter
+    lands). Exit 1 when any message has an error."""
+    from hub.app.files import validate_item
+
+    items = _items(files)
+    outcomes = []
+    with _progress(len(items), not as_json) as bar:
+        task = bar.add_task("validating", total=len(items))
+        for item in items:
+            outcomes.append(validate_item(item))
+            bar.advance(task)
+    if as_json:
+        click.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
+    else:
+        for o in outcomes:
+            _print_outcome(o)
+    bad = sum(1 for o in outcomes if not o.ok)
+    if not as_json:
+        click.echo(f"{len(outcomes)} messages, {len(outcomes) - bad} valid, {bad} with errors")
+    sys.exit(EXIT_CONTENT if bad else EXIT_OK)
+
+
+def _print_outcome(o: Any) -> None:
+    where = f"{o.item.path}:{o.item.line}"
+    label = " ".join(x for x in (o.key, o.control_id) if x) or o.item.format
+    status = "ok" if o.ok else "ERROR"
+    kinds = ", ".join(e.kind.value for e in o.events)
+    click.echo(f"{where}: {label}: {status}" + (f" → {kinds}" if kinds else ""))
+    for f in o.report.findings:
+        loc = f" {f.location}" if f.location else ""
+        click.echo(f"  {f.severity.value}{loc}: {f.text}")
+
+
+@cli.command()
+@files_argument
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice(["fhir", "canonical", "hl7v2", "x12"]),
+    help="What to produce from each message.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per produced resource, event or message here (default: stdout).",
+)
+@json_option
+@friendly
+def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json: bool) -> None:
+    """Convert HL7 v2 and FHIR files in bulk. Exit 1 if any message failed."""
+    from hub.app.files import convert_item
+
+    items = _items(files)
+    results = []
+    with _progress(len(items), out_dir is not None and not as_json) as bar:
+        task = bar.add_task(f"converting to {target}", total=len(items))
+        for item in items:
+            results.append(convert_item(item, target))
+            bar.advance(task)
+    written = 0
+    for r in results:
+        for name, data in r.outputs:
+            written += 1
+            if out_dir is not None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                (out_dir / name).write_bytes(data)
+            elif not as_json:
+                click.echo(data.decode("utf-8", "replace").replace("\r", "\n"))
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        for r in failed:
+            _print_outcome(r)
+        click.echo(
+            f"{len(results)} messages, {written} outputs, {len(failed)} failed", err=out_dir is None
+        )
+    sys.exit(EXIT_CONTENT if failed else EXIT_OK)
+
+
+# --------------------------------------------------------------------------- send
+
+
+@cli.command()
+@click.argument("target")
+@files_argument
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait per ACK.")
+@json_option
+@friendly
+def send(target: str, files: tuple[Path, ...], timeout: float, as_json: bool) -> None:
+    """Send the HL7 v2 messages in FILES to mllp://HOST:PORT and print each ACK.
+    Exit 1 if any message was not accepted (AA/CA)."""
+    from hub.app.send import send_files
+
+    results = run_async(send_files(target, files, ack_wait=timeout))
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            click.echo(
+                f"{r.path}:{r.line}: {r.control_id or '-'} → {r.code or 'no answer'}"
+                + (f" ({r.text})" if r.text else "")
+            )
+    sys.exit(EXIT_OK if all(r.accepted for r in results) else EXIT_CONTENT)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def _store_call(db_url: str | None, fn: Callable[[Any], Coroutine[Any, Any, R]]) -> R:
+    from hub.store import Store
+
+    async def go() -> R:
+        store = await Store.open(db_url)
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    return run_async(go())
+
+
+@cli.group()
+def messages() -> None:
+    """The raw message log: every message in and out, its status, findings and answer."""
+
+
+@messages.command("list")
+@click.option(
+    "--status",
+    help="accepted, error, rejected, unsupported, duplicate, unavailable, received, delivered",
+)
+@click.option("--system", help="Only this partner system.")
+@click.option("--direction", type=click.Choice(["in", "out"]))
+@click.option("--limit", default=50, show_default=True)
+@db_option
+@json_option
+@friendly
+def messages_list(
+    status: str | None,
+    system: str | None,
+    direction: str | None,
+    limit: int,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
+    """The newest messages first. Shows ids, never content (use ``messages show``)."""
+    rows = _store_call(
+        db_url,
+        lambda s: s.list_messages(status=status, system=system, direction=direction, limit=limit),
+    )
+    data = [
+        {
+            "id": m.id,
+            "received_at": m.received_at.isoformat(),
+            "direction": m.direction,
+            "system": m.system,
+            "format": m.format,
+            "message": m.message_key,
+            "control_id": m.control_id,
+            "status": m.status,
+            "bytes": m.size,
+            "findings": len(m.findings),
+        }
+        for m in rows
+    ]
+
+    def human() -> None:
+        for d in data:
+            click.echo(
+                f"{d['id']}  {d['received_at'][:19]}  {d['direction']:3} "
+                f"{d['system']:<12} {d['message'] or '-':<10} {d['status']:<11} "
+                f"{d['control_id'] or ''}"
+            )
+        click.echo(f"{len(data)} messages")
+
+    emit(data, as_json, human)
+
+
+@messages.command("show")
+@click.argument("message_id")
+@click.option("--raw", "raw_only", is_flag=True, help="Print the raw bytes only.")
+@db_option
+@json_option
+@friendly
+def messages_show(message_id: str, raw_only: bool, db_url: str | None, as_json: bool) -> None:
+    """One message: its raw bytes as received, status, findings and the answer we gave."""
+    m = _store_call(db_url, lambda s: s.get_message(message_id))
+    if m is None:
+        fail(f"no message {message_id}")
+    if raw_only:
+        sys.stdout.buffer.write(m.raw)
+        return
+    data = {
+        "id": m.id,
+        "direction": m.direction,
+        "system": m.system,
+        "port": m.port,
+        "format": m.format,
+        "message": m.message_key,
+        "control_id": m.control_id,
+        "status": m.status,
+        "received_at": m.received_at.isoformat(),
+        "peer": m.peer,
+        "duplicate_of": m.duplicate_of,
+        "findings": m.findings,
+        "raw": m.raw.decode("utf-8", "replace"),
+        "answer": m.ack.decode("utf-8", "replace") if m.ack else None,
+    }
+
+    def human() -> None:
+        for key in (
+            "id",
+            "direction",
+            "system",
+            "port",
+            "format",
+            "message",
+            "control_id",
+            "status",
+            "received_at",
+            "peer",
+            "duplicate_of",
+        ):
+            if data[key]:
+                click.echo(f"{key:>12}: {data[key]}")
+        for f in m.findings:
+            click.echo(
+                f"     finding: {f.get('severity')} {f.get('location') or ''} {f.get('text')}"
+            )
+        click.echo("--- raw ---")
+        click.echo(str(data["raw"]).replace("\r", "\n"))
+        if data["answer"]:
+            click.echo("--- answer ---")
+            click.echo(str(data["answer"]).replace("\r", "\n"))
+
+    emit(data, as_json, human)
+
+
+@cli.command()
+@click.option("--destination", help="Only this destination system.")
+@click.option("--status", help="delivered, retrying, parked, skipped")
+@click.option("--limit", default=100, show_default=True)
+@db_option
+@json_option
+@friendly
+def deliveries(
+    destination: str | None, status: str | None, limit: int, db_url: str | None, as_json: bool
+) -> None:
+    """Deliveries per destination: what was sent where, and what failed."""
+    rows = _store_call(
+        db_url, lambda s: s.list_deliveries(destination=destination, status=status, limit=limit)
+    )
+    data = [
+        {
+            "envelope_id": d.envelope_id,
+            "destination": d.destination,
+            "event": d.event_kind,
+            "status": d.status,
+            "attempts": d.attempts,
+            "message_id": d.message_id,
+            "detail": d.detail,
+            "updated_at": d.updated_at.isoformat(),
+        }
+        for d in rows
+    ]
+
+    def human() -> None:
+        for d in data:
+            click.echo(
+                f"{d['updated_at'][:19]}  {d['destination']:<12} {d['event'] or '-':<24} "
+                f"{d['status']:<10} x{d['attempts']}  {d['detail'] or ''}"
+            )
+        click.echo(f"{len(data)} deliveries")
+
+    emit(data, as_json, human)
+
+
 def main() -> None:
     cli(prog_name="carehub")
 

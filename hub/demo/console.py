@@ -41,7 +41,7 @@ def _where(s: DemoSummary) -> Panel:
         f"EHR port:   mllp://127.0.0.1:{s.mllp_port}   "
         f"(try: carehub send mllp://127.0.0.1:{s.mllp_port} FILE.hl7)",
         f"billing:    {s.fhir_sink}/Patient/<id>",
-        f"messages:   carehub messages --db-url {db}",
+        f"messages:   carehub messages list --db-url {db}",
         f"deliveries: carehub deliveries --db-url {db}",
     ]
     return Panel("\n".join(lines), title="where to look", expand=False)
