@@ -34,7 +34,7 @@ from hub.canonical import Event, EventKind, Patient, Provenance
 from hub.envelope import Envelope
 from queues import AmqpTransport, build_topology, events_exchange, work_queue
 
-__all__ = ["broker_baseline"]
+__all__ = ["broker_baseline", "delete_topology"]
 
 PREFETCH = 500
 
@@ -50,7 +50,7 @@ async def broker_baseline(url: str, n: int, size: int = 1024, window: int = 1000
         carehub = await _transport_baseline(transport, ns, n, size)
     finally:
         await transport.close()
-        await _delete(url, topology)
+        await delete_topology(url, topology)
     return {
         "n": n,
         "size": size,
@@ -223,7 +223,8 @@ async def _consume_all(transport: AmqpTransport, queue: str, n: int) -> None:
                 return
 
 
-async def _delete(url: str, topology: Any) -> None:
+async def delete_topology(url: str, topology: Any) -> None:
+    """Delete every queue and exchange of ``topology`` (bench namespaces only)."""
     conn = await _connect(url)
     try:
         ch = await _rpc_channel(conn)

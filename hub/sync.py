@@ -116,7 +116,9 @@ class SyncEngine:
             source=env.source_system,
             event_id=env.id,
             event_kind=event.kind.value,
+            known_version=current.version if current else 0,
         )
-        await unit.link_identifiers(etype, canonical_id, pairs, source=env.source_system)
+        fresh = [p for p in pairs if p not in known]
+        await unit.link_identifiers(etype, canonical_id, fresh, source=env.source_system)
         new_entity = type(entity).model_validate(state)
         return event.model_copy(update={"entity": new_entity})

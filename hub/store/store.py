@@ -262,23 +262,15 @@ class _Operations:
             outbound_message_id=outbound_message_id,
         )
 
-        async def work(conn: AsyncConnection) -> None:
-            where = and_(
-                t.deliveries.c.envelope_id == envelope_id, t.deliveries.c.destination == destination
-            )
-            res = await conn.execute(update(t.deliveries).where(where).values(**values))
-            if res.rowcount == 0:
-                await conn.execute(
-                    insert(t.deliveries).values(
-                        envelope_id=envelope_id,
-                        destination=destination,
-                        event_kind=event_kind,
-                        message_id=message_id,
-                        **values,
-                    )
-                )
-
-        await self._tx(work)
+        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(t.deliveries)
+        stmt = ins.values(
+            envelope_id=envelope_id,
+            destination=destination,
+            event_kind=event_kind,
+            message_id=message_id,
+            **values,
+        ).on_conflict_do_update(index_elements=["envelope_id", "destination"], set_=values)
+        await self._tx(lambda c: c.execute(stmt))
 
     async def get_delivery(self, envelope_id: str, destination: str) -> DeliveryRecord | None:
         stmt = select(t.deliveries).where(
@@ -351,31 +343,36 @@ class _Operations:
         event_id: str | None = None,
         event_kind: str | None = None,
         expected_version: int | None = None,
+        known_version: int | None = None,
         merged_into: str | None = None,
     ) -> int:
         """Write a new version of an entity and return its version number.
 
         With ``expected_version`` the write is optimistic: it fails with ``VersionConflict``
-        when somebody else wrote in between.
+        when somebody else wrote in between. ``known_version`` (0 for a new entity) is the
+        version the caller read in the same transaction, which saves a read.
         """
         body = json.dumps(data, separators=(",", ":"), default=str)
         now = _now()
 
         async def work(conn: AsyncConnection) -> int:
-            cur = await _first(
-                conn,
-                select(t.entities.c.version).where(
-                    and_(t.entities.c.entity_type == entity_type, t.entities.c.id == entity_id)
-                ),
-            )
-            current = int(cur[0]) if cur is not None else 0
+            if known_version is not None:
+                current = known_version
+            else:
+                cur = await _first(
+                    conn,
+                    select(t.entities.c.version).where(
+                        and_(t.entities.c.entity_type == entity_type, t.entities.c.id == entity_id)
+                    ),
+                )
+                current = int(cur[0]) if cur is not None else 0
             if expected_version is not None and expected_version != current:
                 raise VersionConflict(entity_type, entity_id, expected_version, current)
             version = current + 1
             values = dict(
                 version=version, data=body, source=source, updated_at=now, merged_into=merged_into
             )
-            if cur is None:
+            if current == 0:
                 await conn.execute(
                     insert(t.entities).values(entity_type=entity_type, id=entity_id, **values)
                 )
@@ -495,32 +492,24 @@ class _Operations:
         """
         pairs = list(dict.fromkeys(identifiers))
 
+        if not pairs:
+            return 0
+        now = _now()
+        rows = [
+            dict(
+                entity_type=entity_type,
+                namespace=ns,
+                value=value,
+                canonical_id=canonical_id,
+                source=source,
+                created_at=now,
+            )
+            for ns, value in pairs
+        ]
+        stmt = self._insert_ignore(t.xrefs).values(rows)
+
         async def work(conn: AsyncConnection) -> int:
-            new = 0
-            for ns, value in pairs:
-                exists = await _first(
-                    conn,
-                    select(t.xrefs.c.canonical_id).where(
-                        and_(
-                            t.xrefs.c.entity_type == entity_type,
-                            t.xrefs.c.namespace == ns,
-                            t.xrefs.c.value == value,
-                        )
-                    ),
-                )
-                if exists is None:
-                    await conn.execute(
-                        insert(t.xrefs).values(
-                            entity_type=entity_type,
-                            namespace=ns,
-                            value=value,
-                            canonical_id=canonical_id,
-                            source=source,
-                            created_at=_now(),
-                        )
-                    )
-                    new += 1
-            return new
+            return int((await conn.execute(stmt)).rowcount)
 
         return await self._tx(work)
 

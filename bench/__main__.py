@@ -1,0 +1,161 @@
+"""``python -m bench``: every benchmark in one run; the last line printed is one JSON object
+holding every figure.
+
+    python -m bench            # full sizes
+    python -m bench --quick    # about a minute
+
+Needs RabbitMQ (CAREHUB_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672/%2F) and
+PostgreSQL (CAREHUB_PG_URL, default postgresql://postgres@127.0.0.1:5432/test) for the
+figures that use them; a missing service is reported as such, not as a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+AMQP_URL = os.environ.get("CAREHUB_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+PG_URL = os.environ.get("CAREHUB_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def _section(
+    results: dict[str, Any], name: str, fn: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any] | None:
+    started = time.perf_counter()
+    try:
+        value = await fn()
+    except Exception as exc:  # a benchmark that cannot run is reported, not hidden
+        results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        say(f"  {name}: could not run ({type(exc).__name__}: {exc})")
+        return None
+    value["seconds"] = round(time.perf_counter() - started, 1)
+    results[name] = value
+    return value
+
+
+async def _fresh_pg_db() -> str:
+    import uuid
+
+    import asyncpg
+
+    name = f"carehub_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{PG_URL.rsplit('/', 1)[0]}/{name}"
+
+
+async def _drop_pg_db(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    from bench.broker import broker_baseline
+    from bench.e2e import adt_end_to_end
+    from bench.hl7v2_codec import adt_corpus, codec_rates
+
+    results: dict[str, Any] = {
+        "quick": quick,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+    n_broker = 5000 if quick else 20000
+    n_adt = 300 if quick else 2000
+    conns = 4
+
+    say("broker baseline (raw pika vs carehub transport, 1 KiB persistent, confirms)")
+    base = await _section(results, "broker", lambda: broker_baseline(AMQP_URL, n_broker))
+    if base:
+        say(
+            f"  raw publish {base['raw_publish_per_s']:,.0f}/s  consume "
+            f"{base['raw_consume_per_s']:,.0f}/s  | transport publish "
+            f"{base['transport_publish_per_s']:,.0f}/s  consume "
+            f"{base['transport_consume_per_s']:,.0f}/s"
+        )
+
+    say("HL7 v2 codec on the corpus ADT messages (one core)")
+    codec = await _section(
+        results, "hl7v2_codec", lambda: _codec(codec_rates, adt_corpus(), 1.0 if quick else 3.0)
+    )
+    if codec:
+        say(
+            "  "
+            + "  ".join(
+                f"{k} {v:,.0f}/s"
+                for k, v in codec.items()
+                if isinstance(v, (int, float)) and k != "seconds"
+            )
+        )
+
+    baseline = base["raw_publish_per_s"] if base else None
+    combos = [
+        ("embedded+sqlite", None, None),
+        ("rabbitmq+sqlite", AMQP_URL, None),
+        ("rabbitmq+postgresql", AMQP_URL, "pg"),
+    ]
+    for label, amqp, db in combos:
+        say(f"ADT^A04 end to end, {label}: {n_adt} messages over {conns} MLLP connections")
+        pg = await _fresh_pg_db() if db == "pg" else None
+        try:
+            e2e = await _section(
+                results,
+                f"adt_e2e[{label}]",
+                lambda a=amqp, d=pg: adt_end_to_end(
+                    n=n_adt, connections=conns, db_url=d, amqp_url=a
+                ),
+            )
+        finally:
+            if pg:
+                await _drop_pg_db(pg)
+        if e2e:
+            ratio = f" = {e2e['ack_per_s'] / baseline:.3f} x raw publish" if baseline else ""
+            e2e["ack_ratio_to_raw_publish"] = (
+                round(e2e["ack_per_s"] / baseline, 4) if baseline else None
+            )
+            say(
+                f"  acknowledged {e2e['ack_per_s']:,.0f} msg/s{ratio}; delivered end to end "
+                f"{e2e['end_to_end_msg_per_s']:,.0f} msg/s ({e2e['deliveries_per_s']:,.0f} "
+                "FHIR deliveries/s)"
+            )
+    return results
+
+
+async def _codec(fn: Any, paths: Any, seconds: float) -> dict[str, Any]:
+    return dict(await asyncio.to_thread(fn, paths, seconds))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    parser.add_argument("--out", help="also write the JSON to this file")
+    args = parser.parse_args(argv)
+    results = asyncio.run(run(args.quick))
+    line = json.dumps(results, separators=(",", ":"))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
