@@ -12,7 +12,7 @@ trip stay exact whatever the partner sent (X12 itself is ASCII-based).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -155,12 +155,11 @@ class Lexer:
 
     def _segments(self, header: IsaHeader) -> Iterator[Token]:
         """Segments after the ISA until IEA, a new ISA, or end of input."""
-        delims = header.delimiters
-        term = delims.segment
+        term = header.delimiters.segment
         breaks = _BREAKS.replace(term, "")
         while True:
-            end = self._buf.find(term, self._pos)
-            if end < 0:
+            last = self._buf.rfind(term, self._pos)
+            if last < 0:
                 if self._eof:
                     yield from self._last_piece(breaks, header)
                     return
@@ -171,21 +170,35 @@ class Lexer:
                     )
                 self._fill()
                 continue
-            piece = self._buf[self._pos : end]
-            body = piece.lstrip(breaks) if breaks else piece
-            if len(body) != len(piece):
-                self._attach_after(piece[: len(piece) - len(body)])
-            if _starts_isa(body):
-                # a new interchange without IEA: hand back to the ISA search
-                self._pos += len(piece) - len(body)
+            # every complete segment in the buffer at once: one split, not one find each
+            done = yield from self._pieces(self._buf[self._pos : last].split(term), header,
+                                           breaks)
+            if done:
                 return
-            self._pos = end + 1
+
+    def _pieces(self, pieces: list[str], header: IsaHeader,
+                breaks: str) -> Generator[Token, None, bool]:
+        """Turn terminated pieces into segments; True when the interchange ended."""
+        delims = header.delimiters
+        for piece in pieces:
+            body = piece
+            if breaks and piece[:1] in breaks and piece:
+                body = piece.lstrip(breaks)
+                self._attach_after(piece[: len(piece) - len(body)])
+                if _starts_isa(body):
+                    # a new interchange without IEA: hand back to the ISA search
+                    self._pos += len(piece) - len(body)
+                    return True
+            elif body[:3] == "ISA" and _starts_isa(body):
+                return True
+            self._pos += len(piece) + 1
             seg = Segment(body, delims)
             if self._pending is not None:
                 yield self._pending
             self._pending = seg
             if seg.id == "IEA":
-                return
+                return True
+        return False
 
     def _last_piece(self, breaks: str, header: IsaHeader) -> Iterator[Token]:
         """At end of input inside an interchange: an unterminated last segment, if any."""

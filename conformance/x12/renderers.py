@@ -27,16 +27,19 @@ __all__ = ["ACK_999_VERSION", "render_997", "render_999", "render_ta1"]
 ACK_999_VERSION = "005010X231A1"
 _AK201_999 = frozenset({"270", "271", "276", "277", "278", "820", "834", "835", "837"})
 _SEGMENT_ID = re.compile(r"[A-Z0-9]{2,3}\Z")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: a separator we are willing to write: printable ASCII, not a letter, digit or space
+_SEPARATOR = re.compile(r"[!-/:-@\[-`{-~]\Z")
 
 
 # --------------------------------------------------------------------------- envelope
 
 
 def _party(qualifier: str, identifier: str) -> tuple[str, str]:
-    """An ISA party fitted to ISA05/06: a bad qualifier becomes ZZ (mutually defined)."""
-    qual = qualifier if len(qualifier) == 2 and qualifier.isalnum() else "ZZ"
-    ident = identifier.strip()[:15] or "UNKNOWN"
+    """An ISA party fitted to ISA05/06: a bad qualifier becomes ZZ (mutually defined), an
+    identifier loses characters that cannot be written (controls, separators, non-ASCII)."""
+    qual = qualifier if len(qualifier) == 2 and _alnum(qualifier) == qualifier else "ZZ"
+    ident = "".join(ch for ch in identifier if ch.isascii() and (ch.isalnum() or ch in " -."))
+    ident = ident.strip()[:15] or "UNKNOWN"
     return qual, ident
 
 
@@ -44,9 +47,9 @@ def _delimiters(ic: Interchange, need_repetition: bool) -> Delimiters:
     """The inbound separators when they are sound (so echoed data cannot clash), else ours."""
     d = ic.delimiters
     seps = [d.element, d.component, d.segment]
-    if len(set(seps)) != 3 or any(c.isalnum() or c.isspace() for c in seps):
+    if len(set(seps)) != 3 or not all(_SEPARATOR.match(c) for c in seps):
         return Delimiters("*", ":", "^" if need_repetition else None, "~")
-    rep = d.repetition
+    rep = d.repetition if d.repetition and _SEPARATOR.match(d.repetition) else None
     if need_repetition and rep is None:
         rep = next(c for c in "^{|!`\\" if c not in seps)
     return Delimiters(d.element, d.component, rep if need_repetition else None, d.segment)
@@ -123,7 +126,7 @@ def render_999(
     """One 005010X231A1 999 per group in ``groups``, in one FA group, in one interchange."""
     ic = verdict.interchange
     b = _builder(ic, next_control, "00501", sender=sender, when=when, line_break=line_break)
-    fa = b.group("FA", ACK_999_VERSION, *_app_ids(groups[0].group, ic))
+    fa = b.group("FA", ACK_999_VERSION, *_app_ids(groups[0].group, ic, b.delimiters))
     for gv in groups:
         _functional_ack(fa.transaction("999", ACK_999_VERSION), gv, _Style999())
     return b.render()
@@ -143,18 +146,24 @@ def render_997(
     version = ic.version if ic.version.isdigit() and "00200" <= ic.version <= "00501" else "00401"
     b = _builder(ic, next_control, version, sender=sender, when=when, line_break=line_break)
     release = groups[0].group.version[:6]
-    fa = b.group("FA", release if release.isdigit() else "004010", *_app_ids(groups[0].group, ic))
+    fa = b.group(
+        "FA",
+        release if release.isdigit() else "004010",
+        *_app_ids(groups[0].group, ic, b.delimiters),
+    )
     for gv in groups:
         _functional_ack(fa.transaction("997"), gv, _Style997())
     return b.render()
 
 
-def _app_ids(group: FunctionalGroup, ic: Interchange) -> tuple[str, str]:
+def _app_ids(group: FunctionalGroup, ic: Interchange, d: Delimiters) -> tuple[str, str]:
     """GS02/GS03 of the answer: the inbound GS03/GS02, or the ISA ids when unusable."""
 
     def fit(value: str, fallback: str) -> str:
-        value = value.strip()
-        return value if 2 <= len(value) <= 15 else (fallback.strip()[:15].ljust(2, "0"))
+        value = _printable(value, d).strip()
+        if 2 <= len(value) <= 15:
+            return value
+        return _printable(fallback, d).strip()[:15].ljust(2, "0")
 
     return fit(group.gs.element(3), ic.receiver[1]), fit(group.gs.element(2), ic.sender[1])
 
@@ -196,12 +205,13 @@ class _Style997(_Style999):
 def _functional_ack(tb: TransactionBuilder, gv: GroupVerdict, style: _Style999) -> None:
     group = gv.group
     gs06 = "".join(c for c in group.control_number if c.isdigit())[:9] or "0"
-    ak1 = [group.functional_id, gs06]
+    ak1 = [_alnum(group.functional_id)[:2] or "XX", gs06]
     if style.with_convention:
-        ak1.append(group.version[:12] or "005010")
+        ak1.append(_alnum(group.version)[:12] or "005010")
     tb.add("AK1", *ak1)
     for tv in gv.transactions:
-        if style.ak2_allowed is None or tv.ts.id in style.ak2_allowed:
+        allowed = style.ak2_allowed
+        if (allowed is None and _alnum(tv.ts.id)) or (allowed and tv.ts.id in allowed):
             _set_response(tb, tv, style)
     codes = _unique(gv.syntax_codes)[:5]
     tb.add("AK9", gv.code, gv.included, str(gv.received), str(gv.accepted), *codes)
@@ -209,9 +219,9 @@ def _functional_ack(tb: TransactionBuilder, gv: GroupVerdict, style: _Style999) 
 
 def _set_response(tb: TransactionBuilder, tv: TransactionVerdict, style: _Style999) -> None:
     ts = tv.ts
-    st02 = ts.control_number[:9].rjust(4, "0")
-    ak2 = [ts.id, st02]
-    st03 = ts.st.element(3)
+    st02 = _printable(ts.control_number, tb.delimiters)[:9].rjust(4, "0")
+    ak2 = [_alnum(ts.id)[:3], st02]
+    st03 = _printable(ts.st.element(3), tb.delimiters)
     if style.with_convention and st03 and len(st03) <= 35:
         ak2.append(st03)
     tb.add("AK2", *ak2)
@@ -233,13 +243,13 @@ def _segment_errors(tb: TransactionBuilder, details: list[X12Finding], style: _S
                 style.segment,
                 seg_id,
                 str(f.position or 1),
-                f.ls_id or "",
+                _alnum(f.ls_id or "")[:4],
                 style.segment_code(f.format_code or "8"),
             )
             current = key
             continue
         if key != current:
-            tb.add(style.segment, seg_id, str(f.position or 1), f.ls_id or "", "8")
+            tb.add(style.segment, seg_id, str(f.position or 1), _alnum(f.ls_id or "")[:4], "8")
             current = key
         tb.add(style.element, *_element_fields(f, style, tb.delimiters))
 
@@ -265,12 +275,21 @@ def _element_fields(
 
 
 def _copy(value: str | None, d: Delimiters) -> str:
-    """IK404 copy of the bad value — left out when it holds control characters or one of
-    the answer's separators (it would break the acknowledgment itself)."""
-    if not value or _CONTROL.search(value):
+    """IK404 copy of the bad value — left out unless it is printable ASCII free of the
+    answer's separators (anything else would break the acknowledgment itself)."""
+    if not value or _printable(value, d) != value:
         return ""
-    seps = {d.element, d.component, d.segment, d.repetition}
-    return "" if any(ch in seps for ch in value) else value[:99]
+    return value[:99]
+
+
+def _printable(value: str, d: Delimiters | None = None) -> str:
+    """``value`` without control, non-ASCII or separator characters (echoed values)."""
+    seps = {d.element, d.component, d.segment, d.repetition} if d else set()
+    return "".join(ch for ch in value if " " <= ch <= "~" and ch not in seps)
+
+
+def _alnum(value: str) -> str:
+    return "".join(ch for ch in value if ch.isascii() and ch.isalnum())
 
 
 def _unique(codes: Iterable[str]) -> list[str]:
