@@ -219,20 +219,21 @@ def code_sets() -> dict[str, Any]:
     return {"provenance": provenance("codes.xml"), "codesets": sets}
 
 
-def write(name: str, data: dict[str, Any]) -> None:
-    path = OUT_DIR / name
+def write(name: str, data: dict[str, Any], out_dir: Path = OUT_DIR) -> None:
+    path = out_dir / name
     path.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=True) + "\n")
     sys.stderr.write(f"wrote {path.name}\n")
 
 
-def main() -> None:
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
+def main(out_dir: Path = OUT_DIR) -> None:
+    """Write every generated table into ``out_dir`` (default: the package's data folder)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     for map_file, (guide_id, ts_id, _fid) in GUIDES.items():
-        write(f"{guide_id}.{ts_id}.json", guide(map_file))
-    write("dataelements.json", data_elements())
-    write("segments.json", segment_dictionary())
-    write("codesets.json", code_sets())
+        write(f"{guide_id}.{ts_id}.json", guide(map_file), out_dir)
+    write("dataelements.json", data_elements(), out_dir)
+    write("segments.json", segment_dictionary(), out_dir)
+    write("codesets.json", code_sets(), out_dir)
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT_DIR)
