@@ -171,13 +171,13 @@ class Lexer:
                 self._fill()
                 continue
             # every complete segment in the buffer at once: one split, not one find each
-            done = yield from self._pieces(self._buf[self._pos : last].split(term), header,
-                                           breaks)
+            done = yield from self._pieces(self._buf[self._pos : last].split(term), header, breaks)
             if done:
                 return
 
-    def _pieces(self, pieces: list[str], header: IsaHeader,
-                breaks: str) -> Generator[Token, None, bool]:
+    def _pieces(
+        self, pieces: list[str], header: IsaHeader, breaks: str
+    ) -> Generator[Token, None, bool]:
         """Turn terminated pieces into segments; True when the interchange ended."""
         delims = header.delimiters
         for piece in pieces:

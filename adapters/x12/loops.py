@@ -127,7 +127,7 @@ class LoopTree:
 
 
 class _Frame:
-    __slots__ = ("counts", "groups", "ids", "idx", "loop", "spec")
+    __slots__ = ("counts", "groups", "ids", "idx", "loop", "missing", "spec")
 
     def __init__(self, spec: LoopSpec, loop: Loop) -> None:
         self.spec = spec
@@ -135,6 +135,8 @@ class _Frame:
         self.idx = -1
         self.counts = [0] * len(spec.children)
         self.ids, self.groups = _layout(spec)
+        #: required children already reported missing (the cursor went past them)
+        self.missing: set[int] = set()
 
 
 _LAYOUTS: dict[int, tuple[tuple[str, ...], tuple[int, ...]]] = {}
@@ -201,6 +203,8 @@ class _Walker:
 
     def _apply(self, frame: _Frame, i: int, seg: Segment, pos: int, loose: bool = False) -> None:
         child = frame.spec.children[i]
+        if i > frame.idx:
+            self._skipped(frame, range(frame.idx + 1, frame.groups[i]), pos)
         frame.idx = i
         frame.counts[i] += 1
         if isinstance(child, SegmentSpec):
@@ -229,9 +233,16 @@ class _Walker:
         self.tree.placed.append(Placed(pos, seg, spec, frame.spec.id))
 
     def _close(self, frame: _Frame, pos: int) -> None:
-        for i, child in enumerate(frame.spec.children):
-            if child.usage != "R" or frame.counts[i]:
+        self._skipped(frame, range(len(frame.spec.children)), pos)
+
+    def _skipped(self, frame: _Frame, indices: range, pos: int) -> None:
+        """Required children the cursor passes (or the loop ends) without: missing, noted
+        once, at the position of the segment that showed it (999 IK302)."""
+        for i in indices:
+            child = frame.spec.children[i]
+            if child.usage != "R" or frame.counts[i] or i in frame.missing:
                 continue
+            frame.missing.add(i)
             seg_id = frame.ids[i]
             if seg_id in ("ST", "SE"):
                 continue  # trailers are the envelope checks' business

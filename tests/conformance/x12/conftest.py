@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,52 @@ def x12_dir() -> Path:
     if not directory.is_dir():
         pytest.fail(f"no X12 corpus at {directory}; set CAREHUB_CORPUS")
     return directory
+
+
+class Pyx12Result:
+    """pyx12's verdict on one input: ``ok``, the error lines it logged, or what it raised."""
+
+    def __init__(self, ok: bool | None, errors: list[str], raised: BaseException | None):
+        self.ok, self.errors, self.raised = ok, errors, raised
+
+    def __repr__(self) -> str:
+        return f"Pyx12Result(ok={self.ok}, errors={self.errors[:3]}, raised={self.raised!r})"
+
+
+def run_pyx12(data: bytes) -> Pyx12Result:
+    """Validate ``data`` with pyx12's x12n_document (its 999 goes nowhere)."""
+    import io
+    import logging
+
+    import pyx12.params
+    import pyx12.x12n_document
+
+    lines: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                lines.append(record.getMessage())
+
+    log = logging.getLogger("pyx12")
+    handler = _Collect()
+    log.addHandler(handler)
+    old, log.propagate = log.propagate, False
+    try:
+        ok = pyx12.x12n_document.x12n_document(
+            pyx12.params.params(), io.StringIO(data.decode("latin-1")), io.StringIO(), None
+        )
+        return Pyx12Result(bool(ok), lines, None)
+    except Exception as exc:  # pyx12's own failures are what some tests document
+        return Pyx12Result(None, lines, exc)
+    finally:
+        log.removeHandler(handler)
+        log.propagate = old
+
+
+@pytest.fixture(scope="session")
+def pyx12() -> Callable[[bytes], Pyx12Result]:
+    """pyx12 is a dev dependency: a missing pyx12 fails these tests, it does not skip them."""
+    import pyx12 as _pyx12  # noqa: F401
+
+    return run_pyx12
