@@ -44,8 +44,9 @@ class Acknowledgment:
 
     @property
     def accepted(self) -> bool:
-        """True when the interchange and every functional group were accepted outright."""
-        return not self.verdict.rejected and all(g.code == "A" for g in self.verdict.groups)
+        """True when the interchange and every functional group were accepted outright
+        (TA104 A, every AK901 A)."""
+        return self.verdict.code == "A" and all(g.code == "A" for g in self.verdict.groups)
 
 
 def acknowledge(
@@ -58,9 +59,15 @@ def acknowledge(
     when: datetime | None = None,
     line_break: str = "",
     always_ta1: bool = False,
+    report: Report | None = None,
 ) -> Acknowledgment:
-    """Check ``ic`` and render its TA1 / 999 / 997 (each ``None`` when not due)."""
-    report = check_interchange(ic, seen=seen, registry=registry)
+    """Check ``ic`` and render its TA1 / 999 / 997 (each ``None`` when not due).
+
+    Pass ``report`` to answer from findings already computed (the pipeline checks first and
+    answers later); it must come from ``check_interchange`` on this same interchange.
+    """
+    if report is None:
+        report = check_interchange(ic, seen=seen, registry=registry)
     verdict = judge(ic, report)
     opts = {"sender": sender, "when": when, "line_break": line_break}
     ta1 = None

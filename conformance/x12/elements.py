@@ -55,25 +55,30 @@ def check_segment(seg: Segment, spec: SegmentSpec) -> list[ElementIssue]:
                 f"{seg.id} has {present} elements, the guide defines {len(spec.elements)}",
             )
         )
-    for pos, es in enumerate(spec.elements, 1):
-        issues.extend(_element(seg, pos, es))
-    issues.extend(_syntax(spec.syntax, lambda n: bool(seg.element(n)), seg.id, None))
+    values = seg.elements
+    specs = spec.elements
+    for pos in range(1, len(specs) + 1):
+        es = specs[pos - 1]
+        value = values[pos] if pos <= present else ""
+        if value:
+            issues.extend(_element(seg, pos, es, value))
+        elif es.usage == "R":
+            issues.append(_issue("1", es, f"{es.ref} is required", pos=pos))
+    if spec.syntax:
+        issues.extend(_syntax(spec.syntax, lambda n: bool(seg.element(n)), seg.id, None))
     return issues
 
 
 # --------------------------------------------------------------------------- one element
 
 
-def _element(seg: Segment, pos: int, es: ElementSpec) -> Iterator[ElementIssue]:
-    value = seg.element(pos)
-    if not value:
-        if es.usage == "R":
-            yield _issue("1", es, f"{es.ref} is required", pos=pos)
-        return
+def _element(seg: Segment, pos: int, es: ElementSpec, value: str) -> Iterator[ElementIssue]:
+    """Problems of element ``pos``, which has data."""
     if es.usage == "N":
         yield _issue("I10", es, f"{es.ref} is not used in this guide", pos=pos, value=value)
         return
-    repeats = seg.repetitions(pos)
+    rep_sep = seg.delimiters.repetition
+    repeats = value.split(rep_sep) if rep_sep and rep_sep in value else [value]
     if es.repeat is not None and len(repeats) > es.repeat:
         yield _issue("12", es, f"{es.ref} repeats more than {es.repeat} times", pos=pos)
         repeats = repeats[: es.repeat]

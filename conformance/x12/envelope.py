@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from adapters.x12.delimiters import ISA_ELEMENT_WIDTHS
 from adapters.x12.model import FunctionalGroup, Interchange, TransactionSet
@@ -246,50 +247,67 @@ def _strays(ic: Interchange) -> Iterator[X12Finding]:
 # --------------------------------------------------------------------------- group
 
 
-def check_group(ic: Interchange, group: FunctionalGroup, earlier: set[str]) -> list[X12Finding]:
-    """GS/GE of one group; ``earlier`` holds the GS06 values seen before it."""
-    out: list[X12Finding] = []
-    where = {"interchange": ic.index, "group": group.index}
+@dataclass(slots=True)
+class _Findings:
+    """Findings of one level and place, each with its acknowledgment code."""
 
-    def add(code: str, text: str, ak905: str | None, location: str) -> None:
-        out.append(
+    level: str
+    where: dict[str, int]
+    items: list[X12Finding] = field(default_factory=list)
+
+    def error(self, code: str, text: str, ack_code: str | None, location: str) -> None:
+        self.items.append(
             error(
-                Level.GROUP, code, text, ak905, location=location, segment_id=location[:2], **where
+                self.level,
+                code,
+                text,
+                ack_code,
+                location=location,
+                segment_id=location[:2],
+                **self.where,
             )
         )
 
+    def warning(self, code: str, text: str, location: str) -> None:
+        self.items.append(warning(self.level, code, text, location=location, **self.where))
+
+
+def check_group(ic: Interchange, group: FunctionalGroup, earlier: set[str]) -> list[X12Finding]:
+    """GS/GE of one group; ``earlier`` holds the GS06 values seen before it."""
+    out = _Findings(Level.GROUP, {"interchange": ic.index, "group": group.index})
+    _group_header(group, earlier, out)
+    _group_trailer(group, out)
+    for stray in group.strays:
+        out.error("structure", "segment between transaction sets", None, stray.id[:3] or "GS")
+    return out.items
+
+
+def _group_header(group: FunctionalGroup, earlier: set[str], out: _Findings) -> None:
     gs06 = group.control_number
     if not (_DIGITS.match(gs06) and len(gs06) <= 9):
-        add("value", "GS06 must be 1 to 9 digits", "6", "GS06")
+        out.error("value", "GS06 must be 1 to 9 digits", "6", "GS06")
     elif gs06 in earlier:
-        add("duplicate", "GS06 is not unique in the interchange", "18", "GS06")
+        out.error("duplicate", "GS06 is not unique in the interchange", "18", "GS06")
     earlier.add(gs06)
     if len(group.functional_id) != 2 or not group.functional_id.isalnum():
-        add("value", "GS01 is not a functional identifier code", "1", "GS01")
+        out.error("value", "GS01 is not a functional identifier code", "1", "GS01")
     if not group.version:
-        add("required", "GS08 version is missing", "2", "GS08")
+        out.error("required", "GS08 version is missing", "2", "GS08")
     if not (len(group.gs.element(4)) == 8 and valid_date(group.gs.element(4))):
-        add("value", "GS04 is not a CCYYMMDD date", None, "GS04")
+        out.error("value", "GS04 is not a CCYYMMDD date", None, "GS04")
     if not valid_time(group.gs.element(5)):
-        add("value", "GS05 is not a valid time", None, "GS05")
-    out.extend(_group_trailer(group, add))
-    for stray in group.strays:
-        add("structure", "segment between transaction sets", None, stray.id[:3] or "GS")
-    return out
+        out.error("value", "GS05 is not a valid time", None, "GS05")
 
 
-def _group_trailer(
-    group: FunctionalGroup, add: Callable[[str, str, str | None, str], None]
-) -> list[X12Finding]:
+def _group_trailer(group: FunctionalGroup, out: _Findings) -> None:
     if group.ge is None:
-        add("incomplete", "functional group ends without GE", "3", "GE")
-        return []
+        out.error("incomplete", "functional group ends without GE", "3", "GE")
+        return
     count = len(group.transaction_sets)
     if group.ge.element(1) != str(count):
-        add("value", f"GE01 does not count the {count} transaction sets", "5", "GE01")
+        out.error("value", f"GE01 does not count the {count} transaction sets", "5", "GE01")
     if group.ge.element(2) != group.control_number:
-        add("value", "GE02 differs from GS06", "4", "GE02")
-    return []
+        out.error("value", "GE02 differs from GS06", "4", "GE02")
 
 
 # --------------------------------------------------------------------------- transaction set
@@ -299,70 +317,55 @@ def check_transaction_envelope(
     ts: TransactionSet, functional_id: str, earlier: set[str]
 ) -> list[X12Finding]:
     """ST/SE of one set; ``earlier`` holds the ST02 values seen before it in the group."""
-    out: list[X12Finding] = []
+    out = _Findings(
+        Level.TRANSACTION,
+        {"interchange": ts.interchange_index, "group": ts.group_index, "transaction": ts.index},
+    )
+    # HIPAA groups are held to their guide; other partners' habits only get warnings
     strict = functional_id in HEALTH_CARE_GROUPS
-    where = {"interchange": ts.interchange_index, "group": ts.group_index, "transaction": ts.index}
+    _set_header(ts, functional_id, strict, earlier, out)
+    _convention(ts, strict, out)
+    _set_trailer(ts, out)
+    return out.items
 
-    def add(code: str, text: str, ik502: str, location: str) -> None:
-        out.append(
-            error(
-                Level.TRANSACTION,
-                code,
-                text,
-                ik502,
-                location=location,
-                segment_id=location[:2],
-                **where,
-            )
-        )
 
+def _set_header(
+    ts: TransactionSet, functional_id: str, strict: bool, earlier: set[str], out: _Findings
+) -> None:
     if ts.gs is None:
-        add("structure", "transaction set outside any functional group", "18", "ST")
+        out.error("structure", "transaction set outside any functional group", "18", "ST")
     if not (len(ts.id) == 3 and ts.id.isdigit()):
-        add("value", "ST01 is not a transaction set identifier", "6", "ST01")
+        out.error("value", "ST01 is not a transaction set identifier", "6", "ST01")
     elif functional_id and EXPECTED_GROUP.get(ts.id, functional_id) != functional_id:
         text = f"transaction set {ts.id} does not belong in a {functional_id} group"
         if strict:
-            add("value", text, "6", "ST01")
+            out.error("value", text, "6", "ST01")
         else:
-            out.append(warning(Level.TRANSACTION, "business-rule", text, location="ST01", **where))
+            out.warning("business-rule", text, "ST01")
     st02 = ts.control_number
     if not 4 <= len(st02) <= 9:
-        add("value", "ST02 must be 4 to 9 characters", "7", "ST02")
+        out.error("value", "ST02 must be 4 to 9 characters", "7", "ST02")
     elif st02 in earlier:
-        add("duplicate", "ST02 is not unique in the functional group", "23", "ST02")
+        out.error("duplicate", "ST02 is not unique in the functional group", "23", "ST02")
     earlier.add(st02)
-    out.extend(_convention(ts, strict, add, where))
-    out.extend(_set_trailer(ts, add))
-    return out
 
 
-def _convention(
-    ts: TransactionSet,
-    strict: bool,
-    add: Callable[[str, str, str, str], None],
-    where: dict[str, int],
-) -> list[X12Finding]:
+def _convention(ts: TransactionSet, strict: bool, out: _Findings) -> None:
     st03 = ts.st.element(3)
     gs08 = ts.gs.element(8) if ts.gs is not None else ""
     if not st03 or not gs08 or st03 == gs08:
-        return []
+        return
     if strict:
-        add("value", "ST03 differs from GS08", "19", "ST03")
-        return []
-    return [
-        warning(
-            Level.TRANSACTION, "business-rule", "ST03 differs from GS08", location="ST03", **where
-        )
-    ]
+        out.error("value", "ST03 differs from GS08", "19", "ST03")
+    else:
+        out.warning("business-rule", "ST03 differs from GS08", "ST03")
 
 
-def _set_trailer(ts: TransactionSet, add: Callable[[str, str, str, str], None]) -> list[X12Finding]:
+def _set_trailer(ts: TransactionSet, out: _Findings) -> None:
     if ts.se is None:
-        add("incomplete", "transaction set ends without SE", "2", "SE")
-        return []
+        out.error("incomplete", "transaction set ends without SE", "2", "SE")
+        return
     if ts.se.element(2) != ts.control_number:
-        add("value", "SE02 differs from ST02", "3", "SE02")
+        out.error("value", "SE02 differs from ST02", "3", "SE02")
     if ts.se.element(1) != str(len(ts.segments)):
-        add("value", f"SE01 does not count the {len(ts.segments)} segments", "4", "SE01")
-    return []
+        out.error("value", f"SE01 does not count the {len(ts.segments)} segments", "4", "SE01")

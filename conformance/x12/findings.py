@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from hub.findings import Finding, Report, Severity
 
-__all__ = ["Level", "X12Finding", "x12_findings"]
+__all__ = ["Level", "X12Finding", "error", "info", "warning", "x12_findings"]
 
 
 class Level:

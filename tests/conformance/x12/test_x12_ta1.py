@@ -99,6 +99,7 @@ def test_iea01_not_counting_groups_is_021_accepted_with_errors() -> None:
     ack = acknowledge(ic_of(raw), counter_allocator(), when=WHEN)
     assert ack.ta1 is not None and ta1_segment(ack.ta1.decode())[4:] == ["E", "021"]
     assert ack.ack_999 is not None  # groups still processed
+    assert not ack.accepted  # accepted with errors noted is not accepted outright
 
 
 @pytest.mark.parametrize(
@@ -211,3 +212,11 @@ def test_the_sample_interchange_is_fully_accepted() -> None:
     ack = acknowledge(ic_of(text()), counter_allocator(), when=WHEN)
     assert ack.report.ok and ack.accepted
     assert ack.ack_999 is not None and b"IK5*A~" in ack.ack_999 and b"AK9*A*1*1*1~" in ack.ack_999
+
+
+def test_answers_can_be_rendered_from_a_report_checked_earlier() -> None:
+    ic = ic_of(text().replace(IEA, "IEA*1*000000999~"))
+    report = check_interchange(ic)
+    later = acknowledge(ic, counter_allocator(), when=WHEN, report=report)
+    assert later.report is report
+    assert later.ta1 == acknowledge(ic, counter_allocator(), when=WHEN).ta1
