@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from adapters.x12.delimiters import ISA_ELEMENT_WIDTHS
+from adapters.x12.guides import control_segments
 from adapters.x12.model import FunctionalGroup, Interchange, TransactionSet
 from adapters.x12.segment import Segment
 from conformance.x12.codes import HEALTH_CARE_GROUPS, ISA_ELEMENT_NOTE
-from conformance.x12.elements import valid_date, valid_time
+from conformance.x12.elements import check_segment, valid_date, valid_time
 from conformance.x12.findings import Level, X12Finding, error, info, warning
 
 __all__ = [
@@ -227,13 +228,7 @@ def _trailer(ic: Interchange) -> Iterator[X12Finding]:
 def _strays(ic: Interchange) -> Iterator[X12Finding]:
     for part in ic.strays:
         if isinstance(part, Segment) and part.id == "TA1":
-            yield info(
-                Level.INTERCHANGE,
-                "informational",
-                "TA1 acknowledgment inside the interchange",
-                location="TA1",
-                interchange=ic.index,
-            )
+            yield from _ta1(ic, part)
         elif isinstance(part, Segment):
             yield _ic_error(
                 ic, "structure", "segment outside any functional group", "024", part.id[:3] or "ISA"
@@ -242,6 +237,23 @@ def _strays(ic: Interchange) -> Iterator[X12Finding]:
             yield _ic_error(
                 ic, "structure", "transaction set outside any functional group", "024", "ST"
             )
+
+
+def _ta1(ic: Interchange, ta1: Segment) -> Iterator[X12Finding]:
+    """A TA1 may travel in an interchange (answering one of ours): read it as X12.5 says."""
+    issues = check_segment(ta1, control_segments()["TA1"])
+    if issues:
+        yield _ic_error(
+            ic, "invalid", f"TA1 is malformed ({len(issues)} element errors)", "024", "TA1"
+        )
+    else:
+        yield info(
+            Level.INTERCHANGE,
+            "informational",
+            "TA1 acknowledgment inside the interchange",
+            location="TA1",
+            interchange=ic.index,
+        )
 
 
 # --------------------------------------------------------------------------- group

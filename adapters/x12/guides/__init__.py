@@ -36,6 +36,7 @@ __all__ = [
     "GuideRegistry",
     "LoopSpec",
     "SegmentSpec",
+    "control_segments",
     "default_registry",
     "load_guide",
 ]
@@ -343,6 +344,16 @@ class GuideRegistry:
     def find(self, ts_id: str, version: str, functional_id: str = "") -> Guide | None:
         found = self.resolve(ts_id, version)
         return found.guide if found else None
+
+
+@cache
+def control_segments() -> dict[str, SegmentSpec]:
+    """Segments outside groups (the TA1), from ``data/control.yaml``."""
+    from adapters.x12.guides.compact import expand_segment
+
+    doc = yaml.safe_load((DATA_DIR / "control.yaml").read_text())
+    specs = [_segment(expand_segment(line, _segment_layouts())) for line in doc["segments"]]
+    return {spec.id: spec for spec in specs}
 
 
 @cache

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["expand"]
+__all__ = ["expand", "expand_segment"]
 
 
 def expand(doc: Mapping[str, Any], layouts: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,6 +74,13 @@ def _node(item: Any, layouts: Mapping[str, Any]) -> dict[str, Any]:
 
 def _count(text: str) -> int | None:
     return None if text.startswith(">") else int(text)
+
+
+def expand_segment(line: str, layouts: Mapping[str, Any]) -> dict[str, Any]:
+    """One compact segment line → the JSON segment shape (for tables of lone segments)."""
+    node = _segment(line, layouts)
+    node.pop("same_pos", None)
+    return node
 
 
 def _segment(line: str, layouts: Mapping[str, Any]) -> dict[str, Any]:

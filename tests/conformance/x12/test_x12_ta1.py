@@ -220,3 +220,8 @@ def test_answers_can_be_rendered_from_a_report_checked_earlier() -> None:
     later = acknowledge(ic, counter_allocator(), when=WHEN, report=report)
     assert later.report is report
     assert later.ta1 == acknowledge(ic, counter_allocator(), when=WHEN).ta1
+
+
+def test_a_malformed_ta1_inside_an_interchange_is_024() -> None:
+    bad = text().replace("GS*", "TA1*12*240101*1200*Q*999~GS*", 1)
+    assert envelope_codes(bad) == ["024"]
