@@ -134,31 +134,9 @@ class _Frame:
         self.loop = loop
         self.idx = -1
         self.counts = [0] * len(spec.children)
-        self.ids, self.groups = _layout(spec)
+        self.ids, self.groups = spec.child_ids, spec.position_groups
         #: required children already reported missing (the cursor went past them)
         self.missing: set[int] = set()
-
-
-_LAYOUTS: dict[int, tuple[tuple[str, ...], tuple[int, ...]]] = {}
-
-
-def _layout(spec: LoopSpec) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Per child: the segment id it starts with, and the first index of its position group."""
-    cached = _LAYOUTS.get(id(spec))
-    if cached is None:
-        ids = tuple(c.id if isinstance(c, SegmentSpec) else c.trigger.id for c in spec.children)
-        groups: list[int] = []
-        for i, child in enumerate(spec.children):
-            prev = spec.children[i - 1] if i else None
-            same = (
-                isinstance(child, SegmentSpec)
-                and isinstance(prev, SegmentSpec)
-                and child.pos
-                and child.pos == prev.pos
-            )
-            groups.append(groups[-1] if same else i)
-        cached = _LAYOUTS[id(spec)] = (ids, tuple(groups))
-    return cached
 
 
 class _Walker:

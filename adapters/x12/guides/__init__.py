@@ -35,6 +35,7 @@ __all__ = [
     "Guide",
     "GuideRegistry",
     "LoopSpec",
+    "Resolution",
     "SegmentSpec",
     "control_segments",
     "default_registry",
@@ -110,6 +111,26 @@ class LoopSpec:
     usage: str = "S"
     repeat: int | None = 1
     children: tuple[SegmentSpec | LoopSpec, ...] = ()
+    #: per child, the segment id it starts with (the loop builder's fast compare)
+    child_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    #: per child, the index of the first child sharing its position number: same-position
+    #: segments (a REF family) may come in any order
+    position_groups: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ids = tuple(c.id if isinstance(c, SegmentSpec) else c.trigger.id for c in self.children)
+        groups: list[int] = []
+        for i, child in enumerate(self.children):
+            prev = self.children[i - 1] if i else None
+            same = (
+                isinstance(child, SegmentSpec)
+                and isinstance(prev, SegmentSpec)
+                and bool(child.pos)
+                and child.pos == prev.pos
+            )
+            groups.append(groups[-1] if same else i)
+        object.__setattr__(self, "child_ids", ids)
+        object.__setattr__(self, "position_groups", tuple(groups))
 
     @property
     def trigger(self) -> SegmentSpec:
