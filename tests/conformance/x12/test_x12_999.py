@@ -192,18 +192,27 @@ def test_acknowledgments_are_not_acknowledged(x12_dir: Path) -> None:
     assert ack.ack_999 is None and ack.ack_997 is None and ack.report.ok
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("pyx12__x12testdata_fail_no_IEA_source.txt", {("interchange", "023"),
-                                                   ("transaction", "4")}),
-    ("pyx12__x12testdata_trailer_errors_source.txt", {("interchange", "001"),
-                                                      ("interchange", "021"), ("group", "4"),
-                                                      ("transaction", "4")}),
-    ("stupidedi__004010_PR855_fail_2.edi", {("interchange", "011"), ("interchange", "006"),
-                                            ("interchange", "015")}),
-    ("stupidedi__004010_SH856_fail_2.edi", {("transaction", "4"), ("segment", "7")}),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "pyx12__x12testdata_fail_no_IEA_source.txt",
+            {("interchange", "023"), ("transaction", "4")},
+        ),
+        (
+            "pyx12__x12testdata_trailer_errors_source.txt",
+            {("interchange", "001"), ("interchange", "021"), ("group", "4"), ("transaction", "4")},
+        ),
+        (
+            "stupidedi__004010_PR855_fail_2.edi",
+            {("interchange", "011"), ("interchange", "006"), ("interchange", "015")},
+        ),
+        ("stupidedi__004010_SH856_fail_2.edi", {("transaction", "4"), ("segment", "7")}),
+    ],
+)
 def test_deliberately_broken_corpus_files_give_findings_not_exceptions(
-        x12_dir: Path, name: str, expected: set[tuple[str, str]]) -> None:
+    x12_dir: Path, name: str, expected: set[tuple[str, str]]
+) -> None:
     data = (x12_dir / name).read_bytes()
     found: set[tuple[str, str]] = set()
     for ic in parse(data).interchanges:
