@@ -17,13 +17,13 @@ from hub.config import HubConfig, parse_config
 from hub.demo.partners import FhirSink
 
 A04 = (
-    "MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128093000||ADT^A04^ADT_A01|MSG-A04-0001|P|2.5.1\r"
-    "EVN|A04|20261128093000\r"
-    "PID|1||4455667^^^GOODHEALTH&1.2.840.114350&ISO^MR||Okonkwo^Chidinma^A||19850214|F|||"
-    "12 Harbour Rd^^Portland^ME^04101^USA^H||^PRN^PH^^1^207^5550142\r"
-    "PV1|1|O|CLINIC^201^A^GOODHEALTH||||1234567893^Welby^Marcus^^^Dr^^^NPI^L^^^NPI|||||||||||"
-    "V0001\r"
-).encode()
+    b"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128093000||ADT^A04^ADT_A01|MSG-A04-0001|P|2.5.1\r"
+    b"EVN|A04|20261128093000\r"
+    b"PID|1||4455667^^^GOODHEALTH&1.2.840.114350&ISO^MR||Okonkwo^Chidinma^A||19850214|F|||"
+    b"12 Harbour Rd^^Portland^ME^04101^USA^H||^PRN^PH^^1^207^5550142\r"
+    b"PV1|1|O|CLINIC^201^A^GOODHEALTH||||1234567893^Welby^Marcus^^^Dr^^^NPI^L^^^NPI|||||||||||"
+    b"V0001\r"
+)
 
 
 def config(sink_url: str, db_url: str, amqp_url: str | None, ns: str) -> HubConfig:
