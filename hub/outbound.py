@@ -55,8 +55,9 @@ class OutboundWorker:
                     message_key=result.message_key,
                     correlation_id=env.id,
                 )
-            await self._record(delivery, "delivered", result.response, out_id, unit)
-            await self._audit("sent", env.id, "delivered", unit)
+            status = "skipped" if result.skipped else "delivered"
+            await self._record(delivery, status, result.response, out_id, unit)
+            await self._audit("sent" if not result.skipped else "skipped", env.id, status, unit)
 
     async def _record(
         self,

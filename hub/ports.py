@@ -183,6 +183,8 @@ class Delivered:
     message_key: str | None = None
     rendered: bytes | None = None
     response: str | None = None  # short, PHI-free summary (status code, MSA-1, …)
+    #: nothing was sent: the destination's format has no rendering for this event kind
+    skipped: bool = False
 
 
 class Deliverer(Protocol):

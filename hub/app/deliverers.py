@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
+import ssl
 from typing import Any
 
 from adapters.fhir.client import FhirClient
-from hub.config import FhirOutbound, HubConfig, SystemConfig, secret
+from adapters.hl7v2.client import MllpSender
+from hub.config import FhirOutbound, HubConfig, MllpOutbound, SystemConfig, TlsConfig, secret
 from hub.envelope import Envelope
-from hub.errors import ConfigError, MappingError
+from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ports import Delivered, Deliverer
 from hub.store import Store
 from mappings.fhir import MapContext as FhirContext
 from mappings.fhir import to_fhir, validate_fhir
+from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND
+from mappings.hl7v2 import OutboundOptions, render_event
 
-__all__ = ["FhirDeliverer", "make_deliverer"]
+__all__ = ["FhirDeliverer", "MllpDeliverer", "make_deliverer"]
 
 #: identifier system used when a record has no identifier a partner could update it by
 CANONICAL_ID_SYSTEM = "urn:carehub:canonical-id"
@@ -41,7 +47,10 @@ class FhirDeliverer:
         raise ConfigError(f"systems.{self.name}.outbound.auth: {auth.type} is not supported yet")
 
     async def deliver(self, envelope: Envelope) -> Delivered:
-        resource = to_fhir(envelope.payload.entity, self.ctx)
+        try:
+            resource = to_fhir(envelope.payload.entity, self.ctx)
+        except UnsupportedMessage as exc:
+            return Delivered(format="fhir", skipped=True, response=exc.message)
         validate_fhir(resource)
         rtype = str(resource["resourceType"])
         system, value = self._key(resource, envelope)
@@ -78,6 +87,76 @@ class FhirDeliverer:
         await self.client.close()
 
 
+class MllpDeliverer:
+    """Delivers HL7 v2 over one persistent MLLP connection per destination: one message at
+    a time, the ACK matched to MSH-10, AE/AR parked with the partner's text. MSH-10 is
+    derived from the envelope id, so a retry carries the same control id (the partner's
+    duplicate check sees a resend, not a new message)."""
+
+    format = "hl7v2"
+
+    def __init__(self, name: str, system: SystemConfig, outbound: MllpOutbound, vocab: Any):
+        self.name = name
+        self.options = OutboundOptions(
+            version=outbound.version,
+            sending_application="CAREHUB",
+            receiving_application=outbound.receiving_application or name.upper(),
+            receiving_facility=outbound.receiving_facility or "",
+            identifier_namespaces=dict(system.identifiers),
+            destination=name,
+            vocab=vocab,
+        )
+        self.sender = MllpSender(
+            outbound.host,
+            outbound.port,
+            ack_timeout=outbound.timeout,
+            ssl_context=_client_ssl(outbound.tls, name) if outbound.tls else None,
+        )
+        self._lock = asyncio.Lock()
+
+    async def deliver(self, envelope: Envelope) -> Delivered:
+        event = envelope.payload
+        if event.kind not in HL7_OUTBOUND:
+            return Delivered(
+                format="hl7v2", skipped=True, response=f"no HL7 v2 rendering for {event.kind.value}"
+            )
+        control = hashlib.sha1(f"{envelope.id}:{self.name}".encode()).hexdigest()[:20]
+        data = render_event(event, self.options.with_control_id(control))
+        async with self._lock:  # one message in flight per connection (MLLP is sequential)
+            ack = await self.sender.send(data)
+        return Delivered(
+            format="hl7v2",
+            message_key=_msh9(data),
+            rendered=data,
+            response=f"MSA-1 {ack.get('MSA-1')}",
+        )
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+
+def _msh9(data: bytes) -> str | None:
+    fields = data.split(b"\r", 1)[0].split(b"|")
+    return fields[8].decode("ascii", "replace") if len(fields) > 8 else None
+
+
+def _client_ssl(tls: TlsConfig, name: str) -> ssl.SSLContext:
+    """Verify the partner against ``ca`` (or the system store); present our certificate."""
+    where = f"systems.{name}.outbound.tls"
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.ca)
+    context.minimum_version = (
+        ssl.TLSVersion.TLSv1_3 if tls.min_version == "1.3" else ssl.TLSVersion.TLSv1_2
+    )
+    password = (
+        secret(tls.key_password_env, f"{where}.key_password_env") if tls.key_password_env else None
+    )
+    try:
+        context.load_cert_chain(tls.cert, tls.key, password=password)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{where}: cannot load certificate or key: {exc}") from exc
+    return context
+
+
 def make_deliverer(
     name: str, system: SystemConfig, config: HubConfig, store: Store, vocab: Any
 ) -> Deliverer:
@@ -85,5 +164,7 @@ def make_deliverer(
     outbound = system.outbound
     if isinstance(outbound, FhirOutbound):
         return FhirDeliverer(name, outbound)
+    if isinstance(outbound, MllpOutbound):
+        return MllpDeliverer(name, system, outbound, vocab)
     kind = outbound.type if outbound is not None else "none"
     raise ConfigError(f"systems.{name}.outbound: type {kind} is not available yet")

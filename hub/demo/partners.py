@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["FhirSink", "SinkRecord"]
+__all__ = ["FhirSink", "MllpSink", "SinkRecord"]
 
 FHIR_JSON = "application/fhir+json"
 
@@ -147,3 +147,44 @@ def _outcome(
         "issue": [{"severity": "error", "code": code, "diagnostics": text}],
     }
     return web.json_response(body, status=status, content_type=FHIR_JSON, headers=headers)
+
+
+@dataclass
+class MllpSink:
+    """A partner HL7 v2 system on 127.0.0.1: records every message, answers AA — or AE for
+    messages whose PID-3.1 is in ``reject_values`` — and counts a repeated MSH-10 as a
+    copy it recognises instead of applying it twice."""
+
+    port: int = 0
+    reject_values: set[str] = field(default_factory=set)
+    received: list[bytes] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    repeated_control_ids: int = 0
+    _server: Any = None
+
+    async def __aenter__(self) -> MllpSink:
+        from adapters.hl7v2.server import MllpServer
+
+        self._server = MllpServer(self._handle, "127.0.0.1", self.port)
+        await self._server.start()
+        self.port = self._server.port
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._server.close()
+
+    async def _handle(self, frame: bytes, peer: Any) -> bytes:
+        from adapters.hl7v2 import parse
+        from conformance.hl7v2 import render_ack
+        from hub.findings import Report
+
+        self.received.append(frame)
+        msg = parse(frame)
+        report = Report()
+        if msg.get("PID-3.1") in self.reject_values:
+            report.error("business-rule", "patient refused by the partner's rules", "PID-3", "207")
+        elif msg.control_id in self.applied:
+            self.repeated_control_ids += 1
+        else:
+            self.applied.append(msg.control_id or "")
+        return render_ack(msg, frame, report)
