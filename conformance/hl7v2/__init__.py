@@ -6,6 +6,7 @@ table that says which outcome gets which MSA-1 and which acks enhanced mode send
 """
 
 from .ack import FALLBACK_VERSION, refuse_frame, render_ack, report_for_error
+from .batch import check_batch
 from .checks import SUPPORTED_VERSIONS, check_message, scan_escapes
 from .codes import (
     ACK_CODES,
@@ -30,6 +31,7 @@ __all__ = [
     "ErrorCode",
     "Outcome",
     "ack_code",
+    "check_batch",
     "acks_to_send",
     "check_message",
     "check_segment_order",

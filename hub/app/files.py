@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.hl7v2 import parse as parse_hl7
 from adapters.hl7v2 import split_messages
-from conformance.hl7v2 import check_message
+from conformance.hl7v2 import check_batch, check_message
 from hub.canonical import Event, Provenance
 from hub.context import MapContext
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
@@ -98,6 +98,9 @@ def read_items(path: Path) -> Iterator[FileItem]:
 
 
 def _hl7_items(path: Path, data: bytes) -> Iterator[FileItem]:
+    envelope = check_batch(data)
+    if envelope.findings:
+        yield FileItem(path, 0, 1, "hl7v2-batch", data)
     offset = 0
     for index, raw in enumerate(split_messages(data), start=1):
         at = data.find(raw, offset)
@@ -206,8 +209,15 @@ def _bundle_resources(bundle: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
     return out
 
 
+def _validate_batch(item: FileItem, out: Outcome, system: str) -> None:
+    """The file's FHS/BHS/BTS/FTS envelope, as one item of its own."""
+    out.key = "batch"
+    out.report.extend(check_batch(item.raw))
+
+
 _VALIDATORS: dict[str, Callable[[FileItem, Outcome, str], None]] = {
     "hl7v2": _validate_hl7,
+    "hl7v2-batch": _validate_batch,
     "fhir": _validate_fhir,
 }
 

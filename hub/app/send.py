@@ -45,7 +45,8 @@ async def send_files(url: str, files: tuple[Path, ...], *, ack_wait: float) -> l
     try:
         for path in files:
             for item in read_items(path):
-                results.append(await _send_one(client, item))
+                if item.format == "hl7v2":  # not the file's batch envelope
+                    results.append(await _send_one(client, item))
     finally:
         await client.close()
     return results

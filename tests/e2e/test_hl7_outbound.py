@@ -43,7 +43,8 @@ async def _send(hub: Hub, message: bytes) -> str | None:
 async def test_a04_is_delivered_as_strictly_valid_adt_a04_over_mllp(tmp_path: Path):
     async with MllpSink() as sink:
         cfg = parse_config(_config(sink.port, tmp_path)).with_overrides(
-            db_url=f"sqlite:///{tmp_path / 'h.db'}")
+            db_url=f"sqlite:///{tmp_path / 'h.db'}"
+        )
         async with Hub(cfg) as hub:
             assert await _send(hub, A04) == "AA"
             await wait_for(lambda: len(sink.applied) >= 1)
@@ -66,7 +67,8 @@ async def test_a04_is_delivered_as_strictly_valid_adt_a04_over_mllp(tmp_path: Pa
 async def test_a_partner_ae_parks_the_delivery_with_the_partners_text(tmp_path: Path):
     async with MllpSink(reject_values={"4455667"}) as sink:
         cfg = parse_config(_config(sink.port, tmp_path)).with_overrides(
-            db_url=f"sqlite:///{tmp_path / 'h.db'}")
+            db_url=f"sqlite:///{tmp_path / 'h.db'}"
+        )
         async with Hub(cfg) as hub:
             assert await _send(hub, A04) == "AA"  # the hub took it; the partner refuses it
             assert hub.store is not None

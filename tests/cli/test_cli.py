@@ -1,0 +1,162 @@
+"""The command line: exit codes (0 ok, 1 content errors, 2 usage/config/I-O), --json, and
+one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import cli
+
+GOOD = """\
+systems:
+  ehr:
+    inbound: [{type: mllp, port: 2575}]
+  billing:
+    outbound: {type: fhir, url: "http://127.0.0.1:9/fhir"}
+    subscribes: ["patient.*"]
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_check_config_ok_and_json(tmp_path: Path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(GOOD)
+    code, out, _ = run("check-config", str(cfg))
+    assert code == 0 and "2 systems" in out
+    code, out, _ = run("check-config", str(cfg), "--json")
+    assert code == 0 and json.loads(out)["systems"]["billing"]["subscribes"] == ["patient.*"]
+
+
+def test_check_config_error_names_file_line_and_key_without_traceback(tmp_path: Path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(GOOD.replace("port: 2575", "port: x"))
+    code, out, err = run("check-config", str(cfg))
+    assert code == 2
+    assert f"{cfg}:3: systems.ehr.inbound.0.port" in err
+    assert "Traceback" not in out + err
+    code, out, _ = run("check-config", str(cfg), "--json")
+    assert code == 2 and json.loads(out)["ok"] is False
+
+
+def test_usage_error_exits_2():
+    code, _, _ = run("convert", "--to", "nonsense", "x")
+    assert code == 2
+
+
+def test_validate_reports_per_message_with_file_and_line(corpus: Path):
+    batch = corpus / "hl7v2" / "mirth__batch_batch01.hl7"
+    code, out, _ = run("validate", str(batch))
+    assert code == 0
+    assert f"{batch}:1: SIU^S12" in out and f"{batch}:9: SIU^S14" in out
+    assert "3 messages, 3 valid, 0 with errors" in out
+
+
+def test_validate_unmapped_type_is_valid_with_a_note(corpus: Path):
+    oru = corpus / "hl7v2" / "fhirconverter__ORU-R01-01.hl7"
+    code, out, _ = run("validate", str(oru), "--json")
+    assert code == 0
+    report = json.loads(out)[0]
+    assert report["ok"] and any("no mapping" in f["text"] for f in report["findings"])
+
+
+def test_validate_content_error_exits_1_naming_the_field(tmp_path: Path):
+    bad = tmp_path / "bad.hl7"
+    bad.write_bytes(
+        b"MSH|^~\\&|A|B|C|D|20260101||ADT^A04|X1|P|2.5.1\rPID|1||123^^^H^MR||Doe^Jane||2023133|F\r"
+    )
+    code, out, _ = run("validate", str(bad))
+    assert code == 1
+    assert f"{bad}:1: ADT^A04 X1: ERROR" in out and "PID-7" in out
+
+
+def test_validate_broken_batch_is_an_error(tmp_path: Path):
+    bad = tmp_path / "batch.hl7"
+    bad.write_bytes(
+        b"FHS|^~\\&|A\rBHS|^~\\&|A\rMSH|^~\\&|A|B|C|D|20260101||ADT^A04|X1|P|2.5.1\r"
+        b"PID|1||1^^^H^MR||Doe^J\rBTS|5\rFTS|1\r"
+    )
+    code, out, _ = run("validate", str(bad))
+    assert code == 1 and "BTS" in out
+
+
+def test_validate_fhir_bundle_entries_and_bad_json(corpus: Path, tmp_path: Path):
+    bundle = corpus / "fhir" / "fhirr4__Bundle-bundle-transaction.json"
+    code, out, _ = run("validate", str(bundle))
+    assert code == 0 and "patient.registered" in out
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"resourceType": "Patient", "birthDate": "not a date"}')
+    code, out, _ = run("validate", str(broken))
+    assert code == 1 and "Patient.birthDate" in out
+
+
+def test_convert_writes_one_file_per_resource(corpus: Path, tmp_path: Path):
+    adt = corpus / "hl7v2" / "fhirconverter__ADT-A04-01.hl7"
+    code, _, _ = run("convert", str(adt), "--to", "fhir", "--out", str(tmp_path / "out"))
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert any(n.endswith("-Patient.json") for n in names)
+    patient = json.loads(next((tmp_path / "out").glob("*-Patient.json")).read_text())
+    assert patient["resourceType"] == "Patient"
+
+
+def test_convert_fhir_to_hl7v2_to_stdout(corpus: Path):
+    patient = corpus / "fhir" / "fhirr4__Patient-example.json"
+    code, out, _ = run("convert", str(patient), "--to", "hl7v2")
+    assert code == 0 and "ADT^A04" in out and "PID|" in out
+
+
+def test_unreadable_file_is_exit_2(tmp_path: Path):
+    odd = tmp_path / "odd.txt"
+    odd.write_text("hello")
+    code, _, err = run("validate", str(odd))
+    assert code == 2 and "not HL7 v2" in err
+
+
+def test_messages_show_finds_the_raw_input(tmp_path: Path):
+    import asyncio
+
+    from hub.store import Store
+
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+
+    async def seed() -> str:
+        store = await Store.open(db)
+        mid = await store.record_message(
+            direction="in",
+            system="ehr",
+            format="hl7v2",
+            raw=b"MSH|^~\\&|A\rPID|1",
+            status="rejected",
+        )
+        await store.close()
+        return mid
+
+    mid = asyncio.run(seed())
+    code, out, _ = run("messages", "list", "--db-url", db, "--status", "rejected")
+    assert code == 0 and mid in out
+    code, out, _ = run("messages", "show", mid, "--db-url", db, "--raw")
+    assert code == 0 and out == "MSH|^~\\&|A\rPID|1"
+    code, _, err = run("messages", "show", "nope", "--db-url", db)
+    assert code == 2 and "no message nope" in err
+
+
+@pytest.mark.parametrize("services", ["embedded", "rabbitmq+postgresql"])
+def test_demo_once_delivers_everything(services: str, tmp_path: Path, request):
+    args = ["demo", "--once", "--messages", "20", "--data-dir", str(tmp_path), "--json"]
+    if services != "embedded":
+        amqp = request.getfixturevalue("amqp_url")
+        pg = request.getfixturevalue("pg_url")
+        args += ["--amqp-url", amqp, "--db-url", pg]
+    code, out, _ = run(*args)
+    summary = json.loads(out)
+    assert code == 0, summary
+    assert summary["ok"] and summary["sent"] == summary["accepted"] == 20
+    assert summary["delivered"] == summary["expected_deliveries"] == 40
