@@ -16,20 +16,11 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.corpus import corpus_dir
+
 REPO = Path(__file__).resolve().parent.parent
 AMQP_URL = os.environ.get("CAREHUB_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 PG_ADMIN_URL = os.environ.get("CAREHUB_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def corpus_dir() -> Path:
-    env = os.environ.get("CAREHUB_CORPUS")
-    if env:
-        return Path(env)
-    for parent in [REPO, *REPO.parents]:
-        candidate = parent / "shared" / "corpus"
-        if candidate.is_dir():
-            return candidate
-    return REPO.parent / "shared" / "corpus"
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-_HERE = Path(__file__).resolve()
+from tests.corpus import corpus_dir
 
 
 def x12_corpus_dir() -> Path:
-    """CAREHUB_CORPUS/x12, else ``shared/corpus/x12`` found walking up from the repo."""
-    env = os.environ.get("CAREHUB_CORPUS")
-    if env:
-        return Path(env) / "x12"
-    for parent in _HERE.parents:
-        candidate = parent / "shared" / "corpus" / "x12"
-        if candidate.is_dir():
-            return candidate
-    return _HERE.parents[3].parent / "shared" / "corpus" / "x12"
+    return corpus_dir() / "x12"
 
 
 def x12_files() -> list[Path]:

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from tests.corpus import corpus_dir
 
-
-def corpus_root() -> Path:
-    """CAREHUB_CORPUS, else the ``shared/corpus`` folder found walking up from this file."""
-    env = os.environ.get("CAREHUB_CORPUS")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "corpus"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("shared/corpus not found; set CAREHUB_CORPUS")
+corpus_root = corpus_dir
 
 
 HL7_DIR = corpus_root() / "hl7v2"

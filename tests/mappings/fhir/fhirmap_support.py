@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.corpus import corpus_dir
+
 FIXED_NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def corpus_dir() -> Path:
-    """CAREHUB_CORPUS, else the shared/corpus folder found by walking up from the repo."""
-    if env := os.environ.get("CAREHUB_CORPUS"):
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent.parent / "shared" / "corpus"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("shared/corpus not found: set CAREHUB_CORPUS")
 
 
 def load_json(path: Path) -> dict[str, Any]:
