@@ -106,6 +106,7 @@ async def run_demo(
     time_limit: float = 120.0,
     progress: Progress | None = None,
     on_ready: Callable[[DemoSummary], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> DemoSummary:
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -124,11 +125,12 @@ async def run_demo(
             if on_ready is not None:
                 on_ready(summary)
             run_id = time.strftime("%H%M%S")
-            sender = asyncio.create_task(_send_all(port, messages, connections, summary, run_id))
             subs = cfg.destinations()
+            baseline = await _counts(hub.store, subs)
+            sender = asyncio.create_task(_send_all(port, messages, connections, summary, run_id))
             deadline = started + time_limit
             while True:
-                await _refresh(hub.store, summary, subs, started)
+                await _refresh(hub.store, summary, subs, started, baseline)
                 if progress is not None:
                     progress(summary)
                 if sender.done() and ((once and _settled(summary)) or time.monotonic() > deadline):
@@ -141,7 +143,7 @@ async def run_demo(
             with contextlib.suppress(asyncio.CancelledError):
                 sender.cancel()
                 await sender
-            await _refresh(hub.store, summary, subs, started)
+            await _refresh(hub.store, summary, subs, started, baseline)
             summary.details["sink"] = {
                 "applied": dict(sink.applied),
                 "repeated_idempotency_keys": sink.repeated_keys,
@@ -179,21 +181,40 @@ async def _trickle(port: int, summary: DemoSummary, prefix: str) -> None:
     await _send(port, [patient], summary, prefix)
 
 
-async def _refresh(
-    store: Store, summary: DemoSummary, subs: dict[str, list[str]], started: float
-) -> None:
+async def _counts(store: Store, subs: dict[str, list[str]]) -> dict[str, int]:
+    """Cumulative counts in the store (events applied, deliveries due and by status)."""
     kinds = await store.event_kind_counts()
-    summary.events = sum(kinds.values())
-    summary.expected_deliveries = sum(
+    deliveries = await store.delivery_counts()
+
+    def status(name: str) -> int:
+        return sum(n for k, n in deliveries.items() if k.endswith(f":{name}"))
+
+    due = sum(
         n
         for kind, n in kinds.items()
         for patterns in subs.values()
         if any(topic_matches(p, kind) for p in patterns)
     )
-    counts = await store.delivery_counts()
-    summary.delivered = sum(n for k, n in counts.items() if k.endswith(":delivered"))
-    summary.failed = sum(n for k, n in counts.items() if k.endswith(":parked"))
-    summary.retrying = sum(n for k, n in counts.items() if k.endswith(":retrying"))
+    return {
+        "events": sum(kinds.values()),
+        "expected_deliveries": due,
+        "delivered": status("delivered"),
+        "failed": status("parked"),
+        "retrying": status("retrying"),
+    }
+
+
+async def _refresh(
+    store: Store,
+    summary: DemoSummary,
+    subs: dict[str, list[str]],
+    started: float,
+    baseline: dict[str, int],
+) -> None:
+    """This run's counts: the store's minus what it held before the run (a reused store)."""
+    now = await _counts(store, subs)
+    for key, value in now.items():
+        setattr(summary, key, value - baseline.get(key, 0))
     summary.seconds = round(time.monotonic() - started, 2)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -32,6 +34,13 @@ def _table(s: DemoSummary) -> Table:
     table.add_row("  retrying", f"[yellow]{s.retrying}[/yellow]")
     table.add_row("  parked (failed)", f"[red]{s.failed}[/red]")
     return table
+
+
+def _line(s: DemoSummary) -> str:
+    return (
+        f"{s.seconds:.0f}s: received {s.sent}, accepted {s.accepted}, delivered "
+        f"{s.delivered}/{s.expected_deliveries}, retrying {s.retrying}, failed {s.failed}"
+    )
 
 
 def _where(s: DemoSummary) -> Panel:
@@ -73,10 +82,19 @@ async def run_demo_console(
 
     live = Live(console=console, refresh_per_second=4, transient=False) if interactive else None
 
+    last_line = [0.0]
+
     def progress(summary: DemoSummary) -> None:
         if live is not None:
             live.update(Group(_table(summary)))
+        elif not as_json and summary.seconds - last_line[0] >= 5:
+            last_line[0] = summary.seconds
+            console.print(_line(summary))
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C ends the demo with its summary
+        loop.add_signal_handler(sig, stop.set)
     if live is not None:
         live.start()
     try:
@@ -90,6 +108,7 @@ async def run_demo_console(
             time_limit=time_limit,
             progress=progress,
             on_ready=ready,
+            stop=stop,
         )
     finally:
         if live is not None:
