@@ -113,14 +113,15 @@ def _subscriber_checks(
     if not name:
         return []
     subscriber = nm1_party(src, name[0], member_ns)
-    own = hl_c.loops("2110C")
-    dependents = hl_c.loops("2000D")
+    # find_all: the tables nest 2110C (and the 270 table 2000D) inside 2100C
+    own = hl_c.find_all("2110C")
+    dependents = hl_c.find_all("2000D")
     asked = [_Asked(hl_c, name[0], own)] if own or not dependents else []
     for hl_d in dependents:
         dep_name = hl_d.loops("2100D")
         if dep_name:
             dependent = nm1_party(src, dep_name[0], member_ns)
-            asked.append(_Asked(hl_d, dep_name[0], hl_d.loops("2110D"), dependent))
+            asked.append(_Asked(hl_d, dep_name[0], hl_d.find_all("2110D"), dependent))
     return [_check(src, ctx, subscriber, person, response) for person in asked]
 
 

@@ -161,6 +161,8 @@ class Source:
             return None
         type_ = self.lookup(ID_TYPE_TABLE, qualifier)
         system = member_ns if (type_ == "MB" and member_ns) else self.id_namespace(qualifier)
+        if type_ in ("TAX", "SS") and value.replace("-", "").isdigit():
+            value = value.replace("-", "")  # EIN 10-1234567 and SSN 123-45-6789 as digits
         return self.identifier(value, system, type_)
 
     # ------------------------------------------------------------------ events

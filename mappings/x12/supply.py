@@ -179,7 +179,8 @@ def _as_datetime(day: date | None) -> datetime | None:
 
 
 def map_850(src: Source) -> list[Event]:
-    """BEG01 purpose, BEG02 type, BEG03 PO number, BEG05 date; DTM*002 requested delivery;
+    """BEG01 purpose, BEG02 type, BEG03 PO number, BEG05 date; DTM*002 delivery requested
+    (else DTM*106 required by);
     N1 BY buyer, VN/SE/SU vendor, ST ship-to; PO1 lines; AMT (after CTT) total."""
     head, lines = _split(_body(src), _LINE_TRIGGERS)
     beg = _first(head, "BEG")
@@ -195,7 +196,7 @@ def map_850(src: Source) -> list[Event]:
         buyer=_parties(src, head, _BUYERS),
         vendor=_parties(src, head, _VENDORS),
         ship_to=_parties(src, head, _SHIP_TO),
-        requested_delivery=_dtm(head, "002", "DTM02"),
+        requested_delivery=_dtm(head, "002", "DTM02") or _dtm(head, "106", "DTM02"),
         lines=[_order_line(src, line, n) for n, line in enumerate(lines, 1)],
         total=_total(lines),
     )

@@ -41,6 +41,7 @@ from .common import (
     interchange,
     money,
     name_elements,
+    per_segment,
     reference_id,
     required,
 )
@@ -60,6 +61,12 @@ _INSTITUTIONAL_HI = {
     "reason-for-visit": ("APR", "PR"),
     "external-cause": ("ABN", "BN"),
     "other": ("ABF", "BF"),
+}
+#: provider loops' secondary id qualifiers (REF01), by NM101
+_SECONDARY_IDS = {
+    "DN": ("0B", "1G", "G2"),
+    "82": ("0B", "1G", "G2", "LU"),
+    "77": ("0B", "G2", "LU"),
 }
 #: X223A2 HI composites per kind (principal and admitting: HI01 only; others 2 × 12)
 _HI_LIMITS = {
@@ -153,6 +160,7 @@ class _Writer:
                 location="2010AA/REF02",
             )
         tb.add("REF", tax[0], tax[1].replace("-", ""))
+        per_segment(tb, party.telecom)
 
     # ------------------------------------------------------------------ 2000B
 
@@ -169,7 +177,7 @@ class _Writer:
         tb.add(
             "NM1",
             "IL",
-            *name_elements(sub),
+            *name_elements(sub, person=True),
             "MI",
             required(member, "2010BA/NM109", "the member id"),
         )
@@ -181,6 +189,8 @@ class _Writer:
         ssn = id_for(sub.identifiers, ["SY"], self.options)
         if ssn is not None and _SSN.fullmatch(ssn[1].replace("-", "")):
             tb.add("REF", "SY", ssn[1].replace("-", ""))
+        if self.professional and self.patient_is_subscriber:
+            per_segment(tb, sub.telecom)
         self._payer(tb)
 
     @property
@@ -240,7 +250,7 @@ class _Writer:
             "x12_relationship", patient.relationship.code if patient.relationship else None
         )
         tb.add("PAT", code if code in _PAT01 else "G8")
-        tb.add("NM1", "QC", *name_elements(patient))
+        tb.add("NM1", "QC", *name_elements(patient, person=True))
         address_segments(tb, patient.address, "2010CA")
         dmg = dmg_elements(patient)
         if dmg is None:
@@ -248,6 +258,8 @@ class _Writer:
                 "the patient's birth date is required", code="required", location="2010CA/DMG02"
             )
         tb.add("DMG", *dmg)
+        if self.professional:
+            per_segment(tb, patient.telecom)
 
     # ------------------------------------------------------------------ 2300
 
@@ -375,6 +387,12 @@ class _Writer:
         tb.add("NM1", entity, *names, *(npi or ("", "")))
         if entity == "77":
             address_segments(tb, party.address, "2310C" if self.professional else "2310E")
+        for qualifier in _SECONDARY_IDS[entity]:
+            found = id_for(party.identifiers, [qualifier], self.options)
+            if found is not None:
+                tb.add("REF", qualifier, fit(found[1], 50))
+        if entity == "77" and self.professional:
+            per_segment(tb, party.telecom)
 
     # ------------------------------------------------------------------ 2400
 

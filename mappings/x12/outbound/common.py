@@ -21,6 +21,7 @@ from hub.canonical import (
     Address,
     AdministrativeSex,
     ClaimParty,
+    ContactPoint,
     Event,
     HumanName,
     Identifier,
@@ -42,6 +43,8 @@ __all__ = [
     "matches",
     "money",
     "name_elements",
+    "per_segment",
+    "per_segment",
     "reference_id",
     "required",
 ]
@@ -56,6 +59,8 @@ _TYPE_QUALIFIERS = {
     "NIIP": {"PI"},
     "MR": {"EA"},
 }
+_PER_QUALIFIERS = {"phone": "TE", "fax": "FX", "email": "EM"}
+_PER_QUALIFIERS = {"phone": "TE", "fax": "FX", "email": "EM"}
 _SEX = {
     AdministrativeSex.MALE: "M",
     AdministrativeSex.FEMALE: "F",
@@ -99,8 +104,11 @@ def fit(value: str | None, width: int) -> str:
     return (value or "").strip()[:width]
 
 
-def matches(ident: Identifier, qualifier: str, options: OutboundOptions) -> bool:
-    """Whether ``ident`` is written under ``qualifier`` (the module docstring's rule)."""
+def matches(
+    ident: Identifier, qualifier: str, options: OutboundOptions, by_type: bool = True
+) -> bool:
+    """Whether ``ident`` is written under ``qualifier`` (the module docstring's rule);
+    with ``by_type`` False, by its namespace only."""
     system = ident.system or ""
     known = _BUILTIN.translate(
         "x12_identifier_namespace", qualifier
@@ -109,26 +117,43 @@ def matches(ident: Identifier, qualifier: str, options: OutboundOptions) -> bool
         return True
     if system.endswith(f":x12:{qualifier}"):
         return True
-    return qualifier in _TYPE_QUALIFIERS.get(ident.type or "", set())
+    return by_type and qualifier in _TYPE_QUALIFIERS.get(ident.type or "", set())
 
 
 def id_for(
     identifiers: Iterable[Identifier], qualifiers: Sequence[str], options: OutboundOptions
 ) -> tuple[str, str] | None:
-    """The first (qualifier, value) in ``qualifiers``' order that an identifier fits."""
+    """The first (qualifier, value) in ``qualifiers``' order that an identifier fits by
+    namespace, else by type (a namespace says more than a type: XV and PI are both
+    payer ids)."""
     idents = list(identifiers)
-    for qualifier in qualifiers:
-        for ident in idents:
-            if matches(ident, qualifier, options):
-                return qualifier, ident.value
+    for by_type in (False, True):
+        for qualifier in qualifiers:
+            for ident in idents:
+                if matches(ident, qualifier, options, by_type):
+                    return qualifier, ident.value
     return None
 
 
-def name_elements(party: ClaimParty) -> list[str]:
+def per_segment(tb: TransactionBuilder, telecom: Sequence[ContactPoint]) -> None:
+    """PER*IC with up to three (TE, FX, EM) numbers; nothing when there are none."""
+    pairs: list[str] = []
+    for point in telecom:
+        qualifier = _PER_QUALIFIERS.get(point.system or "")
+        if qualifier and len(pairs) < 6:
+            pairs += [qualifier, fit(point.value, 256)]
+    if pairs:
+        tb.add("PER", "IC", "", *pairs)
+
+
+def name_elements(party: ClaimParty, person: bool = False) -> list[str]:
     """NM102–NM107: entity type (1 person, 2 organization), last or organization name,
-    first, middle, (prefix not written), suffix."""
+    first, middle, (prefix not written), suffix. A party with no name at all is a person
+    when the loop names people (``person``: subscriber, patient, dependent)."""
     if party.name is not None and not party.organization_name:
         return _person(party.name)
+    if person and not party.organization_name:
+        return ["1", "", "", "", "", ""]
     return ["2", fit(party.organization_name, 60), "", "", "", ""]
 
 
@@ -194,11 +219,13 @@ def guide_pattern(ts_id: str, version: str, loop_id: str, ref: str) -> re.Patter
     return None
 
 
-def dmg_elements(party: ClaimParty) -> list[str] | None:
-    """DMG01 D8, DMG02 birth date, DMG03 sex (U when unknown); None without a birth date."""
+def dmg_elements(party: ClaimParty, sex_required: bool = True) -> list[str] | None:
+    """DMG01 D8, DMG02 birth date, DMG03 sex (U when unknown and the guide requires it);
+    None without a birth date."""
     if party.birth_date is None:
         return None
-    return ["D8", format_date(party.birth_date), _SEX.get(party.sex, "U") if party.sex else "U"]
+    sex = _SEX.get(party.sex) if party.sex else None
+    return ["D8", format_date(party.birth_date), sex or ("U" if sex_required else "")]
 
 
 def money(value: Money | None, location: str) -> str:

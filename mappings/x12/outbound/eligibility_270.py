@@ -47,7 +47,7 @@ def _source(tb: TransactionBuilder, check: EligibilityCheck, options: OutboundOp
     payer = check.payer
     if payer is None:
         raise MappingError("a request needs its payer", code="required", location="2100A")
-    found = id_for(payer.identifiers, ["PI", "XV"], options)
+    found = id_for(payer.identifiers, ["PI", "XV", "46", "FI"], options)
     if found is None:
         raise MappingError("the payer id is required", code="required", location="2100A/NM109")
     tb.add("HL", "1", "", "20", "1")
@@ -55,11 +55,12 @@ def _source(tb: TransactionBuilder, check: EligibilityCheck, options: OutboundOp
 
 
 def _receiver(tb: TransactionBuilder, check: EligibilityCheck, options: OutboundOptions) -> None:
-    """2000B HL*21, 2100B NM1*1P with the provider's NPI."""
+    """2000B HL*21, 2100B NM1*1P with the provider's NPI (else its service provider
+    number, payer id, EIN or SSN, as the guide allows)."""
     provider = check.provider
     if provider is None:
         raise MappingError("a request needs the provider asking", code="required", location="2100B")
-    found = id_for(provider.identifiers, ["XX"], options)
+    found = id_for(provider.identifiers, ["XX", "SV", "PI", "24", "34"], options)
     if found is None:
         raise MappingError(
             "the provider's NPI is required", code="required", location="2100B/NM109"
@@ -81,13 +82,19 @@ def _people(
     tb.add("HL", "3", "2", "22", "1" if dependent else "0")
     if dependent is None:
         _trace(tb, check, event, options)
-    tb.add("NM1", "IL", *name_elements(sub), "MI", required(member, "2100C/NM109", "the member id"))
+    tb.add(
+        "NM1",
+        "IL",
+        *name_elements(sub, person=True),
+        "MI",
+        required(member, "2100C/NM109", "the member id"),
+    )
     if dependent is None:
         _person_detail(tb, sub, check)
         return
     tb.add("HL", "4", "3", "23", "0")
     _trace(tb, check, event, options)
-    tb.add("NM1", "03", *name_elements(dependent))
+    tb.add("NM1", "03", *name_elements(dependent, person=True))
     _person_detail(tb, dependent, check)
 
 
@@ -113,7 +120,7 @@ def _originator(check: EligibilityCheck, options: OutboundOptions) -> str:
 
 
 def _person_detail(tb: TransactionBuilder, person: ClaimParty, check: EligibilityCheck) -> None:
-    dmg = dmg_elements(person)
+    dmg = dmg_elements(person, sex_required=False)
     if dmg is not None:
         tb.add("DMG", *dmg)
     if check.service_date is not None:
