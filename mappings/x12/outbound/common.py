@@ -44,7 +44,6 @@ __all__ = [
     "money",
     "name_elements",
     "per_segment",
-    "per_segment",
     "reference_id",
     "required",
 ]
