@@ -96,10 +96,16 @@ class FhirInbound(_Model):
 
 
 class X12InboxInbound(_Model):
+    """A watched folder the partner drops interchanges into; our TA1/999/997 answers are
+    written to ``acks_path`` (default: the ``acks`` folder inside ``path``)."""
+
     type: Literal["x12-inbox"]
     name: str | None = None
     path: str
-    poll_seconds: float = 2.0
+    acks_path: str | None = None
+    poll_seconds: float = Field(default=2.0, gt=0)
+    #: a file is taken once it has not changed for this long (the partner finished writing)
+    settle_seconds: float = Field(default=1.0, ge=0)
 
 
 class X12HttpInbound(_Model):

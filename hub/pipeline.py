@@ -9,9 +9,10 @@ and kept, never lost. The pipeline knows no wire format: each format plugs in as
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -84,8 +85,10 @@ class InboundFormat(Protocol, Generic[N]):
 
     def map(self, native: N, ctx: MapContext) -> list[Event]: ...
 
-    def respond(self, native: N | None, raw: bytes, outcome: Outcome, report: Report) -> bytes:
-        """The answer to send back (ACK, 999/TA1, OperationOutcome)."""
+    def respond(
+        self, native: N | None, raw: bytes, outcome: Outcome, report: Report
+    ) -> bytes | Awaitable[bytes]:
+        """The answer to send back (ACK, 999/TA1, OperationOutcome); may be async."""
         ...
 
 
@@ -283,11 +286,14 @@ class Pipeline:
 
     async def _finish(self, fmt: InboundFormat[Any], st: _Stage, outcome: Outcome) -> InboundResult:
         followups: list[bytes] = []
-        if outcome is Outcome.DUPLICATE:
+        duplicate_answer: Any = getattr(fmt, "duplicate_answer", None)
+        if outcome is Outcome.DUPLICATE and duplicate_answer is not None:
+            response = await _resolve(duplicate_answer(st.native, st.raw))
+        elif outcome is Outcome.DUPLICATE:
             assert st.original is not None and st.original.ack is not None
-            response = st.original.ack
+            response = st.original.ack  # the original answer, byte for byte
         else:
-            response = fmt.respond(st.native, st.raw, outcome, st.report)
+            response = await _resolve(fmt.respond(st.native, st.raw, outcome, st.report))
             extra = getattr(fmt, "followups", None)
             if extra is not None:
                 followups = extra(st.native, st.raw, outcome, st.report)
@@ -337,8 +343,16 @@ class Pipeline:
                 native = fmt.parse(st.raw)
             except CarehubError:
                 native = None
-        response = fmt.respond(native, st.raw, Outcome.UNAVAILABLE, report)
+        answer = fmt.respond(native, st.raw, Outcome.UNAVAILABLE, report)
+        if inspect.iscoroutine(answer):  # async renderers answer an outage with nothing
+            answer.close()
+        response = answer if isinstance(answer, bytes) else b""
         return InboundResult(Outcome.UNAVAILABLE, response, st.message_id, report)
+
+
+async def _resolve(value: bytes | Awaitable[bytes]) -> bytes:
+    """A renderer may be plain or async (X12 allocates control numbers in the store)."""
+    return await value if inspect.isawaitable(value) else value
 
 
 def _finding(report: Report, exc: CarehubError | ValueError, default_code: str) -> None:

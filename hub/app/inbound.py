@@ -7,13 +7,16 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from adapters.hl7v2 import Limits
 from adapters.hl7v2.server import MllpServer, PeerAllowList
+from adapters.x12.inbox import InboxWatcher, Outbox
 from conformance.hl7v2 import refuse_frame
 from hub.app.hl7v2 import Hl7v2Inbound, mllp_handler
-from hub.config import HubConfig, MllpInbound, TlsConfig, secret
+from hub.app.x12 import X12Inbound, inbox_handler
+from hub.config import HubConfig, MllpInbound, TlsConfig, X12InboxInbound, secret
 from hub.errors import ConfigError
 from hub.pipeline import Pipeline
 
@@ -31,6 +34,8 @@ class RunningPort:
 
     @property
     def address(self) -> str:
+        if isinstance(self.server, InboxWatcher):
+            return f"file://{self.server.path.resolve()}"
         return f"{self.kind}://{self.server.host}:{self.server.port}"
 
 
@@ -46,6 +51,22 @@ class InboundPorts:
             for i, port in enumerate(system.inbound):
                 if isinstance(port, MllpInbound):
                     await self._start_mllp(system_name, port, port.name or f"mllp{i}")
+                elif isinstance(port, X12InboxInbound):
+                    await self._start_inbox(system_name, port, port.name or f"inbox{i}")
+
+    async def _start_inbox(self, system: str, cfg: X12InboxInbound, name: str) -> None:
+        fmt = X12Inbound(self.pipeline.store, partner=system)
+        acks = Outbox(cfg.acks_path or str(Path(cfg.path) / "acks"))
+        watcher = InboxWatcher(
+            cfg.path,
+            inbox_handler(self.pipeline, fmt, system=system, port=name),
+            outbox=acks,
+            poll_seconds=cfg.poll_seconds,
+            settle_seconds=cfg.settle_seconds,
+        )
+        await watcher.start()
+        self.ports.append(RunningPort(system, name, "x12-inbox", watcher))
+        log.info("system %s: X12 inbox %s", system, name)
 
     async def _start_mllp(self, system: str, cfg: MllpInbound, name: str) -> None:
         _check_plaintext(system, cfg)
@@ -67,7 +88,10 @@ class InboundPorts:
 
     async def stop(self) -> None:
         for port in self.ports:
-            await port.server.close()
+            if isinstance(port.server, InboxWatcher):
+                await port.server.stop()
+            else:
+                await port.server.close()
         self.ports = []
 
     def find(self, system: str, kind: str = "mllp") -> RunningPort:

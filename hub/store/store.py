@@ -589,6 +589,34 @@ class _Operations:
 
         return await self._tx(work)
 
+    async def reserve_control_numbers(
+        self, partner: str, kind: str, count: int, *, start: int = 1
+    ) -> int:
+        """Reserve ``count`` consecutive control numbers of ``kind`` for ``partner``; returns
+        the first. Numbers reserved and not used are skipped, never handed out again."""
+        c = t.control_numbers
+
+        async def work(conn: AsyncConnection) -> int:
+            where = and_(c.c.partner == partner, c.c.kind == kind)
+            bump = (
+                update(c)
+                .where(where)
+                .values(last_value=c.c.last_value + count)
+                .returning(c.c.last_value)
+            )
+            row = (await conn.execute(bump)).first()
+            if row is None:
+                first = self._insert_ignore(c).values(
+                    partner=partner, kind=kind, last_value=start + count - 1
+                )
+                if (await conn.execute(first)).rowcount == 1:
+                    return start
+                row = (await conn.execute(bump)).first()
+                assert row is not None
+            return int(row[0]) - count + 1
+
+        return await self._tx(work)
+
     # ------------------------------------------------------------------ audit
 
     async def audit(
