@@ -98,7 +98,7 @@ async def test_a_broken_interchange_goes_to_error_with_findings_and_a_ta1(
         )
         async with Hub(cfg) as hub:
             _drop(inbox, "broken.edi", broken)
-            await wait_for(lambda: (inbox / "error" / "broken.edi").exists())
+            await wait_for((inbox / "error" / "broken.edi").exists)
             answers = await _answers(inbox / "acks", 1)
             assert hub.store is not None
             stored = await hub.store.list_messages(direction="in")
