@@ -166,7 +166,10 @@ def support_of(
     if support is None:
         raise FhirError(404, "not-supported", f"resource type {rtype} is not supported here")
     if interaction is not None and interaction not in support.interactions:
-        raise FhirError(405, "not-supported", f"{interaction.value} is not supported for {rtype}")
+        why = f": {support.documentation}" if support.documentation else ""
+        raise FhirError(
+            405, "not-supported", f"{interaction.value} is not supported for {rtype}{why}"
+        )
     return support
 
 
