@@ -33,6 +33,7 @@ from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.fhir.api import (
+    COMMON_PARAMS,
     SEARCH_PARAMS,
     Answer,
     ApiSettings,
@@ -327,7 +328,7 @@ class HubFhirBackend:
 
     @staticmethod
     def _support_of(view: View) -> ResourceSupport:
-        params = SEARCH_PARAMS.get(view.resource_type, ())
+        params = (*COMMON_PARAMS, *SEARCH_PARAMS.get(view.resource_type, ()))
         return ResourceSupport(view.resource_type, view.interactions, params, view.documentation)
 
     async def start(self) -> None:

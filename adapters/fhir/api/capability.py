@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.fhir.api.model import Interaction, ResourceSupport
-from adapters.fhir.api.search import COMMON_PARAMS
 
 __all__ = ["FHIR_VERSION", "SECURITY_TEXT", "capability_statement"]
 
@@ -27,7 +26,7 @@ _WRITES = (Interaction.CREATE, Interaction.UPDATE)
 def _resource(support: ResourceSupport) -> dict[str, Any]:
     interactions = sorted(support.interactions, key=list(Interaction).index)
     writable = any(i in support.interactions for i in _WRITES)
-    params = [*COMMON_PARAMS, *support.search_params] if Interaction.SEARCH in interactions else []
+    params = support.search_params if Interaction.SEARCH in interactions else ()
     out: dict[str, Any] = {
         "type": support.resource_type,
         "documentation": support.documentation or None,

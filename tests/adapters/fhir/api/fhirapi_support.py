@@ -98,6 +98,20 @@ class Api:
     store: Store
     config: HubConfig
     transport: Any
+    namespace: str
+
+    @property
+    def http_auth(self) -> str:
+        return auth()["Authorization"]
+
+    async def publish_ingress(self, env: Any, wait: float = 5.0) -> None:
+        """Publish a canonical event as another inbound port would; wait until applied."""
+        await self.transport.publish(ingress_exchange(self.namespace), env.routing_key, env)
+        for _ in range(int(wait / 0.01)):
+            if await self.store.was_processed("sync", env.id):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the sync engine did not apply the event")
 
     async def post(self, path: str, body: Any, client: str = "ehr-app", **headers: str) -> Any:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -148,7 +162,7 @@ async def running_api(
     http = TestClient(TestServer(root))
     await http.start_server()
     try:
-        yield Api(http, store, config, transport)
+        yield Api(http, store, config, transport, ns)
     finally:
         await http.close()
         consumer.cancel()
