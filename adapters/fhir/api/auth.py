@@ -61,7 +61,9 @@ def parse_scope(scope: str) -> Grant | None:
         return None
     perms = match["perms"]
     letters = _V1.get(perms, perms)
-    if perms not in _V1 and list(letters) != sorted(letters, key=_ORDER.index):
+    if perms not in _V1 and (
+        len(set(letters)) != len(letters) or list(letters) != sorted(letters, key=_ORDER.index)
+    ):
         return None  # v2 requires the letters in cruds order, each once
     return Grant(match["type"], frozenset(letters))
 
