@@ -218,6 +218,8 @@ def answer_response(request: web.Request, answer: Answer) -> web.Response:
     headers = {**answer.headers, **version_headers(base, answer)}
     if answer.status in (200, 201) and "Content-Location" in headers:
         headers["Location"] = headers["Content-Location"]
+    if answer.status == 202 and answer.resource_type and answer.id:
+        headers["Content-Location"] = f"{base}/{answer.resource_type}/{answer.id}"
     body = answer.body
     if answer.ok and body is not None:
         wanted = _prefer(request, "return")

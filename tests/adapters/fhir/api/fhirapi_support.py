@@ -146,6 +146,7 @@ async def running_api(
     max_entries: int = 400,
     sync_wait: float = 5.0,
     namespace: str | None = None,
+    sync: bool = True,
 ) -> AsyncIterator[Api]:
     """Store + transport + pipeline + sync consumer + the FHIR app on a test server."""
     set_tokens()
@@ -156,7 +157,8 @@ async def running_api(
     await transport.start(build_topology(ns, {}, retry_delays=[0.2]))
     pipeline = Pipeline(store, transport, ingress_exchange=ingress_exchange(ns), confirm_timeout=5)
     engine = SyncEngine(store, transport, events_exchange=events_exchange(ns))
-    consumer = asyncio.create_task(_sync_loop(transport, sync_queue(ns), engine))
+    loop = _sync_loop(transport, sync_queue(ns), engine) if sync else asyncio.sleep(3600)
+    consumer = asyncio.create_task(loop)
     root = web.Application()
     mount_fhir(root, make_fhir_app(pipeline, store, config, sync_wait=sync_wait))
     http = TestClient(TestServer(root))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhirapi_support import Api, corpus_dir, load_json
+from fhirapi_support import Api, corpus_dir, load_json, running_api
 
 from hub.canonical import Event, EventKind, Identifier, Patient, Provenance
 from hub.envelope import Envelope
@@ -139,3 +139,14 @@ async def test_a_patient_from_another_format_reads_as_fhir(api: Api) -> None:
     found = bundle["entry"][0]["resource"]
     assert found["birthDate"] == "1960-03-04"
     assert found["identifier"][0]["system"] == "urn:carehub:id:HOSP-MRN"
+
+
+async def test_202_when_the_sync_engine_has_not_applied_it_in_time(tmp_path: Any) -> None:
+    async with running_api(f"sqlite:///{tmp_path / 'h.db'}", sync=False, sync_wait=0.05) as api:
+        resp = await api.post("Patient", patient())
+        assert resp.status == 202  # stored and confirmed by the broker, not yet applied
+        where = resp.headers["Content-Location"]
+        assert "/fhir/Patient/" in where and "_history" not in where
+        assert (await resp.json())["resourceType"] == "OperationOutcome"
+        assert (await api.store.list_messages())[0].status == "accepted"
+        assert (await api.get(where.split("/fhir/", 1)[1])).status == 404
