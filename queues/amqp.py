@@ -519,6 +519,8 @@ class AmqpSubscription:
         async with self._lock:
             if self._closed or (self._chan is not None and self._generation == t._generation):
                 return
+            if t._conn is None or not t._conn.is_open:
+                raise BrokerUnavailable("subscribe: not connected")
             chan = await Channel.open(t._conn, t._op_timeout)
             chan.on_unexpected_close = t._channel_failed
             chan.raw.add_on_cancel_callback(
