@@ -21,6 +21,7 @@ published for it (see docs/fhir-api.md, "Deletes").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -31,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from adapters.fhir.api import (
     COMMON_PARAMS,
@@ -662,8 +664,27 @@ class HubFhirBackend:
                 f"{item.entry.resource_type}/{known[0]}",
                 location=f"{item.prefix}{item.entry.resource_type}.identifier",
             )
-        item.fhir_id = wanted or (known[0] if known else str(uuid.uuid4()))
-        entity.id = item.fhir_id
+        if wanted is None:
+            wanted = known[0] if known else await self._reserve(entity.entity_type, pairs, plan)
+        item.fhir_id = wanted
+        entity.id = wanted
+
+    async def _reserve(
+        self, etype: EntityType, pairs: list[tuple[str, str]], plan: WritePlan
+    ) -> str:
+        """A new id, with the identifiers linked to it now: two creates of one new patient
+        racing each other must end as one record, and the sync engine only links them
+        when it applies the event. The loser of the race takes the winner's id."""
+        candidate = str(uuid.uuid4())
+        if not pairs:
+            return candidate
+        with contextlib.suppress(IntegrityError):  # a racing insert of the same pair
+            await self.store.link_identifiers(
+                etype.value, candidate, pairs, source=plan.caller.system
+            )
+        linked = set((await self.store.resolve_identifiers(etype.value, pairs)).values())
+        others = sorted(linked - {candidate})
+        return others[0] if others else candidate
 
     async def _current(self, item: Planned) -> None:
         """What the store holds for the target now; If-Match; delete preconditions."""

@@ -89,7 +89,7 @@ fhir_routes = web.RouteTableDef()
 
 _TYPE = r"{type:[A-Z][A-Za-z]+}"
 _ID = r"{id:[A-Za-z0-9\-.]{1,64}}"
-_ACTION = {
+AUDIT_ACTION = {
     Interaction.READ: "read",
     Interaction.VREAD: "read",
     Interaction.HISTORY: "read",
@@ -485,7 +485,7 @@ async def _write(
     answers = await request.app[BACKEND].write(caller(request, client), [entry], raw)
     answer = answers[0]
     subject = _subject(entry.resource_type, answer.id or entry.id)
-    await audit(request, client.id, _ACTION[entry.interaction], subject, answer.status)
+    await audit(request, client.id, AUDIT_ACTION[entry.interaction], subject, answer.status)
     return answer_response(request, answer)
 
 

@@ -17,7 +17,7 @@ from adapters.fhir.api.bundle import METHOD_ORDER, EntryRequest
 from adapters.fhir.api.errors import AnswerFailed, FhirError
 from adapters.fhir.api.model import Answer, Interaction, Stored, WriteEntry
 from adapters.fhir.api.routes import (
-    _ACTION,
+    AUDIT_ACTION,
     BACKEND,
     audit,
     authorize,
@@ -176,7 +176,7 @@ async def run_transaction(
         await audit(
             request,
             client.id,
-            _ACTION[kinds[i]],
+            AUDIT_ACTION[kinds[i]],
             _answer_subject(entry, answers[i]),
             answers[i].status,
         )
@@ -196,7 +196,7 @@ async def _audit_all(
     status: int,
 ) -> None:
     for entry, kind in zip(entries, kinds, strict=True):
-        await audit(request, client.id, _ACTION[kind], _subject(entry), status)
+        await audit(request, client.id, AUDIT_ACTION[kind], _subject(entry), status)
 
 
 async def run_batch(
@@ -211,7 +211,7 @@ async def _batch_entry(request: web.Request, client: ApiClient, entry: EntryRequ
     action = "batch"
     try:
         interaction = await _admit(request, client, entry)
-        action = _ACTION[interaction]
+        action = AUDIT_ACTION[interaction]
         if entry.method == "GET":
             answer = await read_answer(request, entry, interaction)
         else:

@@ -150,3 +150,14 @@ async def test_202_when_the_sync_engine_has_not_applied_it_in_time(tmp_path: Any
         assert (await resp.json())["resourceType"] == "OperationOutcome"
         assert (await api.store.list_messages())[0].status == "accepted"
         assert (await api.get(where.split("/fhir/", 1)[1])).status == 404
+
+
+async def test_racing_creates_of_one_new_patient_make_one_record(api: Api) -> None:
+    import asyncio
+
+    body = {"resourceType": "Patient", "identifier": [{"system": "urn:race", "value": "R-1"}]}
+    answers = await asyncio.gather(*(api.post("Patient", body) for _ in range(6)))
+    ids = {(await r.json())["id"] for r in answers}
+    assert len(ids) == 1
+    assert sorted(r.status for r in answers).count(201) >= 1
+    assert await api.store.count_entities() == {"Patient": 1}
