@@ -1,0 +1,175 @@
+"""What the HTTP layer and the hub's FHIR service exchange: requests as typed values, answers,
+stored resource versions, and the ``FhirBackend`` contract the hub implements (hub/app/fhir.py).
+
+The adapter speaks HTTP and FHIR REST; it never maps, checks or publishes. Everything that
+needs the canonical model, the mappings or the pipeline sits behind ``FhirBackend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from hub.findings import Report
+
+__all__ = [
+    "Answer",
+    "Caller",
+    "FhirBackend",
+    "Interaction",
+    "ResourceSupport",
+    "SearchParam",
+    "Stored",
+    "WriteEntry",
+]
+
+Json = dict[str, Any]
+
+
+class Interaction(StrEnum):
+    """FHIR RESTful interactions (http.html), named as the CapabilityStatement names them."""
+
+    READ = "read"
+    VREAD = "vread"
+    HISTORY = "history-instance"
+    SEARCH = "search-type"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    """One search parameter: its FHIR name and type, and where its values are in the resource
+    (dotted element paths over the JSON; ``target`` restricts a reference to a type)."""
+
+    name: str
+    type: str  # token, reference, date
+    paths: tuple[str, ...]
+    target: str | None = None
+    definition: str | None = None
+    documentation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSupport:
+    """What the server does for one resource type (drives routing and the capability)."""
+
+    resource_type: str
+    interactions: frozenset[Interaction]
+    search_params: tuple[SearchParam, ...] = ()
+    documentation: str = ""
+
+    def param(self, name: str) -> SearchParam | None:
+        return next((p for p in self.search_params if p.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: the API client id, the partner system it writes as, and its address."""
+
+    client: str
+    system: str
+    peer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One version of a resource as the hub holds it (``resource`` carries ``meta``)."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated: datetime
+    resource: Json | None  # None for a deleted version
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class WriteEntry:
+    """One write: create (POST), update (PUT by id or by search), or delete.
+
+    ``conditional`` is the search of a conditional update/delete (``PUT Patient?identifier=``),
+    ``if_none_exist`` that of a conditional create; ``full_url`` the entry's ``fullUrl`` in a
+    Bundle (``urn:uuid:…`` references to it are rewritten to the assigned id). ``location`` is
+    where in the request the entry is (``Bundle.entry[3]``), for error messages.
+    """
+
+    method: str  # POST, PUT, DELETE
+    resource_type: str
+    id: str | None = None
+    resource: Json | None = None
+    conditional: list[tuple[str, str]] | None = None
+    if_none_exist: list[tuple[str, str]] | None = None
+    if_match: int | None = None
+    full_url: str | None = None
+    location: str = ""
+
+    @property
+    def interaction(self) -> Interaction:
+        if self.method == "DELETE":
+            return Interaction.DELETE
+        return Interaction.CREATE if self.method == "POST" else Interaction.UPDATE
+
+
+@dataclass(slots=True)
+class Answer:
+    """The outcome of one interaction: HTTP status, body, and the version it produced."""
+
+    status: int
+    body: Json | None = None
+    resource_type: str | None = None
+    id: str | None = None
+    version: int | None = None
+    last_updated: datetime | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+class FhirBackend(Protocol):
+    """The hub side of the API (hub/app/fhir.py implements it)."""
+
+    def support(self) -> Mapping[str, ResourceSupport]:
+        """Every served resource type and what it supports."""
+        ...
+
+    def outcome(self, report: Report) -> Json:
+        """``report`` as an OperationOutcome."""
+        ...
+
+    def check(self, resource: Json) -> Report:
+        """``$validate``: conformance and mapping findings; nothing is stored."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:
+        """The current (or the given) version; a deleted resource is a ``Stored`` with
+        ``deleted=True``; ``None`` when it never existed."""
+        ...
+
+    async def history(self, resource_type: str, id: str) -> list[Stored]:
+        """Every version, oldest first (empty when it never existed)."""
+        ...
+
+    def candidates(
+        self, resource_type: str, params: list[tuple[str, str]]
+    ) -> AsyncIterator[Stored]:
+        """Current, not deleted resources that may match ``params`` (a superset: the adapter
+        filters); the backend narrows by ``_id``, ``identifier`` and ``_lastUpdated``."""
+        ...
+
+    async def write(self, caller: Caller, entries: list[WriteEntry], raw: bytes) -> list[Answer]:
+        """Apply ``entries`` all-or-nothing through the pipeline (``raw``: the request body).
+
+        Returns one answer per entry, or a single failed answer for the whole request.
+        """
+        ...

@@ -1,0 +1,23 @@
+"""FHIR R4 conformance: resources checked against the R4B models (findings naming the element
+path), and findings rendered as an ``OperationOutcome`` — the FHIR acknowledgement.
+
+::
+
+    report = check_resource(resource)            # Report; Finding.location = "Patient.birthDate"
+    body = operation_outcome(report)             # dict: resourceType OperationOutcome
+"""
+
+from __future__ import annotations
+
+from conformance.fhir.outcome import ISSUE_TYPES, issue_type, operation_outcome, outcome_bytes
+from conformance.fhir.validate import MAX_FINDINGS, check_resource, element_path
+
+__all__ = [
+    "ISSUE_TYPES",
+    "MAX_FINDINGS",
+    "check_resource",
+    "element_path",
+    "issue_type",
+    "operation_outcome",
+    "outcome_bytes",
+]
