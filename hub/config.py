@@ -184,6 +184,10 @@ class ClientConfig(_Model):
 
 
 class HttpConfig(_Model):
+    """The hub's HTTP server (FHIR API, X12 over HTTP, /health, /admin). ``enabled``: on,
+    off, or (unset) on when API clients or HTTP inbound ports are configured."""
+
+    enabled: bool | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = 8 * 1024 * 1024

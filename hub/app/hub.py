@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.app.consumers import LaneConsumer
 from hub.app.deliverers import make_deliverer
+from hub.app.http import HttpServer, http_wanted
 from hub.app.inbound import InboundPorts
 from hub.config import HubConfig
 from hub.errors import CarehubError
@@ -58,6 +59,7 @@ class Hub:
         self.consumers: list[LaneConsumer] = []
         self.deliverers: dict[str, Any] = {}
         self.inbound: InboundPorts | None = None
+        self.http: HttpServer | None = None
 
     async def __aenter__(self) -> Hub:
         try:
@@ -106,6 +108,9 @@ class Hub:
             await self._start_destination(name, vocab)
         self.inbound = InboundPorts(cfg, self.pipeline)
         await self.inbound.start()
+        if http_wanted(cfg):
+            self.http = HttpServer(cfg, self.pipeline, self.store, self.transport)
+            await self.http.start()
         log.info(
             "hub %s started: %d destinations, %d inbound ports",
             cfg.hub.name,
@@ -128,6 +133,9 @@ class Hub:
         self.consumers.append(consumer)
 
     async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
         if self.inbound is not None:
             await self.inbound.stop()
         for consumer in self.consumers:

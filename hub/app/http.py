@@ -1,0 +1,248 @@
+"""The hub's HTTP server: the FHIR API under /fhir, X12 over HTTP under /x12/{system},
+/health, and the admin endpoints under /admin (status, parked messages and their replay).
+
+Every endpoint but /health and /fhir/metadata needs a bearer token of a configured client
+(``clients:``); admin endpoints need a client with the ``carehub/admin`` scope. Every admin
+action is written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from adapters.fhir.api import mount_fhir
+from hub.app.fhir import make_fhir_app
+from hub.app.x12 import X12Inbound
+from hub.config import HubConfig, X12HttpInbound, secret
+from hub.errors import ConfigError
+from hub.pipeline import Outcome, Pipeline
+from hub.ports import Transport
+from hub.store import Store
+from queues import ParkedMessage, work_queue
+
+__all__ = ["ADMIN_SCOPE", "HttpServer", "http_wanted"]
+
+log = logging.getLogger("carehub.http")
+
+ADMIN_SCOPE = "carehub/admin"
+EDI = "application/edi-x12"
+
+
+def http_wanted(config: HubConfig) -> bool:
+    """Serve HTTP when asked to, or when something needs it (API clients, HTTP ports)."""
+    if config.hub.http.enabled is not None:
+        return config.hub.http.enabled
+    ports = [p for s in config.systems.values() for p in s.inbound]
+    return bool(config.clients) or any(p.type in ("fhir", "x12-http") for p in ports)
+
+
+@dataclass(frozen=True, slots=True)
+class _Client:
+    id: str
+    digest: bytes
+    scopes: frozenset[str]
+
+
+class HttpServer:
+    def __init__(self, config: HubConfig, pipeline: Pipeline, store: Store, transport: Transport):
+        self.config = config
+        self.pipeline = pipeline
+        self.store = store
+        self.transport = transport
+        self.clients = _clients(config)
+        self.x12_ports = {
+            name: port
+            for name, s in config.systems.items()
+            for port in s.inbound
+            if isinstance(port, X12HttpInbound)
+        }
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def app(self) -> web.Application:
+        root = web.Application(client_max_size=self.config.hub.http.max_body_bytes)
+        root.router.add_get("/health", self.health)
+        root.router.add_post("/x12/{system}", self.x12)
+        root.router.add_get("/admin/status", self.status)
+        root.router.add_get("/admin/parked/{destination}", self.parked)
+        root.router.add_post("/admin/parked/{destination}/replay", self.replay)
+        mount_fhir(root, make_fhir_app(self.pipeline, self.store, self.config))
+        return root
+
+    async def start(self) -> None:
+        http = self.config.hub.http
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET6 if ":" in http.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((http.host, http.port))
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(
+                f"hub.http: cannot listen on {http.host}:{http.port}: {exc.strerror}"
+            ) from exc
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+        log.info("http on %s:%d (/fhir, /x12, /health, /admin)", http.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ------------------------------------------------------------------ endpoints
+
+    async def health(self, request: web.Request) -> web.Response:
+        """Liveness for load balancers: the store and the broker, no content."""
+        store_ok = await self.store.ping()
+        broker_ok = self.transport.connected
+        status = 200 if store_ok and broker_ok else 503
+        return web.json_response({"store": store_ok, "broker": broker_ok}, status=status)
+
+    async def x12(self, request: web.Request) -> web.Response:
+        """One interchange in; its TA1/999/997 out (200), or 503 when nothing could be made
+        durable (send again later)."""
+        system = request.match_info["system"]
+        port = self.x12_ports.get(system)
+        if port is None:
+            return _problem(404, f"system {system} takes no X12 over HTTP")
+        client = self._client(request)
+        if client is None:
+            return _problem(401, "a bearer token is needed", auth=True)
+        if port.client is not None and client.id != port.client:
+            await self._audit(client.id, "denied", f"x12:{system}", request)
+            return _problem(403, f"client {client.id} may not send X12 as {system}")
+        body = await request.read()
+        if not body.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"ISA"):
+            return _problem(415, "the body is not an X12 interchange (no ISA)")
+        fmt = X12Inbound(self.store, partner=system)
+        result = await self.pipeline.receive(
+            fmt, body, system=system, port=port.name or "x12-http", peer=request.remote
+        )
+        if result.outcome is Outcome.UNAVAILABLE:
+            return _problem(
+                503,
+                "the hub cannot store or confirm now; send again later",
+                headers={"Retry-After": "30"},
+            )
+        answers = b"".join(a for a in [result.response, *result.followups] if a)
+        return web.Response(
+            body=answers,
+            content_type=EDI,
+            headers={"X-Carehub-Message-Id": result.message_id or ""},
+        )
+
+    async def status(self, request: web.Request) -> web.Response:
+        client = await self._admin(request)
+        if isinstance(client, web.Response):
+            return client
+        return web.json_response(
+            {
+                "messages": await self.store.message_counts(),
+                "deliveries": await self.store.delivery_counts(),
+                "entities": await self.store.count_entities(),
+                "queues": await self.transport.queue_depths(),
+            }
+        )
+
+    async def parked(self, request: web.Request) -> web.Response:
+        client = await self._admin(request)
+        if isinstance(client, web.Response):
+            return client
+        dest = request.match_info["destination"]
+        if dest not in self.config.destinations():
+            return _problem(404, f"no destination {dest}")
+        peek = getattr(self.transport, "peek_parked", None)
+        items = await peek(work_queue(self.config.hub.namespace, dest)) if peek else []
+        return web.json_response([_parked_view(i) for i in items])
+
+    async def replay(self, request: web.Request) -> web.Response:
+        client = await self._admin(request)
+        if isinstance(client, web.Response):
+            return client
+        dest = request.match_info["destination"]
+        if dest not in self.config.destinations():
+            return _problem(404, f"no destination {dest}")
+        count = await self.transport.replay_parked(work_queue(self.config.hub.namespace, dest))
+        await self._audit(
+            client.id, "replayed", f"destination:{dest}", request, detail=f"{count} messages"
+        )
+        return web.json_response({"replayed": count})
+
+    # ------------------------------------------------------------------ access
+
+    def _client(self, request: web.Request) -> _Client | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        digest = hashlib.sha256(header[7:].strip().encode()).digest()
+        found = None
+        for client in self.clients:  # compare with every client: constant time per token
+            if hmac.compare_digest(client.digest, digest):
+                found = client
+        return found
+
+    async def _admin(self, request: web.Request) -> _Client | web.Response:
+        client = self._client(request)
+        if client is None:
+            return _problem(401, "a bearer token is needed", auth=True)
+        if ADMIN_SCOPE not in client.scopes:
+            await self._audit(client.id, "denied", request.path, request)
+            return _problem(403, f"the {ADMIN_SCOPE} scope is needed")
+        return client
+
+    async def _audit(
+        self, actor: str, action: str, subject: str, request: web.Request, detail: str | None = None
+    ) -> None:
+        outcome = "denied" if action == "denied" else "ok"
+        await self.store.audit(
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            subject=subject,
+            peer=request.remote,
+            detail=detail,
+        )
+
+
+def _clients(config: HubConfig) -> list[_Client]:
+    out = []
+    for cid, client in config.clients.items():
+        try:
+            token = secret(client.token_env, f"clients.{cid}.token_env")
+        except ConfigError:
+            continue  # the FHIR API warns about it once
+        out.append(_Client(cid, hashlib.sha256(token.encode()).digest(), frozenset(client.scopes)))
+    return out
+
+
+def _parked_view(item: ParkedMessage) -> dict[str, Any]:
+    """What an operator needs to decide on a parked message — ids and reasons, no content."""
+    try:
+        envelope_id: str | None = item.envelope.id
+    except Exception:  # a body that is no envelope is parked too; say so, do not fail
+        envelope_id = None
+    return {
+        "envelope_id": envelope_id,
+        "event": item.routing_key,
+        "reason": item.reason,
+        "detail": item.detail,
+        "history": item.history,
+    }
+
+
+def _problem(
+    status: int, text: str, *, auth: bool = False, headers: dict[str, str] | None = None
+) -> web.Response:
+    hdrs = dict(headers or {})
+    if auth:
+        hdrs["WWW-Authenticate"] = 'Bearer realm="carehub"'
+    return web.json_response({"error": text}, status=status, headers=hdrs)
