@@ -71,7 +71,9 @@ async def _drop_pg_db(url: str) -> None:
 async def run(quick: bool) -> dict[str, Any]:
     from bench.broker import broker_baseline
     from bench.e2e import adt_end_to_end
+    from bench.fhir_api import fhir_latency
     from bench.hl7v2_codec import adt_corpus, codec_rates
+    from bench.x12_bench import x12_rates
 
     results: dict[str, Any] = {
         "quick": quick,
@@ -136,6 +138,19 @@ async def run(quick: bool) -> dict[str, Any]:
                 f"{e2e['end_to_end_msg_per_s']:,.0f} msg/s ({e2e['deliveries_per_s']:,.0f} "
                 "FHIR deliveries/s)"
             )
+    say("FHIR API latency (embedded transport + SQLite, through the real HTTP stack)")
+    fhir = await _section(results, "fhir_api", lambda: fhir_latency(quick))
+    if fhir:
+        say(
+            f"  create p50 {fhir['create']['p50_ms']} ms p99 {fhir['create']['p99_ms']} ms; "
+            f"50-entry transaction p50 {fhir['transaction_50']['p50_ms']} ms "
+            f"p99 {fhir['transaction_50']['p99_ms']} ms"
+        )
+
+    say("X12 837P: parse + 999 + per-claim events vs pyx12 validation; streaming memory")
+    x12 = await _section(results, "x12", lambda: asyncio.to_thread(x12_rates, quick))
+    if x12:
+        say("  " + json.dumps({k: v for k, v in x12.items() if k != "seconds"})[:400])
     return results
 
 

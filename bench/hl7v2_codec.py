@@ -8,7 +8,6 @@ because its groups move PID around per structure). The figure is messages per se
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,18 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from adapters.hl7v2 import parse, split_messages
+from bench.corpus import corpus_dir
 
 __all__ = ["adt_corpus", "codec_rates"]
 
 
 def _corpus_dir() -> Path:
-    env = os.environ.get("CAREHUB_CORPUS")
-    if env:
-        return Path(env) / "hl7v2"
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "corpus").is_dir():
-            return parent / "shared" / "corpus" / "hl7v2"
-    raise RuntimeError("shared/corpus not found; set CAREHUB_CORPUS")
+    return corpus_dir() / "hl7v2"
 
 
 def adt_corpus() -> list[Path]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.x12 import counter_allocator, parse, parse_interchange
+from bench.corpus import corpus_dir
 from conformance.x12 import acknowledge
 
 __all__ = ["build_837p", "x12_rates"]
@@ -37,13 +37,7 @@ CLAIMS_PER_SET = 100
 
 
 def _corpus_dir() -> Path:
-    env = os.environ.get("CAREHUB_CORPUS")
-    if env:
-        return Path(env) / "x12"
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "corpus").is_dir():
-            return parent / "shared" / "corpus" / "x12"
-    raise RuntimeError("shared/corpus not found; set CAREHUB_CORPUS")
+    return corpus_dir() / "x12"
 
 
 def build_837p(claims: int, control_start: int = 1) -> bytes:

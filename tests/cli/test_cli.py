@@ -160,3 +160,15 @@ def test_demo_once_delivers_everything(services: str, tmp_path: Path, request):
     assert code == 0, summary
     assert summary["ok"] and summary["sent"] == summary["accepted"] == 20
     assert summary["delivered"] == summary["expected_deliveries"] == 40
+
+
+def test_mappings_coverage_says_what_is_carried_and_dropped():
+    code, out, _ = run("mappings", "coverage", "Patient")
+    assert code == 0 and out.startswith("Patient → Patient:") and "dropped" in out
+    code, out, _ = run("mappings", "coverage", "--json")
+    report = json.loads(out)
+    assert "Patient.birthDate" in " ".join(report["Patient"]["carried"])
+    assert "Patient.contained" in report["Patient"]["dropped"]
+    assert {"Claim", "Appointment", "SupplyRequest"} <= set(report)
+    code, _, err = run("mappings", "coverage", "Observation")
+    assert code == 2 and "no mapping for Observation" in err
