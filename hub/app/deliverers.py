@@ -9,6 +9,7 @@ import ssl
 from typing import Any
 
 from adapters.fhir.client import FhirClient
+from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from hub.config import FhirOutbound, HubConfig, MllpOutbound, SystemConfig, TlsConfig, secret
 from hub.envelope import Envelope
@@ -36,15 +37,16 @@ class FhirDeliverer:
         self.name = name
         self.outbound = outbound
         self.ctx = FhirContext(source=name)
+        self._smart = _smart(name, outbound) if outbound.auth.type == "smart-backend" else None
         self.client = FhirClient(outbound.url, token=self._token, timeout=outbound.timeout)
 
     async def _token(self) -> str | None:
         auth = self.outbound.auth
-        if auth.type == "none":
-            return None
+        if self._smart is not None:
+            return await self._smart()
         if auth.type == "bearer":
             return secret(auth.token_env, f"systems.{self.name}.outbound.auth.token_env")
-        raise ConfigError(f"systems.{self.name}.outbound.auth: {auth.type} is not supported yet")
+        return None
 
     async def deliver(self, envelope: Envelope) -> Delivered:
         try:
@@ -133,6 +135,17 @@ class MllpDeliverer:
 
     async def close(self) -> None:
         await self.sender.close()
+
+
+def _smart(name: str, outbound: FhirOutbound) -> SmartBackendAuth:
+    auth = outbound.auth
+    where = f"systems.{name}.outbound.auth"
+    if not auth.token_url or not auth.client_id:
+        raise ConfigError(f"{where}: smart-backend needs token_url and client_id")
+    key = secret(auth.private_key_env, f"{where}.private_key_env")
+    return SmartBackendAuth(
+        auth.token_url, auth.client_id, key, scope=auth.scope or "system/*.cruds"
+    )
 
 
 def _msh9(data: bytes) -> str | None:
