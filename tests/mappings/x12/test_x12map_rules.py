@@ -371,3 +371,20 @@ def test_mapping_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
         for ts in sets(path):
             map_transaction(ts, context())
     assert caplog.records == []
+
+
+def test_line_rendering_provider_stands_in_only_when_it_is_one() -> None:
+    """837P: no 2310B → the first 2420A renders; 837I: 2420A is the operating physician."""
+    with_line = claim().replace(
+        b"DTP*472*D8*20240102~", b"DTP*472*D8*20240102~NM1*82*1*LINE*DOC****XX*1245319599~"
+    )
+    with_line = with_line.replace(b"SE*20*", b"SE*21*")
+    (_, ev) = _map(with_line)
+    assert ev.entity.rendering_provider.name.family == "LINE"
+    text = (FIXTURES / "837i_icd10_rich.edi").read_text()
+    text = text.replace("NM1*82*1*GOMEZ*ANA****XX*1555000037~\n", "")
+    text = text.replace(
+        "DTP*472*D8*20240310~\n", "DTP*472*D8*20240310~\nNM1*72*1*OPS*DOC****XX*1245319599~\n"
+    )
+    (_, inst) = map_transaction(next(parse(text.encode()).transaction_sets()), context())
+    assert inst.entity.rendering_provider is None
