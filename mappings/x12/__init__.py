@@ -16,6 +16,7 @@ from .inbound import (
     map_interchange,
     map_transaction,
 )
+from .outbound import OUTBOUND, OutboundOptions, Renderer, render_event, render_interchange
 
 __all__ = [
     "INBOUND",
@@ -25,4 +26,9 @@ __all__ = [
     "inbound_key",
     "map_interchange",
     "map_transaction",
+    "OUTBOUND",
+    "OutboundOptions",
+    "Renderer",
+    "render_event",
+    "render_interchange",
 ]

@@ -239,7 +239,7 @@ def _claim(
         place_of_service=clm.component(5, 1).strip() or None,
         frequency_code=freq,
         billing_provider=scope.billing,
-        rendering_provider=rendering or _line_rendering(src, loop),
+        rendering_provider=rendering or _line_rendering(src, loop, kind),
         referring_provider=referring,
         service_facility=facility,
         subscriber=scope.sub.party,
@@ -271,10 +271,12 @@ def _provider(src: Source, claim: Loop, loop_id: str) -> ClaimParty | None:
     return nm1_party(src, found[0]) if found else None
 
 
-def _line_rendering(src: Source, claim: Loop) -> ClaimParty | None:
-    """No claim-level rendering provider: the first line's (2420A) stands for the claim."""
+def _line_rendering(src: Source, claim: Loop, kind: ClaimKind) -> ClaimParty | None:
+    """No claim-level rendering provider: the first line's (837P 2420A, 837I 2420C — the
+    837I 2420A is the operating physician) stands for the claim."""
+    loop_id = "2420A" if kind is ClaimKind.PROFESSIONAL else "2420C"
     for line in claim.loops("2400"):
-        found = line.loops("2420A")
+        found = line.loops(loop_id)
         if found:
             return nm1_party(src, found[0])
     return None

@@ -144,7 +144,12 @@ class _Writer:
             )
         tb.add("HL", "1", "", "20", "1")
         npi = self._id(party.identifiers, ["XX"], "2010AA/NM109", "the billing provider's NPI")
-        tb.add("NM1", "85", *name_elements(party), *npi)
+        names = name_elements(party)
+        if not self.professional:
+            # an institutional billing provider is a facility: NM102 = 2 (X223A2), the
+            # person's name (if that is all there is) written as the organization's
+            names = ["2", fit(party.organization_name or _display(party), 60), "", "", "", ""]
+        tb.add("NM1", "85", *names, *npi)
         version = (
             self.options.professional_version
             if self.professional

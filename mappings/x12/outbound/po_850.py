@@ -92,14 +92,15 @@ def product_qualifier(ident: Identifier) -> str:
 
 
 def _line(tb: TransactionBuilder, n: int, line: OrderLine) -> None:
-    """PO101 line number, PO102 quantity, PO103 unit (EA when unknown), PO104 unit price,
-    PO106… (qualifier, id) pairs (ten at most); PID*F description."""
+    """PO101 line number (empty when the order has none), PO102 quantity, PO103 unit (EA
+    when unknown), PO104 unit price, PO106… (qualifier, id) pairs (ten at most); PID*F
+    description."""
     pairs = [
         e for ident in line.item_identifiers[:10] for e in (product_qualifier(ident), ident.value)
     ]
     tb.add(
         "PO1",
-        fit(line.line_number or str(n), 20),
+        fit(line.line_number, 20),
         format_decimal(line.quantity),
         line.unit_of_measure or "EA",
         money(line.unit_price, f"PO1[{n}]/PO104"),

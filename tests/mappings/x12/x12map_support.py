@@ -1,0 +1,164 @@
+"""Shared helpers for the X12 mapping tests: contexts, options, corpus files, goldens, pyx12."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.x12 import TransactionSet, counter_allocator, parse
+from hub.canonical import Event
+from hub.context import MapContext
+from mappings.vocab import load_vocabulary
+from mappings.x12.outbound import OutboundOptions
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE / "fixtures"
+GOLDEN = HERE / "golden"
+REGEN = os.environ.get("CAREHUB_REGEN_GOLDEN") == "1"
+RECEIVED = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
+VOCAB = load_vocabulary()
+
+
+def corpus_root() -> Path:
+    """CAREHUB_CORPUS, else the ``shared/corpus`` folder found walking up from here."""
+    env = os.environ.get("CAREHUB_CORPUS")
+    if env:
+        return Path(env)
+    for parent in HERE.parents:
+        candidate = parent / "shared" / "corpus"
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError("shared/corpus not found; set CAREHUB_CORPUS")
+
+
+X12_CORPUS = corpus_root() / "x12"
+
+
+def corpus_files() -> list[Path]:
+    return sorted(p for p in X12_CORPUS.iterdir() if p.is_file())
+
+
+def fixture_files() -> list[Path]:
+    return sorted(p for p in FIXTURES.iterdir() if p.suffix == ".edi")
+
+
+def context(**overrides: Any) -> MapContext:
+    """A context with the built-in vocabulary and fixed ids/times, so output is stable."""
+    fields: dict[str, Any] = {
+        "source_system": "partner",
+        "format": "x12",
+        "source_port": "x12-inbox",
+        "message_id": "msg-0001",
+        "received_at": RECEIVED,
+        "vocab": VOCAB,
+    }
+    fields.update(overrides)
+    return MapContext(**fields)
+
+
+def options(**overrides: Any) -> OutboundOptions:
+    """Outbound options for a test partner with a fresh control-number counter and clock."""
+    fields: dict[str, Any] = {
+        "sender_id": "CAREHUB",
+        "receiver_id": "PAYER01",
+        "next_control": counter_allocator(),
+        "submitter_name": "CAREHUB BILLING",
+        "submitter_contact": "EDI DESK",
+        "submitter_phone": "8005551212",
+        "receiver_name": "ACME CLEARINGHOUSE",
+        "patient_status": "01",
+        "usage": "T",
+        "clock": lambda: datetime(2024, 7, 1, 12, 30),
+    }
+    fields.update(overrides)
+    return OutboundOptions(**fields)
+
+
+def sets(path: Path) -> list[TransactionSet]:
+    return list(parse(path.read_bytes()).transaction_sets())
+
+
+def clean(value: Any) -> Any:
+    """A JSON value with None, empty lists and empty objects dropped, for readable goldens."""
+    if isinstance(value, dict):
+        out = {k: clean(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    return value
+
+
+def dump_events(events: list[Event]) -> list[Any]:
+    return [clean(e.model_dump(mode="json")) for e in events]
+
+
+def check_golden(name: str, actual: Any) -> None:
+    """Compare with ``golden/<name>``; CAREHUB_REGEN_GOLDEN=1 rewrites it instead."""
+    path = GOLDEN / name
+    if isinstance(actual, str):
+        text = actual
+    else:
+        text = json.dumps(actual, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    if REGEN:
+        path.write_text(text, encoding="utf-8")
+    if not path.exists():
+        raise AssertionError(f"golden file {path.name} is missing; run with CAREHUB_REGEN_GOLDEN=1")
+    assert path.read_text(encoding="utf-8") == text, f"differs from golden/{name}"
+
+
+def segment_lines(data: bytes) -> str:
+    """An interchange as one segment per line (for golden X12 files a reviewer can read)."""
+    return data.decode("latin-1").replace("~", "~\n")
+
+
+class Pyx12Result:
+    def __init__(self, ok: bool | None, errors: list[str], raised: BaseException | None):
+        self.ok, self.errors, self.raised = ok, errors, raised
+
+    def __repr__(self) -> str:
+        return f"Pyx12Result(ok={self.ok}, errors={self.errors[:5]}, raised={self.raised!r})"
+
+
+def run_pyx12(data: bytes) -> Pyx12Result:
+    """Validate ``data`` with pyx12's x12n_document, collecting the errors it logs."""
+    import pyx12.params
+    import pyx12.x12n_document
+
+    lines: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                lines.append(record.getMessage())
+
+    log = logging.getLogger("pyx12")
+    handler = _Collect()
+    log.addHandler(handler)
+    old, log.propagate = log.propagate, False
+    try:
+        ok = pyx12.x12n_document.x12n_document(
+            pyx12.params.params(), io.StringIO(data.decode("latin-1")), io.StringIO(), None
+        )
+        return Pyx12Result(bool(ok), lines, None)
+    except Exception as exc:  # pyx12's own failures are reported, not hidden
+        return Pyx12Result(None, lines, exc)
+    finally:
+        log.removeHandler(handler)
+        log.propagate = old
+
+
+def walk(value: Any) -> Iterator[Any]:
+    """Every nested value of a JSON-like structure."""
+    yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from walk(v)
