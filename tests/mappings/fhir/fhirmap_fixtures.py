@@ -72,7 +72,7 @@ def patient() -> Patient:
         id="p-1",
         identifiers=[
             ident("HOSP-MRN", "12345", "MR"),
-            ident("SSN", "999-33-5538", "SS"),
+            ident("http://hl7.org/fhir/sid/us-ssn", "999-33-5538", "SS"),
             ident("1.2.36.146.595.217.0.1", "A77", "PI"),
         ],
         active=True,
@@ -131,7 +131,7 @@ def patient() -> Patient:
 def practitioner() -> Practitioner:
     return Practitioner(
         id="dr-1",
-        identifiers=[ident("NPI", "1234567893", "NPI")],
+        identifiers=[ident("http://hl7.org/fhir/sid/us-npi", "1234567893", "NPI")],
         active=False,
         names=[HumanName(family="Careful", given=["Adam"], prefix="Dr")],
         sex=AdministrativeSex.MALE,
@@ -165,7 +165,7 @@ def practitioner_role() -> Practitioner:
 def organization() -> Organization:
     return Organization(
         id="org-1",
-        identifiers=[ident("NPI", "1999999984")],
+        identifiers=[ident("http://hl7.org/fhir/sid/us-npi", "1999999984")],
         active=True,
         name="Good Health Clinic",
         kind=OrganizationKind.CLEARINGHOUSE,

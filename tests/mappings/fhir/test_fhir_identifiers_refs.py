@@ -23,13 +23,20 @@ V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
         ("HOSP-MRN", "urn:carehub:id:HOSP-MRN"),
         ("St Mary MRN", "urn:carehub:id:St%20Mary%20MRN"),
         ("1.2.36.146.595.217.0.1", "urn:oid:1.2.36.146.595.217.0.1"),
-        ("NPI", "http://hl7.org/fhir/sid/us-npi"),
+        ("http://hl7.org/fhir/sid/us-npi", "http://hl7.org/fhir/sid/us-npi"),
         ("http://www.acme.org/practitioners", "http://www.acme.org/practitioners"),
     ],
 )
 def test_namespace_and_system_uri_are_inverse(namespace: str, uri: str) -> None:
     assert default_system_uri(namespace) == uri
     assert default_namespace(uri) == namespace
+
+
+def test_an_npi_has_one_canonical_namespace_whichever_format_named_it() -> None:
+    # HL7 v2 and X12 write the NPI URI as the namespace; FHIR reads its system back to it,
+    # and the short name NPI still renders as the URI
+    assert default_namespace("http://hl7.org/fhir/sid/us-npi") == "http://hl7.org/fhir/sid/us-npi"
+    assert default_system_uri("NPI") == "http://hl7.org/fhir/sid/us-npi"
 
 
 def test_an_mr_identifier_from_hl7v2_looks_like_the_v2_to_fhir_guide(ctx: MapContext) -> None:
@@ -73,14 +80,18 @@ def test_a_known_canonical_id_becomes_a_literal_reference(ctx: MapContext) -> No
 
 def test_without_an_id_the_reference_is_logical_by_identifier(ctx: MapContext) -> None:
     ref = Ref(
-        type=EntityType.PRACTITIONER, identifiers=[Identifier(system="NPI", value="1234567893")]
+        type=EntityType.PRACTITIONER,
+        identifiers=[Identifier(system="http://hl7.org/fhir/sid/us-npi", value="1234567893")],
     )
     assert ref_to(ref, ctx) == {
         "type": "Practitioner",
         "identifier": {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"},
     }
     back = ref_from(ref_to(ref, ctx), "X.ref", ctx, (EntityType.PRACTITIONER,))
-    assert back is not None and back.identifiers[0].key() == ("NPI", "1234567893")
+    assert back is not None and back.identifiers[0].key() == (
+        "http://hl7.org/fhir/sid/us-npi",
+        "1234567893",
+    )
 
 
 def test_a_partner_context_keeps_unknown_fhir_ids_as_identifiers() -> None:

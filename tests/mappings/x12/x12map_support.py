@@ -16,6 +16,7 @@ from hub.canonical import Event
 from hub.context import MapContext
 from mappings.vocab import load_vocabulary
 from mappings.x12.outbound import OutboundOptions
+from tests.corpus import corpus_dir
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -25,16 +26,7 @@ RECEIVED = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
 VOCAB = load_vocabulary()
 
 
-def corpus_root() -> Path:
-    """CAREHUB_CORPUS, else the ``shared/corpus`` folder found walking up from here."""
-    env = os.environ.get("CAREHUB_CORPUS")
-    if env:
-        return Path(env)
-    for parent in HERE.parents:
-        candidate = parent / "shared" / "corpus"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("shared/corpus not found; set CAREHUB_CORPUS")
+corpus_root = corpus_dir
 
 
 X12_CORPUS = corpus_root() / "x12"
