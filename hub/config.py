@@ -140,6 +140,9 @@ class MllpOutbound(_Model):
 
 
 class X12Outbox(_Model):
+    """Interchanges for a trading partner, written to a folder it collects from (837P/837I
+    for claims, 270 for eligibility checks, 850 for purchase orders)."""
+
     type: Literal["x12-outbox"]
     path: str
     sender_id: str
@@ -147,6 +150,18 @@ class X12Outbox(_Model):
     sender_qualifier: str = "ZZ"
     receiver_qualifier: str = "ZZ"
     usage: Literal["P", "T"] = "P"
+    ack_requested: bool = False
+    #: 1000A submitter (837) and its contact (one number required by the guide)
+    submitter_name: str = "CAREHUB"
+    submitter_contact: str = ""
+    submitter_phone: str | None = None
+    submitter_email: str | None = None
+    #: 1000B receiver name (837)
+    receiver_name: str = ""
+    #: SBR09 and CL103: values the canonical claim does not keep
+    claim_filing_indicator: str | None = None
+    patient_status: str | None = None
+    purchase_order_version: Literal["005010", "004010"] = "005010"
 
 
 Outbound = Annotated[FhirOutbound | MllpOutbound | X12Outbox, Field(discriminator="type")]

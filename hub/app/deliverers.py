@@ -11,7 +11,16 @@ from typing import Any
 from adapters.fhir.client import FhirClient
 from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
-from hub.config import FhirOutbound, HubConfig, MllpOutbound, SystemConfig, TlsConfig, secret
+from adapters.x12.inbox import Outbox
+from hub.config import (
+    FhirOutbound,
+    HubConfig,
+    MllpOutbound,
+    SystemConfig,
+    TlsConfig,
+    X12Outbox,
+    secret,
+)
 from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ports import Delivered, Deliverer
@@ -20,8 +29,11 @@ from mappings.fhir import MapContext as FhirContext
 from mappings.fhir import to_fhir, validate_fhir
 from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND
 from mappings.hl7v2 import OutboundOptions, render_event
+from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
+from mappings.x12.outbound import OutboundOptions as X12Options
+from mappings.x12.outbound import render_event as render_x12
 
-__all__ = ["FhirDeliverer", "MllpDeliverer", "make_deliverer"]
+__all__ = ["FhirDeliverer", "MllpDeliverer", "X12OutboxDeliverer", "make_deliverer"]
 
 #: identifier system used when a record has no identifier a partner could update it by
 CANONICAL_ID_SYSTEM = "urn:carehub:canonical-id"
@@ -170,6 +182,63 @@ def _client_ssl(tls: TlsConfig, name: str) -> ssl.SSLContext:
     return context
 
 
+class X12OutboxDeliverer:
+    """Renders claims (837P/837I), eligibility checks (270) and purchase orders (850) as
+    interchanges with control numbers from the store (per partner, never reused) and
+    writes each atomically to the partner's outbox folder, named by the envelope id."""
+
+    format = "x12"
+
+    def __init__(self, name: str, outbound: X12Outbox, store: Store):
+        self.name = name
+        self.outbound = outbound
+        self.store = store
+        self.outbox = Outbox(outbound.path)
+
+    async def deliver(self, envelope: Envelope) -> Delivered:
+        event = envelope.payload
+        if event.kind not in X12_OUTBOUND:
+            return Delivered(
+                format="x12", skipped=True, response=f"no X12 rendering for {event.kind.value}"
+            )
+        numbers = {
+            kind: await self.store.next_control_number(self.name, kind)
+            for kind in ("ISA13", "GS06", "ST02")
+        }
+        data = render_x12(event, self._options(numbers))
+        name = f"{event.kind.value}-{envelope.id}.x12"
+        await asyncio.to_thread(self.outbox.write, name, data)
+        return Delivered(
+            format="x12",
+            message_key=event.kind.value,
+            rendered=data,
+            response=f"written {name} (ISA13 {numbers['ISA13']:09d})",
+        )
+
+    def _options(self, numbers: dict[str, int]) -> X12Options:
+        o = self.outbound
+        return X12Options(
+            sender_id=o.sender_id,
+            receiver_id=o.receiver_id,
+            sender_qualifier=o.sender_qualifier,
+            receiver_qualifier=o.receiver_qualifier,
+            usage=o.usage,
+            ack_requested=o.ack_requested,
+            next_control=numbers.__getitem__,
+            submitter_name=o.submitter_name,
+            submitter_contact=o.submitter_contact,
+            submitter_phone=o.submitter_phone,
+            submitter_email=o.submitter_email,
+            receiver_name=o.receiver_name,
+            claim_filing_indicator=o.claim_filing_indicator,
+            patient_status=o.patient_status,
+            purchase_order_version=o.purchase_order_version,
+        )
+
+    async def close(self) -> None:
+        return None
+
+
 def make_deliverer(
     name: str, system: SystemConfig, config: HubConfig, store: Store, vocab: Any
 ) -> Deliverer:
@@ -179,5 +248,7 @@ def make_deliverer(
         return FhirDeliverer(name, outbound)
     if isinstance(outbound, MllpOutbound):
         return MllpDeliverer(name, system, outbound, vocab)
+    if isinstance(outbound, X12Outbox):
+        return X12OutboxDeliverer(name, outbound, store)
     kind = outbound.type if outbound is not None else "none"
     raise ConfigError(f"systems.{name}.outbound: type {kind} is not available yet")
