@@ -11,7 +11,11 @@ from typing import Any
 
 from adapters.hl7v2 import parse as parse_hl7
 from adapters.hl7v2 import split_messages
+from adapters.x12 import parse as parse_x12
+from adapters.x12 import render as render_x12
 from conformance.hl7v2 import check_batch, check_message
+from conformance.x12 import check_interchange
+from conformance.x12.verdict import judge
 from hub.canonical import Event, Provenance
 from hub.context import MapContext
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
@@ -21,6 +25,10 @@ from mappings.fhir import event_kind as fhir_event_kind
 from mappings.fhir import from_fhir, to_fhir, validate_fhir
 from mappings.hl7v2 import INBOUND, OutboundOptions, map_message, render_event
 from mappings.vocab import load_vocabulary
+from mappings.x12 import map_transaction
+from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
+from mappings.x12.outbound import OutboundOptions as X12Options
+from mappings.x12.outbound import render_event as render_x12_event
 
 __all__ = ["FileItem", "Outcome", "convert_item", "detect_format", "read_items", "validate_item"]
 
@@ -92,7 +100,7 @@ def read_items(path: Path) -> Iterator[FileItem]:
     elif fmt == "fhir":
         yield FileItem(path, 1, 1, "fhir", data)
     elif fmt == "x12":
-        yield FileItem(path, 1, 1, "x12", data)
+        yield from _x12_items(path, data)
     else:
         raise UnsupportedMessage(f"{path}:1: not HL7 v2 (MSH), X12 (ISA) or FHIR JSON")
 
@@ -107,6 +115,21 @@ def _hl7_items(path: Path, data: bytes) -> Iterator[FileItem]:
         offset = at + len(raw) if at >= 0 else offset
         line = _line_of(data, at) if at >= 0 else 1
         yield FileItem(path, index, line, "hl7v2", raw)
+
+
+def _x12_items(path: Path, data: bytes) -> Iterator[FileItem]:
+    """One item per interchange, each with the line its ISA starts on."""
+    try:
+        doc = parse_x12(data)
+    except CarehubError:
+        yield FileItem(path, 1, 1, "x12", data)  # validate reports why
+        return
+    offset = 0
+    for index, ic in enumerate(doc.interchanges, start=1):
+        raw = render_x12(ic)
+        at = data.find(raw[:106], offset)
+        offset = at + 1 if at >= 0 else offset
+        yield FileItem(path, index, _line_of(data, at) if at >= 0 else 1, "x12", raw)
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -189,6 +212,29 @@ def _validate_fhir(item: FileItem, out: Outcome, system: str) -> None:
             )
 
 
+def _validate_x12(item: FileItem, out: Outcome, system: str) -> None:
+    """The interchange's envelope and sets checked; the accepted sets mapped."""
+    ic = parse_x12(item.raw).interchanges[0]
+    out.control_id = ic.isa.element(13)
+    report = check_interchange(ic)
+    verdict = judge(ic, report)
+    out.report.extend(report)
+    sets = [t for g in verdict.groups for t in g.transactions]
+    out.key = ", ".join(dict.fromkeys(t.ts.id for t in sets)) or "ISA"
+    if verdict.rejected:
+        return
+    ctx = MapContext(source_system=system, format="x12", vocab=load_vocabulary())
+    for t in sets:
+        if t.code not in ("A", "E"):
+            continue
+        try:
+            out.events.extend(map_transaction(t.ts, ctx, envelope=ic))
+        except UnsupportedMessage as exc:
+            out.report.info(
+                "not-supported", f"no mapping: {exc.message}", f"ST {t.ts.st.element(2)}"
+            )
+
+
 def _json(item: FileItem) -> dict[str, Any]:
     try:
         value = json.loads(item.raw.decode("utf-8-sig"))
@@ -218,6 +264,7 @@ def _validate_batch(item: FileItem, out: Outcome, system: str) -> None:
 _VALIDATORS: dict[str, Callable[[FileItem, Outcome, str], None]] = {
     "hl7v2": _validate_hl7,
     "hl7v2-batch": _validate_batch,
+    "x12": _validate_x12,
     "fhir": _validate_fhir,
 }
 
@@ -255,6 +302,17 @@ def _render(event: Event, target: str) -> tuple[str, bytes]:
     if target == "hl7v2":
         data = render_event(event, OutboundOptions(vocab=load_vocabulary()))
         return f"{event.kind.value}.hl7", data
+    if target == "x12" and event.kind in X12_OUTBOUND:
+        counter = iter(range(1, 1_000_000))
+        options = X12Options(
+            sender_id="CAREHUB",
+            receiver_id="RECEIVER",
+            receiver_name="RECEIVER",
+            submitter_contact="CAREHUB",
+            submitter_phone="0000000000",
+            next_control=lambda _kind: next(counter),
+        )
+        return f"{event.kind.value}.x12", render_x12_event(event, options)
     raise UnsupportedMessage(f"conversion to {target} is not available for {event.kind.value}")
 
 

@@ -172,3 +172,24 @@ def test_mappings_coverage_says_what_is_carried_and_dropped():
     assert {"Claim", "Appointment", "SupplyRequest"} <= set(report)
     code, _, err = run("mappings", "coverage", "Observation")
     assert code == 2 and "no mapping for Observation" in err
+
+
+def test_validate_x12_reports_per_interchange(corpus: Path):
+    multi = corpus / "x12" / "pyx12__x12testdata_mult_isa_source.txt"
+    code, out, _ = run("validate", str(multi), "--json")
+    results = json.loads(out)
+    assert [r["line"] for r in results][:2] == [1, 31]  # one result per interchange
+    assert code == 1  # 4010 HIPAA sets have no guide table here: reported as errors
+    good = corpus / "x12" / "lfhx12__837_005010X222A2_demo.autoaccident.837"
+    code, out, _ = run("validate", str(good))
+    assert code == 0 and "claim.submitted" in out
+
+
+def test_convert_x12_claim_to_fhir_and_back_to_x12(corpus: Path, tmp_path: Path):
+    claim = corpus / "x12" / "lfhx12__837_005010X222A2_demo.autoaccident.837"
+    code, _, _ = run("convert", str(claim), "--to", "fhir", "--out", str(tmp_path / "f"))
+    assert code == 0 and any((tmp_path / "f").glob("*-Claim.json"))
+    code, _, _ = run("convert", str(claim), "--to", "x12", "--out", str(tmp_path / "x"))
+    assert code == 0
+    (out,) = (tmp_path / "x").glob("*claim.submitted.x12")
+    assert out.read_bytes().startswith(b"ISA*") and b"ST*837*" in out.read_bytes()
