@@ -10,7 +10,7 @@ from adapters.x12 import parse
 from hub.app.hub import Hub
 from hub.config import parse_config
 from tests.e2e.test_adt_to_fhir import wait_for
-from tests.mappings.x12.x12map_support import run_pyx12
+from tests.x12_support import run_pyx12
 
 CLAIM = "lfhx12__837_005010X222A2_demo.autoaccident.837"
 

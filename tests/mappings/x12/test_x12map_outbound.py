@@ -16,7 +16,6 @@ from x12map_support import (
     context,
     corpus_files,
     options,
-    run_pyx12,
     segment_lines,
     sets,
 )
@@ -27,6 +26,7 @@ from hub.canonical import Claim, Event, EventKind
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from mappings.x12 import map_transaction
 from mappings.x12.outbound import OUTBOUND, render_event
+from tests.x12_support import run_pyx12
 
 K = EventKind
 

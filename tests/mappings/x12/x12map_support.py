@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -107,42 +105,6 @@ def check_golden(name: str, actual: Any) -> None:
 def segment_lines(data: bytes) -> str:
     """An interchange as one segment per line (for golden X12 files a reviewer can read)."""
     return data.decode("latin-1").replace("~", "~\n")
-
-
-class Pyx12Result:
-    def __init__(self, ok: bool | None, errors: list[str], raised: BaseException | None):
-        self.ok, self.errors, self.raised = ok, errors, raised
-
-    def __repr__(self) -> str:
-        return f"Pyx12Result(ok={self.ok}, errors={self.errors[:5]}, raised={self.raised!r})"
-
-
-def run_pyx12(data: bytes) -> Pyx12Result:
-    """Validate ``data`` with pyx12's x12n_document, collecting the errors it logs."""
-    import pyx12.params
-    import pyx12.x12n_document
-
-    lines: list[str] = []
-
-    class _Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.ERROR:
-                lines.append(record.getMessage())
-
-    log = logging.getLogger("pyx12")
-    handler = _Collect()
-    log.addHandler(handler)
-    old, log.propagate = log.propagate, False
-    try:
-        ok = pyx12.x12n_document.x12n_document(
-            pyx12.params.params(), io.StringIO(data.decode("latin-1")), io.StringIO(), None
-        )
-        return Pyx12Result(bool(ok), lines, None)
-    except Exception as exc:  # pyx12's own failures are reported, not hidden
-        return Pyx12Result(None, lines, exc)
-    finally:
-        log.removeHandler(handler)
-        log.propagate = old
 
 
 def walk(value: Any) -> Iterator[Any]:
