@@ -5,10 +5,11 @@ CAREHUB_REGEN_GOLDEN=1 and review the diff."""
 from __future__ import annotations
 
 import pytest
-from hl7map_support import FIXTURES, HL7_CORPUS, check_golden, context, dump_events, load
+from hl7map_support import FIXTURES, HL7_CORPUS, check_golden, context, load
 
 from hub.canonical import EventKind
 from mappings.hl7v2 import map_message
+from tests.golden import dump_events
 
 K = EventKind
 

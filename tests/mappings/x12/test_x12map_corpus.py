@@ -16,13 +16,13 @@ from x12map_support import (
     check_golden,
     context,
     corpus_files,
-    dump_events,
     fixture_files,
     sets,
 )
 
 from hub.errors import MappingError, UnsupportedMessage
 from mappings.x12 import inbound_key, map_transaction
+from tests.golden import dump_events
 
 #: file → (location, why the data cannot be mapped)
 DATA_ERRORS: dict[str, tuple[str, str]] = {

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from adapters.x12 import TransactionSet, counter_allocator, parse
-from hub.canonical import Event
 from hub.context import MapContext
 from mappings.vocab import load_vocabulary
 from mappings.x12.outbound import OutboundOptions
+from tests import golden
 from tests.corpus import corpus_dir
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 GOLDEN = HERE / "golden"
-REGEN = os.environ.get("CAREHUB_REGEN_GOLDEN") == "1"
 RECEIVED = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
 VOCAB = load_vocabulary()
 
@@ -74,32 +71,9 @@ def sets(path: Path) -> list[TransactionSet]:
     return list(parse(path.read_bytes()).transaction_sets())
 
 
-def clean(value: Any) -> Any:
-    """A JSON value with None, empty lists and empty objects dropped, for readable goldens."""
-    if isinstance(value, dict):
-        out = {k: clean(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, [], {})}
-    if isinstance(value, list):
-        return [clean(v) for v in value]
-    return value
-
-
-def dump_events(events: list[Event]) -> list[Any]:
-    return [clean(e.model_dump(mode="json")) for e in events]
-
-
 def check_golden(name: str, actual: Any) -> None:
     """Compare with ``golden/<name>``; CAREHUB_REGEN_GOLDEN=1 rewrites it instead."""
-    path = GOLDEN / name
-    if isinstance(actual, str):
-        text = actual
-    else:
-        text = json.dumps(actual, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-    if REGEN:
-        path.write_text(text, encoding="utf-8")
-    if not path.exists():
-        raise AssertionError(f"golden file {path.name} is missing; run with CAREHUB_REGEN_GOLDEN=1")
-    assert path.read_text(encoding="utf-8") == text, f"differs from golden/{name}"
+    golden.check_golden(GOLDEN, name, actual)
 
 
 def segment_lines(data: bytes) -> str:
