@@ -680,7 +680,9 @@ class Store(_Operations):
         real = normalise_url(url)
         kwargs: dict[str, Any] = {}
         if real.startswith("postgresql"):
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # no pre-ping: it costs three round trips per checkout; a dead connection fails its
+            # statement instead (StoreUnavailable, transient) and the pool discards it
+            kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
         else:
             # SQLite has one writer at a time; a single connection makes writers queue in
             # the pool instead of sleeping in SQLite's busy handler (measured: 10x faster)
