@@ -13,10 +13,11 @@ DEFAULT_DB_FILE = "carehub.db"
 
 
 def normalise_url(url: str | None) -> str:
-    """``None`` → a SQLite file in the working directory; ``sqlite:///x`` → aiosqlite;
-    ``postgres://`` / ``postgresql://`` → asyncpg. Anything else is a configuration error."""
+    """``None`` → a SQLite file in the working directory; ``sqlite:///x`` → SQLite (run
+    inline, see ``hub.store.store``); ``postgres://`` / ``postgresql://`` → asyncpg. Anything
+    else is a configuration error."""
     if not url:
-        return f"sqlite+aiosqlite:///{Path(DEFAULT_DB_FILE).resolve()}"
+        return f"sqlite:///{Path(DEFAULT_DB_FILE).resolve()}"
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ConfigError(
@@ -28,7 +29,7 @@ def normalise_url(url: str | None) -> str:
         path = rest[1:] if rest.startswith("/") else rest
         if path and path != ":memory:":
             Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite+aiosqlite://{rest}"
+        return f"sqlite://{rest}"
     if base in ("postgres", "postgresql"):
         return f"postgresql+asyncpg://{rest}"
     raise ConfigError(f"unsupported database URL scheme {scheme!r} (use sqlite or postgresql)")
