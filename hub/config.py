@@ -27,6 +27,8 @@ __all__ = [
     "HttpConfig",
     "HubConfig",
     "HubSettings",
+    "MatchRule",
+    "MatchingConfig",
     "MllpInbound",
     "MllpOutbound",
     "SystemConfig",
@@ -224,12 +226,41 @@ class HubSettings(_Model):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+MatchField = Literal["family", "given", "birth_date", "sex", "postal_code", "phone"]
+
+
+class MatchRule(_Model):
+    """A demographic matching rule for patients: records agreeing on every field (after
+    normalisation: case, accents, spacing) are candidates. ``link`` joins a single candidate
+    automatically; ``review`` never does — it puts the pair on the review list."""
+
+    fields: list[MatchField] = Field(min_length=2)
+    action: Literal["link", "review"] = "link"
+
+
+def _default_rules() -> list[MatchRule]:
+    return [
+        MatchRule(fields=["family", "given", "birth_date", "sex"], action="link"),
+        MatchRule(fields=["family", "birth_date"], action="review"),
+    ]
+
+
+class MatchingConfig(_Model):
+    """Identity matching after shared identifiers: for patients only, in rule order."""
+
+    patient: list[MatchRule] = Field(default_factory=_default_rules)
+
+
 class HubConfig(_Model):
     hub: HubSettings = Field(default_factory=HubSettings)
     systems: dict[Annotated[str, Field(pattern=_NAME)], SystemConfig] = Field(default_factory=dict)
     clients: dict[str, ClientConfig] = Field(default_factory=dict)
     #: site vocabulary overrides: table name → CSV path
     vocab: dict[str, str] = Field(default_factory=dict)
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    #: source of truth per entity type and field (``Patient: {names: ehr, "*": ehr}``): a
+    #: change from another system to an owned field is a conflict, not applied
+    ownership: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: where the file came from (for messages), not part of the YAML
     source: str | None = Field(default=None, exclude=True)
 
@@ -333,9 +364,17 @@ def _nearest_line(loc: tuple[str, ...], lines: Mapping[tuple[str, ...], int]) ->
 
 
 def _check_references(cfg: HubConfig, source: str, lines: Mapping[tuple[str, ...], int]) -> None:
+    for etype, fields in cfg.ownership.items():
+        for field, owner in fields.items():
+            if owner not in cfg.systems:
+                loc: tuple[str, ...] = ("ownership", etype, field)
+                raise ConfigError(
+                    f"{source}:{_nearest_line(loc, lines)}: ownership.{etype}."
+                    f"{field}: no system {owner!r} under systems:"
+                )
     for name, system in cfg.systems.items():
         if system.subscribes and system.outbound is None:
-            loc: tuple[str, ...] = ("systems", name, "subscribes")
+            loc = ("systems", name, "subscribes")
             raise ConfigError(
                 f"{source}:{_nearest_line(loc, lines)}: systems.{name}.subscribes:"
                 " the system subscribes to events but has no outbound endpoint"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from hub.errors import PermanentError
+from hub.identity import content
 from hub.ports import Deliverer, Delivery
 from hub.store import Store, Unit
 
@@ -57,6 +58,15 @@ class OutboundWorker:
                 )
             status = "skipped" if result.skipped else "delivered"
             await self._record(delivery, status, result.response, out_id, unit)
+            entity = env.payload.entity
+            if not result.skipped and entity.id:
+                # what this system now holds: its echo of it is not news (hub.sync)
+                await unit.record_sent(
+                    self.destination,
+                    entity.entity_type.value,
+                    entity.id,
+                    content(entity.model_dump(mode="json", exclude_none=True)),
+                )
             await self._audit("sent" if not result.skipped else "skipped", env.id, status, unit)
 
     async def _record(

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -39,6 +40,47 @@ def need_service(name: str, url: str, default_port: int) -> None:
     if os.environ.get("CAREHUB_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{message} and CAREHUB_REQUIRE_SERVICES=1")
     pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _broker_cleanup(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every queue and exchange an AMQP transport declared during the test is deleted after
+    it. The shared broker must not accumulate test queues: each quorum queue holds file
+    handles, and a broker at its handle limit stops accepting connections (seen in CI: the
+    system broker hung after ~300 leftover queues)."""
+    from queues.amqp import AmqpTransport
+
+    declared: list[tuple[str, Any]] = []
+    original = AmqpTransport.start
+
+    async def start(self: AmqpTransport, topology: Any) -> None:
+        declared.append((self._params, topology))
+        await original(self, topology)
+
+    monkeypatch.setattr(AmqpTransport, "start", start)
+    yield
+    for params, topology in declared:
+        _delete_topology(params, topology)
+
+
+def _delete_topology(params: Any, topology: Any) -> None:
+    import pika
+
+    try:
+        conn = pika.BlockingConnection(params)
+    except Exception:  # the broker is gone (a test stopped it): nothing to clean
+        return
+    try:
+        chan = conn.channel()
+        for queue in topology.queues:
+            chan.queue_delete(queue.name)
+        for exchange in topology.exchanges:
+            chan.exchange_delete(exchange.name)
+    except Exception:  # best effort; the next declaration in this namespace never comes
+        pass
+    finally:
+        if conn.is_open:
+            conn.close()
 
 
 @pytest.fixture(scope="session")

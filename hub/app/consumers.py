@@ -56,7 +56,13 @@ class LaneConsumer:
         self.prefetch = prefetch
         self.name = name or queue
         self.handled = 0
+        self._handling = 0
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries taken from the broker and not yet settled (in lanes or in hand)."""
+        return self._handling + sum(q.qsize() for q in self.lanes)
 
     def start(self) -> None:
         self._tasks = [
@@ -85,7 +91,11 @@ class LaneConsumer:
     async def _lane(self, lane: asyncio.Queue[Delivery]) -> None:
         while True:
             delivery = await lane.get()
-            with contextlib.suppress(ParseError):  # not an envelope: settling() parked it
-                async with settling(delivery):
-                    await self.handler(delivery)
+            self._handling += 1
+            try:
+                with contextlib.suppress(ParseError):  # not an envelope: settling() parked it
+                    async with settling(delivery):
+                        await self.handler(delivery)
+            finally:
+                self._handling -= 1
             self.handled += 1

@@ -12,6 +12,7 @@ from adapters.fhir.client import FhirClient
 from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from adapters.x12.inbox import Outbox
+from hub.canonical import EventKind
 from hub.config import (
     FhirOutbound,
     HubConfig,
@@ -26,7 +27,7 @@ from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ports import Delivered, Deliverer
 from hub.store import Store
 from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import to_fhir, validate_fhir
+from mappings.fhir import merge_to_fhir, to_fhir, validate_fhir
 from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND
 from mappings.hl7v2 import OutboundOptions, render_event
 from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
@@ -61,6 +62,8 @@ class FhirDeliverer:
         return None
 
     async def deliver(self, envelope: Envelope) -> Delivered:
+        if envelope.payload.kind is EventKind.PATIENT_MERGED:
+            return await self._merge(envelope)
         try:
             resource = to_fhir(envelope.payload.entity, self.ctx)
         except UnsupportedMessage as exc:
@@ -75,6 +78,31 @@ class FhirDeliverer:
             format="fhir",
             message_key=rtype,
             rendered=json.dumps(resource, separators=(",", ":")).encode(),
+            response=f"HTTP {resp.status}",
+        )
+
+    async def _merge(self, envelope: Envelope) -> Delivered:
+        """A merge touches several resources: one transaction Bundle of conditional updates
+        — the survivor with ``link: replaces``, each retired Patient inactive with
+        ``replaced-by``."""
+        resources = merge_to_fhir(envelope.payload, self.ctx)
+        entries = []
+        for resource in resources:
+            validate_fhir(resource)
+            system, value = self._key(resource, envelope)
+            token = f"{system}|{value}" if system else value
+            entries.append(
+                {
+                    "resource": resource,
+                    "request": {"method": "PUT", "url": f"Patient?identifier={token}"},
+                }
+            )
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        resp = await self.client.transaction(bundle, idempotency_key=f"{envelope.id}:{self.name}")
+        return Delivered(
+            format="fhir",
+            message_key="Bundle/transaction",
+            rendered=json.dumps(bundle, separators=(",", ":")).encode(),
             response=f"HTTP {resp.status}",
         )
 

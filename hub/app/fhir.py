@@ -56,7 +56,7 @@ from conformance.fhir import check_resource, operation_outcome, outcome_bytes
 from hub.canonical import EntityType, Event
 from hub.canonical.entities import Entity
 from hub.config import FhirInbound as FhirPort
-from hub.config import HubConfig, secret
+from hub.config import HubConfig, MatchingConfig, MatchRule, secret
 from hub.context import MapContext
 from hub.errors import ConfigError, MappingError, StoreUnavailable, UnsupportedMessage
 from hub.findings import Report, Severity
@@ -64,7 +64,7 @@ from hub.pipeline import MessageIdentity, Outcome, Pipeline
 from hub.store import EntityRecord, Store
 from hub.store.store import VersionConflict
 from hub.sync import CONSUMER as SYNC_CONSUMER
-from hub.sync import identifier_pairs
+from hub.sync import identifier_pairs, match_patient
 from mappings.fhir import (
     FHIR_MAPPINGS,
     ResourceMapping,
@@ -318,9 +318,12 @@ class HubFhirBackend:
         sync_wait: float = 5.0,
         retry_after: int = 5,
         registry: Mapping[str, ResourceMapping] = FHIR_MAPPINGS,
+        matching: list[MatchRule] | None = None,
     ):
         self.pipeline = pipeline
         self.store = store
+        #: the patient matching rules (config ``matching:``), as the sync engine applies them
+        self.matching = matching if matching is not None else list(MatchingConfig().patient)
         self.sync_wait = sync_wait
         self.retry_after = retry_after
         self.views = views(registry)
@@ -665,16 +668,29 @@ class HubFhirBackend:
                 location=f"{item.prefix}{item.entry.resource_type}.identifier",
             )
         if wanted is None:
-            wanted = known[0] if known else await self._reserve(entity.entity_type, pairs, plan)
+            wanted = (
+                known[0] if known else await self._reserve(entity.entity_type, pairs, plan, entity)
+            )
         item.fhir_id = wanted
         entity.id = wanted
 
     async def _reserve(
-        self, etype: EntityType, pairs: list[tuple[str, str]], plan: WritePlan
+        self,
+        etype: EntityType,
+        pairs: list[tuple[str, str]],
+        plan: WritePlan,
+        plan_record: Any = None,
     ) -> str:
         """A new id, with the identifiers linked to it now: two creates of one new patient
         racing each other must end as one record, and the sync engine only links them
         when it applies the event. The loser of the race takes the winner's id."""
+        if etype is EntityType.PATIENT and self.matching:
+            # a patient the hub knows under other identifiers (HL7 v2 MRN, X12 member id):
+            # the same demographic rules the sync engine applies
+            record = plan_record.model_dump(mode="json", exclude_none=True) if plan_record else {}
+            match = await match_patient(self.store, record, self.matching)
+            if match.linked:
+                return match.linked
         candidate = str(uuid.uuid4())
         if not pairs:
             return candidate
@@ -880,7 +896,13 @@ def make_fhir_app(
 ) -> web.Application:
     """The FHIR API sub-app of the hub; mount it at ``/fhir`` of the hub's HTTP server
     (``adapters.fhir.api.mount_fhir``)."""
-    backend = HubFhirBackend(pipeline, store, hub_name=config.hub.name, sync_wait=sync_wait)
+    backend = HubFhirBackend(
+        pipeline,
+        store,
+        hub_name=config.hub.name,
+        sync_wait=sync_wait,
+        matching=list(config.matching.patient),
+    )
     http = config.hub.http
     settings = ApiSettings(
         max_body_bytes=http.max_body_bytes, max_bundle_entries=http.max_bundle_entries

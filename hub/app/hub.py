@@ -102,7 +102,9 @@ class Hub:
             vocab=vocab,
             namespaces={n: s.identifiers for n, s in cfg.systems.items()},
         )
-        self.sync = SyncEngine(self.store, self.transport, events_exchange=events_exchange(self.ns))
+        self.sync = SyncEngine(
+            self.store, self.transport, events_exchange=events_exchange(self.ns), config=cfg
+        )
         self._consume(sync_queue(self.ns), self.sync.handle, "sync")
         for name in cfg.destinations():
             await self._start_destination(name, vocab)

@@ -142,12 +142,17 @@ class Ref(CanonicalModel):
 class RecordMeta(CanonicalModel):
     """Where a record's values came from.
 
-    ``field_sources`` maps a top-level field name to the system that last set it.
+    ``field_sources`` maps a top-level field name to the system that last set it;
+    ``recorded_at`` is when the sender says the last applied change happened (MSH-7, EVN-2,
+    meta.lastUpdated): an update stamped earlier is stale and is not applied.
+    ``pending_review`` marks a record created because a match was ambiguous.
     """
 
     source: str | None = None
     updated_at: datetime | None = None
     version: int | None = None
+    recorded_at: datetime | None = None
+    pending_review: bool | None = None
     field_sources: dict[str, str] = Field(default_factory=dict)
 
 

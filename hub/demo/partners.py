@@ -47,6 +47,7 @@ class FhirSink:
     resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     requests: list[SinkRecord] = field(default_factory=list)
     applied: Counter[str] = field(default_factory=Counter)
+    transactions: list[dict[str, Any]] = field(default_factory=list)
     repeated_keys: int = 0
     _keys: set[str] = field(default_factory=set)
     _runner: web.AppRunner | None = None
@@ -66,6 +67,7 @@ class FhirSink:
     async def start(self) -> None:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_route("PUT", "/fhir/{rtype}", self._conditional_update)
+        app.router.add_route("POST", "/fhir", self._transaction)
         app.router.add_route("GET", "/fhir/{rtype}/{rid}", self._read)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -129,6 +131,25 @@ class FhirSink:
                 "Location": f"{self.base_url}/{rtype}/{resource['id']}/_history/{version}",
                 "ETag": f'W/"{version}"',
             },
+        )
+
+    async def _transaction(self, request: web.Request) -> web.Response:
+        """A transaction Bundle of conditional updates (``PUT Type?identifier=…``)."""
+        key = request.headers.get("X-Idempotency-Key")
+        bundle = await request.json()
+        self.requests.append(SinkRecord("POST", request.path, "", key, bundle))
+        self.transactions.append(bundle)
+        if bundle.get("type") != "transaction":
+            return _outcome(400, "invalid", "only transaction Bundles are taken here")
+        answers = []
+        async with self._lock:
+            for entry in bundle.get("entry", []):
+                rtype, _, query = entry["request"]["url"].partition("?identifier=")
+                resp = self._apply(rtype, query, entry["resource"], None)
+                answers.append({"response": {"status": str(resp.status)}})
+        return web.json_response(
+            {"resourceType": "Bundle", "type": "transaction-response", "entry": answers},
+            content_type=FHIR_JSON,
         )
 
     async def _read(self, request: web.Request) -> web.Response:

@@ -8,6 +8,14 @@
 - ``processed``: event ids a consumer has applied (idempotency).
 - ``control_numbers``: X12 and HL7 outbound control numbers per partner, never reused.
 - ``audit``: append-only trail of who did what, when, from where, with what outcome.
+- ``match_keys``: demographic keys per record, for matching rules (sync engine).
+- ``refs``: which record points at which (re-pointed on a merge; double-booking checks).
+- ``sync_log``: what the sync engine did with each event (applied, stale, unchanged, echo,
+  conflict, review) — the change history beside ``entity_versions``.
+- ``reviews``: ambiguous matches waiting for a person.
+- ``sent``: what each destination was last sent per record (echo detection).
+
+Version 2 added the last five tables; ``Store.migrate`` creates what is missing.
 """
 
 from __future__ import annotations
@@ -33,14 +41,19 @@ __all__ = [
     "deliveries",
     "entities",
     "entity_versions",
+    "match_keys",
     "messages",
     "metadata",
     "processed",
+    "refs",
+    "reviews",
     "schema_info",
+    "sent",
+    "sync_log",
     "xrefs",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -170,3 +183,65 @@ audit = Table(
     Column("detail", Text),
 )
 Index("ix_audit_at", audit.c.at)
+
+match_keys = Table(
+    "match_keys",
+    metadata,
+    Column("entity_type", String(32), nullable=False),
+    Column("key", String(512), nullable=False),
+    Column("canonical_id", String(64), nullable=False),
+    UniqueConstraint("entity_type", "key", "canonical_id", name="uq_match_key"),
+)
+Index("ix_match_keys", match_keys.c.entity_type, match_keys.c.key)
+
+refs = Table(
+    "refs",
+    metadata,
+    Column("from_type", String(32), nullable=False),
+    Column("from_id", String(64), nullable=False),
+    Column("to_type", String(32), nullable=False),
+    Column("to_id", String(64), nullable=False),
+    UniqueConstraint("from_type", "from_id", "to_type", "to_id", name="uq_ref"),
+)
+Index("ix_refs_to", refs.c.to_type, refs.c.to_id)
+
+sync_log = Table(
+    "sync_log",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", _ts, nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("event_id", String(64)),
+    Column("event_kind", String(64)),
+    Column("source", String(64)),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", Text),
+)
+Index("ix_sync_log_entity", sync_log.c.entity_type, sync_log.c.entity_id)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", _ts, nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("candidates", Text, nullable=False),  # JSON list of canonical ids
+    Column("rule", String(128)),
+    Column("status", String(16), nullable=False),  # open, linked, kept
+)
+
+sent = Table(
+    "sent",
+    metadata,
+    Column("destination", String(64), primary_key=True),
+    Column("entity_type", String(32), primary_key=True),
+    Column("entity_id", String(64), primary_key=True),
+    Column("content", Text, nullable=False),  # canonical JSON of what was sent
+    Column("at", _ts, nullable=False),
+)

@@ -417,9 +417,12 @@ class _Operations:
                 version=version, data=body, source=source, updated_at=now, merged_into=merged_into
             )
             if current == 0:
-                await conn.execute(
-                    _ENTITY_INSERT, {"entity_type": entity_type, "id": entity_id, **values}
-                )
+                try:
+                    await conn.execute(
+                        _ENTITY_INSERT, {"entity_type": entity_type, "id": entity_id, **values}
+                    )
+                except IntegrityError as exc:  # another writer created it first
+                    raise VersionConflict(entity_type, entity_id, 0, -1) from exc
             else:
                 res = await conn.execute(_ENTITY_UPDATE, {**key, "b_version": current, **values})
                 if res.rowcount != 1:
@@ -587,6 +590,184 @@ class _Operations:
         )
         res = await self._tx(lambda c: c.execute(stmt))
         return int(res.rowcount)
+
+    # ------------------------------------------------------------------ sync engine
+
+    async def set_match_keys(
+        self, entity_type: str, canonical_id: str, keys: Iterable[str]
+    ) -> None:
+        """Replace the demographic keys of a record (matching rules look them up)."""
+        m = t.match_keys
+        rows = [
+            {"entity_type": entity_type, "key": k, "canonical_id": canonical_id}
+            for k in dict.fromkeys(keys)
+        ]
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(
+                m.delete().where(
+                    and_(m.c.entity_type == entity_type, m.c.canonical_id == canonical_id)
+                )
+            )
+            if rows:
+                await conn.execute(m.insert(), rows)
+
+        await self._tx(work)
+
+    async def find_by_match_key(self, entity_type: str, key: str) -> list[str]:
+        m = t.match_keys
+        stmt = (
+            select(m.c.canonical_id)
+            .where(and_(m.c.entity_type == entity_type, m.c.key == key))
+            .order_by(m.c.canonical_id)
+        )
+        return [r[0] for r in await self._tx(lambda c: _all(c, stmt))]
+
+    async def set_refs(
+        self, from_type: str, from_id: str, targets: Iterable[tuple[str, str]]
+    ) -> None:
+        """Replace what a record points at (merges re-point these; double bookings use
+        them)."""
+        r = t.refs
+        rows = [
+            {"from_type": from_type, "from_id": from_id, "to_type": tt, "to_id": ti}
+            for tt, ti in dict.fromkeys(targets)
+        ]
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(
+                r.delete().where(and_(r.c.from_type == from_type, r.c.from_id == from_id))
+            )
+            if rows:
+                await conn.execute(r.insert(), rows)
+
+        await self._tx(work)
+
+    async def referring(
+        self, to_type: str, to_id: str, from_type: str | None = None
+    ) -> list[tuple[str, str]]:
+        """The records that point at ``to_type``/``to_id``."""
+        r = t.refs
+        stmt = select(r.c.from_type, r.c.from_id).where(
+            and_(r.c.to_type == to_type, r.c.to_id == to_id)
+        )
+        if from_type is not None:
+            stmt = stmt.where(r.c.from_type == from_type)
+        return [(a, b) for a, b in await self._tx(lambda c: _all(c, stmt))]
+
+    async def log_sync(
+        self,
+        *,
+        entity_type: str,
+        entity_id: str,
+        outcome: str,
+        event_id: str | None = None,
+        event_kind: str | None = None,
+        source: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """What the sync engine did with an event (never PHI in ``detail``)."""
+        row = dict(
+            at=_now(),
+            entity_type=entity_type,
+            entity_id=entity_id,
+            event_id=event_id,
+            event_kind=event_kind,
+            source=source,
+            outcome=outcome,
+            detail=detail,
+        )
+        await self._tx(lambda c: c.execute(t.sync_log.insert(), row))
+
+    async def sync_history(self, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
+        g = t.sync_log
+        stmt = (
+            select(g)
+            .where(and_(g.c.entity_type == entity_type, g.c.entity_id == entity_id))
+            .order_by(g.c.id)
+        )
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [
+            {
+                "at": _aware(r.at).isoformat(),
+                "outcome": r.outcome,
+                "event": r.event_kind,
+                "event_id": r.event_id,
+                "source": r.source,
+                "detail": r.detail,
+            }
+            for r in rows
+        ]
+
+    async def sync_outcomes(self) -> dict[str, int]:
+        g = t.sync_log
+        stmt = select(g.c.outcome, func.count()).group_by(g.c.outcome)
+        return {r[0]: int(r[1]) for r in await self._tx(lambda c: _all(c, stmt))}
+
+    async def open_review(
+        self, entity_type: str, record_id: str, candidates: Sequence[str], rule: str
+    ) -> None:
+        row = dict(
+            at=_now(),
+            entity_type=entity_type,
+            record_id=record_id,
+            candidates=json.dumps(list(candidates)),
+            rule=rule,
+            status="open",
+        )
+        await self._tx(lambda c: c.execute(t.reviews.insert(), row))
+
+    async def reviews(self, status: str | None = "open") -> list[dict[str, Any]]:
+        v = t.reviews
+        stmt = select(v).order_by(v.c.id)
+        if status is not None:
+            stmt = stmt.where(v.c.status == status)
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [
+            {
+                "id": r.id,
+                "at": _aware(r.at).isoformat(),
+                "entity_type": r.entity_type,
+                "record_id": r.record_id,
+                "candidates": json.loads(r.candidates),
+                "rule": r.rule,
+                "status": r.status,
+            }
+            for r in rows
+        ]
+
+    async def record_sent(
+        self, destination: str, entity_type: str, entity_id: str, content: dict[str, Any]
+    ) -> None:
+        """Remember what ``destination`` was last sent for a record (echo detection)."""
+        body = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        ins = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = ins(t.sent).values(
+            destination=destination,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            content=body,
+            at=_now(),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["destination", "entity_type", "entity_id"],
+            set_={"content": stmt.excluded.content, "at": stmt.excluded.at},
+        )
+        await self._tx(lambda c: c.execute(stmt))
+
+    async def last_sent(
+        self, destination: str, entity_type: str, entity_id: str
+    ) -> dict[str, Any] | None:
+        s = t.sent
+        stmt = select(s.c.content).where(
+            and_(
+                s.c.destination == destination,
+                s.c.entity_type == entity_type,
+                s.c.entity_id == entity_id,
+            )
+        )
+        row = await self._tx(lambda c: _first(c, stmt))
+        return json.loads(row[0]) if row is not None else None
 
     # ------------------------------------------------------------------ control numbers
 
@@ -788,6 +969,11 @@ class Store(_Operations):
             if row is None:
                 await conn.execute(
                     insert(t.schema_info).values(id=1, version=t.SCHEMA_VERSION, migrated_at=_now())
+                )
+            elif row[0] < t.SCHEMA_VERSION:
+                # every step so far only added tables, which create_all just made
+                await conn.execute(
+                    update(t.schema_info).values(version=t.SCHEMA_VERSION, migrated_at=_now())
                 )
 
         await self._tx(work)

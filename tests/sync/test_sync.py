@@ -1,0 +1,299 @@
+"""The sync engine on real RabbitMQ, against SQLite and PostgreSQL: one identity per patient
+across HL7 v2, FHIR and X12; merges that re-point everything and reach every subscriber in
+its own format; duplicates, stale updates and echoes that change nothing; ownership
+conflicts and double bookings reported."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.hl7v2 import parse
+from adapters.hl7v2.client import MllpClient
+from hub.app.hub import Hub
+from hub.config import parse_config
+from hub.demo.partners import FhirSink, MllpSink
+
+pytestmark = pytest.mark.rabbitmq
+
+STEVE_A04 = (
+    b"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128090000||ADT^A04^ADT_A01|S-A04-1|P|2.5.1\r"
+    b"EVN|A04|20261128090000\r"
+    b"PID|1||7700123^^^GOODHEALTH^MR||SMITH^STEVE^A||19430501|M|||"
+    b"12 Elm St^^Springfield^IL^62701^USA^H\r"
+    b"PV1|1|O\r"
+)
+
+STEVE_FHIR = {
+    "resourceType": "Patient",
+    "identifier": [{"system": "urn:example:portal", "value": "P-55"}],
+    "name": [{"family": "Smith", "given": ["Steve"]}],
+    "birthDate": "1943-05-01",
+    "gender": "male",
+}
+
+CLAIM_837 = "lfhx12__837_005010X222A2_demo.drug.example10.3.837"  # subscriber = patient Smith Steve
+
+
+def adt(
+    trigger: str, control: str, mrn: str, family: str, given: str, stamp: str, extra: str = ""
+) -> bytes:
+    return (
+        f"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|{stamp}||ADT^{trigger}^ADT_A01|{control}|P|"
+        f"2.5.1\rEVN|{trigger}|{stamp}\rPID|1||{mrn}^^^GOODHEALTH^MR||{family}^{given}||"
+        f"19700101|F{extra}\rPV1|1|N\r"
+    ).encode()
+
+
+def siu(control: str, appt: str, mrn: str, start: str) -> bytes:
+    return (
+        f"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128100000||SIU^S12^SIU_S12|{control}|P|"
+        f"2.5.1\rSCH|{appt}^EPIC|{appt}^EPIC|||||ROUTINE^Routine visit|||30|MIN|"
+        f"^^30^{start}|||||||||||||Booked\rPID|1||{mrn}^^^GOODHEALTH^MR||Alpha^Ann||"
+        f"19700101|F\rRGS|1\rAIP|1||1234567893^Welby^Marcus^^^Dr^^^NPI^L^^^NPI|||{start}|||30|"
+        "MIN\r"
+    ).encode()
+
+
+A40 = (
+    b"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128110000||ADT^A40^ADT_A39|MRG-1|P|2.5.1\r"
+    b"EVN|A40|20261128110000\r"
+    b"PID|1||1111^^^GOODHEALTH^MR||Alpha^Ann||19700101|F\r"
+    b"MRG|2222^^^GOODHEALTH^MR\r"
+)
+
+
+CONFIG = """
+hub:
+  namespace: {ns}
+  retry_delays: [0.2, 0.5]
+  http: {{port: 0}}
+systems:
+  ehr:
+    inbound: [{{type: mllp, port: 0}}]
+    identifiers: {{patient: GOODHEALTH}}
+  portal:
+    inbound: [{{type: fhir, client: portal}}]
+  clearinghouse:
+    inbound: [{{type: x12-http, client: ch}}]
+  billing:
+    inbound: [{{type: mllp, port: 0}}]
+    outbound: {{type: fhir, url: "{fhir}"}}
+    subscribes: ["patient.*", "appointment.*"]
+  lab:
+    outbound: {{type: mllp, host: 127.0.0.1, port: {lab}, timeout: 5}}
+    subscribes: ["patient.*"]
+clients:
+  portal: {{token_env: T_PORTAL, scopes: ["system/*.cruds"]}}
+  ch: {{token_env: T_CH, scopes: [], system: clearinghouse}}
+ownership:
+  Patient: {{names: ehr}}
+"""
+
+
+@dataclass
+class Site:
+    hub: Hub
+    fhir: FhirSink
+    lab: MllpSink
+
+    @property
+    def store(self) -> Any:
+        assert self.hub.store is not None
+        return self.hub.store
+
+    async def send(self, system: str, message: bytes) -> str | None:
+        assert self.hub.inbound is not None
+        port = self.hub.inbound.find(system).server.port
+        async with MllpClient("127.0.0.1", port, timeout=10) as client:
+            return parse(await client.send(message))["MSA-1"]
+
+    def url(self, path: str) -> str:
+        assert self.hub.http is not None
+        return f"http://127.0.0.1:{self.hub.http.port}{path}"
+
+    async def settle(self, seconds: float = 0.6) -> None:
+        """Let the queues drain: until the sync engine and the destinations are idle."""
+        quiet = 0
+        while quiet < 3:
+            depths = await self.hub.transport.queue_depths()  # type: ignore[union-attr]
+            busy = sum(
+                n for q, n in depths.items() if not q.endswith(".parked") and ".retry." not in q
+            )
+            busy += sum(c.in_flight for c in self.hub.consumers)
+            quiet = quiet + 1 if busy == 0 else 0
+            await asyncio.sleep(seconds / 3)
+
+    async def patients(self) -> list[dict[str, Any]]:
+        rows = await self.store.list_entities("Patient", limit=100)
+        return [r.data for r in rows if not r.data.get("merged_into")]
+
+
+@pytest.fixture
+async def site(
+    amqp_url: str, namespace: str, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Site]:
+    monkeypatch.setenv("T_PORTAL", "portal-token")
+    monkeypatch.setenv("T_CH", "ch-token")
+    async with FhirSink() as fhir, MllpSink() as lab:
+        text = CONFIG.format(ns=namespace, fhir=fhir.base_url, lab=lab.port)
+        cfg = parse_config(text).with_overrides(db_url=db_url, amqp_url=amqp_url)
+        async with Hub(cfg) as hub:
+            yield Site(hub, fhir, lab)
+
+
+async def eventually(check: Callable[[], Any], seconds: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def test_one_patient_from_hl7v2_fhir_and_x12(site: Site, corpus: Path):
+    assert await site.send("ehr", STEVE_A04) == "AA"
+    await site.settle()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            site.url("/fhir/Patient"),
+            json=STEVE_FHIR,
+            headers={
+                "Authorization": "Bearer portal-token",
+                "Content-Type": "application/fhir+json",
+            },
+        ) as resp:
+            assert resp.status in (200, 201), await resp.text()
+        await site.settle()
+        claim = (corpus / "x12" / CLAIM_837).read_bytes()
+        async with http.post(
+            site.url("/x12/clearinghouse"), data=claim, headers={"Authorization": "Bearer ch-token"}
+        ) as resp:
+            assert resp.status == 200
+            assert b"IK5*A" in await resp.read()
+    await site.settle()
+    patients = await site.patients()
+    assert len(patients) == 1, [p.get("names") for p in patients]
+    ids = {
+        (i["namespace"], i["value"])
+        for i in await site.store.identifiers_of("Patient", patients[0]["id"])
+    }
+    assert ("GOODHEALTH", "7700123") in ids  # the EHR's MRN
+    assert any(v == "P-55" for _, v in ids)  # the portal's id
+    assert any(v == "MBRID01234" for _, v in ids)  # the payer's member id
+    claims = await site.store.list_entities("Claim")
+    assert claims[0].data["subscriber"]["ref"]["id"] == patients[0]["id"]
+
+
+async def test_a_merge_repoints_everything_and_reaches_every_subscriber(site: Site):
+    assert await site.send("ehr", adt("A04", "M-1", "1111", "Alpha", "Ann", "20261128090000"))
+    assert await site.send("ehr", adt("A04", "M-2", "2222", "Alfa", "Ann", "20261128090100"))
+    assert await site.send("ehr", siu("M-3", "APT-9", "2222", "20261201090000")) == "AA"
+    await site.settle()
+    assert len(await site.patients()) == 2
+    assert await site.send("ehr", A40) == "AA"
+    await site.settle()
+    survivors = await site.patients()
+    assert len(survivors) == 1
+    survivor = survivors[0]
+    # the appointment now points at the survivor
+    (appt,) = await site.store.list_entities("Appointment")
+    assert appt.data["patient"]["id"] == survivor["id"]
+    ids = {i["value"] for i in await site.store.identifiers_of("Patient", survivor["id"])}
+    assert {"1111", "2222"} <= ids
+    # the HL7 v2 subscriber got an ADT^A40 naming the retired MRN in MRG-1
+    await eventually(lambda: any(b"ADT^A40" in m for m in site.lab.received))
+    a40 = parse(next(m for m in site.lab.received if b"ADT^A40" in m))
+    assert a40["PID-3.1"] == "1111" and a40["MRG-1.1"] == "2222"
+    # the FHIR subscriber got one transaction: survivor replaces, retired replaced-by
+    await eventually(lambda: site.fhir.transactions)
+    entries = [e["resource"] for e in site.fhir.transactions[-1]["entry"]]
+    links = {link["type"] for r in entries for link in r.get("link", [])}
+    assert links == {"replaces", "replaced-by"}
+    assert any(r.get("active") is False for r in entries)
+
+
+async def test_duplicates_and_stale_updates_change_nothing(site: Site):
+    first = adt("A08", "D-1", "3333", "Beta", "Bea", "20261128120000")
+    assert await site.send("ehr", first) == "AA"
+    await site.settle()
+    (patient,) = await site.patients()
+    before = await site.store.entity_history("Patient", patient["id"])
+    sent_before = len(site.lab.received)
+    # the same change again under a new control id: identical content
+    assert (
+        await site.send("ehr", adt("A08", "D-2", "3333", "Beta", "Bea", "20261128120500")) == "AA"
+    )
+    # an update stamped before the one already applied: stale
+    assert (
+        await site.send("ehr", adt("A08", "D-3", "3333", "Gamma", "Bea", "20261128110000")) == "AA"
+    )
+    await site.settle()
+    after = await site.store.entity_history("Patient", patient["id"])
+    assert len(after) == len(before)
+    (now,) = await site.patients()
+    assert now["names"][0]["family"] == "Beta"
+    assert len(site.lab.received) == sent_before
+    outcomes = [h["outcome"] for h in await site.store.sync_history("Patient", patient["id"])]
+    assert outcomes[-2:] == ["unchanged", "stale"]
+
+
+async def test_an_echo_between_two_systems_is_not_propagated(site: Site):
+    assert (
+        await site.send("ehr", adt("A04", "E-1", "4444", "Delta", "Dee", "20261128130000")) == "AA"
+    )
+    await eventually(lambda: site.fhir.count("Patient") == 1)
+    await eventually(lambda: len(site.lab.received) == 1)
+    # billing tells the hub back exactly what it was told (its own MLLP feed)
+    assert (
+        await site.send("billing", adt("A08", "B-1", "4444", "Delta", "Dee", "20261128130100"))
+        == "AA"
+    )
+    await site.settle()
+    assert len(site.lab.received) == 1  # nothing new for the lab
+    assert site.fhir.applied["Patient"] == 1  # and nothing back to billing
+    (patient,) = await site.patients()
+    outcomes = [h["outcome"] for h in await site.store.sync_history("Patient", patient["id"])]
+    assert outcomes[-1] in ("echo", "unchanged")
+
+
+async def test_a_non_owner_cannot_change_an_owned_field(site: Site):
+    assert (
+        await site.send("ehr", adt("A04", "O-1", "5555", "Epsilon", "Eve", "20261128140000"))
+        == "AA"
+    )
+    await site.settle()
+    # billing renames the patient: names belong to the EHR
+    assert (
+        await site.send(
+            "billing",
+            adt("A08", "B-2", "5555", "Renamed", "Eve", "20261128140100", extra="|||9 New Rd"),
+        )
+        == "AA"
+    )
+    await site.settle()
+    (patient,) = await site.patients()
+    assert patient["names"][0]["family"] == "Epsilon"
+    history = await site.store.sync_history("Patient", patient["id"])
+    assert any(h["outcome"] == "conflict" and "names" in (h["detail"] or "") for h in history)
+
+
+async def test_a_double_booking_is_reported_with_both_appointments(site: Site):
+    assert await site.send("ehr", siu("B-1", "APT-1", "6666", "20261202100000")) == "AA"
+    assert await site.send("ehr", siu("B-2", "APT-2", "7777", "20261202101500")) == "AA"
+    await site.settle()
+    conflicts = [r for r in site.fhir.requests if r.path.endswith("/Appointment")]
+    deliveries = await site.store.list_deliveries(destination="billing")
+    kinds = [d.event_kind for d in deliveries]
+    assert kinds.count("appointment.conflict") == 1, kinds
+    assert len(conflicts) >= 2
