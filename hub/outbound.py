@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from hub.envelope import Envelope
 from hub.errors import PermanentError
 from hub.identity import content
 from hub.ports import Deliverer, Delivery
@@ -34,6 +35,10 @@ class OutboundWorker:
         done = await self.store.get_delivery(env.id, self.destination)
         if done is not None and done.status == "delivered":
             log.info("envelope %s already delivered to %s", env.id, self.destination)
+            return
+        superseded = await self._superseded(env)
+        if superseded is not None:
+            await self._record(delivery, "skipped", f"superseded: version {superseded} was sent")
             return
         try:
             result = await self.deliverer.deliver(env)
@@ -66,8 +71,20 @@ class OutboundWorker:
                     entity.entity_type.value,
                     entity.id,
                     content(entity.model_dump(mode="json", exclude_none=True)),
+                    entity.meta.version,
                 )
             await self._audit("sent" if not result.skipped else "skipped", env.id, status, unit)
+
+    async def _superseded(self, env: Envelope) -> int | None:
+        """The newer version of this record this destination already has, if any: a
+        delivery that comes back from a retry tier after a later change went out must not
+        overwrite it with older data."""
+        entity = env.payload.entity
+        version = entity.meta.version
+        if not entity.id or version is None:
+            return None
+        held = await self.store.sent_version(self.destination, entity.entity_type.value, entity.id)
+        return held if held is not None and held > version else None
 
     async def _record(
         self,

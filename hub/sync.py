@@ -317,6 +317,7 @@ class SyncEngine:
         state: dict[str, Any],
         current: EntityRecord | None,
     ) -> Any:
+        state.setdefault("meta", {})["version"] = (current.version if current else 0) + 1
         entity = type(env.payload.entity).model_validate(state)
         source = env.source_system
         await unit.save_entity(

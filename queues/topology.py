@@ -193,6 +193,9 @@ class _Builder:
             **_QUORUM,
             **_dead_letter_to(parked),
             "x-delivery-limit": self.delivery_limit,
+            # one consuming hub process at a time (the others stand by): with the lanes
+            # inside it, changes to one key are handled in order, different keys in parallel
+            "x-single-active-consumer": True,
         }
         return QueueSpec(
             name=work,

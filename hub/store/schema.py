@@ -243,5 +243,6 @@ sent = Table(
     Column("entity_type", String(32), primary_key=True),
     Column("entity_id", String(64), primary_key=True),
     Column("content", Text, nullable=False),  # canonical JSON of what was sent
+    Column("version", Integer, nullable=True),  # the record version it was
     Column("at", _ts, nullable=False),
 )

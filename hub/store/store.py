@@ -737,9 +737,15 @@ class _Operations:
         ]
 
     async def record_sent(
-        self, destination: str, entity_type: str, entity_id: str, content: dict[str, Any]
+        self,
+        destination: str,
+        entity_type: str,
+        entity_id: str,
+        content: dict[str, Any],
+        version: int | None = None,
     ) -> None:
-        """Remember what ``destination`` was last sent for a record (echo detection)."""
+        """Remember what ``destination`` was last sent for a record (echo detection) and
+        which version it was (a delivery of an older version is superseded)."""
         body = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
         ins = pg_insert if self.dialect == "postgresql" else sqlite_insert
         stmt = ins(t.sent).values(
@@ -747,13 +753,31 @@ class _Operations:
             entity_type=entity_type,
             entity_id=entity_id,
             content=body,
+            version=version,
             at=_now(),
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["destination", "entity_type", "entity_id"],
-            set_={"content": stmt.excluded.content, "at": stmt.excluded.at},
+            set_={
+                "content": stmt.excluded.content,
+                "version": stmt.excluded.version,
+                "at": stmt.excluded.at,
+            },
         )
         await self._tx(lambda c: c.execute(stmt))
+
+    async def sent_version(self, destination: str, entity_type: str, entity_id: str) -> int | None:
+        """The record version ``destination`` was last sent (None: never, or unversioned)."""
+        s = t.sent
+        stmt = select(s.c.version).where(
+            and_(
+                s.c.destination == destination,
+                s.c.entity_type == entity_type,
+                s.c.entity_id == entity_id,
+            )
+        )
+        row = await self._tx(lambda c: _first(c, stmt))
+        return int(row[0]) if row is not None and row[0] is not None else None
 
     async def last_sent(
         self, destination: str, entity_type: str, entity_id: str

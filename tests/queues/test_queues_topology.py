@@ -63,6 +63,7 @@ def test_work_queue_arguments(topo):
         "x-dead-letter-routing-key": "hub.dest.billing.parked",
         "x-dead-letter-strategy": "at-least-once",
         "x-overflow": "reject-publish",
+        "x-single-active-consumer": True,
     }
 
 

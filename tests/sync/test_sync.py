@@ -297,3 +297,55 @@ async def test_a_double_booking_is_reported_with_both_appointments(site: Site):
     kinds = [d.event_kind for d in deliveries]
     assert kinds.count("appointment.conflict") == 1, kinds
     assert len(conflicts) >= 2
+
+
+@pytest.mark.postgres
+async def test_per_key_order_holds_with_two_hubs_of_four_lanes(
+    amqp_url: str, namespace: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Two hub processes' worth of consumers (4 lanes each) on one namespace and one
+    PostgreSQL store. 12 patients, 10 successive renames each, sent interleaved: every
+    patient ends with its last name, its history holds the renames in the order they were
+    made, and the FHIR partner receives each patient's names in that order too."""
+    monkeypatch.setenv("T_PORTAL", "portal-token")
+    monkeypatch.setenv("T_CH", "ch-token")
+    patients, renames = 12, 10
+    async with FhirSink() as fhir, MllpSink() as lab:
+        text = CONFIG.format(ns=namespace, fhir=fhir.base_url, lab=lab.port)
+        cfg = parse_config(text).with_overrides(db_url=pg_url, amqp_url=amqp_url)
+        async with Hub(cfg, lanes=4) as first, Hub(cfg, lanes=4) as second:
+            site = Site(first, fhir, lab)
+            senders = []
+            for p in range(patients):
+
+                async def send_all(p: int = p) -> None:
+                    for k in range(renames):
+                        stamp = f"2026112815{k:02d}00"
+                        msg = adt("A08", f"ORD-{p}-{k}", f"9{p:03d}", f"Fam{p}x{k}", "Ord", stamp)
+                        assert await site.send("ehr", msg) == "AA"
+
+                senders.append(send_all())
+            await asyncio.gather(*senders)
+            await site.settle()
+            await Site(second, fhir, lab).settle()
+            rows = await site.patients()
+            assert len(rows) == patients
+            for row in rows:
+                family = row["names"][0]["family"]
+                assert family.endswith(f"x{renames - 1}"), family
+                history = await site.store.entity_history("Patient", row["id"])
+                applied = [int(h.data["names"][0]["family"].rsplit("x", 1)[1]) for h in history]
+                assert applied == sorted(applied), applied
+            # what the partner received, per patient, in arrival order: never older after newer
+            seen: dict[str, list[int]] = {}
+            for req in fhir.requests:
+                if req.method == "PUT" and req.resource and "/Patient" in req.path:
+                    fam = req.resource["name"][0]["family"]
+                    p_, k = fam.removeprefix("Fam").split("x")
+                    seen.setdefault(p_, []).append(int(k))
+            assert len(seen) == patients
+            for p_, ks in seen.items():
+                assert ks == sorted(ks), (p_, ks)
+                assert ks[-1] == renames - 1
+            consumed = [c.handled for c in first.consumers + second.consumers]
+            print(f"handled per consumer: {consumed}")
