@@ -570,6 +570,18 @@ class _Operations:
         rows = await self._tx(lambda c: _all(c, stmt))
         return {(r[0], r[1]): r[2] for r in rows}
 
+    async def find_by_identifier(
+        self, entity_type: str, value: str, namespace: str | None = None
+    ) -> list[str]:
+        """Canonical ids holding identifier ``value`` (in ``namespace``, or in any)."""
+        x = t.xrefs
+        cond = and_(x.c.entity_type == entity_type, x.c.value == value)
+        if namespace is not None:
+            cond = and_(cond, x.c.namespace == namespace)
+        stmt = select(x.c.canonical_id).where(cond).distinct().order_by(x.c.canonical_id)
+        rows = await self._tx(lambda c: _all(c, stmt))
+        return [r[0] for r in rows]
+
     async def identifiers_of(self, entity_type: str, canonical_id: str) -> list[dict[str, str]]:
         x = t.xrefs
         stmt = (

@@ -6,6 +6,8 @@ conflicts and double bookings reported."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +195,38 @@ async def test_one_patient_from_hl7v2_fhir_and_x12(site: Site, corpus: Path):
     assert any(v == "MBRID01234" for _, v in ids)  # the payer's member id
     claims = await site.store.list_entities("Claim")
     assert claims[0].data["subscriber"]["ref"]["id"] == patients[0]["id"]
+    # carehub show: found by the payer's member id, it lists every system's identifier and
+    # every change with its source
+    shown = await carehub("show", "patient", "MBRID01234", "--db-url", site.hub.config.hub.db_url)
+    assert f"Patient/{patients[0]['id']}" in shown
+    for ident in ("7700123", "P-55", "MBRID01234"):
+        assert ident in shown
+    assert "from ehr" in shown and "from portal" in shown
+    as_json = json.loads(
+        await carehub(
+            "show", "patient", patients[0]["id"], "--json", "--db-url", site.hub.config.hub.db_url
+        )
+    )
+    assert [v["source"] for v in as_json["versions"]][:1] == ["ehr"]
+    assert {d["outcome"] for d in as_json["decisions"]} >= {"applied"}
+    missing = await carehub(
+        "show", "patient", "NO-SUCH", "--db-url", site.hub.config.hub.db_url, expect=1
+    )
+    assert "no Patient with id or identifier 'NO-SUCH'" in missing
+
+
+async def carehub(*args: str, expect: int = 0) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == expect, out.decode()
+    return out.decode()
 
 
 async def test_a_merge_repoints_everything_and_reaches_every_subscriber(site: Site):
