@@ -16,7 +16,9 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -73,6 +75,7 @@ async def run(quick: bool) -> dict[str, Any]:
     from bench.e2e import adt_end_to_end
     from bench.fhir_api import fhir_latency
     from bench.hl7v2_codec import adt_corpus, codec_rates
+    from bench.sync_bench import sync_rate
     from bench.x12_bench import x12_rates
 
     results: dict[str, Any] = {
@@ -138,6 +141,29 @@ async def run(quick: bool) -> dict[str, Any]:
                 f"{e2e['end_to_end_msg_per_s']:,.0f} msg/s ({e2e['deliveries_per_s']:,.0f} "
                 "FHIR deliveries/s)"
             )
+    n_sync = 1000 if quick else 5000
+    for label, db in (("rabbitmq+postgresql", "pg"), ("rabbitmq+sqlite", None)):
+        say(f"sync engine, {label}: {n_sync} canonical events straight into the ingress queue")
+        pg = await _fresh_pg_db() if db == "pg" else None
+        tmp = None if pg else tempfile.mkdtemp(prefix="carehub-bench-")
+        url = pg or f"sqlite:///{tmp}/sync.db"
+        try:
+            sync = await _section(
+                results,
+                f"sync[{label}]",
+                lambda u=url: sync_rate(n=n_sync, amqp_url=AMQP_URL, db_url=u),
+            )
+        finally:
+            if pg:
+                await _drop_pg_db(pg)
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+        if sync:
+            raw = base["raw_consume_per_s"] if base else None
+            sync["ratio_to_raw_consume"] = round(sync["events_per_s"] / raw, 4) if raw else None
+            against = f" = {sync['ratio_to_raw_consume']:.3f} x raw consume" if raw else ""
+            say(f"  {sync['events_per_s']:,.0f} events/s{against}; decisions {sync['outcomes']}")
+
     say("FHIR API latency (embedded transport + SQLite, through the real HTTP stack)")
     fhir = await _section(results, "fhir_api", lambda: fhir_latency(quick))
     if fhir:
