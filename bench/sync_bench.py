@@ -2,9 +2,10 @@
 state, sync log → changes published to ``carehub.events`` (confirmed).
 
 Events are published straight to the ingress exchange (no MLLP, no parsing) before the hub
-starts; the rate is events settled per second while the engine drains that backlog. The mix per patient: a registration, then renames
-(each a change), one resend of an identical change (unchanged) and one update stamped in
-the past (stale) — the decisions the engine makes on a real feed.
+starts; the rate is events settled per second while the engine drains that backlog. The
+mix per patient: a registration, then renames (each a change), one resend of an identical
+change (unchanged) and one update stamped in the past (stale) — the decisions the engine
+makes on a real feed.
 """
 
 from __future__ import annotations
