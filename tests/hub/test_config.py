@@ -100,3 +100,18 @@ def test_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
 def test_overrides_from_the_command_line_win():
     cfg = parse_config(GOOD).with_overrides(db_url="sqlite:///x.db", amqp_url=None)
     assert cfg.hub.db_url == "sqlite:///x.db" and cfg.hub.amqp_url is None
+
+
+def test_the_readme_configuration_reference_parses(monkeypatch):
+    """The example in the README's configuration reference is a valid config as printed."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration reference") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    for var in ("BILLING_APP_TOKEN", "PAYER_GW_TOKEN", "OPS_TOKEN"):
+        monkeypatch.setenv(var, "t")
+    cfg = parse_config(block.group(1), "README.md")
+    assert cfg.ownership["Patient"]["names"] == "ehr"
+    assert [r.action for r in cfg.matching.patient] == ["link", "review"]
