@@ -174,6 +174,12 @@ def run(config_file: Path, amqp_url: str | None, db_url: str | None) -> None:
     help="Where the demo keeps its SQLite store.",
 )
 @click.option("--timeout", default=180.0, show_default=True, help="Give up after seconds.")
+@click.option(
+    "--namespace",
+    default="carehub-demo",
+    show_default=True,
+    help="Prefix of the demo's exchanges and queues on RabbitMQ.",
+)
 @amqp_option
 @db_option
 @json_option
@@ -184,6 +190,7 @@ def demo(
     connections: int,
     data_dir: Path,
     timeout: float,
+    namespace: str,
     amqp_url: str | None,
     db_url: str | None,
     as_json: bool,
@@ -202,6 +209,7 @@ def demo(
             amqp_url=amqp_url,
             db_url=db_url,
             as_json=as_json,
+            namespace=namespace,
         )
     )
     if once and not summary.ok:

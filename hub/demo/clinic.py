@@ -63,12 +63,17 @@ class DemoSummary:
 
 
 def demo_config(
-    sink_url: str, *, data_dir: Path, db_url: str | None, amqp_url: str | None
+    sink_url: str,
+    *,
+    data_dir: Path,
+    db_url: str | None,
+    amqp_url: str | None,
+    namespace: str = "carehub-demo",
 ) -> HubConfig:
     text = f"""
 hub:
   name: demo-clinic
-  namespace: carehub-demo
+  namespace: {namespace}
   retry_delays: [0.5, 2, 10]
   delivery_limit: 10
 systems:
@@ -103,6 +108,7 @@ async def run_demo(
     data_dir: Path = Path("carehub-demo"),
     db_url: str | None = None,
     amqp_url: str | None = None,
+    namespace: str = "carehub-demo",
     time_limit: float = 120.0,
     progress: Progress | None = None,
     on_ready: Callable[[DemoSummary], None] | None = None,
@@ -111,7 +117,13 @@ async def run_demo(
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     async with FhirSink() as sink:
-        cfg = demo_config(sink.base_url, data_dir=data_dir, db_url=db_url, amqp_url=amqp_url)
+        cfg = demo_config(
+            sink.base_url,
+            data_dir=data_dir,
+            db_url=db_url,
+            amqp_url=amqp_url,
+            namespace=namespace,
+        )
         async with Hub(cfg) as hub:
             assert hub.inbound is not None and hub.store is not None
             port = hub.inbound.find("ehr").server.port

@@ -64,6 +64,7 @@ async def run_demo_console(
     data_dir: Path,
     time_limit: float,
     amqp_url: str | None,
+    namespace: str = "carehub-demo",
     db_url: str | None,
     as_json: bool,
 ) -> DemoSummary:
@@ -105,6 +106,7 @@ async def run_demo_console(
             data_dir=data_dir,
             db_url=db_url,
             amqp_url=amqp_url,
+            namespace=namespace,
             time_limit=time_limit,
             progress=progress,
             on_ready=ready,

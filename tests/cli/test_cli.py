@@ -154,12 +154,31 @@ def test_demo_once_delivers_everything(services: str, tmp_path: Path, request):
     if services != "embedded":
         amqp = request.getfixturevalue("amqp_url")
         pg = request.getfixturevalue("pg_url")
-        args += ["--amqp-url", amqp, "--db-url", pg]
+        ns = request.getfixturevalue("namespace")
+        args += ["--amqp-url", amqp, "--db-url", pg, "--namespace", ns]
+        request.addfinalizer(lambda: _delete_demo_queues(amqp, ns))
     code, out, _ = run(*args)
     summary = json.loads(out)
     assert code == 0, summary
     assert summary["ok"] and summary["sent"] == summary["accepted"] == 20
     assert summary["delivered"] == summary["expected_deliveries"] == 40
+
+
+def _delete_demo_queues(amqp_url: str, ns: str) -> None:
+    import pika
+
+    from queues import build_topology
+
+    topology = build_topology(ns, {"billing": []}, retry_delays=(0.5, 2, 10))
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        chan = conn.channel()
+        for queue in topology.queues:
+            chan.queue_delete(queue.name)
+        for exchange in topology.exchanges:
+            chan.exchange_delete(exchange.name)
+    finally:
+        conn.close()
 
 
 def test_mappings_coverage_says_what_is_carried_and_dropped():
