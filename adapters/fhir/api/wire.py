@@ -89,6 +89,11 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are Python's JSON extensions, not JSON (RFC 8259): refused."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 async def _head(request: web.Request, size: int) -> bytes:
     """The first ``size`` bytes of a body that is refused for its declared length: kept so
     the log shows what was sent, without reading the rest."""
@@ -108,7 +113,7 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     if not text:
         raise FhirError(400, "structure", "the request body is empty")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         where = f" (line {exc.lineno}, column {exc.colno})"
         raise FhirError(400, "structure", f"the body is not valid JSON{where}") from exc
