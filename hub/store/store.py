@@ -126,6 +126,10 @@ _APPEND_ONLY_PG = (
     "DROP TRIGGER IF EXISTS audit_append_only ON audit",
     "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit "
     "FOR EACH ROW EXECUTE FUNCTION carehub_audit_append_only()",
+    # TRUNCATE fires no row trigger: it needs a statement trigger of its own
+    "DROP TRIGGER IF EXISTS audit_no_truncate ON audit",
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
+    "FOR EACH STATEMENT EXECUTE FUNCTION carehub_audit_append_only()",
 )
 
 
