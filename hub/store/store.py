@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -112,6 +113,18 @@ class AuditRecord:
     outcome: str
     peer: str | None
     detail: str | None
+
+
+class _NoContentLogs(logging.Filter):
+    """SQLAlchemy logs statements' parameters (INFO) and result rows (DEBUG) on its engine
+    logger when that logger is enabled: both are message content — PHI. Only its warnings
+    and errors pass, whatever level a deployment turns on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoContentLogs())
 
 
 _APPEND_ONLY_SQLITE = (
@@ -745,10 +758,14 @@ class Store(_Operations):
         if real.startswith("postgresql"):
             # no pre-ping: it costs three round trips per checkout; a dead connection fails its
             # statement instead (StoreUnavailable, transient) and the pool discards it
-            engine = create_async_engine(real, pool_size=10, max_overflow=10, pool_recycle=1800)
+            engine = create_async_engine(
+                real, pool_size=10, max_overflow=10, pool_recycle=1800, hide_parameters=True
+            )
         else:
             engine = create_engine(
                 real,
+                # parameters are message content (PHI): never in SQL logs or error texts
+                hide_parameters=True,
                 poolclass=QueuePool,
                 pool_size=1,
                 max_overflow=0,
