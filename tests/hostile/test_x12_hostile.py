@@ -123,7 +123,7 @@ async def test_a_duplicate_isa13_gets_ta1_025_and_is_not_processed_again(hub: Hu
     assert next(m for m in rows if m.status == "duplicate").event_count == 0
 
 
-async def test_se01_mismatch_gets_999_ik5_r_with_ik304_and_ik5_code(hub: Hub, claim: bytes):
+async def test_se01_mismatch_gets_999_ik5_r_code_4(hub: Hub, claim: bytes):
     """SE01 says 99 segments, the set has 39: the interchange is accepted (TA1 A or none),
     the set rejected by the 999 — IK5 R with IK501 code 4 (number of included segments
     does not match actual count) — and its claim is not mapped."""
@@ -137,6 +137,18 @@ async def test_se01_mismatch_gets_999_ik5_r_with_ik304_and_ik5_code(hub: Hub, cl
     assert ak9 and ak9[0][0] == "R"
     record = await kept(hub, data)
     assert record.status in ("error", "rejected") and record.event_count == 0
+
+
+async def test_an_element_too_long_gets_999_ik3_8_and_ik4_5(hub: Hub, claim: bytes):
+    """N402 (state) of three characters: the 999 names the segment (IK3: N4, its position,
+    8 = segment has data element errors) and the element (IK4: 2, 5 = too long)."""
+    data = numbered(claim, 310).replace(b"N4*ROCKING HORSE*CA*", b"N4*ROCKING HORSE*CAX*")
+    answer = await send(hub, data)
+    ik3 = segments_of(answer, "IK3")
+    ik4 = segments_of(answer, "IK4")
+    assert ik3 and ik3[0][0] == "N4" and ik3[0][3] == "8"
+    assert ik4 and ik4[0][0] == "2" and ik4[0][2] == "5"
+    assert (await kept(hub, data)).status in ("error", "rejected")
 
 
 async def test_a_broken_file_in_the_inbox_is_answered_in_the_acks_folder(
