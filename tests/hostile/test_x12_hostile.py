@@ -178,3 +178,23 @@ systems:
         answer = next(iter(sorted(acks.iterdir()))).read_bytes()
         assert ta1_of(answer)[3:] == ["R", "001"]
         assert (await find_raw(hub, lambda m: m.raw == data)).status == "error"
+
+
+def test_unreadable_input_gets_the_ta1_note_for_what_is_wrong():
+    """``refuse_unreadable`` (the answer when no interchange can be read): 022 without an
+    ISA, 023 when the input ends inside it, 026 for unusable separators."""
+    from adapters.x12 import counter_allocator
+    from conformance.x12 import refuse_unreadable
+
+    isa = (
+        b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       "
+        b"*240101*1200*^*00501*000000042*0*P*:~"
+    )
+    cases = {
+        b"hello, not X12 at all": ("000000000", "022"),
+        isa[:50]: ("000000000", "023"),
+        isa.replace(b"*", b" "): ("000000042", "026"),
+    }
+    for data, (control, note) in cases.items():
+        ta1 = ta1_of(refuse_unreadable(data, counter_allocator()))
+        assert ta1[0] == control and ta1[3:] == ["R", note], data
