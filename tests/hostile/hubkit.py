@@ -64,12 +64,17 @@ def http_base(hub: Hub) -> str:
 
 
 async def raw_exchange(
-    hub: Hub, data: bytes, *, read_for: float = 5.0, chunk_delay: float | None = None
+    hub: Hub,
+    data: bytes,
+    *,
+    read_for: float = 5.0,
+    chunk_delay: float | None = None,
+    until_frame: bool = False,
 ) -> bytes:
     """Send ``data`` over a plain TCP socket to the MLLP port (optionally dribbled one byte
     every ``chunk_delay`` seconds) and collect what comes back until the hub closes the
     connection or ``read_for`` seconds pass after the last byte sent (or the first answer
-    arrives while still dribbling)."""
+    arrives while still dribbling; with ``until_frame``, as soon as one whole frame is in)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", mllp_port(hub))
     got = bytearray()
     closed = asyncio.Event()
@@ -78,6 +83,8 @@ async def raw_exchange(
         try:
             while chunk := await reader.read(65536):
                 got.extend(chunk)
+                if until_frame and b"\x1c" in got:
+                    break
         except ConnectionError:
             pass
         closed.set()

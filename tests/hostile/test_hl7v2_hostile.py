@@ -123,7 +123,7 @@ async def test_garbage_before_the_start_block_is_skipped_and_the_message_accepte
     content); the frame after them is processed normally (AA)."""
     garbage = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\x00\xff junk"
     async with asyncio.timeout(10):
-        answer = await raw_exchange(hub, garbage + framed(msg("AFTER-GARBAGE")), read_for=3)
+        answer = await raw_exchange(hub, garbage + framed(msg("AFTER-GARBAGE")), until_frame=True)
     ack = only_ack(answer)
     assert ack["MSA-1"] == "AA" and ack["MSA-2"] == "AFTER-GARBAGE"
     assert hub.inbound is not None
