@@ -180,6 +180,16 @@ systems:
         assert (await find_raw(hub, lambda m: m.raw == data)).status == "error"
 
 
+async def test_a_body_that_is_not_x12_gets_415_and_is_kept(hub: Hub):
+    data = b"<claim><patient>not X12</patient></claim>"
+    async with asyncio.timeout(10):
+        status, body, _ = await post(hub, "/x12/payer", data, token=X12_TOKEN, content_type=EDI)
+    assert status == 415 and b"no ISA" in body
+    record = await kept(hub, data)
+    assert record.status == "rejected" and record.format == "x12"
+    assert record.findings[0]["code"] == "structure"
+
+
 def test_unreadable_input_gets_the_ta1_note_for_what_is_wrong():
     """``refuse_unreadable`` (the answer when no interchange can be read): 022 without an
     ISA, 023 when the input ends inside it, 026 for unusable separators."""
