@@ -114,6 +114,8 @@ def mllp_refuser(pipeline: Pipeline, *, system: str, port: str) -> Refuser:
     the cap — and answered with an AR naming the reason (ERR-3 102 or 100)."""
 
     async def refuse(head: bytes, error: CarehubError, peer: PeerInfo) -> bytes | None:
+        if not head:  # a start block and nothing after it: nothing to keep or answer
+            return None
         result = await pipeline.receive(
             _RefusedFrame(error), head, system=system, port=port, peer=peer_text(peer)
         )

@@ -224,3 +224,11 @@ async def test_duplicate_msh10_gets_the_original_ack_and_is_not_published_again(
     dup = next(m for m in rows if m.status == "duplicate")
     assert dup.duplicate_of == next(m.id for m in rows if m.status == "accepted")
     assert dup.event_count == 0
+
+
+async def test_a_bare_start_block_is_closed_at_the_frame_timeout_with_nothing_stored(hub: Hub):
+    async with asyncio.timeout(FRAME_TIMEOUT + 5):
+        answer = await raw_exchange(hub, b"\x0b", read_for=FRAME_TIMEOUT + 3)
+    assert answer == b""  # closed, nothing to answer
+    assert hub.store is not None
+    assert await hub.store.list_messages(direction="in") == []
