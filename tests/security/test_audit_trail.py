@@ -17,7 +17,13 @@ from hub.store import AuditRecord
 from tests.e2e.test_adt_to_fhir import A04
 from tests.security.seckit import REFUSED_MRN, base, bearer, secured_hub
 
-REFUSED = A04.replace(b"4455667", REFUSED_MRN.encode()).replace(b"MSG-A04-0001", b"MSG-PARK-1")
+# another person (name, birth date, MRN): the partner refuses this one
+REFUSED = (
+    A04.replace(b"4455667", REFUSED_MRN.encode())
+    .replace(b"MSG-A04-0001", b"MSG-PARK-1")
+    .replace(b"Okonkwo^Chidinma^A", b"Lindqvist^Maja^B")
+    .replace(b"|19850214|F|", b"|19700301|F|")
+)
 
 
 async def until(predicate, seconds: float = 15.0):

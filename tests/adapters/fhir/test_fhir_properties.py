@@ -27,7 +27,9 @@ def patients(draw: st.DrawFn) -> dict:
     """Patients as a partner sends them: identifiers, names, gender, birth date, telecom."""
     resource: dict = {"resourceType": "Patient"}
     if draw(st.booleans()):
-        resource["id"] = draw(st.from_regex(r"\A[A-Za-z0-9\-.]{1,64}\Z"))
+        resource["id"] = draw(
+            st.text(string.ascii_letters + string.digits + "-.", min_size=1, max_size=64)
+        )
     resource["identifier"] = draw(
         st.lists(
             st.fixed_dictionaries({"system": st.just("urn:oid:1.2.3.4"), "value": TEXT}),
@@ -60,6 +62,7 @@ JSON = st.recursive(
 
 
 @given(patients())
+@settings(suppress_health_check=[HealthCheck.too_slow])
 def test_generated_resources_round_trip_byte_for_byte(resource: dict) -> None:
     wire = dumps(resource)
     parsed = parse_json(wire)
