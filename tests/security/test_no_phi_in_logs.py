@@ -120,7 +120,7 @@ async def partner() -> AsyncIterator[str]:
 
 CONFIG = """
 hub:
-  namespace: phi
+  namespace: {ns}
   retry_delays: [0.05]
   delivery_limit: 2
   http: {{port: 0}}
@@ -237,13 +237,42 @@ async def drive_x12(hub: Hub) -> None:
                 assert resp.status == 200
 
 
+@pytest.fixture(params=["embedded", "rabbitmq"])
+async def transport(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str | None, str]]:
+    """The embedded transport, and RabbitMQ (pika logs too) on a namespace of its own."""
+    ns = f"phi{secrets.token_hex(4)}"
+    if request.param == "embedded":
+        yield None, ns
+        return
+    url = request.getfixturevalue("amqp_url")
+    yield url, ns
+    from hub.config import parse_config as _parse
+    from queues import build_topology
+    from tests.queues.queues_testkit import delete_namespace
+
+    cfg = _parse(CONFIG.format(url="http://x", ns=ns))
+    await delete_namespace(
+        build_topology(
+            ns,
+            cfg.destinations(),
+            retry_delays=cfg.hub.retry_delays,
+            delivery_limit=cfg.hub.delivery_limit,
+        )
+    )
+
+
 async def test_planted_phi_never_reaches_the_logs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: Everything, partner: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: Everything,
+    partner: str,
+    transport: tuple[str | None, str],
 ):
+    amqp_url, ns = transport
     monkeypatch.setenv("PHI_APP", "phi-app")
     monkeypatch.setenv("PHI_GW", "phi-gw")
-    cfg = parse_config(CONFIG.format(url=partner)).with_overrides(
-        db_url=f"sqlite:///{tmp_path / 'phi.db'}"
+    cfg = parse_config(CONFIG.format(url=partner, ns=ns)).with_overrides(
+        db_url=f"sqlite:///{tmp_path / 'phi.db'}", amqp_url=amqp_url
     )
     async with Hub(cfg) as hub:
         await drive_hl7(hub)
