@@ -21,11 +21,22 @@ log = logging.getLogger("carehub.outbound")
 
 
 class OutboundWorker:
-    def __init__(self, store: Store, destination: str, deliverer: Deliverer, *, format: str):
+    def __init__(
+        self,
+        store: Store,
+        destination: str,
+        deliverer: Deliverer,
+        *,
+        format: str,
+        retry_tiers: int | None = None,
+    ):
         self.store = store
         self.destination = destination
         self.deliverer = deliverer
         self.format = format
+        #: how many retry tiers the destination's queue has: a transient failure on the
+        #: attempt after the last tier is parked by the settle step, so it is recorded so
+        self.retry_tiers = retry_tiers
 
     async def handle(self, delivery: Delivery) -> None:
         env = delivery.envelope
@@ -47,7 +58,11 @@ class OutboundWorker:
             await self._audit("parked", env.id, "rejected")
             raise
         except Exception as exc:
-            await self._record(delivery, "retrying", f"{type(exc).__name__}: {exc}")
+            final = self.retry_tiers is not None and delivery.attempt >= self.retry_tiers
+            status = "parked" if final else "retrying"
+            await self._record(delivery, status, f"{type(exc).__name__}: {exc}")
+            if final:
+                await self._audit("parked", env.id, "retries exhausted")
             raise
         async with self.store.unit() as unit:
             out_id = None

@@ -110,6 +110,7 @@ class _Stage:
     raw: bytes
     system: str
     port: str | None
+    peer: str | None = None
     message_id: str | None = None
     native: Any = None
     identity: MessageIdentity | None = None
@@ -148,7 +149,7 @@ class Pipeline:
         peer: str | None = None,
     ) -> InboundResult:
         """Take one message from ``system`` and return the answer to send back."""
-        st = _Stage(raw=raw, system=system, port=port)
+        st = _Stage(raw=raw, system=system, port=port, peer=peer)
         self._parse(fmt, st)
         try:
             await self._store_raw(fmt, st, peer)
@@ -320,7 +321,8 @@ class Pipeline:
                     action="received",
                     outcome=fields["status"],
                     subject=f"message:{st.message_id}",
-                    peer=st.port,
+                    peer=st.peer or st.port,
+                    detail=f"port {st.port}" if st.port else None,
                 )
         except StoreUnavailable:
             if outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE):

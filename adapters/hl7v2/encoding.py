@@ -210,10 +210,12 @@ def escape(value: str, enc: EncodingChars) -> str:
         return value
     out = []
     table = {ch: f"{esc}{name}{esc}" for ch, name in swaps}
+    # ``\.br\`` would be cut apart where "." is itself a delimiter; ``\X0A\`` reads the same
+    line_break = f"{esc}X0A{esc}" if any(ch == "." for ch, _ in swaps) else f"{esc}.br{esc}"
     text = value.replace("\r\n", "\n").replace("\r", "\n")
     for ch in text:
         if ch == "\n":
-            out.append(f"{esc}.br{esc}")
+            out.append(line_break)
         else:
             out.append(table.get(ch, ch))
     return "".join(out)

@@ -18,6 +18,9 @@ from .encoding import EncodingChars
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "check_lines"]
 
+#: HL7 table 0357 "data type error": a value too long or too repeated for the receiver
+_CODE = "102"
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -61,7 +64,9 @@ def check_lines(lines: Sequence[str], enc: EncodingChars, limits: Limits) -> Non
     )
     for number, line in enumerate(lines, 1):
         if line.count(fs) > max_f:
-            raise LimitExceeded(f"more than {max_f} fields", location=_where(line, number))
+            raise LimitExceeded(
+                f"more than {max_f} fields", location=_where(line, number), code=_CODE
+            )
         suspicious = (
             (rep and line.count(rep) >= max_r)
             or (comp and line.count(comp) >= max_c)
@@ -103,11 +108,15 @@ def _locate(line: str, number: int, enc: EncodingChars, limits: Limits) -> None:
         where = _where(line, number, index)
         reps = value.split(enc.repetition) if enc.repetition else [value]
         if len(reps) > limits.max_repetitions:
-            raise LimitExceeded(f"more than {limits.max_repetitions} repetitions", location=where)
+            raise LimitExceeded(
+                f"more than {limits.max_repetitions} repetitions", location=where, code=_CODE
+            )
         for rep in reps:
             comps = rep.split(enc.component) if enc.component else [rep]
             if len(comps) > limits.max_components:
-                raise LimitExceeded(f"more than {limits.max_components} components", location=where)
+                raise LimitExceeded(
+                    f"more than {limits.max_components} components", location=where, code=_CODE
+                )
             if any(_most(c, "", enc.subcomponent, limits.max_subcomponents) for c in comps):
                 raise LimitExceeded(
                     f"more than {limits.max_subcomponents} subcomponents", location=where

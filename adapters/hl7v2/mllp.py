@@ -45,7 +45,12 @@ class FramingError(ParseError):
 
 
 class IncompleteFrame(FramingError):
-    """A frame was started but not ended (EOF or frame timeout before the end block)."""
+    """A frame was started but not ended (EOF or frame timeout before the end block).
+    ``head`` holds the bytes received so far (at most the frame cap)."""
+
+    def __init__(self, message: str, head: bytes = b""):
+        super().__init__(message, location="frame")
+        self.head = head
 
 
 class FrameTooLarge(LimitExceeded):
@@ -81,6 +86,10 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> None:
         self._buf += data
+
+    def partial(self) -> bytes:
+        """The payload bytes of the frame in progress (empty outside a frame)."""
+        return bytes(self._buf) if self._in_frame else b""
 
     def next_frame(self) -> bytes | None:
         """The next complete frame's payload, or None until more bytes are fed.
@@ -162,7 +171,9 @@ class MllpReader:
             )
             if not chunk:
                 if self.decoder.in_frame:
-                    raise IncompleteFrame("connection closed inside a frame", location="frame")
+                    raise IncompleteFrame(
+                        "connection closed inside a frame", self.decoder.partial()
+                    )
                 return None
             self.decoder.feed(chunk)
 
@@ -172,7 +183,9 @@ class MllpReader:
             return await asyncio.wait_for(self._reader.read(_READ_CHUNK), timeout)
         except TimeoutError:
             if self.decoder.in_frame:
-                raise IncompleteFrame("frame not completed in time", location="frame") from None
+                raise IncompleteFrame(
+                    "frame not completed in time", self.decoder.partial()
+                ) from None
             raise
 
 

@@ -3,8 +3,9 @@
 The server never parses HL7: each frame goes to ``handler(frame, peer)``, which returns the
 bytes to answer with (the pipeline wired in ``hub/app.py`` stores, checks, maps and builds
 the ACK). A frame over the size cap is answered with what ``refuse(head, error, peer)``
-builds, then the connection is closed; other framing errors close it with a log line that
-carries ids and counts only, never message content.
+builds, then the connection is closed; so is a frame not ended within ``frame_timeout`` (or
+before EOF), with the bytes received so far. Other framing errors close the connection with
+a log line that carries ids and counts only, never message content.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from hub.errors import CarehubError, ConfigError
 
 from .limits import DEFAULT_LIMITS, Limits
-from .mllp import FrameTooLarge, FramingError, MllpReader, MllpWriter
+from .mllp import FrameTooLarge, FramingError, IncompleteFrame, MllpReader, MllpWriter
 
 __all__ = [
     "Handler",
@@ -282,6 +283,9 @@ class MllpServer:
         except FrameTooLarge as exc:
             log.warning("mllp conn=%d frame refused: over %d bytes", cid, self.limits.max_bytes)
             await self._refuse(out, exc, peer)
+        except IncompleteFrame as exc:
+            log.warning("mllp conn=%d frame refused: %s", cid, exc.message)
+            await self._refuse(out, exc, peer)
         except FramingError as exc:
             log.warning("mllp conn=%d closed: %s", cid, exc.message)
         except TimeoutError:
@@ -294,7 +298,9 @@ class MllpServer:
             # a handler failure must not be answered as if the message was accepted
             log.error("mllp conn=%d handler failed: %s; closing", cid, type(exc).__name__)
 
-    async def _refuse(self, out: MllpWriter, exc: FrameTooLarge, peer: PeerInfo) -> None:
+    async def _refuse(
+        self, out: MllpWriter, exc: FrameTooLarge | IncompleteFrame, peer: PeerInfo
+    ) -> None:
         self.stats["refused"] += 1
         if self.refuse is None:
             return

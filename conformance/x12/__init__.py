@@ -5,7 +5,7 @@ acknowledge(ic, next_control, seen=…) -> Acknowledgment(ta1, ack_999, ack_997,
 judge(ic, report) -> InterchangeVerdict             render_ta1 / render_999 / render_997
 """
 
-from conformance.x12.acknowledge import Acknowledgment, acknowledge
+from conformance.x12.acknowledge import Acknowledgment, acknowledge, refuse_unreadable
 from conformance.x12.check import check_interchange, check_transaction_set
 from conformance.x12.envelope import SeenControl
 from conformance.x12.findings import Level, X12Finding, x12_findings
@@ -19,6 +19,7 @@ __all__ = [
     "SeenControl",
     "X12Finding",
     "acknowledge",
+    "refuse_unreadable",
     "check_interchange",
     "check_transaction_set",
     "judge",

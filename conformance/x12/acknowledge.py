@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from adapters.x12.builder import ControlAllocator
+from adapters.x12.codec import parse
+from adapters.x12.delimiters import ISA_LENGTH, isa_separator_offsets
 from adapters.x12.guides import GuideRegistry
 from adapters.x12.model import Interchange
 from conformance.x12.check import check_interchange
@@ -27,9 +29,16 @@ from conformance.x12.codes import HEALTH_CARE_GROUPS
 from conformance.x12.envelope import SeenControl
 from conformance.x12.renderers import render_997, render_999, render_ta1
 from conformance.x12.verdict import InterchangeVerdict, judge
+from hub.errors import ParseError
 from hub.findings import Report
 
-__all__ = ["Acknowledgment", "acknowledge"]
+__all__ = ["Acknowledgment", "acknowledge", "refuse_unreadable"]
+
+#: an ISA used when nothing of the original can be read: a TA1 naming no interchange
+_BLANK_ISA = (
+    "ISA*00*          *00*          *ZZ*UNKNOWN        *ZZ*UNKNOWN        "
+    "*000101*0000*^*00501*000000000*0*P*:~"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +93,44 @@ def acknowledge(
         if other:
             ack_997 = render_997(verdict, other, next_control, **opts)  # type: ignore[arg-type]
     return Acknowledgment(ta1, ack_999, ack_997, report, verdict)
+
+
+def refuse_unreadable(
+    raw: bytes,
+    next_control: ControlAllocator,
+    *,
+    sender: tuple[str, str] | None = None,
+    when: datetime | None = None,
+) -> bytes:
+    """A TA1 rejecting input whose ISA cannot be read at all (the codec found no
+    interchange): TA105 022 when there is no ISA, 023 when the input ends inside it, else
+    026 (the separators are unusable — a letter, a blank, or not where X12.5 puts them).
+
+    ISA05–ISA10 and ISA13 are read at their X12.5 fixed positions, so the TA1 still names
+    the sender and the interchange when the header is otherwise in shape; what cannot be
+    read is answered as zeros (TA101) and ``UNKNOWN`` parties.
+    """
+    text = raw.decode("latin-1")
+    start = text.find("ISA")
+    if start < 0:
+        note, head = "022", ""
+    else:
+        head = text[start : start + ISA_LENGTH]
+        note = "023" if len(head) < ISA_LENGTH else "026"
+    verdict = InterchangeVerdict(_salvaged(head), "R", note)
+    return render_ta1(verdict, next_control, sender=sender, when=when)
+
+
+def _salvaged(head: str) -> Interchange:
+    """An interchange built from the fixed-position fields of a broken ISA (or a blank one)."""
+    if head:
+        chars = [" " if c in "*:~\r\n" else c for c in head.ljust(ISA_LENGTH)[: ISA_LENGTH - 1]]
+        for offset in isa_separator_offsets():
+            chars[offset] = "*"
+        chars[ISA_LENGTH - 2] = ":"
+        isa = "".join(chars) + "~"
+        try:
+            return parse(f"{isa}IEA*0*{isa.split('*')[13]}~".encode("latin-1")).interchanges[0]
+        except (ParseError, IndexError):
+            pass
+    return parse(f"{_BLANK_ISA}IEA*0*000000000~".encode()).interchanges[0]

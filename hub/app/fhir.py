@@ -58,7 +58,13 @@ from hub.canonical.entities import Entity
 from hub.config import FhirInbound as FhirPort
 from hub.config import HubConfig, MatchingConfig, MatchRule, secret
 from hub.context import MapContext
-from hub.errors import ConfigError, MappingError, StoreUnavailable, UnsupportedMessage
+from hub.errors import (
+    ConfigError,
+    MappingError,
+    ParseError,
+    StoreUnavailable,
+    UnsupportedMessage,
+)
 from hub.findings import Report, Severity
 from hub.pipeline import MessageIdentity, Outcome, Pipeline
 from hub.store import EntityRecord, Store
@@ -287,6 +293,39 @@ class FhirInboundFormat:
         return outcome_bytes(report, ok_text=f"accepted ({outcome.value})")
 
 
+class _RefusedBody:
+    """``InboundFormat`` for a request body the API refused: it never parses; its answer is
+    the OperationOutcome already sent."""
+
+    format = "fhir"
+
+    def __init__(self, status: int, report: Report):
+        self.status = status
+        self.report = report
+
+    def parse(self, raw: bytes) -> WritePlan:
+        first = self.report.findings[0] if self.report.findings else None
+        raise ParseError(
+            f"HTTP {self.status}: {first.text if first else 'refused'}",
+            code=first.code if first else None,
+            location=first.location if first else None,
+        )
+
+    def identify(self, native: WritePlan) -> MessageIdentity:
+        raise AssertionError("a refused body is never parsed")
+
+    def check(self, native: WritePlan) -> Report:
+        raise AssertionError("a refused body is never parsed")
+
+    def map(self, native: WritePlan, ctx: MapContext) -> list[Event]:
+        raise AssertionError("a refused body is never parsed")
+
+    def respond(
+        self, native: WritePlan | None, raw: bytes, outcome: Outcome, report: Report
+    ) -> bytes:
+        return outcome_bytes(self.report)
+
+
 def _entity(record: EntityRecord) -> Any:
     return ENTITY.validate_python(record.data)
 
@@ -512,6 +551,20 @@ class HubFhirBackend:
             return [Answer(exc.status, self.outcome(exc.report()), headers=exc.headers)]
         except StoreUnavailable:
             return [self._unavailable("the store is unavailable")]
+
+    async def refused(self, caller: Caller, raw: bytes, status: int, report: Report) -> None:
+        """Keep a body the API refused before planning (bad JSON, XML, over a limit) in the
+        message log as a rejected message, with the OperationOutcome it was answered with."""
+        try:
+            await self.pipeline.receive(
+                _RefusedBody(status, report),
+                raw,
+                system=caller.system,
+                port=FHIR_PORT,
+                peer=caller.peer,
+            )
+        except Exception as exc:  # the refusal is answered whatever happens here
+            log.warning("refused FHIR request not kept: %s", type(exc).__name__)
 
     def _refused(self, outcome: Outcome, report: Report, response: bytes) -> Answer:
         status = _status_of(outcome, report)

@@ -7,21 +7,23 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 
 from adapters.hl7v2 import Limits, Message, parse
-from adapters.hl7v2.server import PeerInfo
+from adapters.hl7v2.server import PeerInfo, Refuser
 from conformance.hl7v2 import (
     AckMode,
     acks_to_send,
     check_message,
     outcome_of,
     render_ack,
+    report_for_error,
 )
 from hub.canonical import Event
 from hub.context import MapContext
+from hub.errors import CarehubError
 from hub.findings import Report
 from hub.pipeline import InboundResult, MessageIdentity, Outcome, Pipeline
 from mappings.hl7v2 import INBOUND, map_message
 
-__all__ = ["Hl7v2Inbound", "mllp_handler", "supported_triggers"]
+__all__ = ["Hl7v2Inbound", "mllp_handler", "mllp_refuser", "peer_text", "supported_triggers"]
 
 
 def supported_triggers(keys: Collection[str]) -> dict[str, set[str]]:
@@ -74,7 +76,7 @@ class Hl7v2Inbound:
         mode = AckMode.ORIGINAL
         if native is not None and (native.accept_ack_type or native.app_ack_type):
             mode = AckMode.ACCEPT
-        return render_ack(native, raw, report, mode=mode)
+        return render_ack(native, raw, report, mode=mode, include_warnings=_warns(native))
 
     def followups(
         self, native: Message | None, raw: bytes, outcome: Outcome, report: Report
@@ -85,7 +87,11 @@ class Hl7v2Inbound:
         sends = acks_to_send(native.accept_ack_type, native.app_ack_type, outcome_of(report))
         if AckMode.APPLICATION not in sends:
             return []
-        return [render_ack(native, raw, report, mode=AckMode.APPLICATION)]
+        return [
+            render_ack(
+                native, raw, report, mode=AckMode.APPLICATION, include_warnings=_warns(native)
+            )
+        ]
 
 
 def mllp_handler(
@@ -95,11 +101,73 @@ def mllp_handler(
 
     async def handle(frame: bytes, peer: PeerInfo) -> list[bytes]:
         result: InboundResult = await pipeline.receive(
-            fmt, frame, system=system, port=port, peer=str(peer)
+            fmt, frame, system=system, port=port, peer=peer_text(peer)
         )
         return [result.response, *result.followups]
 
     return handle
+
+
+def mllp_refuser(pipeline: Pipeline, *, system: str, port: str) -> Refuser:
+    """The MLLP server's ``refuse`` seam: a frame refused before parsing (over the size cap,
+    or not ended in time) is kept in the message log — the bytes the server holds, at most
+    the cap — and answered with an AR naming the reason (ERR-3 102 or 100)."""
+
+    async def refuse(head: bytes, error: CarehubError, peer: PeerInfo) -> bytes | None:
+        if not head:  # a start block and nothing after it: nothing to keep or answer
+            return None
+        result = await pipeline.receive(
+            _RefusedFrame(error), head, system=system, port=port, peer=peer_text(peer)
+        )
+        return result.response or None
+
+    return refuse
+
+
+class _RefusedFrame:
+    """An ``InboundFormat`` for a frame the transport refused: it never parses."""
+
+    format = "hl7v2"
+
+    def __init__(self, error: CarehubError):
+        self.error = error
+
+    def parse(self, raw: bytes) -> Message:
+        raise self.error
+
+    def identify(self, native: Message) -> MessageIdentity:
+        raise AssertionError("a refused frame is never parsed")
+
+    def check(self, native: Message) -> Report:
+        raise AssertionError("a refused frame is never parsed")
+
+    def map(self, native: Message, ctx: MapContext) -> list[Event]:
+        raise AssertionError("a refused frame is never parsed")
+
+    def respond(
+        self, native: Message | None, raw: bytes, outcome: Outcome, report: Report
+    ) -> bytes:
+        if outcome is Outcome.UNAVAILABLE:
+            return render_ack(None, raw, report)
+        return render_ack(None, raw, report_for_error(self.error))
+
+
+def peer_text(peer: PeerInfo) -> str:
+    """Where a connection comes from, for the message log and the audit trail."""
+    text = f"{peer.host}:{peer.port}"
+    if peer.subject_cn:
+        text += f" cn={peer.subject_cn}"
+    return text
+
+
+def _warns(native: Message | None) -> bool:
+    """Warnings go into an AA as ERR segments with ERR-4 = W from v2.5, where ERR has a
+    severity; before, any ERR reads as an error."""
+    version = native.version if native is not None else None
+    try:
+        return version is not None and tuple(int(p) for p in version.split(".")[:2]) >= (2, 5)
+    except ValueError:
+        return False
 
 
 def _ts(value: str | None) -> datetime | None:

@@ -21,7 +21,7 @@ from adapters.fhir.api import mount_fhir
 from hub.app.fhir import make_fhir_app
 from hub.app.x12 import X12Inbound
 from hub.config import HubConfig, X12HttpInbound, secret
-from hub.errors import ConfigError
+from hub.errors import ConfigError, StoreUnavailable
 from hub.pipeline import Outcome, Pipeline
 from hub.ports import Transport
 from hub.store import Store
@@ -121,11 +121,14 @@ class HttpServer:
             await self._audit(client.id, "denied", f"x12:{system}", request)
             return _problem(403, f"client {client.id} may not send X12 as {system}")
         body = await request.read()
+        port_name = port.name or "x12-http"
         if not body.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"ISA"):
-            return _problem(415, "the body is not an X12 interchange (no ISA)")
+            text = "the body is not an X12 interchange (no ISA)"
+            await self._keep_refused(system, port_name, body, request, text)
+            return _problem(415, text)
         fmt = X12Inbound(self.store, partner=system)
         result = await self.pipeline.receive(
-            fmt, body, system=system, port=port.name or "x12-http", peer=request.remote
+            fmt, body, system=system, port=port_name, peer=request.remote
         )
         if result.outcome is Outcome.UNAVAILABLE:
             return _problem(
@@ -139,6 +142,37 @@ class HttpServer:
             content_type=EDI,
             headers={"X-Carehub-Message-Id": result.message_id or ""},
         )
+
+    async def _keep_refused(
+        self, system: str, port: str, body: bytes, request: web.Request, text: str
+    ) -> None:
+        """A body refused before the pipeline is still kept, as a rejected message."""
+        try:
+            async with self.store.unit() as unit:
+                mid = await unit.record_message(
+                    direction="in",
+                    system=system,
+                    port=port,
+                    format="x12",
+                    raw=body,
+                    status="rejected",
+                    peer=request.remote,
+                )
+                await unit.update_message(
+                    mid,
+                    findings=[{"severity": "fatal", "code": "structure", "text": text}],
+                    ack=b"HTTP 415",
+                )
+                await unit.audit(
+                    actor=system,
+                    action="received",
+                    outcome="rejected",
+                    subject=f"message:{mid}",
+                    peer=request.remote,
+                    detail=f"port {port}",
+                )
+        except StoreUnavailable:
+            log.warning("a refused X12 body from %s was not kept: store unavailable", system)
 
     async def status(self, request: web.Request) -> web.Response:
         client = await self._admin(request)

@@ -13,8 +13,7 @@ from typing import Any
 from adapters.hl7v2 import Limits
 from adapters.hl7v2.server import MllpServer, PeerAllowList
 from adapters.x12.inbox import InboxWatcher, Outbox
-from conformance.hl7v2 import refuse_frame
-from hub.app.hl7v2 import Hl7v2Inbound, mllp_handler
+from hub.app.hl7v2 import Hl7v2Inbound, mllp_handler, mllp_refuser
 from hub.app.x12 import X12Inbound, inbox_handler
 from hub.config import HubConfig, MllpInbound, TlsConfig, X12InboxInbound, secret
 from hub.errors import ConfigError
@@ -80,7 +79,7 @@ class InboundPorts:
             limits=Limits(max_bytes=cfg.max_frame_bytes),
             idle_timeout=cfg.idle_timeout,
             frame_timeout=cfg.frame_timeout,
-            refuse=refuse_frame,
+            refuse=mllp_refuser(self.pipeline, system=system, port=name),
         )
         await server.start()
         self.ports.append(RunningPort(system, name, "mllp", server))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from adapters.x12 import TransactionSet, X12Document, parse
 from adapters.x12.inbox import InboxResult
-from conformance.x12 import acknowledge, check_interchange
+from conformance.x12 import acknowledge, check_interchange, refuse_unreadable
 from conformance.x12.verdict import InterchangeVerdict, judge
 from hub.canonical import Event
 from hub.context import MapContext
@@ -103,8 +103,10 @@ class X12Inbound:
     async def respond(
         self, native: X12Native | None, raw: bytes, outcome: Outcome, report: Report
     ) -> bytes:
-        if native is None or outcome is Outcome.UNAVAILABLE:
+        if outcome is Outcome.UNAVAILABLE:
             return b""  # nothing to acknowledge: the transport says "try again" its own way
+        if native is None:  # no interchange could be read: a TA1 rejecting what was sent
+            return refuse_unreadable(raw, await self._allocator(0))
         native.answers = await self._render(native)
         return native.answers[0] if native.answers else b""
 

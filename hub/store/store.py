@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -114,6 +115,18 @@ class AuditRecord:
     detail: str | None
 
 
+class _NoContentLogs(logging.Filter):
+    """SQLAlchemy logs statements' parameters (INFO) and result rows (DEBUG) on its engine
+    logger when that logger is enabled: both are message content — PHI. Only its warnings
+    and errors pass, whatever level a deployment turns on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoContentLogs())
+
+
 _APPEND_ONLY_SQLITE = (
     "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit "
     "BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END",
@@ -126,6 +139,10 @@ _APPEND_ONLY_PG = (
     "DROP TRIGGER IF EXISTS audit_append_only ON audit",
     "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit "
     "FOR EACH ROW EXECUTE FUNCTION carehub_audit_append_only()",
+    # TRUNCATE fires no row trigger: it needs a statement trigger of its own
+    "DROP TRIGGER IF EXISTS audit_no_truncate ON audit",
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
+    "FOR EACH STATEMENT EXECUTE FUNCTION carehub_audit_append_only()",
 )
 
 
@@ -958,10 +975,14 @@ class Store(_Operations):
         if real.startswith("postgresql"):
             # no pre-ping: it costs three round trips per checkout; a dead connection fails its
             # statement instead (StoreUnavailable, transient) and the pool discards it
-            engine = create_async_engine(real, pool_size=10, max_overflow=10, pool_recycle=1800)
+            engine = create_async_engine(
+                real, pool_size=10, max_overflow=10, pool_recycle=1800, hide_parameters=True
+            )
         else:
             engine = create_engine(
                 real,
+                # parameters are message content (PHI): never in SQL logs or error texts
+                hide_parameters=True,
                 poolclass=QueuePool,
                 pool_size=1,
                 max_overflow=0,

@@ -46,8 +46,11 @@ class FhirError(Exception):
         location: str | None = None,
         headers: Mapping[str, str] | None = None,
         severity: Severity = Severity.ERROR,
+        head: bytes = b"",
     ):
         super().__init__(text)
+        #: the first bytes of a request body refused while it was read (413), to be kept
+        self.head = head
         self.status = status
         self.code = code
         self.text = text

@@ -173,3 +173,9 @@ class FhirBackend(Protocol):
         Returns one answer per entry, or a single failed answer for the whole request.
         """
         ...
+
+    async def refused(self, caller: Caller, raw: bytes, status: int, report: Report) -> None:
+        """Keep a write's body that was refused before it could be read as a request (not
+        JSON, XML, over a limit, the wrong type) — ``raw`` is at most the body cap — with the
+        answer given: the status and ``report``. Never raises."""
+        ...

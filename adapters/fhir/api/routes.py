@@ -371,12 +371,38 @@ async def search_answer(
 # --------------------------------------------------------------------------- writes
 
 
-async def _resource_body(request: web.Request, rtype: str) -> tuple[bytes, Json]:
-    check_content_type(request)
-    raw = await read_body(request, request.app[SETTINGS].max_body_bytes)
-    resource = parse_json(raw)
+async def _request_json(request: web.Request, client: ApiClient) -> tuple[bytes, Json]:
+    """The body of a write as JSON. A body refused here (415 XML or another type, 413 over
+    the cap, 400 not JSON) is read anyway — never past the cap — and kept by the backend
+    before the refusal is raised, so every request that carried content is in the log."""
+    raw = b""
+    try:
+        wrong_type: FhirError | None = None
+        try:
+            check_content_type(request)
+        except FhirError as exc:
+            wrong_type = exc
+        raw = await read_body(request, request.app[SETTINGS].max_body_bytes)
+        if wrong_type is not None:
+            raise wrong_type
+        return raw, parse_json(raw)
+    except FhirError as exc:
+        await _keep_refused(request, client, raw or exc.head, exc)
+        raise
+
+
+async def _keep_refused(
+    request: web.Request, client: ApiClient, raw: bytes, exc: FhirError
+) -> None:
+    await request.app[BACKEND].refused(caller(request, client), raw, exc.status, exc.report())
+
+
+async def _resource_body(request: web.Request, client: ApiClient, rtype: str) -> tuple[bytes, Json]:
+    raw, resource = await _request_json(request, client)
     if resource.get("resourceType") != rtype:
-        raise FhirError(400, "invalid", f"the body is not a {rtype}", location="resourceType")
+        exc = FhirError(400, "invalid", f"the body is not a {rtype}", location="resourceType")
+        await _keep_refused(request, client, raw, exc)
+        raise exc
     return raw, resource
 
 
@@ -388,7 +414,7 @@ def _conditional(request: web.Request) -> list[tuple[str, str]]:
 async def create(request: web.Request) -> web.Response:
     rtype = request.match_info["type"]
     client, _ = await enter(request, Interaction.CREATE)
-    raw, resource = await _resource_body(request, rtype)
+    raw, resource = await _resource_body(request, client, rtype)
     none_exist = request.headers.get("If-None-Exist")
     entry = WriteEntry(
         "POST",
@@ -409,7 +435,7 @@ def _query_pairs(text: str) -> list[tuple[str, str]]:
 async def update(request: web.Request) -> web.Response:
     rtype, rid = request.match_info["type"], request.match_info["id"]
     client, _ = await enter(request, Interaction.UPDATE, rid)
-    raw, resource = await _resource_body(request, rtype)
+    raw, resource = await _resource_body(request, client, rtype)
     check_body_id(resource, rid)
     entry = WriteEntry(
         "PUT",
@@ -447,7 +473,7 @@ async def conditional_update(request: web.Request) -> web.Response:
     conditional = _conditional(request)
     if not conditional:
         raise FhirError(400, "required", "a conditional update needs search parameters")
-    raw, resource = await _resource_body(request, rtype)
+    raw, resource = await _resource_body(request, client, rtype)
     entry = WriteEntry(
         "PUT",
         rtype,
@@ -532,10 +558,12 @@ def _validate_target(body: Json) -> Json:
 async def bundle(request: web.Request) -> web.Response:
     """A transaction (all or nothing) or a batch (each entry on its own)."""
     client = await authenticate(request, "Bundle")
-    check_content_type(request)
-    settings = request.app[SETTINGS]
-    raw = await read_body(request, settings.max_body_bytes)
-    kind, entries = parse_request_bundle(parse_json(raw), settings.max_bundle_entries)
+    raw, body = await _request_json(request, client)
+    try:
+        kind, entries = parse_request_bundle(body, request.app[SETTINGS].max_bundle_entries)
+    except FhirError as exc:
+        await _keep_refused(request, client, raw, exc)
+        raise
     if kind == "transaction":
         from adapters.fhir.api.transaction import run_transaction
 

@@ -65,17 +65,44 @@ def check_accept(request: web.Request) -> None:
 
 
 async def read_body(request: web.Request, max_bytes: int) -> bytes:
-    """The body, at most ``max_bytes`` (413 past that, checked before and while reading)."""
+    """The body, at most ``max_bytes`` (413 past that, checked before and while reading;
+    the refusal carries what was read so far, never more than ``max_bytes``)."""
     if request.content_length is not None and request.content_length > max_bytes:
-        raise FhirError(413, "too-long", f"the body is over the limit of {max_bytes} bytes")
+        raise FhirError(
+            413,
+            "too-long",
+            f"the body is over the limit of {max_bytes} bytes",
+            head=await _head(request, min(max_bytes, _CHUNK)),
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(_CHUNK):
         size += len(chunk)
         if size > max_bytes:
-            raise FhirError(413, "too-long", f"the body is over the limit of {max_bytes} bytes")
+            raise FhirError(
+                413,
+                "too-long",
+                f"the body is over the limit of {max_bytes} bytes",
+                head=b"".join(chunks),
+            )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are Python's JSON extensions, not JSON (RFC 8259): refused."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+async def _head(request: web.Request, size: int) -> bytes:
+    """The first ``size`` bytes of a body that is refused for its declared length: kept so
+    the log shows what was sent, without reading the rest."""
+    head = bytearray()
+    async for chunk in request.content.iter_chunked(_CHUNK):
+        head += chunk
+        if len(head) >= size:
+            break
+    return bytes(head[:size])
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
@@ -86,7 +113,7 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     if not text:
         raise FhirError(400, "structure", "the request body is empty")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         where = f" (line {exc.lineno}, column {exc.colno})"
         raise FhirError(400, "structure", f"the body is not valid JSON{where}") from exc

@@ -44,6 +44,7 @@ def test_conformance_surface() -> None:
         "check_interchange",
         "check_transaction_set",
         "judge",
+        "refuse_unreadable",
         "render_997",
         "render_999",
         "render_ta1",
