@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint unit bench bench-quick fault clean
+.PHONY: setup demo test lint unit bench bench-quick fault audit fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,17 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Dependency audit (pip-audit over .venv): 1 on a known vulnerability, 3 when nothing could be
+## audited; AUDIT_ARGS=--allow-unaudited accepts the latter where the service is unreachable.
+audit: $(STAMP)
+	$(BIN)/python -m tests.security.audit_deps $(AUDIT_ARGS)
+
+## Fuzz every parser longer than the suite does (docs/fuzzing.md); FUZZ_EXAMPLES=N
+fuzz: $(STAMP)
+	HYPOTHESIS_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200000} $(BIN)/python -m adapters.hl7v2.fuzz
+	$(BIN)/python -m adapters.x12.fuzz --runs $${FUZZ_EXAMPLES:-200000} $${CAREHUB_CORPUS:-../shared/corpus}/x12/*
+	HYPOTHESIS_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200000} $(BIN)/python -m adapters.fhir.fuzz
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
