@@ -60,12 +60,16 @@ def _broker_cleanup(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(AmqpTransport, "start", start)
     yield
     for params, topology in declared:
-        _delete_topology(params, topology)
+        delete_topology(params, topology)
 
 
-def _delete_topology(params: Any, topology: Any) -> None:
+def delete_topology(params: Any, topology: Any) -> None:
+    """Delete the queues and exchanges of ``topology``; ``params`` is an AMQP URL or pika
+    connection parameters. Best effort: a broker that is gone has nothing to clean."""
     import pika
 
+    if isinstance(params, str):
+        params = pika.URLParameters(params)
     try:
         conn = pika.BlockingConnection(params)
     except Exception:  # the broker is gone (a test stopped it): nothing to clean

@@ -165,20 +165,10 @@ def test_demo_once_delivers_everything(services: str, tmp_path: Path, request):
 
 
 def _delete_demo_queues(amqp_url: str, ns: str) -> None:
-    import pika
-
     from queues import build_topology
+    from tests.conftest import delete_topology
 
-    topology = build_topology(ns, {"billing": []}, retry_delays=(0.5, 2, 10))
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        chan = conn.channel()
-        for queue in topology.queues:
-            chan.queue_delete(queue.name)
-        for exchange in topology.exchanges:
-            chan.exchange_delete(exchange.name)
-    finally:
-        conn.close()
+    delete_topology(amqp_url, build_topology(ns, {"billing": []}, retry_delays=(0.5, 2, 10)))
 
 
 def test_mappings_coverage_says_what_is_carried_and_dropped():

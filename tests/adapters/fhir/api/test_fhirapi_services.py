@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
-import pika
 import pytest
 from fhirapi_support import Api, corpus_dir, load_json, running_api
 
-from hub.ports import Topology
-from queues import AmqpTransport, build_topology
+from queues import AmqpTransport
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
 
-def _delete_namespace(url: str, topology: Topology) -> None:
-    conn = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        chan = conn.channel()
-        for queue in topology.queues:
-            chan.queue_delete(queue.name)
-        for exchange in topology.exchanges:
-            chan.exchange_delete(exchange.name)
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 async def real_api(amqp_url: str, pg_url: str, namespace: str) -> AsyncIterator[Api]:
+    # its queues are removed after the test by tests/conftest.py (_broker_cleanup)
     transport = AmqpTransport(amqp_url, connection_name=f"fhirapi-{namespace}")
-    try:
-        async with running_api(pg_url, transport, namespace=namespace) as api:
-            yield api
-    finally:
-        topology = build_topology(namespace, {}, retry_delays=[0.2])
-        await asyncio.to_thread(_delete_namespace, amqp_url, topology)
+    async with running_api(pg_url, transport, namespace=namespace) as api:
+        yield api
 
 
 async def test_create_read_search_on_rabbitmq_and_postgres(real_api: Api) -> None:
