@@ -477,6 +477,61 @@ def _print_record(r: dict[str, Any]) -> None:
         )
 
 
+@cli.group(invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Closed reviews too.")
+@db_option
+@json_option
+@click.pass_context
+@friendly
+def reviews(ctx: click.Context, show_all: bool, db_url: str | None, as_json: bool) -> None:
+    """Records the sync engine would not link on its own: an ambiguous demographic match,
+    or identifiers naming two records. Nothing is merged silently; a merge comes from the
+    source system (ADT^A40, a FHIR Patient link), or ``reviews close ID`` says they differ."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = _store_call(db_url, lambda s: s.reviews(status=None if show_all else "open"))
+
+    def human() -> None:
+        for r in rows:
+            click.echo(
+                f"{r['id']:>5}  {r['at'][:19]}  {r['status']:<8} {r['entity_type']}/"
+                f"{r['record_id']} may be {', '.join(r['candidates'])} — {r['rule']}"
+            )
+        click.echo(f"{len(rows)} reviews")
+
+    emit(rows, as_json, human)
+
+
+@reviews.command("close")
+@click.argument("review_id", type=int)
+@click.option(
+    "--as",
+    "verdict",
+    type=click.Choice(["distinct", "merged"]),
+    default="distinct",
+    show_default=True,
+    help="distinct: different records, leave them apart; merged: merged at the source.",
+)
+@db_option
+@friendly
+def reviews_close(review_id: int, verdict: str, db_url: str | None) -> None:
+    """Close an open review."""
+
+    async def close(store: Any) -> bool:
+        done = bool(await store.close_review(review_id, verdict))
+        await store.audit(
+            actor=f"cli:{getpass.getuser()}",
+            action="review",
+            outcome=verdict if done else "not-open",
+            subject=f"review/{review_id}",
+        )
+        return done
+
+    if not _store_call(db_url, close):
+        fail(f"no open review {review_id}", EXIT_CONTENT)
+    click.echo(f"review {review_id} closed as {verdict}")
+
+
 @cli.group()
 def messages() -> None:
     """The raw message log: every message in and out, its status, findings and answer."""

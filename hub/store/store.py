@@ -746,6 +746,15 @@ class _Operations:
         )
         await self._tx(lambda c: c.execute(t.reviews.insert(), row))
 
+    async def close_review(self, review_id: int, status: str) -> bool:
+        """Close an open review (``distinct``: not the same record; ``merged``)."""
+        v = t.reviews
+        stmt = (
+            v.update().where(and_(v.c.id == review_id, v.c.status == "open")).values(status=status)
+        )
+        rows = await self._tx(lambda c: c.execute(stmt))
+        return bool(rows.rowcount)
+
     async def reviews(self, status: str | None = "open") -> list[dict[str, Any]]:
         v = t.reviews
         stmt = select(v).order_by(v.c.id)

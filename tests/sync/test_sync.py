@@ -383,3 +383,30 @@ async def test_per_key_order_holds_with_two_hubs_of_four_lanes(
                 assert ks[-1] == renames - 1
             consumed = [c.handled for c in first.consumers + second.consumers]
             print(f"handled per consumer: {consumed}")
+
+
+async def test_an_ambiguous_match_goes_to_review_never_merged_silently(site: Site):
+    assert await site.send("ehr", adt("A04", "R-1", "8881", "Doe", "Jane", "20261128150000"))
+    await site.settle()
+    # billing knows a "Janet Doe" born the same day, under its own MRN: family + birth date
+    # agree (the review rule), given names do not (so the link rule does not fire)
+    billing = adt("A04", "R-2", "B-77", "Doe", "Janet", "20261128150100").replace(
+        b"^GOODHEALTH^MR", b"^BILLING^MR"
+    )
+    assert await site.send("billing", billing) == "AA"
+    await site.settle()
+    patients = await site.patients()
+    assert len(patients) == 2  # not merged
+    flagged = [p for p in patients if (p.get("meta") or {}).get("pending_review")]
+    assert len(flagged) == 1
+    (review,) = await site.store.reviews()
+    assert review["record_id"] == flagged[0]["id"]
+    (other,) = [p["id"] for p in patients if p["id"] != flagged[0]["id"]]
+    assert review["candidates"] == [other]
+    db = site.hub.config.hub.db_url
+    listed = await carehub("reviews", "--db-url", db)
+    assert f"Patient/{flagged[0]['id']} may be {other}" in listed and "1 reviews" in listed
+    assert "review" in await carehub("reviews", "close", str(review["id"]), "--db-url", db)
+    assert await site.store.reviews() == []
+    again = await carehub("reviews", "close", str(review["id"]), "--db-url", db, expect=1)
+    assert "no open review" in again
