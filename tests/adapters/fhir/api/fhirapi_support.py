@@ -43,16 +43,6 @@ CLIENTS = {
 }
 
 
-def corpus_dir() -> Path:
-    if env := os.environ.get("CAREHUB_CORPUS"):
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent.parent / "shared" / "corpus"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("shared/corpus not found: set CAREHUB_CORPUS")
-
-
 def load_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_bytes().decode("utf-8-sig"))
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fhirapi_support import CLIENTS, Api, corpus_dir, load_json
+from fhirapi_support import CLIENTS, Api, load_json
 
 from adapters.fhir.api import ApiClient, Authenticator, Grant, Interaction, parse_scope
+from tests.corpus import corpus_dir
 
 PATIENT = load_json(corpus_dir() / "fhir" / "fhirr4__Patient-example.json")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhirapi_support import Api, corpus_dir, load_json
+from fhirapi_support import Api, load_json
+
+from tests.corpus import corpus_dir
 
 PRACTITIONERS = corpus_dir() / "fhir" / "msanon__practitionerInformation1583281853074.json"
 

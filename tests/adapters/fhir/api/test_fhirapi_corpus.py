@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fhirapi_support import Api, corpus_dir, load_json
+from fhirapi_support import Api, load_json
 
 from mappings.fhir import FHIR_MAPPINGS, carried_values
+from tests.corpus import corpus_dir
 
 CORPUS = sorted((corpus_dir() / "fhir").glob("*.json"))
 SINGLE = [p for p in CORPUS if load_json(p)["resourceType"] != "Bundle"]

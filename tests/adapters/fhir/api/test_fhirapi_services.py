@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from fhirapi_support import Api, corpus_dir, load_json, running_api
+from fhirapi_support import Api, load_json, running_api
 
 from queues import AmqpTransport
+from tests.corpus import corpus_dir
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 

@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from fhirapi_support import Api, auth, corpus_dir, load_json, running_api, write_headers
+from fhirapi_support import Api, auth, load_json, running_api, write_headers
+
+from tests.corpus import corpus_dir
 
 PATIENT = load_json(corpus_dir() / "fhir" / "fhirr4__Patient-example.json")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fhirapi_support import Api, corpus_dir, load_json
+from fhirapi_support import Api, load_json
+
+from tests.corpus import corpus_dir
 
 
 async def test_validate_reports_without_storing(api: Api) -> None:

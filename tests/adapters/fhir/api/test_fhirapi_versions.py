@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhirapi_support import Api, corpus_dir, load_json, running_api
+from fhirapi_support import Api, load_json, running_api
 
 from hub.canonical import Event, EventKind, Identifier, Patient, Provenance
 from hub.envelope import Envelope
+from tests.corpus import corpus_dir
 
 PATIENT = load_json(corpus_dir() / "fhir" / "fhirr4__Patient-example.json")
 MRN = "urn:oid:1.2.36.146.595.217.0.1|12345"
