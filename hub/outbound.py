@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from hub.errors import PermanentError
+from hub.faults import fault_point
 from hub.ports import Deliverer, Delivery
 from hub.store import Store, Unit
 
@@ -43,6 +44,7 @@ class OutboundWorker:
         except Exception as exc:
             await self._record(delivery, "retrying", f"{type(exc).__name__}: {exc}")
             raise
+        fault_point("mid_delivery")
         async with self.store.unit() as unit:
             out_id = None
             if result.rendered is not None:
