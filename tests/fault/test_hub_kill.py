@@ -1,0 +1,107 @@
+"""Kill -9 the hub at chosen points of its work, round after round, and restart it.
+
+Kill points (``hub/faults.py``): before_store, after_store, after_publish (sent to the
+broker, no confirm yet), after_confirm (confirmed, answer neither recorded nor sent) and
+mid_delivery (the sink took it, the delivery not yet recorded). Senders keep resending
+whatever got no ACK; at the end every AA'd message is at both sinks once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.fault.harness import (
+    HubProcess,
+    Senders,
+    Summary,
+    all_delivered,
+    hub_config,
+    hub_redeliveries,
+    make_messages,
+    running_sinks,
+    size,
+    wait_until,
+)
+from tests.fault.rabbit import RabbitNode, free_port
+from tests.fault.sinks import RecordingSink
+
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(1800)]
+
+POINTS = ("before_store", "after_store", "after_publish", "after_confirm", "mid_delivery")
+ROUNDS = int(size(5, 20))
+MESSAGES = int(size(1200, 5000))
+
+
+async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
+    rabbit: RabbitNode, tmp_path: Path
+) -> None:
+    seed = int(os.environ.get("CAREHUB_FAULT_SEED", str(random.randrange(1 << 30))))
+    rng = random.Random(seed)
+    sinks = (RecordingSink("billing"), RecordingSink("records"))
+    killed: Counter[str] = Counter()
+    not_reached: Counter[str] = Counter()
+    async with running_sinks(*sinks):
+        port = free_port()
+        cfg = hub_config(
+            mllp_port=port,
+            amqp_url=rabbit.url,
+            db_url=f"sqlite:///{tmp_path / 'carehub.db'}",
+            sinks=sinks,
+        )
+        hub = HubProcess(tmp_path, cfg, port)
+        senders = Senders(port, make_messages("HK", MESSAGES), count=4, ack_timeout=5)
+        started = time.monotonic()
+        try:
+            for n in range(ROUNDS):
+                point = POINTS[n % len(POINTS)]
+                hits = rng.randint(1, 40)
+                hub.start(fault=f"{point}:{hits}")
+                await hub.wait_listening(may_die=True)
+                if n == 0:
+                    senders.start()
+                try:
+                    await wait_until(lambda: not hub.alive, 30, f"hub killed at {point}")
+                except AssertionError:
+                    # the stream ran dry before the point was reached this often
+                    not_reached[point] += 1
+                    hub.kill9()
+                    continue
+                assert hub.returncode == -9, f"hub ended with {hub.returncode}; see {hub.log}"
+                killed[point] += 1
+            hub.start()
+            await hub.wait_listening()
+            await senders.wait()
+            mrns = set(senders.acked.values())
+            await wait_until(all_delivered(sinks, mrns), 300, "every acked message delivered")
+            drained_for = time.monotonic() - started
+            await asyncio.sleep(3)
+            assert hub.alive, f"the hub died; see {hub.log}"
+        finally:
+            await senders.cancel()
+            hub.stop()
+    summary = Summary(
+        "hub-kill",
+        sent=MESSAGES,
+        acked=len(senders.acked),
+        sinks=list(sinks),
+        acked_mrns=mrns,
+        redeliveries_hub=hub_redeliveries(hub),
+        extra={
+            "rounds": ROUNDS,
+            "seed": seed,
+            "killed": dict(killed),
+            "not_reached": dict(not_reached),
+            "resends": senders.stats.attempts - MESSAGES,
+            "drain_s": round(drained_for, 1),
+        },
+    )
+    summary.check()
+    assert len(senders.acked) == MESSAGES and not senders.stats.gave_up
+    assert sum(killed.values()) >= ROUNDS * 0.8, summary.line()
