@@ -20,11 +20,22 @@ log = logging.getLogger("carehub.outbound")
 
 
 class OutboundWorker:
-    def __init__(self, store: Store, destination: str, deliverer: Deliverer, *, format: str):
+    def __init__(
+        self,
+        store: Store,
+        destination: str,
+        deliverer: Deliverer,
+        *,
+        format: str,
+        retry_tiers: int | None = None,
+    ):
         self.store = store
         self.destination = destination
         self.deliverer = deliverer
         self.format = format
+        #: how many retry tiers the destination's queue has: a transient failure on the
+        #: last attempt is parked by the settle step, and recorded here as parked
+        self.retry_tiers = retry_tiers
 
     async def handle(self, delivery: Delivery) -> None:
         env = delivery.envelope
@@ -42,7 +53,12 @@ class OutboundWorker:
             await self._audit("parked", env.id, "rejected")
             raise
         except Exception as exc:
-            await self._record(delivery, "retrying", f"{type(exc).__name__}: {exc}")
+            reason = f"{type(exc).__name__}: {exc}"
+            if self.retry_tiers is not None and delivery.attempt >= self.retry_tiers:
+                await self._record(delivery, "parked", f"retries exhausted: {reason}")
+                await self._audit("parked", env.id, "retries exhausted")
+            else:
+                await self._record(delivery, "retrying", reason)
             raise
         fault_point("mid_delivery")
         async with self.store.unit() as unit:

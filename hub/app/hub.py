@@ -123,7 +123,13 @@ class Hub:
         assert system.outbound is not None and self.store is not None
         deliverer = make_deliverer(name, system, self.config, self.store, vocab)
         self.deliverers[name] = deliverer
-        worker = OutboundWorker(self.store, name, deliverer, format=system.outbound.type)
+        worker = OutboundWorker(
+            self.store,
+            name,
+            deliverer,
+            format=system.outbound.type,
+            retry_tiers=len(self.config.hub.retry_delays),
+        )
         self._consume(work_queue(self.ns, name), worker.handle, f"dest:{name}")
 
     def _consume(self, queue: str, handler: Any, name: str) -> None:
