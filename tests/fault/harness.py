@@ -358,9 +358,9 @@ class ParkedCopy:
     body: bytes
 
 
-def broker_look(url: str, queues: Iterable[str], peek: str | None = None) -> tuple[
-    dict[str, int], list[ParkedCopy]
-]:
+def broker_look(
+    url: str, queues: Iterable[str], peek: str | None = None
+) -> tuple[dict[str, int], list[ParkedCopy]]:
     """Depth of each queue (passive declare), and the messages of ``peek`` read without
     removing them (``basic.get`` unacked, handed back when the channel closes). Blocking:
     call through ``asyncio.to_thread``."""
