@@ -106,6 +106,7 @@ async def test_store_unavailable_mid_stream_no_ack_without_durable_write(
             unanswered_before = senders.stats.no_answer
             async with outage():
                 down_at = time.monotonic()
+                acked_at_down = len(senders.acked)
                 await asyncio.sleep(OUTAGE)
                 up_at = time.monotonic()
             refused_during = senders.stats.refused - refused_before
@@ -131,6 +132,7 @@ async def test_store_unavailable_mid_stream_no_ack_without_durable_write(
         redeliveries_hub=hub_redeliveries(hub),
         extra={
             "outage_s": OUTAGE,
+            "acked_at_down": acked_at_down,
             "refused_during": refused_during,
             "unanswered_during": unanswered_during,
             "acked_in_outage": acked_in_outage,
@@ -139,7 +141,9 @@ async def test_store_unavailable_mid_stream_no_ack_without_durable_write(
     )
     summary.check()
     assert not_durable == set(), f"AA without an accepted row: {sorted(not_durable)[:5]}"
-    assert refused_during + unanswered_during > 0 and acked_in_outage == 0
+    # the outage hit a running stream, and nothing was acknowledged while it lasted (SQLite:
+    # the hub stalls on the lock rather than refusing — its statements run inline)
+    assert acked_at_down < MESSAGES and acked_in_outage == 0
     assert len(senders.acked) == MESSAGES
 
 
