@@ -81,3 +81,51 @@ async def test_broker_kill9_mid_stream_loses_and_duplicates_nothing(
     )
     summary.check()
     assert len(senders.acked) == MESSAGES and not senders.stats.gave_up
+
+
+async def test_broker_kill9_while_deliveries_wait_in_retry_tiers(
+    rabbit: RabbitNode, tmp_path: Path
+) -> None:
+    """A sink is down, so its deliveries sit in the retry tiers (TTL queues dead-lettering
+    back, at least once); the broker is killed with them there. After the restart and the
+    sink's return, nothing is lost or applied twice."""
+    messages = int(size(400, 2000))
+    billing, records = RecordingSink("billing"), RecordingSink("records")
+    async with running_sinks(billing, records):
+        port = free_port()
+        cfg = hub_config(
+            mllp_port=port,
+            amqp_url=rabbit.url,
+            db_url=f"sqlite:///{tmp_path / 'carehub.db'}",
+            sinks=(billing, records),
+            retry_delays=(1, 2, 5, 10, 20),
+        )
+        hub = HubProcess(tmp_path, cfg, port)
+        hub.start()
+        try:
+            await hub.wait_listening()
+            await billing.stop()
+            senders = Senders(port, make_messages("RT", messages), count=4)
+            senders.start()
+            await senders.wait()
+            await asyncio.sleep(3)  # into the tiers
+            await asyncio.to_thread(rabbit.kill9)
+            await asyncio.sleep(2)
+            await asyncio.to_thread(rabbit.restart)
+            await billing.start()
+            mrns = set(senders.acked.values())
+            await wait_until(all_delivered((billing, records), mrns), 300, "all delivered")
+            await asyncio.sleep(3)
+            assert hub.alive, f"the hub died; see {hub.log}"
+        finally:
+            hub.stop()
+    summary = Summary(
+        "broker-kill-in-tiers",
+        sent=messages,
+        acked=len(senders.acked),
+        sinks=[billing, records],
+        acked_mrns=mrns,
+        redeliveries_hub=hub_redeliveries(hub),
+    )
+    summary.check()
+    assert len(senders.acked) == messages

@@ -13,10 +13,12 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import fresh_pg_database
 from tests.fault.harness import (
     HubProcess,
     Senders,
@@ -39,8 +41,17 @@ ROUNDS = int(size(5, 20))
 MESSAGES = int(size(1200, 5000))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'carehub.db'}"
+        return
+    async with fresh_pg_database() as url:
+        yield url
+
+
 async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
-    rabbit: RabbitNode, tmp_path: Path
+    rabbit: RabbitNode, tmp_path: Path, db_url: str, request: pytest.FixtureRequest
 ) -> None:
     seed = int(os.environ.get("CAREHUB_FAULT_SEED", str(random.randrange(1 << 30))))
     rng = random.Random(seed)
@@ -52,7 +63,7 @@ async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
         cfg = hub_config(
             mllp_port=port,
             amqp_url=rabbit.url,
-            db_url=f"sqlite:///{tmp_path / 'carehub.db'}",
+            db_url=db_url,
             sinks=sinks,
         )
         hub = HubProcess(tmp_path, cfg, port)
@@ -87,7 +98,7 @@ async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
             await senders.cancel()
             hub.stop()
     summary = Summary(
-        "hub-kill",
+        f"hub-kill[{request.node.callspec.params['db_url']}]",
         sent=MESSAGES,
         acked=len(senders.acked),
         sinks=list(sinks),
