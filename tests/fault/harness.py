@@ -21,7 +21,9 @@ from pathlib import Path
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
 from hub.errors import CarehubError, ParseError
-from tests.fault.sinks import RecordingSink
+from tests.fault.sinks import RecordingMllpSink, RecordingSink
+
+Sink = RecordingSink | RecordingMllpSink
 
 __all__ = [
     "FULL",
@@ -73,7 +75,7 @@ def hub_config(
     mllp_port: int,
     amqp_url: str,
     db_url: str,
-    sinks: Iterable[RecordingSink],
+    sinks: Iterable[Sink],
     namespace: str = "fault",
     retry_delays: Iterable[float] = (0.5, 1, 2, 4),
     confirm_timeout: float = 3,
@@ -95,8 +97,14 @@ systems:
     identifiers: {{patient: FAULTHOSP}}
 """
     for sink in sinks:
+        if isinstance(sink, RecordingMllpSink):
+            outbound = (
+                f"{{type: mllp, host: 127.0.0.1, port: {sink.port}, timeout: {delivery_timeout}}}"
+            )
+        else:
+            outbound = f'{{type: fhir, url: "{sink.url}", timeout: {delivery_timeout}}}'
         text += f"""  {sink.name}:
-    outbound: {{type: fhir, url: "{sink.url}", timeout: {delivery_timeout}}}
+    outbound: {outbound}
     subscribes: ["patient.*"]
 """
     return text
@@ -299,7 +307,7 @@ class Summary:
     test: str
     sent: int
     acked: int
-    sinks: list[RecordingSink]
+    sinks: list[Sink]
     acked_mrns: set[str]
     redeliveries_hub: int = 0
     extra: dict[str, object] = field(default_factory=dict)
@@ -330,13 +338,13 @@ class Summary:
         assert all(s.without_key == 0 for s in self.sinks), "a delivery came without a key"
 
 
-def all_delivered(sinks: Iterable[RecordingSink], mrns: set[str]) -> Callable[[], bool]:
+def all_delivered(sinks: Iterable[Sink], mrns: set[str]) -> Callable[[], bool]:
     sinks = list(sinks)
     return lambda: all(mrns <= set(s.applied) for s in sinks)
 
 
 @contextlib.asynccontextmanager
-async def running_sinks(*sinks: RecordingSink):  # type: ignore[no-untyped-def]
+async def running_sinks(*sinks: Sink):  # type: ignore[no-untyped-def]
     for s in sinks:
         await s.start()
     try:

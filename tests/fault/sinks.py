@@ -13,10 +13,16 @@ import json
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
-__all__ = ["RecordingSink"]
+from adapters.hl7v2 import parse
+from adapters.hl7v2.server import MllpServer
+from conformance.hl7v2 import render_ack
+from hub.findings import Report
+
+__all__ = ["RecordingMllpSink", "RecordingSink"]
 
 FHIR_JSON = "application/fhir+json"
 
@@ -98,3 +104,47 @@ def _outcome(status: int, code: str, text: str) -> web.Response:
         "issue": [{"severity": "error", "code": code, "diagnostics": text}],
     }
     return web.json_response(body, status=status, content_type=FHIR_JSON)
+
+
+@dataclass
+class RecordingMllpSink:
+    """A partner HL7 v2 system (real MLLP listener): answers AA, dedupes on MSH-10 (the hub
+    derives it from the envelope id, so a redelivery carries the same one) and counts what
+    it applied per PID-3.1 — the same questions as :class:`RecordingSink`."""
+
+    name: str
+    port: int = 0
+    requests: int = 0
+    applied: Counter[str] = field(default_factory=Counter)
+    keys: Counter[str] = field(default_factory=Counter)
+    without_key: int = 0
+    _server: Any = None
+
+    @property
+    def copies(self) -> int:
+        return sum(n - 1 for n in self.keys.values() if n > 1)
+
+    def duplicates_applied(self) -> int:
+        return sum(n - 1 for n in self.applied.values() if n > 1)
+
+    async def start(self) -> None:
+        self._server = MllpServer(self._handle, "127.0.0.1", self.port)
+        await self._server.start()
+        self.port = self._server.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+    async def _handle(self, frame: bytes, peer: object) -> bytes:
+        self.requests += 1
+        msg = parse(frame)
+        control = msg.control_id
+        if not control:
+            self.without_key += 1
+        else:
+            self.keys[control] += 1
+        if not control or self.keys[control] == 1:
+            self.applied[str(msg.get("PID-3.1"))] += 1
+        return render_ack(msg, frame, Report())

@@ -32,7 +32,7 @@ from tests.fault.harness import (
     wait_until,
 )
 from tests.fault.rabbit import RabbitNode, free_port
-from tests.fault.sinks import RecordingSink
+from tests.fault.sinks import RecordingMllpSink, RecordingSink
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(1800)]
 
@@ -55,7 +55,7 @@ async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
 ) -> None:
     seed = int(os.environ.get("CAREHUB_FAULT_SEED", str(random.randrange(1 << 30))))
     rng = random.Random(seed)
-    sinks = (RecordingSink("billing"), RecordingSink("records"))
+    sinks = (RecordingSink("billing"), RecordingSink("records"), RecordingMllpSink("lab"))
     killed: Counter[str] = Counter()
     not_reached: Counter[str] = Counter()
     async with running_sinks(*sinks):
