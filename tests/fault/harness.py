@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -344,7 +344,7 @@ def all_delivered(sinks: Iterable[Sink], mrns: set[str]) -> Callable[[], bool]:
 
 
 @contextlib.asynccontextmanager
-async def running_sinks(*sinks: Sink):  # type: ignore[no-untyped-def]
+async def running_sinks(*sinks: Sink) -> AsyncIterator[tuple[Sink, ...]]:
     for s in sinks:
         await s.start()
     try:

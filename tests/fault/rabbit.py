@@ -156,8 +156,9 @@ class RabbitNode:
         proc = self._proc
         if proc is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # our own session: start_new_session=True
+        if proc.poll() is None:  # not reaped yet, so its pid (= our group id) is still ours
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # our own session: start_new_session=True
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(10)
         self._proc = None
