@@ -89,7 +89,6 @@ def hub_config(
   amqp_url: "{amqp_url}"
   confirm_timeout: {confirm_timeout}
   retry_delays: [{delays}]
-  delivery_limit: 50
   log_level: INFO
 systems:
   ehr:

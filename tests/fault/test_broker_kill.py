@@ -28,7 +28,7 @@ from tests.fault.sinks import RecordingSink
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(1800)]
 
-MESSAGES = int(size(1500, 10_000))
+MESSAGES = int(size(1000, 10_000))
 
 
 async def test_broker_kill9_mid_stream_loses_and_duplicates_nothing(

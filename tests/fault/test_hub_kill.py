@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.store import Store
 from tests.conftest import fresh_pg_database
 from tests.fault.harness import (
     HubProcess,
@@ -97,6 +98,12 @@ async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
         finally:
             await senders.cancel()
             hub.stop()
+    store = await Store.open(db_url)
+    try:
+        # rows of messages whose hub died before answering stay "received": kept, not lost
+        counts = await store.message_counts()
+    finally:
+        await store.close()
     summary = Summary(
         f"hub-kill[{request.node.callspec.params['db_url']}]",
         sent=MESSAGES,
@@ -111,6 +118,7 @@ async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
             "not_reached": dict(not_reached),
             "resends": senders.stats.attempts - MESSAGES,
             "drain_s": round(drained_for, 1),
+            "stored": counts,
         },
     )
     summary.check()

@@ -30,7 +30,7 @@ from tests.fault.sinks import RecordingSink
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(1800)]
 
 DOWN = float(size(10, 60))
-MESSAGES = int(size(800, 3000))
+MESSAGES = int(size(600, 3000))
 #: the tiers outlast the outage (sum > DOWN), so a transient outage is never parked
 DELAYS = (1, 2, 5, 10, 20) if DOWN <= 10 else (1, 5, 15, 30, 60)
 NS = "fault"
