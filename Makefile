@@ -32,6 +32,11 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## Fault injection: private RabbitMQ nodes killed -9, the hub killed at each kill point,
+## sink and store outages (tests/fault; CAREHUB_FAULT_FULL=1 for the full sizes).
+fault: $(STAMP)
+	$(BIN)/pytest -m fault tests/fault -s $(PYTEST_ARGS)
+
 ## Dependency audit (pip-audit over .venv): 1 on a known vulnerability, 3 when nothing could be
 ## audited; AUDIT_ARGS=--allow-unaudited accepts the latter where the service is unreachable.
 audit: $(STAMP)

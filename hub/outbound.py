@@ -11,6 +11,7 @@ import logging
 
 from hub.envelope import Envelope
 from hub.errors import PermanentError
+from hub.faults import fault_point
 from hub.identity import content
 from hub.ports import Deliverer, Delivery
 from hub.store import Store, Unit
@@ -35,7 +36,7 @@ class OutboundWorker:
         self.deliverer = deliverer
         self.format = format
         #: how many retry tiers the destination's queue has: a transient failure on the
-        #: attempt after the last tier is parked by the settle step, so it is recorded so
+        #: last attempt is parked by the settle step, and recorded here as parked
         self.retry_tiers = retry_tiers
 
     async def handle(self, delivery: Delivery) -> None:
@@ -58,12 +59,14 @@ class OutboundWorker:
             await self._audit("parked", env.id, "rejected")
             raise
         except Exception as exc:
-            final = self.retry_tiers is not None and delivery.attempt >= self.retry_tiers
-            status = "parked" if final else "retrying"
-            await self._record(delivery, status, f"{type(exc).__name__}: {exc}")
-            if final:
+            reason = f"{type(exc).__name__}: {exc}"
+            if self.retry_tiers is not None and delivery.attempt >= self.retry_tiers:
+                await self._record(delivery, "parked", f"retries exhausted: {reason}")
                 await self._audit("parked", env.id, "retries exhausted")
+            else:
+                await self._record(delivery, "retrying", reason)
             raise
+        fault_point("mid_delivery")
         async with self.store.unit() as unit:
             out_id = None
             if result.rendered is not None:

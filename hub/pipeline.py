@@ -29,6 +29,7 @@ from hub.errors import (
     TransientError,
     UnsupportedMessage,
 )
+from hub.faults import fault_point
 from hub.findings import Report, Severity
 from hub.ports import Transport
 from hub.store import MessageRecord, Store
@@ -151,11 +152,13 @@ class Pipeline:
         """Take one message from ``system`` and return the answer to send back."""
         st = _Stage(raw=raw, system=system, port=port, peer=peer)
         self._parse(fmt, st)
+        fault_point("before_store")
         try:
             await self._store_raw(fmt, st, peer)
         except StoreUnavailable:
             log.warning("store unavailable: refusing a %s message from %s", fmt.format, system)
             return self._unavailable(fmt, st, "the message store is unavailable")
+        fault_point("after_store")
         outcome = await self._process(fmt, st)
         return await self._finish(fmt, st, outcome)
 
@@ -251,6 +254,7 @@ class Pipeline:
                 format_code="207",
             )
             return Outcome.UNAVAILABLE
+        fault_point("after_confirm")
         return Outcome.ACCEPTED
 
     def _envelope(

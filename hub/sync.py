@@ -45,6 +45,7 @@ from hub.canonical import (
 from hub.config import HubConfig, MatchRule
 from hub.envelope import Envelope
 from hub.errors import TransientError
+from hub.faults import fault_point
 from hub.identity import BOOKKEEPING, content, demographics, is_echo, match_key, refs_in
 from hub.ports import Delivery, Transport
 from hub.store import EntityRecord, Store, Unit, VersionConflict
@@ -184,6 +185,7 @@ class SyncEngine:
         for event in await self._apply_with_retries(env):
             out = env.model_copy(update={"payload": event, "id": _out_id(env.id, event)})
             await self.transport.publish(self.events, out.routing_key, out)
+        fault_point("sync_after_publish")
         # marked only after the confirms: a crash in between re-applies (unchanged: nothing
         # new) and republishes the same envelope ids, which every destination recognises
         await self.store.mark_processed(CONSUMER, env.id)

@@ -46,6 +46,7 @@ from hub.errors import (
     PermanentError,
     TransientError,
 )
+from hub.faults import fault_point
 from hub.ports import Topology
 from queues._pika import (
     Channel,
@@ -365,6 +366,7 @@ class AmqpTransport:
         except px.AMQPError:
             return Confirm.LOST
         answer = self._tracker.sent((exchange, key, props.message_id))
+        fault_point("after_publish")
         try:
             async with asyncio.timeout(max(0.0, deadline - _now())):
                 return await answer  # if cancelled, the tracker skips the done future

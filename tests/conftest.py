@@ -87,6 +87,18 @@ def delete_topology(params: Any, topology: Any) -> None:
             conn.close()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fault suite (marker ``fault``: private brokers, kill -9, minutes) runs only when
+    the marker expression names it (``pytest -m fault tests/fault``); a plain ``pytest``
+    deselects it."""
+    if "fault" in (config.option.markexpr or ""):
+        return
+    fault = [item for item in items if item.get_closest_marker("fault") is not None]
+    if fault:
+        config.hook.pytest_deselected(items=fault)
+        items[:] = [item for item in items if item.get_closest_marker("fault") is None]
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     path = corpus_dir()
