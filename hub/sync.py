@@ -140,13 +140,29 @@ async def match_patient(store: Any, record: dict[str, Any], rules: list[MatchRul
     facts = demographics(record)
     for i, rule in enumerate(rules):
         key = match_key(i, rule, facts)
-        found = await store.find_by_match_key(EntityType.PATIENT.value, key) if key else []
+        found = await _candidates(store, key)
         name = f"matching rule {i + 1}: {'+'.join(rule.fields)}"
         if len(found) == 1 and rule.action == "link":
             return PatientMatch(linked=found[0], rule=name)
+        if len(found) > MAX_CANDIDATES:
+            continue  # a key this common tells nothing: the next rule decides
         if found:
             return PatientMatch(candidates=tuple(found), rule=name)
     return PatientMatch()
+
+
+#: more records than this sharing a rule's key is not a match to review but a common
+#: name and birth date (or a test feed): the rule is passed over
+MAX_CANDIDATES = 10
+
+
+async def _candidates(store: Any, key: str | None) -> list[str]:
+    if not key:
+        return []
+    found: list[str] = await store.find_by_match_key(
+        EntityType.PATIENT.value, key, limit=MAX_CANDIDATES + 1
+    )
+    return found
 
 
 @dataclass
@@ -366,21 +382,15 @@ class SyncEngine:
         return await self._match_patient(unit, record)
 
     async def _match_patient(self, unit: Unit, record: dict[str, Any]) -> tuple[str, bool]:
-        facts = demographics(record)
-        for i, rule in enumerate(self.rules):
-            key = match_key(i, rule, facts)
-            found = await unit.find_by_match_key(EntityType.PATIENT.value, key) if key else []
-            if len(found) == 1 and rule.action == "link":
-                return found[0], False
-            if found:
-                new_id = str(uuid.uuid4())
-                await unit.open_review(
-                    EntityType.PATIENT.value,
-                    new_id,
-                    found,
-                    f"matching rule {i + 1}: {'+'.join(rule.fields)}",
-                )
-                return new_id, True
+        match = await match_patient(unit, record, self.rules)
+        if match.linked:
+            return match.linked, False
+        if match.candidates:
+            new_id = str(uuid.uuid4())
+            await unit.open_review(
+                EntityType.PATIENT.value, new_id, match.candidates, match.rule or "matching"
+            )
+            return new_id, True
         return str(uuid.uuid4()), False
 
     def _keys(self, state: dict[str, Any]) -> list[str]:

@@ -643,12 +643,15 @@ class _Operations:
 
         await self._tx(work)
 
-    async def find_by_match_key(self, entity_type: str, key: str) -> list[str]:
+    async def find_by_match_key(
+        self, entity_type: str, key: str, limit: int | None = None
+    ) -> list[str]:
         m = t.match_keys
         stmt = (
             select(m.c.canonical_id)
             .where(and_(m.c.entity_type == entity_type, m.c.key == key))
             .order_by(m.c.canonical_id)
+            .limit(limit)
         )
         return [r[0] for r in await self._tx(lambda c: _all(c, stmt))]
 

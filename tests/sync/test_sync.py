@@ -410,3 +410,35 @@ async def test_an_ambiguous_match_goes_to_review_never_merged_silently(site: Sit
     assert await site.store.reviews() == []
     again = await carehub("reviews", "close", str(review["id"]), "--db-url", db, expect=1)
     assert "no open review" in again
+
+
+async def test_a_review_rule_key_shared_by_too_many_records_is_passed_over(db_url: str):
+    """Eleven Testperson records born the same day: a twelfth is not put to review against
+    all of them (a common name and birth date says nothing) — with two it is."""
+    from hub.config import MatchingConfig
+    from hub.identity import demographics, match_key
+    from hub.store import Store
+    from hub.sync import MAX_CANDIDATES, match_patient
+
+    rules = MatchingConfig().patient
+    record = {
+        "names": [{"family": "Testperson", "given": ["Case"]}],
+        "birth_date": "1980-01-01",
+        "sex": "female",
+    }
+    key = match_key(1, rules[1], demographics(record))
+    assert key is not None
+    store = await Store.open(db_url)
+    try:
+        async with store.unit() as unit:
+            for n in range(2):
+                await unit.set_match_keys("Patient", f"p{n}", [key])
+        few = await match_patient(store, record, rules)
+        assert few.linked is None and few.candidates == ("p0", "p1")
+        async with store.unit() as unit:
+            for n in range(2, MAX_CANDIDATES + 1):
+                await unit.set_match_keys("Patient", f"p{n}", [key])
+        many = await match_patient(store, record, rules)
+        assert many.linked is None and many.candidates == ()
+    finally:
+        await store.close()
