@@ -248,7 +248,14 @@ class SyncEngine:
             and content(state) == content(current.data)
             and state.get("identifiers") == current.data.get("identifiers")
         ):
-            decision.outcome, decision.detail = "unchanged", "the state is already so"
+            if await unit.was_applied(env.id, etype, canonical_id):
+                # this very event made the state, and the hub stopped before publishing the
+                # change: publish it now (same envelope id, so destinations dedupe)
+                entity = type(event.entity).model_validate(current.data)
+                decision.out.append(event.model_copy(update={"entity": entity}))
+                decision.outcome, decision.detail = "republished", "applied before a restart"
+            else:
+                decision.outcome, decision.detail = "unchanged", "the state is already so"
             await self._log(unit, env, etype, canonical_id, decision)
             return decision
         entity = await self._save(unit, env, etype, canonical_id, state, current)

@@ -220,6 +220,7 @@ sync_log = Table(
     Column("outcome", String(16), nullable=False),
     Column("detail", Text),
 )
+Index("ix_sync_log_event", sync_log.c.event_id)
 Index("ix_sync_log_entity", sync_log.c.entity_type, sync_log.c.entity_id)
 
 reviews = Table(

@@ -711,6 +711,24 @@ class _Operations:
         )
         await self._tx(lambda c: c.execute(t.sync_log.insert(), row))
 
+    async def was_applied(self, event_id: str, entity_type: str, entity_id: str) -> bool:
+        """Did the sync engine already apply ``event_id`` to this record (a redelivery after
+        a crash between the state's commit and the publish of the change)?"""
+        g = t.sync_log
+        stmt = (
+            select(g.c.id)
+            .where(
+                and_(
+                    g.c.event_id == event_id,
+                    g.c.entity_type == entity_type,
+                    g.c.entity_id == entity_id,
+                    g.c.outcome == "applied",
+                )
+            )
+            .limit(1)
+        )
+        return await self._tx(lambda c: _first(c, stmt)) is not None
+
     async def sync_history(self, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
         g = t.sync_log
         stmt = (

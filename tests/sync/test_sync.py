@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -441,4 +441,56 @@ async def test_a_review_rule_key_shared_by_too_many_records_is_passed_over(db_ur
         many = await match_patient(store, record, rules)
         assert many.linked is None and many.candidates == ()
     finally:
+        await store.close()
+
+
+async def test_a_change_applied_but_not_published_before_a_crash_is_published_on_redelivery(
+    tmp_path: Path,
+):
+    """The state was committed and the hub died before publishing the change: the broker
+    redelivers the event, the state already holds it — the change is published then (same
+    envelope id), not dropped as 'unchanged'."""
+    from hub.canonical import Event, EventKind, HumanName, Identifier, Patient, Provenance
+    from hub.envelope import Envelope
+    from hub.ports import Delivery
+    from hub.store import Store
+    from hub.sync import SyncEngine
+    from queues import build_topology, events_exchange
+    from queues.memory import MemoryTransport
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    transport = MemoryTransport()
+    await transport.start(build_topology("crash", {"billing": ["patient.*"]}))
+    try:
+        engine = SyncEngine(store, transport, events_exchange=events_exchange("crash"))
+        patient = Patient(
+            identifiers=[Identifier(value="C-1", system="CLINIC")],
+            names=[HumanName(family="Crash", given=["Carl"])],
+        )
+        env = Envelope(
+            source_system="ehr",
+            format="hl7v2",
+            payload=Event(
+                kind=EventKind.PATIENT_REGISTERED,
+                entity=patient,
+                provenance=Provenance(source_system="ehr", format="hl7v2"),
+            ),
+        )
+        assert len(await engine.apply(env)) == 1  # committed; the publish never happened
+        assert (await transport.queue_depths())["crash.dest.billing"] == 0
+
+        class Redelivered:
+            envelope = env
+
+        await engine.handle(cast(Delivery, Redelivered()))
+        assert (await transport.queue_depths())["crash.dest.billing"] == 1
+        (row,) = await store.list_entities("Patient")
+        assert row.version == 1  # no second version
+        outcomes = [h["outcome"] for h in await store.sync_history("Patient", row.id)]
+        assert outcomes == ["applied", "republished"]
+        # a second redelivery (after the mark) changes and sends nothing
+        await engine.handle(cast(Delivery, Redelivered()))
+        assert (await transport.queue_depths())["crash.dest.billing"] == 1
+    finally:
+        await transport.close()
         await store.close()
