@@ -11,6 +11,7 @@ import asyncio
 import functools
 import getpass
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -173,7 +174,13 @@ def run(config_file: Path, amqp_url: str | None, db_url: str | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the demo keeps its SQLite store.",
 )
-@click.option("--timeout", default=180.0, show_default=True, help="Give up after seconds.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (with --once: give up; default 180). "
+    "Without --once the demo runs until Ctrl-C.",
+)
 @click.option(
     "--namespace",
     default="carehub-demo",
@@ -189,7 +196,7 @@ def demo(
     messages: int,
     connections: int,
     data_dir: Path,
-    timeout: float,
+    timeout: float | None,
     namespace: str,
     amqp_url: str | None,
     db_url: str | None,
@@ -205,7 +212,7 @@ def demo(
             messages=messages,
             connections=connections,
             data_dir=data_dir,
-            time_limit=timeout,
+            time_limit=timeout if timeout is not None else (180.0 if once else math.inf),
             amqp_url=amqp_url,
             db_url=db_url,
             as_json=as_json,

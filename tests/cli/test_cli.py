@@ -4,6 +4,7 @@ one-line errors instead of tracebacks."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,19 @@ def test_demo_once_delivers_everything(services: str, tmp_path: Path, request):
     assert code == 0, summary
     assert summary["ok"] and summary["sent"] == summary["accepted"] == 20
     assert summary["delivered"] == summary["expected_deliveries"] == 40
+
+
+def test_the_interactive_demo_runs_until_stopped_and_timeout_stops_it(tmp_path: Path):
+    """Without --once the demo keeps trickling patients in (until Ctrl-C); --timeout ends
+    it with its summary, everything sent so far delivered."""
+    started = time.monotonic()
+    code, out, _ = run(
+        "demo", "--messages", "5", "--data-dir", str(tmp_path), "--timeout", "8", "--json"
+    )
+    summary = json.loads(out)
+    assert code == 0 and time.monotonic() - started >= 8
+    assert summary["sent"] > 5  # the trickle went on after the first five
+    assert summary["delivered"] <= summary["expected_deliveries"]
 
 
 def _delete_demo_queues(amqp_url: str, ns: str) -> None:
