@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from hub.canonical import EventKind
 from hub.envelope import Envelope
 from hub.errors import PermanentError
 from hub.faults import fault_point
@@ -19,6 +20,11 @@ from hub.store import Store, Unit
 __all__ = ["OutboundWorker"]
 
 log = logging.getLogger("carehub.outbound")
+
+
+#: event kinds whose message is more than the record's new state: never superseded by a
+#: later version of the record
+_NOT_JUST_STATE = frozenset({EventKind.PATIENT_MERGED, EventKind.APPOINTMENT_CONFLICT})
 
 
 class OutboundWorker:
@@ -97,6 +103,8 @@ class OutboundWorker:
         """The newer version of this record this destination already has, if any: a
         delivery that comes back from a retry tier after a later change went out must not
         overwrite it with older data."""
+        if env.payload.kind in _NOT_JUST_STATE:
+            return None  # a merge or a conflict says more than the record's state
         entity = env.payload.entity
         version = entity.meta.version
         if not entity.id or version is None:

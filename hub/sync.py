@@ -232,6 +232,15 @@ class SyncEngine:
         await self._resolve_refs(unit, incoming, env)
         canonical_id, review = await self._identify(unit, etype, incoming, source)
         current = await unit.get_entity(etype, canonical_id)
+        if current is not None and await unit.was_applied(env.id, etype, canonical_id):
+            # this event was applied and the hub stopped before marking it (perhaps before
+            # publishing): publish the record as it is now, same envelope id; never apply it
+            # again over what came after it
+            entity = type(event.entity).model_validate(current.data)
+            decision = _Decision(outcome="republished", detail="applied before a restart")
+            decision.out.append(event.model_copy(update={"entity": entity}))
+            await self._log(unit, env, etype, canonical_id, decision)
+            return decision
         decision = await self._judge(unit, env, etype, canonical_id, incoming, current)
         if decision.outcome != "applied":
             await self._log(unit, env, etype, canonical_id, decision)
@@ -248,14 +257,7 @@ class SyncEngine:
             and content(state) == content(current.data)
             and state.get("identifiers") == current.data.get("identifiers")
         ):
-            if await unit.was_applied(env.id, etype, canonical_id):
-                # this very event made the state, and the hub stopped before publishing the
-                # change: publish it now (same envelope id, so destinations dedupe)
-                entity = type(event.entity).model_validate(current.data)
-                decision.out.append(event.model_copy(update={"entity": entity}))
-                decision.outcome, decision.detail = "republished", "applied before a restart"
-            else:
-                decision.outcome, decision.detail = "unchanged", "the state is already so"
+            decision.outcome, decision.detail = "unchanged", "the state is already so"
             await self._log(unit, env, etype, canonical_id, decision)
             return decision
         entity = await self._save(unit, env, etype, canonical_id, state, current)
@@ -370,7 +372,7 @@ class SyncEngine:
     # ------------------------------------------------------------------ identity
 
     async def _identify(
-        self, unit: Unit, etype: str, record: dict[str, Any], source: str
+        self, unit: Unit, etype: str, record: dict[str, Any], source: str, *, match: bool = True
     ) -> tuple[str, bool]:
         """(canonical id, whether it waits for review)."""
         if record.get("id"):
@@ -384,7 +386,7 @@ class SyncEngine:
             return ids[0], False
         if ids:
             return ids[0], False
-        if etype != EntityType.PATIENT.value:
+        if etype != EntityType.PATIENT.value or not match:
             return str(uuid.uuid4()), False
         return await self._match_patient(unit, record)
 
@@ -427,7 +429,8 @@ class SyncEngine:
             # its canonical id is reserved now, so the record that arrives later by these
             # identifiers becomes the one this reference already points at
             if found:
-                ref["id"] = found[0]
+                real = [i for i in found if await unit.get_entity(ref["type"], i) is not None]
+                ref["id"] = (real or found)[0]
             elif ref["type"] == EntityType.PATIENT.value:
                 ref["id"] = await _reserve(unit, ref["type"], pairs, source)
         if ref.get("id"):
@@ -449,7 +452,14 @@ class SyncEngine:
         pairs = _pairs_of(party.get("identifiers", []), source)
         found = sorted(set((await unit.resolve_identifiers(etype, pairs)).values()))
         real = [i for i in found if await unit.get_entity(etype, i) is not None]
-        if not real:
+        if len(real) > 1:  # the party's identifiers name two patients: for review, unlinked
+            await unit.open_review(etype, real[0], real[1:], "a claim party names several")
+            return
+        if real:
+            for reserved in sorted(set(found) - set(real)):
+                await unit.repoint_identifiers(etype, reserved, real[0])
+                await self._repoint_references(unit, env, reserved, real[0])
+        else:
             match = await match_patient(unit, party, self.rules)
             if match.linked:
                 for reserved in found:
@@ -472,11 +482,24 @@ class SyncEngine:
         event, source = env.payload, env.source_system
         etype = EntityType.PATIENT.value
         incoming = event.entity.model_dump(mode="json", exclude_none=True)
-        survivor_id, _ = await self._identify(unit, etype, incoming, source)
+        # the survivor by its identifiers only: demographics could name the retired record
+        survivor_id, _ = await self._identify(unit, etype, incoming, source, match=False)
         retired_refs: list[Ref] = []
         for ref in event.replaces:
-            retired_refs.append(await self._retire(unit, env, ref, survivor_id))
+            retired = await self._retire(unit, env, ref, survivor_id)
+            if retired is not None:
+                retired_refs.append(retired)
         current = await unit.get_entity(etype, survivor_id)
+        if not retired_refs and current is not None:
+            # every record it names is the survivor already: this merge was done (a resend,
+            # or a redelivery after a crash — then publish it again, same envelope id)
+            decision = _Decision(outcome="unchanged", detail="already merged")
+            if await unit.was_applied(env.id, etype, survivor_id):
+                entity = type(event.entity).model_validate(current.data)
+                decision.out.append(event.model_copy(update={"entity": entity}))
+                decision.outcome, decision.detail = "republished", "applied before a restart"
+            await self._log(unit, env, etype, survivor_id, decision)
+            return decision
         state = merge_state(current.data if current else None, incoming, source)
         state["id"] = survivor_id
         for ref in retired_refs:
@@ -490,11 +513,15 @@ class SyncEngine:
         await self._log(unit, env, etype, survivor_id, decision)
         return decision
 
-    async def _retire(self, unit: Unit, env: Envelope, ref: Ref, survivor_id: str) -> Ref:
+    async def _retire(self, unit: Unit, env: Envelope, ref: Ref, survivor_id: str) -> Ref | None:
+        """Retire the record ``ref`` names into the survivor; None when it is the survivor
+        (merged before): a record never replaces itself."""
         etype = EntityType.PATIENT.value
         pairs = identifier_pairs(ref.identifiers, env.source_system)
         known = await unit.resolve_identifiers(etype, pairs)
         retired_id = ref.id or next(iter(sorted(set(known.values()))), None)
+        if retired_id == survivor_id:
+            return None
         idents = list(ref.identifiers)
         if retired_id and retired_id != survivor_id:
             idents += [

@@ -255,6 +255,17 @@ async def test_a_merge_repoints_everything_and_reaches_every_subscriber(site: Si
     links = {link["type"] for r in entries for link in r.get("link", [])}
     assert links == {"replaces", "replaced-by"}
     assert any(r.get("active") is False for r in entries)
+    # the same merge again (a resend under a new control id): done already — nothing new,
+    # and never a record that replaces itself
+    version = (await site.store.get_entity("Patient", survivor["id"])).version
+    transactions = len(site.fhir.transactions)
+    assert await site.send("ehr", A40.replace(b"|MRG-1|", b"|MRG-2|")) == "AA"
+    await site.settle()
+    assert (await site.store.get_entity("Patient", survivor["id"])).version == version
+    assert sum(b"ADT^A40" in m for m in site.lab.received) == 1
+    assert len(site.fhir.transactions) == transactions
+    outcomes = [h["outcome"] for h in await site.store.sync_history("Patient", survivor["id"])]
+    assert outcomes[-1] == "unchanged"
 
 
 async def test_duplicates_and_stale_updates_change_nothing(site: Site):
