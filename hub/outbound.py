@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from hub.canonical import EventKind
-from hub.envelope import Envelope
 from hub.errors import PermanentError
 from hub.faults import fault_point
 from hub.identity import content
@@ -54,7 +53,7 @@ class OutboundWorker:
         if done is not None and done.status == "delivered":
             log.info("envelope %s already delivered to %s", env.id, self.destination)
             return
-        superseded = await self._superseded(env)
+        superseded = await self._superseded(delivery)
         if superseded is not None:
             await self._record(delivery, "skipped", f"superseded: version {superseded} was sent")
             return
@@ -99,10 +98,13 @@ class OutboundWorker:
                 )
             await self._audit("sent" if not result.skipped else "skipped", env.id, status, unit)
 
-    async def _superseded(self, env: Envelope) -> int | None:
+    async def _superseded(self, delivery: Delivery) -> int | None:
         """The newer version of this record this destination already has, if any: a
-        delivery that comes back from a retry tier after a later change went out must not
-        overwrite it with older data."""
+        delivery that comes back from a retry tier (or is redelivered) after a later change
+        went out must not overwrite it with older data. A first delivery is in order."""
+        env = delivery.envelope
+        if not (delivery.redelivered or delivery.attempt > 0):
+            return None
         if env.payload.kind in _NOT_JUST_STATE:
             return None  # a merge or a conflict says more than the record's state
         entity = env.payload.entity

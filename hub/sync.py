@@ -116,6 +116,32 @@ def _unite(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, A
     return a + [i for i in b if (i.get("system"), i.get("value")) not in seen]
 
 
+async def _existing(unit: Unit, etype: str, ids: list[str]) -> list[str]:
+    """Those of ``ids`` that have a record (the others are reservations)."""
+    return [i for i in ids if await unit.get_entity(etype, i) is not None]
+
+
+async def _link_or_conflict(
+    unit: Unit, etype: str, canonical_id: str, pairs: list[tuple[str, str]], source: str
+) -> None:
+    """Link ``pairs`` to ``canonical_id``; VersionConflict when one of them already belongs
+    to another record (a concurrent worker linked it first): the caller decides again."""
+    if not pairs:
+        return
+    await unit.link_identifiers(etype, canonical_id, pairs, source=source)
+    owners = set((await unit.resolve_identifiers(etype, pairs)).values())
+    if owners - {canonical_id}:
+        raise VersionConflict(etype, canonical_id, 0, 1)
+
+
+def _republished(event: Event, current: EntityRecord) -> _Decision:
+    """An event applied before a restart, published again as the record stands now."""
+    entity = type(event.entity).model_validate(current.data)
+    decision = _Decision(outcome="republished", detail="applied before a restart")
+    decision.out.append(event.model_copy(update={"entity": entity}))
+    return decision
+
+
 async def _reserve(unit: Unit, etype: str, pairs: list[tuple[str, str]], source: str) -> str:
     """A canonical id for a record known so far only by ``pairs``: linked now, first
     writer wins (a concurrent reservation of the same identifiers yields the same id)."""
@@ -198,47 +224,49 @@ class SyncEngine:
         if await self.store.was_processed(CONSUMER, env.id):
             log.info("event %s already applied; not published again", env.id)
             return
-        for event in await self._apply_with_retries(env):
+        # only an event seen before (redelivered, or back from a retry tier) can have been
+        # applied without being marked: the check is skipped for every first delivery
+        again = delivery.redelivered or delivery.attempt > 0
+        for event in await self._apply_with_retries(env, again):
             out = env.model_copy(update={"payload": event, "id": _out_id(env.id, event)})
             await self.transport.publish(self.events, out.routing_key, out)
         fault_point("sync_after_publish")
-        # marked only after the confirms: a crash in between re-applies (unchanged: nothing
-        # new) and republishes the same envelope ids, which every destination recognises
+        # marked only after the confirms: a crash in between republishes the record under the
+        # same envelope ids ("republished"), which every destination recognises
         await self.store.mark_processed(CONSUMER, env.id)
 
-    async def _apply_with_retries(self, env: Envelope) -> list[Event]:
+    async def _apply_with_retries(self, env: Envelope, again: bool) -> list[Event]:
         for _ in range(_ATTEMPTS):
             try:
-                return await self.apply(env)
+                return await self.apply(env, again=again)
             except VersionConflict:
                 continue  # another worker wrote the record: read it again and re-decide
         raise TransientError(f"record changed concurrently {_ATTEMPTS} times", code="409")
 
-    async def apply(self, env: Envelope) -> list[Event]:
-        """Apply one event in one transaction; return the events to publish."""
+    async def apply(self, env: Envelope, *, again: bool = True) -> list[Event]:
+        """Apply one event in one transaction; return the events to publish. ``again``:
+        the event may have been applied before (then it is only republished)."""
         async with self.store.unit() as unit:
             if env.payload.kind is EventKind.PATIENT_MERGED:
                 decision = await self._merge(unit, env)
             else:
-                decision = await self._upsert(unit, env)
+                decision = await self._upsert(unit, env, again)
         return decision.out
 
     # ------------------------------------------------------------------ upsert
 
-    async def _upsert(self, unit: Unit, env: Envelope) -> _Decision:
+    async def _upsert(self, unit: Unit, env: Envelope, again: bool) -> _Decision:
         event, source = env.payload, env.source_system
         etype = event.entity.entity_type.value
         incoming = event.entity.model_dump(mode="json", exclude_none=True)
         await self._resolve_refs(unit, incoming, env)
         canonical_id, review = await self._identify(unit, etype, incoming, source)
         current = await unit.get_entity(etype, canonical_id)
-        if current is not None and await unit.was_applied(env.id, etype, canonical_id):
+        if again and current is not None and await unit.was_applied(env.id, etype, canonical_id):
             # this event was applied and the hub stopped before marking it (perhaps before
-            # publishing): publish the record as it is now, same envelope id; never apply it
-            # again over what came after it
-            entity = type(event.entity).model_validate(current.data)
-            decision = _Decision(outcome="republished", detail="applied before a restart")
-            decision.out.append(event.model_copy(update={"entity": entity}))
+            # publishing): publish the record as it is now; never apply it again over what
+            # came after it
+            decision = _republished(event, current)
             await self._log(unit, env, etype, canonical_id, decision)
             return decision
         decision = await self._judge(unit, env, etype, canonical_id, incoming, current)
@@ -357,13 +385,12 @@ class SyncEngine:
             expected_version=current.version if current else 0,
         )
         pairs = _pairs_of(state.get("identifiers", []), source)
-        await unit.link_identifiers(etype, canonical_id, pairs, source=source)
-        if current is None and pairs:
+        if current is None:
             # a new record: a concurrent worker may have linked one of its identifiers to a
             # record of its own in the meantime; then this one re-decides (and joins that one)
-            owners = set((await unit.resolve_identifiers(etype, pairs)).values())
-            if owners - {canonical_id}:
-                raise VersionConflict(etype, canonical_id, 0, 1)
+            await _link_or_conflict(unit, etype, canonical_id, pairs, source)
+        else:
+            await unit.link_identifiers(etype, canonical_id, pairs, source=source)
         await unit.set_refs(etype, canonical_id, _targets(state, source))
         if etype == EntityType.PATIENT.value:
             await unit.set_match_keys(etype, canonical_id, self._keys(state))
@@ -428,9 +455,10 @@ class SyncEngine:
             # a patient not seen yet (its own message is in another lane, or never comes):
             # its canonical id is reserved now, so the record that arrives later by these
             # identifiers becomes the one this reference already points at
+            if len(found) > 1:  # prefer a record that exists to a reservation
+                found = (await _existing(unit, ref["type"], found)) or found
             if found:
-                real = [i for i in found if await unit.get_entity(ref["type"], i) is not None]
-                ref["id"] = (real or found)[0]
+                ref["id"] = found[0]
             elif ref["type"] == EntityType.PATIENT.value:
                 ref["id"] = await _reserve(unit, ref["type"], pairs, source)
         if ref.get("id"):
@@ -451,29 +479,24 @@ class SyncEngine:
         etype, source = EntityType.PATIENT.value, env.source_system
         pairs = _pairs_of(party.get("identifiers", []), source)
         found = sorted(set((await unit.resolve_identifiers(etype, pairs)).values()))
-        real = [i for i in found if await unit.get_entity(etype, i) is not None]
+        real = await _existing(unit, etype, found)
         if len(real) > 1:  # the party's identifiers name two patients: for review, unlinked
             await unit.open_review(etype, real[0], real[1:], "a claim party names several")
             return
-        if real:
+        if not real:
+            match = await match_patient(unit, party, self.rules)
+            # unknown or ambiguous: not linked to a patient; nothing is merged silently
+            real = [match.linked] if match.linked else []
+        if real:  # reservations of these identifiers join the patient, with what they had
             for reserved in sorted(set(found) - set(real)):
                 await unit.repoint_identifiers(etype, reserved, real[0])
                 await self._repoint_references(unit, env, reserved, real[0])
         else:
-            match = await match_patient(unit, party, self.rules)
-            if match.linked:
-                for reserved in found:
-                    await unit.repoint_identifiers(etype, reserved, match.linked)
-                    await self._repoint_references(unit, env, reserved, match.linked)
-                real = [match.linked]
-            else:
-                real = found  # unknown or ambiguous: nothing is merged silently
+            real = found
         if real:
             party["ref"] = {"type": etype, "id": real[0], "identifiers": []}
-            await unit.link_identifiers(etype, real[0], pairs, source=source)
-            owners = set((await unit.resolve_identifiers(etype, pairs)).values())
-            if owners - {real[0]}:  # a concurrent reservation won the link: decide again
-                raise VersionConflict(etype, real[0], 0, 1)
+            # a concurrent reservation may win the link: then decide again
+            await _link_or_conflict(unit, etype, real[0], pairs, source)
 
     # ------------------------------------------------------------------ merge
 
@@ -495,9 +518,7 @@ class SyncEngine:
             # or a redelivery after a crash — then publish it again, same envelope id)
             decision = _Decision(outcome="unchanged", detail="already merged")
             if await unit.was_applied(env.id, etype, survivor_id):
-                entity = type(event.entity).model_validate(current.data)
-                decision.out.append(event.model_copy(update={"entity": entity}))
-                decision.outcome, decision.detail = "republished", "applied before a restart"
+                decision = _republished(event, current)
             await self._log(unit, env, etype, survivor_id, decision)
             return decision
         state = merge_state(current.data if current else None, incoming, source)

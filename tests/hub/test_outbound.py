@@ -19,6 +19,7 @@ from tests.queues.queues_testkit import make_envelope
 class FakeDelivery:
     envelope: Envelope
     attempt: int
+    redelivered: bool = False
 
 
 class Unreachable:

@@ -492,6 +492,8 @@ async def test_a_change_applied_but_not_published_before_a_crash_is_published_on
 
         class Redelivered:
             envelope = env
+            redelivered = True  # the broker's flag after the crash
+            attempt = 0
 
         await engine.handle(cast(Delivery, Redelivered()))
         assert (await transport.queue_depths())["crash.dest.billing"] == 1
