@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.hl7v2.client import MllpClient
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink
+from carehub.demo.traffic import adt_message, demo_patients
 from hub.config import parse_config
-from hub.demo.partners import FhirSink
-from hub.demo.traffic import adt_message, demo_patients
 
 __all__ = ["adt_end_to_end"]
 

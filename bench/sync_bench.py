@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from hub.canonical import Event, EventKind, HumanName, Identifier, Patient, Provenance
 from hub.config import parse_config
 from hub.envelope import Envelope

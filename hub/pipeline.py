@@ -3,7 +3,7 @@
 The acknowledgement rule lives here: nothing is acknowledged to a sender before the raw
 message is stored and its events are confirmed by the broker. Content errors are answered
 and kept, never lost. The pipeline knows no wire format: each format plugs in as an
-``InboundFormat`` (codec + checks + mapping + acknowledgement renderer), wired by hub/app.
+``InboundFormat`` (codec + checks + mapping + acknowledgement renderer), wired by carehub/app.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class MessageIdentity:
 
 
 class InboundFormat(Protocol, Generic[N]):
-    """One wire format, as the pipeline sees it. Implementations live beside hub/app."""
+    """One wire format, as the pipeline sees it. Implementations live beside carehub/app."""
 
     format: str
 

@@ -1,7 +1,7 @@
 """The seams between the hub core and everything that touches the outside world.
 
 All contracts live here as Protocols; implementations live in ``adapters/``, ``queues/`` and
-``hub/store``. ``hub/app.py`` is the one place that picks implementations and wires them.
+``hub/store``. ``carehub.app`` is the one place that picks implementations and wires them.
 """
 
 from __future__ import annotations

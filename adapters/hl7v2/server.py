@@ -1,7 +1,7 @@
 """MLLP server on asyncio: frames in, the handler's answer out, in order per connection.
 
 The server never parses HL7: each frame goes to ``handler(frame, peer)``, which returns the
-bytes to answer with (the pipeline wired in ``hub/app.py`` stores, checks, maps and builds
+bytes to answer with (the pipeline wired in ``carehub.app`` stores, checks, maps and builds
 the ACK). A frame over the size cap is answered with what ``refuse(head, error, peer)``
 builds, then the connection is closed; so is a frame not ended within ``frame_timeout`` (or
 before EOF), with the bytes received so far. Other framing errors close the connection with

@@ -2,7 +2,7 @@
 
 For tests, simulated partners and the demo: it answers at once and stores nothing, so it
 does not keep the hub's acknowledgement rule (no AA before the raw message is stored and its
-events confirmed). The hub's own handler is wired in ``hub/app.py``.
+events confirmed). The hub's own handler is wired in ``carehub.app``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The FHIR mapping registry: an explicit value that ``hub/app.py`` wires, built from the
+"""The FHIR mapping registry: an explicit value that ``carehub.app`` wires, built from the
 per-family modules' ``MAPPING``/``MAPPINGS`` values (importing this module registers nothing
 anywhere else)."""
 

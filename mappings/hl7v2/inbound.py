@@ -34,7 +34,7 @@ def _registry() -> dict[str, Mapper]:
     return table
 
 
-#: message key → mapping; an explicit value that hub/app.py wires (never filled on import
+#: message key → mapping; an explicit value that carehub.app wires (never filled on import
 #: by decorators)
 INBOUND: Mapping[str, Mapper] = MappingProxyType(_registry())
 

@@ -116,7 +116,7 @@ def _registry() -> dict[str, InboundMapping]:
     return table
 
 
-#: key → mapping; an explicit value that hub/app.py wires (never filled on import by
+#: key → mapping; an explicit value that carehub.app wires (never filled on import by
 #: decorators)
 INBOUND: Mapping[str, InboundMapping] = MappingProxyType(_registry())
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hub.cli import cli
+from carehub.cli import cli
 
 GOOD = """\
 systems:

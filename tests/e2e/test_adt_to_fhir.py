@@ -12,9 +12,9 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink
 from hub.config import HubConfig, parse_config
-from hub.demo.partners import FhirSink
 
 A04 = (
     b"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128093000||ADT^A04^ADT_A01|MSG-A04-0001|P|2.5.1\r"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
+from carehub.app.hub import Hub
+from carehub.demo.partners import MllpSink
 from conformance.hl7v2 import validate_strict
-from hub.app.hub import Hub
 from hub.config import parse_config
-from hub.demo.partners import MllpSink
 from tests.e2e.test_adt_to_fhir import A04, wait_for
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink
 from hub.config import parse_config
-from hub.demo.partners import FhirSink
 from tests.e2e.test_adt_to_fhir import A04
 
 CONFIG = """

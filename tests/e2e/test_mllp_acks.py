@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
-from hub.app.hub import Hub
-from hub.cli import cli
+from carehub.app.hub import Hub
+from carehub.cli import cli
 from hub.config import parse_config
 from tests.e2e.test_adt_to_fhir import A04
 

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 from adapters.x12 import parse
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink
 from hub.config import parse_config
-from hub.demo.partners import FhirSink
 from tests.e2e.test_adt_to_fhir import wait_for
 
 CLAIMS = "lfhx12__837_005010X222A2_demo.autoaccident.837"

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from adapters.x12 import parse
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from hub.config import parse_config
 from tests.e2e.test_adt_to_fhir import wait_for
 from tests.x12_support import run_pyx12

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from tests.hostile.hubkit import running_hub
 
 

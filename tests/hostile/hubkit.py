@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from hub.config import parse_config
 from hub.store import MessageRecord
 

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from tests.hostile.hubkit import FHIR_TOKEN, MAX_BODY, MAX_ENTRIES, find_raw, post
 
 PATIENT = {

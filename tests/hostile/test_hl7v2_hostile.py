@@ -9,7 +9,7 @@ import contextlib
 import time
 
 from adapters.hl7v2 import parse
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from tests.e2e.test_adt_to_fhir import A04
 from tests.hostile.hubkit import (
     FRAME_TIMEOUT,

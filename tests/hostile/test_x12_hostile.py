@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters.x12 import parse
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from hub.store import MessageRecord
 from tests.corpus import corpus_dir
 from tests.hostile.hubkit import X12_TOKEN, find_raw, post
@@ -155,7 +155,7 @@ async def test_a_broken_file_in_the_inbox_is_answered_in_the_acks_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, claim: bytes
 ):
     """The same answers for a file dropped in a watched inbox: the TA1 lands in acks/."""
-    from hub.app.hub import Hub as HubClass
+    from carehub.app.hub import Hub as HubClass
     from hub.config import parse_config
 
     inbox, acks = tmp_path / "in", tmp_path / "acks"

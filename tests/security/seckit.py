@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink
 from hub.config import parse_config
-from hub.demo.partners import FhirSink
 
 TOKENS = {
     "reader": "tok-reader-7f3a",

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from tests.security.seckit import TOKENS, base, bearer, secured_hub
 
 NO_TOKEN: dict[str, str] = {}

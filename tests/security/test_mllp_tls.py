@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.hl7v2 import parse
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from hub.config import parse_config
 from hub.errors import ConfigError
 from tests.adapters.hl7v2.hl7v2_tls import Pki, make_pki

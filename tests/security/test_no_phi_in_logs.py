@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from hub.config import parse_config
 from tests.corpus import corpus_dir
 from tests.e2e.test_adt_to_fhir import A04

@@ -18,9 +18,9 @@ import pytest
 
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink, MllpSink
 from hub.config import parse_config
-from hub.demo.partners import FhirSink, MllpSink
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -219,7 +219,7 @@ async def carehub(*args: str, expect: int = 0) -> str:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "hub.cli",
+        "carehub.cli",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

@@ -23,7 +23,7 @@ __all__ = ["OUTBOUND", "OutboundOptions", "Renderer", "control_id_for", "render_
 #: an outbound mapping: one event and the destination's options → the message
 Renderer = Callable[[Event, OutboundOptions], Message]
 
-#: event kind → renderer; an explicit value that hub/app.py wires
+#: event kind → renderer; an explicit value that carehub.app wires
 OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
     {
         EventKind.PATIENT_REGISTERED: render_a04,

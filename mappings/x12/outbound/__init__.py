@@ -23,7 +23,7 @@ __all__ = ["OUTBOUND", "OutboundOptions", "Renderer", "render_event", "render_in
 #: an outbound mapping: one event and the destination's options → a whole interchange
 Renderer = Callable[[Event, OutboundOptions], Interchange]
 
-#: event kind → renderer; an explicit value that hub/app.py wires
+#: event kind → renderer; an explicit value that carehub.app wires
 OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
     {
         EventKind.CLAIM_SUBMITTED: render_claim,

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from adapters.fhir.client import FhirClient, outcome_text
-from hub.demo.partners import FhirSink
+from carehub.demo.partners import FhirSink
 from hub.errors import PartnerRejected, PartnerUnavailable
 
 PATIENT = {

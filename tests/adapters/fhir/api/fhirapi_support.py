@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.fhir.api import mount_fhir
-from hub.app.fhir import make_fhir_app
+from carehub.app.fhir import make_fhir_app
 from hub.config import HubConfig, parse_config
 from hub.pipeline import Pipeline
 from hub.store import Store

@@ -152,7 +152,7 @@ def _print_config_summary(path: Path, summary: dict[str, Any]) -> None:
 @friendly
 def run(config_file: Path, amqp_url: str | None, db_url: str | None) -> None:
     """Run the hub described by a config file until interrupted (Ctrl-C or SIGTERM)."""
-    from hub.app.run import run_forever
+    from carehub.app.run import run_forever
 
     cfg = load_config(config_file).with_overrides(db_url=db_url, amqp_url=amqp_url)
     run_async(run_forever(cfg))
@@ -204,7 +204,7 @@ def demo(
 ) -> None:
     """Run a demo clinic: a simulated EHR registers patients over MLLP, billing receives
     them as FHIR. Embedded defaults: SQLite and the in-process transport."""
-    from hub.demo.console import run_demo_console
+    from carehub.demo.console import run_demo_console
 
     summary = run_async(
         run_demo_console(
@@ -232,7 +232,7 @@ files_argument = click.argument(
 
 
 def _items(files: tuple[Path, ...]) -> list[Any]:
-    from hub.app.files import read_items
+    from carehub.app.files import read_items
 
     items: list[Any] = []
     for path in files:
@@ -254,7 +254,7 @@ def _progress(total: int, enabled: bool) -> Any:
 def validate(files: tuple[Path, ...], as_json: bool) -> None:
     """Print the findings per message for HL7 v2 and FHIR JSON files (X12 once its adapter
     lands). Exit 1 when any message has an error."""
-    from hub.app.files import validate_item
+    from carehub.app.files import validate_item
 
     items = _items(files)
     outcomes = []
@@ -304,7 +304,7 @@ def _print_outcome(o: Any) -> None:
 @friendly
 def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json: bool) -> None:
     """Convert HL7 v2 and FHIR files in bulk. Exit 1 if any message failed."""
-    from hub.app.files import convert_item
+    from carehub.app.files import convert_item
 
     items = _items(files)
     results = []
@@ -346,7 +346,7 @@ def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json:
 def send(target: str, files: tuple[Path, ...], timeout: float, as_json: bool) -> None:
     """Send the HL7 v2 messages in FILES to mllp://HOST:PORT and print each ACK.
     Exit 1 if any message was not accepted (AA/CA)."""
-    from hub.app.send import send_files
+    from carehub.app.send import send_files
 
     results = run_async(send_files(target, files, ack_wait=timeout))
     if as_json:

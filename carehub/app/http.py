@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from adapters.fhir.api import mount_fhir
-from hub.app.fhir import make_fhir_app
-from hub.app.x12 import X12Inbound
+from carehub.app.fhir import make_fhir_app
+from carehub.app.x12 import X12Inbound
 from hub.config import HubConfig, X12HttpInbound, secret
 from hub.errors import ConfigError, StoreUnavailable
 from hub.pipeline import Outcome, Pipeline

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.hl7v2.client import MllpClient
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink
+from carehub.demo.traffic import adt_message, demo_patients
 from hub.config import HubConfig, parse_config
-from hub.demo.partners import FhirSink
-from hub.demo.traffic import adt_message, demo_patients
 from hub.store import Store
 from queues import topic_matches
 

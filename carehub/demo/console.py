@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from hub.demo.clinic import DemoSummary, run_demo
+from carehub.demo.clinic import DemoSummary, run_demo
 from hub.store import display_url
 
 __all__ = ["run_demo_console"]

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from hub.app.hub import Hub
+from carehub.app.hub import Hub
 from hub.config import HubConfig
 from hub.store import display_url
 

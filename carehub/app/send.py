@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
-from hub.app.files import read_items
+from carehub.app.files import read_items
 from hub.errors import CarehubError, ConfigError
 
 __all__ = ["SendResult", "send_files"]

@@ -13,8 +13,8 @@ from typing import Any
 from adapters.hl7v2 import Limits
 from adapters.hl7v2.server import MllpServer, PeerAllowList
 from adapters.x12.inbox import InboxWatcher, Outbox
-from hub.app.hl7v2 import Hl7v2Inbound, mllp_handler, mllp_refuser
-from hub.app.x12 import X12Inbound, inbox_handler
+from carehub.app.hl7v2 import Hl7v2Inbound, mllp_handler, mllp_refuser
+from carehub.app.x12 import X12Inbound, inbox_handler
 from hub.config import HubConfig, MllpInbound, TlsConfig, X12InboxInbound, secret
 from hub.errors import ConfigError
 from hub.pipeline import Pipeline

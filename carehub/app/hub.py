@@ -13,10 +13,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.app.consumers import LaneConsumer
-from hub.app.deliverers import make_deliverer
-from hub.app.http import HttpServer, http_wanted
-from hub.app.inbound import InboundPorts
+from carehub.app.consumers import LaneConsumer
+from carehub.app.deliverers import make_deliverer
+from carehub.app.http import HttpServer, http_wanted
+from carehub.app.inbound import InboundPorts
 from hub.config import HubConfig
 from hub.errors import CarehubError
 from hub.outbound import OutboundWorker
