@@ -15,6 +15,7 @@ Queues know no wire format: they carry :class:`hub.envelope.Envelope` values.
 
 from __future__ import annotations
 
+from hub.errors import ConfigError
 from queues.amqp import AmqpDelivery, AmqpSubscription, AmqpTransport
 from queues.delivery import (
     ATTEMPT,
@@ -97,8 +98,6 @@ def make_transport(url: str | None, **options: object) -> AmqpTransport | Memory
     ``options`` go to the transport's constructor (``delay_scale`` for the embedded one,
     ``heartbeat``, ``confirm_window``, … for RabbitMQ). Raises ``ConfigError`` otherwise.
     """
-    from hub.errors import ConfigError
-
     if url is None or url == "memory://" or url.startswith("memory:"):
         return MemoryTransport(**options)  # type: ignore[arg-type]
     if url.startswith(("amqp://", "amqps://")):

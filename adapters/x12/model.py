@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from adapters.x12.delimiters import Delimiters
+from adapters.x12.guides import Guide, GuideRegistry, default_registry
+from adapters.x12.loops import Loop, LoopTree, build_tree
 from adapters.x12.segment import Segment
-
-if TYPE_CHECKING:
-    from adapters.x12.guides import Guide, GuideRegistry
-    from adapters.x12.loops import Loop, LoopTree
 
 __all__ = ["FunctionalGroup", "Interchange", "TransactionSet", "X12Document"]
 
@@ -77,8 +74,6 @@ class TransactionSet:
 
     def guide(self, registry: GuideRegistry | None = None) -> Guide | None:
         """The implementation-guide table for ST01 + ST03/GS08, if one is known."""
-        from adapters.x12.guides import default_registry
-
         return (registry or default_registry()).find(
             self.id, self.version, self.gs.element(1) if self.gs else ""
         )
@@ -89,8 +84,6 @@ class TransactionSet:
         Built once and cached for the default registry; rebuilt for an explicit one.
         """
         if self._tree is None or registry is not None:
-            from adapters.x12.loops import build_tree
-
             tree = build_tree(self.segments, self.guide(registry))
             if registry is not None:
                 return tree

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from adapters.x12.guides.compact import expand, expand_segment
 from adapters.x12.segment import Segment
 
 __all__ = [
@@ -276,8 +277,6 @@ def load_guide(path: Path) -> Guide:
     """Load one table file (``.json`` generated, ``.yaml`` hand-written compact)."""
     if path.suffix == ".json":
         return guide_from_dict(json.loads(path.read_text()))
-    from adapters.x12.guides.compact import expand
-
     doc = yaml.safe_load(path.read_text())
     if "same_as" in doc:
         # a version whose table is declared identical to another version's
@@ -370,8 +369,6 @@ class GuideRegistry:
 @cache
 def control_segments() -> dict[str, SegmentSpec]:
     """Segments outside groups (the TA1), from ``data/control.yaml``."""
-    from adapters.x12.guides.compact import expand_segment
-
     doc = yaml.safe_load((DATA_DIR / "control.yaml").read_text())
     specs = [_segment(expand_segment(line, _segment_layouts())) for line in doc["segments"]]
     return {spec.id: spec for spec in specs}
