@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Finding", "Report", "Severity"]
+__all__ = ["Finding", "IssueType", "Report", "Severity"]
 
 
 class Severity(StrEnum):
@@ -18,6 +18,43 @@ class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFORMATION = "information"
+
+
+class IssueType(StrEnum):
+    """FHIR R4 ``OperationOutcome.issue.code`` (value set ``issue-type``), the one vocabulary
+    of finding codes for every format; the format's own code goes in ``format_code``."""
+
+    INVALID = "invalid"
+    STRUCTURE = "structure"
+    REQUIRED = "required"
+    VALUE = "value"
+    INVARIANT = "invariant"
+    SECURITY = "security"
+    LOGIN = "login"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    FORBIDDEN = "forbidden"
+    SUPPRESSED = "suppressed"
+    PROCESSING = "processing"
+    NOT_SUPPORTED = "not-supported"
+    DUPLICATE = "duplicate"
+    MULTIPLE_MATCHES = "multiple-matches"
+    NOT_FOUND = "not-found"
+    DELETED = "deleted"
+    TOO_LONG = "too-long"
+    CODE_INVALID = "code-invalid"
+    EXTENSION = "extension"
+    TOO_COSTLY = "too-costly"
+    BUSINESS_RULE = "business-rule"
+    CONFLICT = "conflict"
+    TRANSIENT = "transient"
+    LOCK_ERROR = "lock-error"
+    NO_STORE = "no-store"
+    EXCEPTION = "exception"
+    TIMEOUT = "timeout"
+    INCOMPLETE = "incomplete"
+    THROTTLED = "throttled"
+    INFORMATIONAL = "informational"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +65,9 @@ class Finding:
     ``structure``, ``too-long``, ``duplicate``, …); ``format_code`` is the format's own code
     (HL7 table 0357, TA1 note code I18, X12 IK3/IK4 error code) when there is one.
     ``location`` is in the format's terms (``PID-3``, ``ISA13``, ``Patient.name[0].family``).
+    A code given as a string is read into :class:`IssueType` (an unknown one raises
+    ``ValueError``: a finding never carries a code the renderers cannot map); compare codes with
+    the enum members, never with strings.
     """
 
     severity: Severity
@@ -35,6 +75,10 @@ class Finding:
     text: str
     location: str | None = None
     format_code: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", IssueType(self.code))
+        object.__setattr__(self, "severity", Severity(self.severity))
 
     @property
     def is_error(self) -> bool:
