@@ -54,7 +54,7 @@ from hub.canonical.entities import (
     ShippedItem,
     SupplyItem,
 )
-from hub.canonical.events import Event, EventKind, Provenance, event_id
+from hub.canonical.events import REMOVALS, REMOVED, Event, EventKind, Provenance, event_id
 
 __all__ = [
     "Address",
@@ -64,6 +64,8 @@ __all__ = [
     "EntityType",
     "Event",
     "EventKind",
+    "REMOVALS",
+    "REMOVED",
     "HumanName",
     "Identifier",
     "Money",

@@ -7,15 +7,17 @@ subscribe to patterns of kinds (``patient.*``, ``claim.#``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import MappingProxyType
 
 from pydantic import Field
 
-from hub.canonical.base import CanonicalModel, Identifier, Ref
+from hub.canonical.base import CanonicalModel, EntityType, Identifier, Ref
 from hub.canonical.entities import Entity
 
-__all__ = ["Event", "EventKind", "Provenance", "event_id"]
+__all__ = ["REMOVALS", "REMOVED", "Event", "EventKind", "Provenance", "event_id"]
 
 _EVENT_NS = uuid.UUID("6f1c2a5e-8d0b-4c7e-9a43-2f5b7c1d9e01")
 
@@ -58,6 +60,26 @@ class EventKind(StrEnum):
     SUPPLY_ORDER_ACKNOWLEDGED = "supply.order.acknowledged"  # 855
     SUPPLY_ORDER_SHIPPED = "supply.order.shipped"  # 856
     SUPPLY_ORDER_INVOICED = "supply.order.invoiced"  # 810
+    # a record removed at its source (FHIR DELETE): subscribers remove their copy. Not the
+    # same as appointment.deleted (SIU S17), which keeps the appointment as entered-in-error
+    PATIENT_REMOVED = "patient.removed"
+    PRACTITIONER_REMOVED = "practitioner.removed"
+    ORGANIZATION_REMOVED = "organization.removed"
+    LOCATION_REMOVED = "location.removed"
+    COVERAGE_REMOVED = "coverage.removed"
+    ENCOUNTER_REMOVED = "encounter.removed"
+    CHARGE_REMOVED = "charge.removed"
+    CLAIM_REMOVED = "claim.removed"
+    CLAIM_STATUS_REMOVED = "claim_status.removed"
+    REMITTANCE_REMOVED = "remittance.removed"
+    ELIGIBILITY_REMOVED = "eligibility.removed"
+    SUPPLY_ITEM_REMOVED = "supply.item.removed"
+    SUPPLY_INVENTORY_REMOVED = "supply.inventory.removed"
+    SUPPLY_ORDER_REMOVED = "supply.order.removed"
+    SUPPLY_ORDER_ACKNOWLEDGMENT_REMOVED = "supply.order_acknowledgment.removed"
+    SUPPLY_SHIP_NOTICE_REMOVED = "supply.ship_notice.removed"
+    SUPPLY_INVOICE_REMOVED = "supply.invoice.removed"
+    APPOINTMENT_REMOVED = "appointment.removed"
 
 
 class Provenance(CanonicalModel):
@@ -89,6 +111,34 @@ class Event(CanonicalModel):
     related: list[Ref] = Field(default_factory=list)
     subject_identifiers: list[Identifier] = Field(default_factory=list)
     note: str | None = None
+
+
+#: entity type → the kind of event that says a record of it was removed at its source
+REMOVED: Mapping[EntityType, EventKind] = MappingProxyType(
+    {
+        EntityType.PATIENT: EventKind.PATIENT_REMOVED,
+        EntityType.PRACTITIONER: EventKind.PRACTITIONER_REMOVED,
+        EntityType.ORGANIZATION: EventKind.ORGANIZATION_REMOVED,
+        EntityType.LOCATION: EventKind.LOCATION_REMOVED,
+        EntityType.COVERAGE: EventKind.COVERAGE_REMOVED,
+        EntityType.APPOINTMENT: EventKind.APPOINTMENT_REMOVED,
+        EntityType.ENCOUNTER: EventKind.ENCOUNTER_REMOVED,
+        EntityType.CHARGE: EventKind.CHARGE_REMOVED,
+        EntityType.CLAIM: EventKind.CLAIM_REMOVED,
+        EntityType.CLAIM_STATUS: EventKind.CLAIM_STATUS_REMOVED,
+        EntityType.REMITTANCE: EventKind.REMITTANCE_REMOVED,
+        EntityType.ELIGIBILITY_CHECK: EventKind.ELIGIBILITY_REMOVED,
+        EntityType.SUPPLY_ITEM: EventKind.SUPPLY_ITEM_REMOVED,
+        EntityType.INVENTORY_LEVEL: EventKind.SUPPLY_INVENTORY_REMOVED,
+        EntityType.PURCHASE_ORDER: EventKind.SUPPLY_ORDER_REMOVED,
+        EntityType.ORDER_ACKNOWLEDGMENT: EventKind.SUPPLY_ORDER_ACKNOWLEDGMENT_REMOVED,
+        EntityType.SHIP_NOTICE: EventKind.SUPPLY_SHIP_NOTICE_REMOVED,
+        EntityType.INVOICE: EventKind.SUPPLY_INVOICE_REMOVED,
+    }
+)
+
+#: the removal kinds: the record is gone (a tombstone version), not merely changed
+REMOVALS: frozenset[EventKind] = frozenset(REMOVED.values())
 
 
 def event_id(message_id: str, index: int) -> str:
