@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 from hub.envelope import Envelope
-from hub.records import AuditRecord, DeliveryRecord, EntityRecord, MessageRecord
+from hub.records import AuditRecord, DeliveryRecord, EntityRecord, MessageRecord, MessageStatus
 
 __all__ = [
     "AuditTrail",
@@ -231,7 +231,7 @@ class MessageLog(Protocol):
         format: str,
         raw: bytes,
         port: str | None = None,
-        status: str = "received",
+        status: str = MessageStatus.RECEIVED,
         message_key: str | None = None,
         control_id: str | None = None,
         dedup_key: str | None = None,
@@ -249,7 +249,7 @@ class MessageLog(Protocol):
     async def get_message(self, message_id: str) -> MessageRecord | None: ...
 
     async def find_accepted_duplicate(
-        self, system: str, dedup_key: str, statuses: Sequence[str] = ("accepted",)
+        self, system: str, dedup_key: str, statuses: Sequence[str] = (MessageStatus.ACCEPTED,)
     ) -> MessageRecord | None:
         """The earliest message from ``system`` with ``dedup_key`` whose answer was final."""
         ...
