@@ -30,7 +30,7 @@ from adapters.fhir.api import mount_fhir
 from carehub.app.fhir import make_fhir_app
 from hub.config import parse_config
 from hub.pipeline import Pipeline
-from hub.store import Store
+from hub.store import SqlStore
 from hub.sync import SyncEngine
 from queues import (
     MemoryTransport,
@@ -104,7 +104,7 @@ async def fhir_latency(quick: bool) -> dict[str, Any]:
     token = uuid.uuid4().hex
     os.environ[_ENV] = token
     with tempfile.TemporaryDirectory() as tmp:
-        store = await Store.open(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        store = await SqlStore.open(f"sqlite:///{Path(tmp) / 'bench.db'}")
         transport = MemoryTransport()
         await transport.start(build_topology("bench", {}))
         pipeline = Pipeline(store, transport, ingress_exchange=ingress_exchange("bench"))

@@ -364,10 +364,10 @@ def send(target: str, files: tuple[Path, ...], timeout: float, as_json: bool) ->
 
 
 def _store_call(db_url: str | None, fn: Callable[[Any], Coroutine[Any, Any, R]]) -> R:
-    from hub.store import Store
+    from hub.store import SqlStore
 
     async def go() -> R:
-        store = await Store.open(db_url)
+        store = await SqlStore.open(db_url)
         try:
             return await fn(store)
         finally:

@@ -13,8 +13,7 @@ from hub.canonical import EventKind
 from hub.errors import PermanentError
 from hub.faults import fault_point
 from hub.identity import content
-from hub.ports import Deliverer, Delivery
-from hub.store import Store, Unit
+from hub.ports import Deliverer, Delivery, Store, Unit
 
 __all__ = ["OutboundWorker"]
 

@@ -31,8 +31,8 @@ from hub.errors import (
 )
 from hub.faults import fault_point
 from hub.findings import Report, Severity
-from hub.ports import Transport
-from hub.store import MessageRecord, Store
+from hub.ports import Store, Transport
+from hub.records import MessageRecord
 
 __all__ = [
     "InboundFormat",

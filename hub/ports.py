@@ -2,26 +2,39 @@
 
 All contracts live here as Protocols; implementations live in ``adapters/``, ``queues/`` and
 ``hub/store``. ``carehub.app`` is the one place that picks implementations and wires them.
+The store's records and errors are in ``hub.records``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from datetime import datetime
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 from hub.envelope import Envelope
+from hub.records import AuditRecord, DeliveryRecord, EntityRecord, MessageRecord, MessageStatus
 
 __all__ = [
+    "AuditTrail",
     "Binding",
     "Codec",
+    "ControlNumbers",
+    "CrossReference",
     "Delivered",
     "Deliverer",
     "Delivery",
+    "DeliveryLog",
+    "EntityState",
     "ExchangeSpec",
+    "MessageLog",
     "QueueSpec",
+    "Store",
+    "SyncLog",
     "Topology",
     "Transport",
+    "Unit",
 ]
 
 N = TypeVar("N")
@@ -198,3 +211,305 @@ class Deliverer(Protocol):
     async def deliver(self, envelope: Envelope) -> Delivered: ...
 
     async def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- store
+#
+# One protocol per table family. ``Unit`` is all of them inside one transaction; ``Store``
+# runs each operation in a transaction of its own and opens units. ``hub.store.SqlStore``
+# implements them over SQLAlchemy; the core sees only these.
+
+
+class MessageLog(Protocol):
+    """``messages``: the raw log, inbound and outbound, byte for byte."""
+
+    async def record_message(
+        self,
+        *,
+        direction: str,
+        system: str,
+        format: str,
+        raw: bytes,
+        port: str | None = None,
+        status: str = MessageStatus.RECEIVED,
+        message_key: str | None = None,
+        control_id: str | None = None,
+        dedup_key: str | None = None,
+        peer: str | None = None,
+        correlation_id: str | None = None,
+        message_id: str | None = None,
+    ) -> str:
+        """Store raw bytes durably and return the message id. Nothing is acknowledged before."""
+        ...
+
+    async def update_message(self, message_id: str, **fields: Any) -> None:
+        """Set status, message_key, control_id, dedup_key, findings, ack, duplicate_of, …"""
+        ...
+
+    async def get_message(self, message_id: str) -> MessageRecord | None: ...
+
+    async def find_accepted_duplicate(
+        self, system: str, dedup_key: str, statuses: Sequence[str] = (MessageStatus.ACCEPTED,)
+    ) -> MessageRecord | None:
+        """The earliest message from ``system`` with ``dedup_key`` whose answer was final."""
+        ...
+
+    async def list_messages(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        system: str | None = None,
+        direction: str | None = None,
+        limit: int = 100,
+        oldest_first: bool = False,
+    ) -> list[MessageRecord]: ...
+
+    async def message_counts(self) -> dict[str, int]:
+        """Messages per ``direction:status``."""
+        ...
+
+
+class DeliveryLog(Protocol):
+    """``deliveries``: one row per (envelope, destination)."""
+
+    async def record_delivery(
+        self,
+        *,
+        envelope_id: str,
+        destination: str,
+        status: str,
+        attempts: int,
+        event_kind: str | None = None,
+        message_id: str | None = None,
+        outbound_message_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Insert or update the delivery row for (envelope, destination)."""
+        ...
+
+    async def get_delivery(self, envelope_id: str, destination: str) -> DeliveryRecord | None: ...
+
+    async def list_deliveries(
+        self,
+        *,
+        destination: str | None = None,
+        status: str | None = None,
+        message_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[DeliveryRecord]: ...
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """Deliveries per ``destination:status``."""
+        ...
+
+
+class EntityState(Protocol):
+    """``entities`` and ``entity_versions``: canonical records, every version kept."""
+
+    async def get_entity(self, entity_type: str, entity_id: str) -> EntityRecord | None: ...
+
+    async def save_entity(
+        self,
+        entity_type: str,
+        entity_id: str,
+        data: dict[str, Any],
+        *,
+        source: str | None,
+        event_id: str | None = None,
+        event_kind: str | None = None,
+        expected_version: int | None = None,
+        known_version: int | None = None,
+        merged_into: str | None = None,
+    ) -> int:
+        """Write a new version and return its number; ``VersionConflict`` when
+        ``expected_version`` is not the current one (somebody else wrote in between)."""
+        ...
+
+    async def entity_history(self, entity_type: str, entity_id: str) -> list[EntityRecord]: ...
+
+    async def entity_version(
+        self, entity_type: str, entity_id: str, version: int
+    ) -> EntityRecord | None: ...
+
+    async def list_entities(
+        self,
+        entity_type: str,
+        *,
+        ids: Iterable[str] | None = None,
+        updated_since: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[EntityRecord]: ...
+
+    async def event_kind_counts(self) -> dict[str, int]: ...
+
+    async def count_entities(self, entity_type: str | None = None) -> dict[str, int]: ...
+
+
+class CrossReference(Protocol):
+    """``xrefs`` (identifiers → canonical ids), ``match_keys`` (demographic keys) and
+    ``refs`` (which record points at which)."""
+
+    async def link_identifiers(
+        self,
+        entity_type: str,
+        canonical_id: str,
+        identifiers: Iterable[tuple[str, str]],
+        *,
+        source: str | None = None,
+    ) -> int:
+        """Link (namespace, value) pairs to ``canonical_id``; returns how many were new.
+        A pair linked to another canonical id is left alone."""
+        ...
+
+    async def resolve_identifiers(
+        self, entity_type: str, identifiers: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]: ...
+
+    async def find_by_identifier(
+        self, entity_type: str, value: str, namespace: str | None = None
+    ) -> list[str]: ...
+
+    async def identifiers_of(self, entity_type: str, canonical_id: str) -> list[dict[str, str]]: ...
+
+    async def repoint_identifiers(self, entity_type: str, from_id: str, to_id: str) -> int:
+        """Move every identifier of ``from_id`` to ``to_id`` (a merge)."""
+        ...
+
+    async def set_match_keys(
+        self, entity_type: str, canonical_id: str, keys: Iterable[str]
+    ) -> None: ...
+
+    async def find_by_match_key(
+        self, entity_type: str, key: str, limit: int | None = None
+    ) -> list[str]: ...
+
+    async def set_refs(
+        self, from_type: str, from_id: str, targets: Iterable[tuple[str, str]]
+    ) -> None: ...
+
+    async def referring(
+        self, to_type: str, to_id: str, from_type: str | None = None
+    ) -> list[tuple[str, str]]: ...
+
+
+class SyncLog(Protocol):
+    """The sync engine's books: ``processed`` event ids, ``sync_log`` decisions, match
+    ``reviews``, and what each destination was last ``sent``."""
+
+    async def mark_processed(self, consumer: str, event_id: str) -> bool:
+        """Record that ``consumer`` applied ``event_id``; False if it already had."""
+        ...
+
+    async def was_processed(self, consumer: str, event_id: str) -> bool: ...
+
+    async def log_sync(
+        self,
+        *,
+        entity_type: str,
+        entity_id: str,
+        outcome: str,
+        event_id: str | None = None,
+        event_kind: str | None = None,
+        source: str | None = None,
+        detail: str | None = None,
+    ) -> None: ...
+
+    async def was_applied(self, event_id: str, entity_type: str, entity_id: str) -> bool: ...
+
+    async def sync_history(self, entity_type: str, entity_id: str) -> list[dict[str, Any]]: ...
+
+    async def sync_outcomes(self) -> dict[str, int]: ...
+
+    async def open_review(
+        self, entity_type: str, record_id: str, candidates: Sequence[str], rule: str
+    ) -> None: ...
+
+    async def close_review(self, review_id: int, status: str) -> bool: ...
+
+    async def reviews(self, status: str | None = "open") -> list[dict[str, Any]]: ...
+
+    async def record_sent(
+        self,
+        destination: str,
+        entity_type: str,
+        entity_id: str,
+        content: dict[str, Any],
+        version: int | None = None,
+    ) -> None: ...
+
+    async def sent_version(
+        self, destination: str, entity_type: str, entity_id: str
+    ) -> int | None: ...
+
+    async def last_sent(
+        self, destination: str, entity_type: str, entity_id: str
+    ) -> dict[str, Any] | None: ...
+
+
+class ControlNumbers(Protocol):
+    """``control_numbers``: ISA13, GS06, ST02, MSH-10 per partner; never reused."""
+
+    async def next_control_number(
+        self, partner: str, kind: str, *, start: int = 1, maximum: int = 999_999_999
+    ) -> int: ...
+
+    async def reserve_control_numbers(
+        self, partner: str, kind: str, count: int, *, start: int = 1
+    ) -> int:
+        """Reserve ``count`` consecutive numbers; returns the first."""
+        ...
+
+
+class AuditTrail(Protocol):
+    """``audit``: append-only. Never PHI in ``subject`` or ``detail``."""
+
+    async def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        outcome: str,
+        subject: str | None = None,
+        peer: str | None = None,
+        detail: str | None = None,
+    ) -> None: ...
+
+    async def audit_trail(
+        self, *, action: str | None = None, subject: str | None = None, limit: int = 100
+    ) -> list[AuditRecord]: ...
+
+
+class Unit(
+    MessageLog,
+    DeliveryLog,
+    EntityState,
+    CrossReference,
+    SyncLog,
+    ControlNumbers,
+    AuditTrail,
+    Protocol,
+):
+    """Every store operation, inside one transaction: committed together or not at all."""
+
+
+class Store(Unit, Protocol):
+    """Every store operation, each in a transaction of its own, and units of several.
+
+    Database errors come out as ``StoreUnavailable`` (transient); ``DuplicateKey`` and
+    ``VersionConflict`` (``hub.records``) when another writer got there first."""
+
+    @classmethod
+    async def open(cls, url: str | None = None, *, create: bool = True) -> Self:
+        """Connect to ``url`` and, with ``create``, create or migrate the schema."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def migrate(self) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    def unit(self) -> AbstractAsyncContextManager[Unit]:
+        """``async with store.unit() as unit``: several operations in one transaction."""
+        ...

@@ -47,8 +47,8 @@ from hub.envelope import Envelope
 from hub.errors import TransientError
 from hub.faults import fault_point
 from hub.identity import BOOKKEEPING, content, demographics, is_echo, match_key, refs_in
-from hub.ports import Delivery, Transport
-from hub.store import EntityRecord, Store, Unit, VersionConflict
+from hub.ports import CrossReference, Delivery, Store, Transport, Unit
+from hub.records import EntityRecord, VersionConflict
 
 __all__ = ["PatientMatch", "SyncEngine", "identifier_pairs", "match_patient", "merge_state"]
 
@@ -159,7 +159,9 @@ class PatientMatch:
     rule: str | None = None
 
 
-async def match_patient(store: Any, record: dict[str, Any], rules: list[MatchRule]) -> PatientMatch:
+async def match_patient(
+    store: CrossReference, record: dict[str, Any], rules: list[MatchRule]
+) -> PatientMatch:
     """Apply the matching rules in order to a Patient (or a claim's patient party) in
     canonical JSON. ``store`` is a Store or a Unit. The first rule with hits decides: one hit
     under a ``link`` rule links; anything else is for review."""
@@ -182,7 +184,7 @@ async def match_patient(store: Any, record: dict[str, Any], rules: list[MatchRul
 MAX_CANDIDATES = 10
 
 
-async def _candidates(store: Any, key: str | None) -> list[str]:
+async def _candidates(store: CrossReference, key: str | None) -> list[str]:
     if not key:
         return []
     found: list[str] = await store.find_by_match_key(

@@ -24,8 +24,7 @@ from hub.config import (
 )
 from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
-from hub.ports import Delivered, Deliverer
-from hub.store import Store
+from hub.ports import Delivered, Deliverer, Store
 from mappings.fhir import MapContext as FhirContext
 from mappings.fhir import merge_to_fhir, to_fhir, validate_fhir
 from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND

@@ -32,7 +32,6 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from adapters.fhir.api import (
     COMMON_PARAMS,
@@ -67,8 +66,8 @@ from hub.errors import (
 )
 from hub.findings import Report, Severity
 from hub.pipeline import MessageIdentity, Outcome, Pipeline
-from hub.store import EntityRecord, Store
-from hub.store.store import VersionConflict
+from hub.ports import Store
+from hub.records import DuplicateKey, EntityRecord, VersionConflict
 from hub.sync import CONSUMER as SYNC_CONSUMER
 from hub.sync import identifier_pairs, match_patient
 from mappings.fhir import (
@@ -747,7 +746,7 @@ class HubFhirBackend:
         candidate = str(uuid.uuid4())
         if not pairs:
             return candidate
-        with contextlib.suppress(IntegrityError):  # a racing insert of the same pair
+        with contextlib.suppress(DuplicateKey):  # a racing insert of the same pair
             await self.store.link_identifiers(
                 etype.value, candidate, pairs, source=plan.caller.system
             )

@@ -23,8 +23,7 @@ from carehub.app.x12 import X12Inbound
 from hub.config import HubConfig, X12HttpInbound, secret
 from hub.errors import ConfigError, StoreUnavailable
 from hub.pipeline import Outcome, Pipeline
-from hub.ports import Transport
-from hub.store import Store
+from hub.ports import Store, Transport
 from queues import ParkedMessage, work_queue
 
 __all__ = ["ADMIN_SCOPE", "HttpServer", "http_wanted"]

@@ -22,7 +22,7 @@ from hub.errors import CarehubError
 from hub.outbound import OutboundWorker
 from hub.pipeline import Pipeline
 from hub.ports import Transport
-from hub.store import Store
+from hub.store import SqlStore
 from hub.sync import SyncEngine
 from mappings.vocab import load_vocabulary
 from queues import (
@@ -52,7 +52,7 @@ class Hub:
         self.ns = config.hub.namespace
         self.lanes = lanes
         self._given_transport = transport
-        self.store: Store | None = None
+        self.store: SqlStore | None = None
         self.transport: Transport | None = transport
         self.pipeline: Pipeline | None = None
         self.sync: SyncEngine | None = None
@@ -76,7 +76,7 @@ class Hub:
 
     async def start(self) -> None:
         cfg = self.config
-        self.store = await Store.open(cfg.hub.db_url)
+        self.store = await SqlStore.open(cfg.hub.db_url)
         if self.transport is None:
             # lazy: the hub starts even when the broker is down; it refuses to acknowledge
             # (nothing can be confirmed) and recovers on its own when the broker comes up

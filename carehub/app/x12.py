@@ -22,7 +22,7 @@ from hub.context import MapContext
 from hub.errors import UnsupportedMessage
 from hub.findings import Report, Severity
 from hub.pipeline import InboundResult, MessageIdentity, Outcome, Pipeline
-from hub.store import Store
+from hub.ports import Store
 from mappings.x12 import map_transaction
 
 __all__ = ["X12Inbound", "X12Native", "inbox_handler"]

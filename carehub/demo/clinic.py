@@ -23,7 +23,7 @@ from carehub.app.hub import Hub
 from carehub.demo.partners import FhirSink
 from carehub.demo.traffic import adt_message, demo_patients
 from hub.config import HubConfig, parse_config
-from hub.store import Store
+from hub.ports import Store
 from queues import topic_matches
 
 __all__ = ["DemoSummary", "demo_config", "run_demo"]

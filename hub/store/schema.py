@@ -15,7 +15,7 @@
 - ``reviews``: ambiguous matches waiting for a person.
 - ``sent``: what each destination was last sent per record (echo detection).
 
-Version 2 added the last five tables; ``Store.migrate`` creates what is missing.
+Version 2 added the last five tables; ``SqlStore.migrate`` creates what is missing.
 """
 
 from __future__ import annotations

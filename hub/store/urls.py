@@ -14,7 +14,7 @@ DEFAULT_DB_FILE = "carehub.db"
 
 def normalise_url(url: str | None) -> str:
     """``None`` → a SQLite file in the working directory; ``sqlite:///x`` → SQLite (run
-    inline, see ``hub.store.store``); ``postgres://`` / ``postgresql://`` → asyncpg. Anything
+    inline, see ``hub.store.engine``); ``postgres://`` / ``postgresql://`` → asyncpg. Anything
     else is a configuration error."""
     if not url:
         return f"sqlite:///{Path(DEFAULT_DB_FILE).resolve()}"

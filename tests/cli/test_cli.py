@@ -124,12 +124,12 @@ def test_unreadable_file_is_exit_2(tmp_path: Path):
 def test_messages_show_finds_the_raw_input(tmp_path: Path):
     import asyncio
 
-    from hub.store import Store
+    from hub.store import SqlStore
 
     db = f"sqlite:///{tmp_path / 'c.db'}"
 
     async def seed() -> str:
-        store = await Store.open(db)
+        store = await SqlStore.open(db)
         mid = await store.record_message(
             direction="in",
             system="ehr",

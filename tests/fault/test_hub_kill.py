@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.store import Store
+from hub.store import SqlStore
 from tests.conftest import fresh_pg_database
 from tests.fault.harness import (
     HubProcess,
@@ -106,7 +106,7 @@ async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
         finally:
             await senders.cancel()
             hub.stop()
-    store = await Store.open(db_url)
+    store = await SqlStore.open(db_url)
     try:
         # rows of messages whose hub died before answering stay "received": kept, not lost
         counts = await store.message_counts()

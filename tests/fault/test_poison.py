@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.store import Store
+from hub.store import SqlStore
 from queues import ATTEMPT, HISTORY, PARK_REASON, parking_queue, work_queue
 from tests.fault.harness import (
     HubProcess,
@@ -78,7 +78,7 @@ async def test_poison_is_parked_with_reason_and_history_and_holds_nothing_up(
             _, copies = await asyncio.to_thread(broker_look, rabbit.url, [parked_q], parked_q)
         finally:
             hub.stop()
-    store = await Store.open(db_url)
+    store = await SqlStore.open(db_url)
     try:
         recorded = await store.list_deliveries(destination="billing", status="parked")
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.store import Store
+from hub.store import SqlStore
 from queues import parking_queue, work_queue
 from tests.fault.harness import (
     HubProcess,
@@ -80,7 +80,7 @@ async def test_sink_down_then_backlog_drains_and_nothing_is_parked(
             )
         finally:
             hub.stop()
-    store = await Store.open(db_url)
+    store = await SqlStore.open(db_url)
     try:
         parked = await store.list_deliveries(status="parked")
     finally:

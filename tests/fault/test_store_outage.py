@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.store import Store
+from hub.store import SqlStore
 from tests.conftest import _pg_admin, fresh_pg_database
 from tests.fault.harness import (
     HubProcess,
@@ -148,7 +148,7 @@ async def test_store_unavailable_mid_stream_no_ack_without_durable_write(
 
 
 async def _accepted_control_ids(db_url: str) -> set[str]:
-    store = await Store.open(db_url)
+    store = await SqlStore.open(db_url)
     try:
         rows = await store.list_messages(direction="in", status="accepted", limit=1_000_000)
     finally:

@@ -16,7 +16,7 @@ import aiohttp
 
 from carehub.app.hub import Hub
 from hub.config import parse_config
-from hub.store import MessageRecord
+from hub.records import MessageRecord
 
 MAX_FRAME = 64 * 1024
 FRAME_TIMEOUT = 1.0

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.x12 import parse
 from carehub.app.hub import Hub
-from hub.store import MessageRecord
+from hub.records import MessageRecord
 from tests.corpus import corpus_dir
 from tests.hostile.hubkit import X12_TOKEN, find_raw, post
 

@@ -11,7 +11,7 @@ from hub.envelope import Envelope
 from hub.errors import PartnerUnavailable
 from hub.outbound import OutboundWorker
 from hub.ports import Delivered
-from hub.store import Store
+from hub.store import SqlStore
 from tests.queues.queues_testkit import make_envelope
 
 
@@ -34,7 +34,7 @@ class Unreachable:
 async def test_a_transient_failure_on_the_last_tier_is_recorded_as_parked(
     tmp_path: Path, attempt: int, status: str
 ) -> None:
-    store = await Store.open(f"sqlite:///{tmp_path / 'carehub.db'}")
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'carehub.db'}")
     try:
         worker = OutboundWorker(store, "billing", Unreachable(), format="fhir", retry_tiers=2)
         env = make_envelope()

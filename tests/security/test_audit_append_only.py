@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.store import Store
+from hub.store import SqlStore
 from tests.conftest import fresh_pg_database
 
 FORGERIES = (
@@ -20,7 +20,7 @@ FORGERIES = (
 
 
 async def _one_record(url: str) -> None:
-    store = await Store.open(url)
+    store = await SqlStore.open(url)
     try:
         await store.audit(
             actor="ehr", action="received", outcome="accepted", subject="message:1", peer="10.0.0.1"

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
-from hub.store import AuditRecord
+from hub.records import AuditRecord
 from tests.e2e.test_adt_to_fhir import A04
 from tests.security.seckit import REFUSED_MRN, base, bearer, secured_hub
 

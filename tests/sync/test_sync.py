@@ -428,7 +428,7 @@ async def test_a_review_rule_key_shared_by_too_many_records_is_passed_over(db_ur
     all of them (a common name and birth date says nothing) — with two it is."""
     from hub.config import MatchingConfig
     from hub.identity import demographics, match_key
-    from hub.store import Store
+    from hub.store import SqlStore
     from hub.sync import MAX_CANDIDATES, match_patient
 
     rules = MatchingConfig().patient
@@ -439,7 +439,7 @@ async def test_a_review_rule_key_shared_by_too_many_records_is_passed_over(db_ur
     }
     key = match_key(1, rules[1], demographics(record))
     assert key is not None
-    store = await Store.open(db_url)
+    store = await SqlStore.open(db_url)
     try:
         async with store.unit() as unit:
             for n in range(2):
@@ -464,12 +464,12 @@ async def test_a_change_applied_but_not_published_before_a_crash_is_published_on
     from hub.canonical import Event, EventKind, HumanName, Identifier, Patient, Provenance
     from hub.envelope import Envelope
     from hub.ports import Delivery
-    from hub.store import Store
+    from hub.store import SqlStore
     from hub.sync import SyncEngine
     from queues import build_topology, events_exchange
     from queues.memory import MemoryTransport
 
-    store = await Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'c.db'}")
     transport = MemoryTransport()
     await transport.start(build_topology("crash", {"billing": ["patient.*"]}))
     try:

@@ -22,7 +22,7 @@ from adapters.fhir.api import mount_fhir
 from carehub.app.fhir import make_fhir_app
 from hub.config import HubConfig, parse_config
 from hub.pipeline import Pipeline
-from hub.store import Store
+from hub.store import SqlStore
 from hub.sync import SyncEngine
 from queues import (
     MemoryTransport,
@@ -85,7 +85,7 @@ class Api:
     """A running API: the HTTP client, the store, the config."""
 
     http: TestClient
-    store: Store
+    store: SqlStore
     config: HubConfig
     transport: Any
     namespace: str
@@ -143,7 +143,7 @@ async def running_api(
     config = parse_config(config_text(max_body, max_entries))
     ns = namespace or f"t{uuid.uuid4().hex[:10]}"
     transport = transport or MemoryTransport()
-    store = await Store.open(db_url)
+    store = await SqlStore.open(db_url)
     await transport.start(build_topology(ns, {}, retry_delays=[0.2]))
     pipeline = Pipeline(store, transport, ingress_exchange=ingress_exchange(ns), confirm_timeout=5)
     engine = SyncEngine(store, transport, events_exchange=events_exchange(ns))
