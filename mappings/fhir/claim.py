@@ -278,6 +278,13 @@ def _diagnosis_to(diagnosis: Diagnosis, number: int) -> Json:
     )
 
 
+def _serviced(line: ServiceLine, ctx: MapContext) -> Json:
+    """serviced[x] is a choice: the period when the line has one (an 837 DTP*472*RD8 is read
+    as the period plus its first day as the date), else the date; as the 837 writes it."""
+    period = period_to(line.service_period, ctx)
+    return {"servicedPeriod": period} if period else {"servicedDate": date_to(line.service_date)}
+
+
 def _line_to(line: ServiceLine, encounter: Json | None, ctx: MapContext) -> Json:
     # productOrService is 1..1: a line known only by revenue code names it in text
     product = coded_to(line.procedure) or {"text": f"revenue code {line.revenue_code}"}
@@ -288,8 +295,7 @@ def _line_to(line: ServiceLine, encounter: Json | None, ctx: MapContext) -> Json
             "revenue": {"coding": [{"code": line.revenue_code}]} if line.revenue_code else None,
             "productOrService": product,
             "modifier": [{"coding": [{"code": m}]} for m in line.modifiers],
-            "servicedDate": date_to(line.service_date),
-            "servicedPeriod": period_to(line.service_period, ctx),
+            **_serviced(line, ctx),
             "locationCodeableConcept": {"coding": [{"code": line.place_of_service}]}
             if line.place_of_service
             else None,
