@@ -93,6 +93,26 @@ def test_claims_pass_pyx12_and_match_golden(name: str, build: Callable[[], Claim
     check_golden(f"out_{name}.x12", segment_lines(data))
 
 
+@pytest.mark.parametrize("build", [fx.rich_professional, fx.rich_institutional])
+def test_a_line_with_a_date_and_a_period_gets_one_dtp_472(build: Callable[[], Claim]) -> None:
+    """2400 DTP*472 is D8 or RD8, never both (max use 1): the period wins, as read."""
+    claim = build()
+    both = [
+        n
+        for n, line in enumerate(claim.service_lines, 1)
+        if line.service_date and line.service_period
+    ]
+    assert both, "the fixture must keep a line with both"
+    ts = next(parse(render_event(fx.event(K.CLAIM_SUBMITTED, claim), options())).transaction_sets())
+    lines: list[list[str]] = []
+    for segment in ts.segments:
+        if segment.id == "LX":
+            lines.append([])
+        elif segment.id == "DTP" and lines and segment.element(1) == "472":
+            lines[-1].append(segment.element(2))
+    assert all(lines[n - 1] == ["RD8"] for n in both), lines
+
+
 def test_rich_professional_claim_reads_back_the_same() -> None:
     """Every value the 837P carries comes back; pointers follow the principal-first HI."""
     claim = fx.rich_professional()
