@@ -3,6 +3,7 @@ corpus (by path, never copied) and pyx12 as an independent validator."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from tests.corpus import corpus_dir
 __all__ = [
     "Pyx12Result",
     "pytest_generate_tests",
+    "pyx12_says",
     "run_pyx12",
     "x12_corpus_dir",
     "x12_dir",
@@ -84,3 +86,24 @@ def run_pyx12(data: bytes) -> Pyx12Result:
     finally:
         log.removeHandler(handler)
         log.propagate = old
+
+
+_LINE_PREFIX = re.compile(r"^Line:\d+ [A-Z0-9]+:\d+ - ")
+
+
+def pyx12_says(data: bytes) -> tuple[str, ...]:
+    """pyx12's verdict on ``data`` as plain, comparable text: ``()`` when it accepts the input
+    and logs no error; otherwise ``"rejected"`` first when it rejects it, then its distinct
+    error messages in order, without the line numbers. ``("not X12",)`` when it refuses to
+    read the input, ``("no map for <guide>",)`` when it has no map for the guide."""
+    result = run_pyx12(data)
+    if result.raised is not None:
+        found = re.search(r"Map not found.*vriic=(\S+)", str(result.raised))
+        if found:
+            return (f"no map for {found.group(1)}",)
+        return (f"raised {type(result.raised).__name__}: {result.raised}",)
+    if result.errors and "does not look like an X12 data file" in result.errors[0]:
+        return ("not X12",)
+    messages = [_LINE_PREFIX.sub("", e) for e in result.errors]
+    verdict = [] if result.ok else ["rejected"]
+    return tuple(verdict + list(dict.fromkeys(messages)))

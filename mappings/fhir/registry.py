@@ -12,9 +12,11 @@ from hub.canonical import EntityType
 from mappings.fhir import (
     appointment,
     claim,
+    claim_response,
     coverage,
     eligibility,
     encounter,
+    explanation_of_benefit,
     location,
     organization,
     patient,
@@ -40,7 +42,9 @@ FHIR_MAPPINGS: Mapping[str, ResourceMapping] = MappingProxyType(
             *eligibility.MAPPINGS,
             *appointment.MAPPINGS,
             encounter.MAPPING,
-            *claim.MAPPINGS,
+            claim.MAPPING,
+            claim_response.MAPPING,
+            explanation_of_benefit.MAPPING,
             *supply.MAPPINGS,
         )
     }

@@ -382,6 +382,21 @@ def claim() -> Claim:
     )
 
 
+def claim_from_837() -> Claim:
+    """A professional claim as the X12 837 reading makes it: a line sent with DTP*472*RD8
+    keeps the period and its first day as the service date."""
+    base = claim()
+    line = base.service_lines[1].model_copy(update={"service_date": date(2024, 5, 1)})
+    return base.model_copy(
+        update={
+            "kind": ClaimKind.PROFESSIONAL,
+            "place_of_service": "11",
+            "frequency_code": "1",
+            "service_lines": [base.service_lines[0], line],
+        }
+    )
+
+
 def remittance(with_procedure: bool = True) -> Remittance:
     """ClaimResponse.item has no productOrService in R4: the ClaimResponse record has none."""
     return Remittance(

@@ -1,4 +1,6 @@
-"""Golden files: what the mappings write, compared byte for byte with reviewed JSON.
+"""Golden files: what the mappings write, compared byte for byte with reviewed JSON. The
+same test validates what was written (or, for a reading, the resource read) with the
+fhir.resources R4B model: a golden is a reviewed diff, never the only oracle.
 
 Regenerate after a deliberate change with::
 
@@ -19,6 +21,7 @@ import pytest
 from fhirmap_fixtures import (
     appointment,
     claim,
+    claim_from_837,
     eligibility_response,
     encounter,
     purchase_order,
@@ -71,6 +74,7 @@ CASES: dict[str, tuple[Callable[[], Any], str | None]] = {
     "encounter_from_adt": (_encounter_from_adt, "Encounter"),
     "appointment": (appointment, "Appointment"),
     "claim_institutional": (claim, "Claim"),
+    "claim_professional_from_837": (claim_from_837, "Claim"),
     "claim_response": (lambda: remittance(with_procedure=False), "ClaimResponse"),
     "explanation_of_benefit": (remittance, "ExplanationOfBenefit"),
     "eligibility_response": (eligibility_response, "CoverageEligibilityResponse"),
@@ -104,7 +108,9 @@ def test_written_fhir_matches_its_golden(case: str, ctx: MapContext) -> None:
 
 @pytest.mark.parametrize("name", CANONICAL)
 def test_canonical_reading_matches_its_golden(name: str, ctx: MapContext) -> None:
-    entity = from_fhir(load_json(corpus_dir() / "fhir" / name), ctx)
+    resource = load_json(corpus_dir() / "fhir" / name)
+    validate_fhir(resource)
+    entity = from_fhir(resource, ctx)
     assert not isinstance(entity, list)
     _check(
         GOLDEN / name.replace("fhirr4__", "canonical_"),

@@ -39,9 +39,14 @@ def context(**overrides: Any) -> MapContext:
     return MapContext(**fields)
 
 
+def raw_message(path: Path, index: int = 0) -> bytes:
+    """The bytes of the ``index``-th message of a file (corpus files may hold several)."""
+    return split_messages(path.read_bytes())[index]
+
+
 def load(path: Path, index: int = 0) -> Message:
-    """The ``index``-th message of a file (corpus files may hold several)."""
-    return parse(split_messages(path.read_bytes())[index])
+    """The ``index``-th message of a file, parsed."""
+    return parse(raw_message(path, index))
 
 
 def check_golden(name: str, actual: Any) -> None:

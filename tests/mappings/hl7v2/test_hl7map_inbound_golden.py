@@ -1,12 +1,14 @@
 """Golden tests: each inbound trigger on corpus messages where the corpus has one, on our own
 fixtures where it does not. Goldens are reviewed by eye; regenerate with
-CAREHUB_REGEN_GOLDEN=1 and review the diff."""
+CAREHUB_REGEN_GOLDEN=1 and review the diff. The same test validates the input with hl7apy
+STRICT: no error, or exactly the findings ``STRICT_KNOWN`` lists for it."""
 
 from __future__ import annotations
 
 import pytest
-from hl7map_support import FIXTURES, HL7_CORPUS, check_golden, context, load
+from hl7map_support import FIXTURES, HL7_CORPUS, check_golden, context, raw_message, strict_errors
 
+from adapters.hl7v2 import parse
 from hub.canonical import EventKind
 from mappings.hl7v2 import map_message
 from tests.golden import dump_events
@@ -76,18 +78,86 @@ OWN = [
 ]
 
 
+_WITHDRAWN = "OperationNotAllowed: Cannot instantiate an unknown Element with strict validation"
+_CODED_IS = "MaxChildLimitReached: Cannot add <Component IS (None) of type IS>: max limit (1) "
+
+#: golden name → (the hl7apy STRICT error texts its input gets, why the input is so).
+#: Inputs not listed must have no error. hl7apy stops at a segment's first problem, so a
+#: listed text is the first, not every, deviation.
+STRICT_KNOWN: dict[str, tuple[list[str], str]] = {
+    **{
+        name: ([_WITHDRAWN], "v2.8 sample filling fields 2.8 withdrew (EVN-1, AL1, …)")
+        for name in (
+            "adt_a01_rich",
+            "adt_a08",
+            "adt_a28",
+            "adt_a40_two_groups",
+            "siu_s12",
+            "siu_s13",
+            "siu_s14",
+            "siu_s15",
+            "siu_s26",
+            "dft_p03",
+        )
+    },
+    "adt_a03": (
+        ["MaxLengthReached: The value OSPEDALE MAGGIORE DI LODI exceed the max length: 20"],
+        "a facility name longer than HD-1 allows",
+    ),
+    "adt_a04_v23": (
+        [
+            "PID is out of order or repeated in ADT_A01 2.3 (expected EVN)",
+            "ValueError: Invalid value for TN data",
+        ],
+        "no EVN segment; a phone number that is not TN syntax",
+    ),
+    "adt_a31_v231": (["no structure known for ADT^A31"], "hl7apy has no 2.3.1 ADT_A31"),
+    "siu_s12_v23": (
+        ["MaxLengthReached: The value RECEIVING_APPLICATION exceed the max length: 20"],
+        "MSH-5 longer than HD-1 allows",
+    ),
+    # our fixtures send a coded value (code^text) where the table is IS, as many senders do;
+    # the mapping keeps the text, so the fixture stays as senders write it
+    "adt_a05": (
+        [f"{_CODED_IS}reached for <Field PV1_14 (ADMIT_SOURCE) of type IS>"],
+        "PV1-14 sent as code^text^table",
+    ),
+    "adt_a11": (
+        [f"{_CODED_IS}reached for <Field EVN_4 (EVENT_REASON_CODE) of type IS>"],
+        "EVN-4 sent as code^text",
+    ),
+    "mfn_m02": (
+        [f"{_CODED_IS}reached for <Field PRA_3 (PRACTITIONER_CATEGORY) of type IS>"],
+        "PRA-3 sent as code^text",
+    ),
+}
+
+
+def _strict_as_known(name: str, raw: bytes) -> None:
+    expected, why = STRICT_KNOWN.get(name, ([], "strictly valid"))
+    assert [f["text"] for f in strict_errors(raw)] == expected, why
+
+
 @pytest.mark.parametrize(("name", "file", "index", "kinds"), CORPUS, ids=[c[0] for c in CORPUS])
 def test_corpus_message_maps_to_golden(name, file, index, kinds):
-    events = map_message(load(HL7_CORPUS / file, index), context())
+    raw = raw_message(HL7_CORPUS / file, index)
+    _strict_as_known(name, raw)
+    events = map_message(parse(raw), context())
     assert [e.kind for e in events] == kinds
     check_golden(f"in_{name}.json", dump_events(events))
 
 
 @pytest.mark.parametrize(("name", "file", "kinds"), OWN, ids=[c[0] for c in OWN])
 def test_own_fixture_maps_to_golden(name, file, kinds):
-    events = map_message(load(FIXTURES / file), context())
+    raw = raw_message(FIXTURES / file)
+    _strict_as_known(name, raw)
+    events = map_message(parse(raw), context())
     assert [e.kind for e in events] == kinds
     check_golden(f"in_{name}.json", dump_events(events))
+
+
+def test_every_known_strict_finding_names_a_golden():
+    assert sorted(set(STRICT_KNOWN) - {c[0] for c in CORPUS + OWN}) == []
 
 
 def test_every_trigger_in_the_registry_has_a_golden():

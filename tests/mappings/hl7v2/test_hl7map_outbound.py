@@ -41,8 +41,9 @@ def _base() -> dict:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_rendering_matches_golden(name):
-    text = render(name).decode().replace("\r", "\n")
-    check_golden(f"out_{name}.hl7", text)
+    raw = render(name)
+    assert strict_errors(raw) == []
+    check_golden(f"out_{name}.hl7", raw.decode().replace("\r", "\n"))
 
 
 @pytest.mark.parametrize("version", ["2.5", "2.5.1", "2.6"])

@@ -4,6 +4,7 @@ Every transaction set either maps, or raises ``UnsupportedMessage`` with a clear
 a location; ``MappingError`` only where the data itself is wrong, listed below with the
 reason; nothing else escapes. What each set maps to is a golden file per input
 (``golden/in_<file>.json``, regenerable with CAREHUB_REGEN_GOLDEN=1, reviewed by eye).
+The same test runs pyx12 on the input: clean, or exactly what ``x12map_pyx12`` lists.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from x12map_pyx12 import PYX12_KNOWN
 from x12map_support import (
     check_golden,
     context,
@@ -23,6 +25,7 @@ from x12map_support import (
 from hub.errors import MappingError, UnsupportedMessage
 from mappings.x12 import inbound_key, map_transaction
 from tests.golden import dump_events
+from tests.x12_support import pyx12_says
 
 #: file → (location, why the data cannot be mapped)
 DATA_ERRORS: dict[str, tuple[str, str]] = {
@@ -53,7 +56,13 @@ def _outcome(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name[:70] for p in FILES])
 def test_every_set_maps_or_says_why(path: Path) -> None:
+    expected, why = PYX12_KNOWN.get(path.name, ((), "pyx12-clean"))
+    assert pyx12_says(path.read_bytes()) == expected, why
     check_golden(f"in_{path.name}.json", _outcome(path))
+
+
+def test_every_known_pyx12_verdict_names_an_input() -> None:
+    assert sorted(set(PYX12_KNOWN) - {p.name for p in FILES}) == []
 
 
 def test_the_corpus_is_mostly_mapped() -> None:

@@ -1,6 +1,7 @@
-"""Outbound: canonical → 837P/837I (pyx12 must report zero errors), 270 and 850 (our own
-guide tables must report no errors), goldens of the rendered X12, and the 837 round trip
-corpus → canonical → 837 → canonical."""
+"""Outbound: canonical → 837P/837I (pyx12 must report zero errors), 270 and 850 (pyx12 has
+no map for them, which each golden test asserts; our own guide tables must report no
+errors), goldens of the rendered X12, and the 837 round trip corpus → canonical → 837 →
+canonical. Every golden test runs its validator on the same output it compares."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from hub.canonical import Claim, Event, EventKind
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from mappings.x12 import map_transaction
 from mappings.x12.outbound import OUTBOUND, render_event
-from tests.x12_support import run_pyx12
+from tests.x12_support import pyx12_says, run_pyx12
 
 K = EventKind
 
@@ -90,6 +91,26 @@ def test_claims_pass_pyx12_and_match_golden(name: str, build: Callable[[], Claim
     data = render_event(fx.event(K.CLAIM_SUBMITTED, build()), options())
     _pyx12_clean(data)
     check_golden(f"out_{name}.x12", segment_lines(data))
+
+
+@pytest.mark.parametrize("build", [fx.rich_professional, fx.rich_institutional])
+def test_a_line_with_a_date_and_a_period_gets_one_dtp_472(build: Callable[[], Claim]) -> None:
+    """2400 DTP*472 is D8 or RD8, never both (max use 1): the period wins, as read."""
+    claim = build()
+    both = [
+        n
+        for n, line in enumerate(claim.service_lines, 1)
+        if line.service_date and line.service_period
+    ]
+    assert both, "the fixture must keep a line with both"
+    ts = next(parse(render_event(fx.event(K.CLAIM_SUBMITTED, claim), options())).transaction_sets())
+    lines: list[list[str]] = []
+    for segment in ts.segments:
+        if segment.id == "LX":
+            lines.append([])
+        elif segment.id == "DTP" and lines and segment.element(1) == "472":
+            lines[-1].append(segment.element(2))
+    assert all(lines[n - 1] == ["RD8"] for n in both), lines
 
 
 def test_rich_professional_claim_reads_back_the_same() -> None:
@@ -277,6 +298,7 @@ def test_options_refuse_versions_we_cannot_write() -> None:
 
 def test_270_with_dependent_passes_our_tables_and_matches_golden() -> None:
     data = render_event(fx.event(K.ELIGIBILITY_REQUESTED, fx.eligibility_request()), options())
+    assert pyx12_says(data) == ("no map for 005010X279A1",)  # so our tables are the oracle
     _own_tables_clean(data)
     check_golden("out_270_dependent.x12", segment_lines(data))
     (check,) = [e.entity for e in map_transaction(next(parse(data).transaction_sets()), context())]
@@ -316,6 +338,7 @@ def test_purchase_order_passes_our_tables_and_matches_golden(version: str) -> No
         fx.event(K.SUPPLY_ORDER_PLACED, fx.purchase_order()),
         options(purchase_order_version=version),
     )
+    assert pyx12_says(data) == (f"no map for {version}",)  # so our tables are the oracle
     _own_tables_clean(data)
     check_golden(f"out_850_{version}.x12", segment_lines(data))
     ic = parse(data).interchanges[0]
