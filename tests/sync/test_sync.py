@@ -427,9 +427,9 @@ async def test_a_review_rule_key_shared_by_too_many_records_is_passed_over(db_ur
     """Eleven Testperson records born the same day: a twelfth is not put to review against
     all of them (a common name and birth date says nothing) — with two it is."""
     from hub.config import MatchingConfig
-    from hub.identity import demographics, match_key
     from hub.store import Store
     from hub.sync import MAX_CANDIDATES, match_patient
+    from hub.sync.identity import demographics, match_key
 
     rules = MatchingConfig().patient
     record = {
