@@ -237,7 +237,10 @@ class IdentityService:
         self, store: IdentityStore, etype: str, pairs: list[Pair], source: str
     ) -> str:
         """A canonical id for a record known so far only by ``pairs``: linked now, first
-        writer wins (a concurrent reservation of the same identifiers yields the same id)."""
+        writer wins (a concurrent reservation of the same identifiers yields the same id).
+        Without identifiers there is nothing to reserve by: a new id, linked to nothing."""
+        if not pairs:
+            return str(uuid.uuid4())
         await store.link_identifiers(etype, str(uuid.uuid4()), pairs, source=source)
         found = await store.resolve_identifiers(etype, pairs)
         return found.get(pairs[0]) or sorted(set(found.values()))[0]

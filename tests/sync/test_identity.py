@@ -57,6 +57,9 @@ async def test_racing_reservations_of_one_identifier_yield_one_id(
     )
     assert len(set(ids)) == 1
     assert await identity.resolve(store, "Patient", pairs) == [ids[0]]
+    # nothing to reserve by: a fresh id each time, linked to nothing
+    bare = await identity.reserve(store, "Patient", [], "ehr")
+    assert bare != await identity.reserve(store, "Patient", [], "ehr")
 
 
 async def test_match_links_one_candidate_and_sends_several_to_review(
