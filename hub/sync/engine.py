@@ -110,7 +110,8 @@ class SyncEngine:
             await repoint_references(unit, env, reserved, patient)
         found = await self.identity.identify(unit, etype, incoming, source)
         current = await unit.get_entity(etype, found.canonical_id)
-        case = Case(unit, env, etype, found.canonical_id, incoming, current, found.review, again)
+        case = Case(unit, env, etype, found.canonical_id, incoming, current)
+        case.review, case.again = found.review, again
         refused = await self._judge(case)
         if refused is not None:
             return refused
