@@ -12,8 +12,8 @@ import logging
 from hub.canonical import EventKind
 from hub.errors import PermanentError
 from hub.faults import fault_point
-from hub.identity import content
 from hub.ports import Deliverer, Delivery, Store, Unit
+from hub.sync.state import content
 
 __all__ = ["OutboundWorker"]
 

@@ -299,17 +299,25 @@ async def test_an_echo_between_two_systems_is_not_propagated(site: Site):
     )
     await eventually(lambda: site.fhir.count("Patient") == 1)
     await eventually(lambda: len(site.lab.received) == 1)
+    await site.settle()
+    (patient,) = await site.patients()
+    version = (await site.store.get_entity("Patient", patient["id"])).version
+    deliveries = len(await site.store.list_deliveries())
     # billing tells the hub back exactly what it was told (its own MLLP feed)
     assert (
         await site.send("billing", adt("A08", "B-1", "4444", "Delta", "Dee", "20261128130100"))
         == "AA"
     )
     await site.settle()
+    history = await site.store.sync_history("Patient", patient["id"])
+    # recognised as an echo — not merely "unchanged", which it would be without the check
+    assert [h["outcome"] for h in history][-1] == "echo"
+    assert history[-1]["source"] == "billing"
+    # nothing published: no delivery to anyone (not even a skipped one back to billing)
+    assert len(await site.store.list_deliveries()) == deliveries
     assert len(site.lab.received) == 1  # nothing new for the lab
     assert site.fhir.applied["Patient"] == 1  # and nothing back to billing
-    (patient,) = await site.patients()
-    outcomes = [h["outcome"] for h in await site.store.sync_history("Patient", patient["id"])]
-    assert outcomes[-1] in ("echo", "unchanged")
+    assert (await site.store.get_entity("Patient", patient["id"])).version == version
 
 
 async def test_a_non_owner_cannot_change_an_owned_field(site: Site):
@@ -427,9 +435,9 @@ async def test_a_review_rule_key_shared_by_too_many_records_is_passed_over(db_ur
     """Eleven Testperson records born the same day: a twelfth is not put to review against
     all of them (a common name and birth date says nothing) — with two it is."""
     from hub.config import MatchingConfig
-    from hub.identity import demographics, match_key
     from hub.store import SqlStore
     from hub.sync import MAX_CANDIDATES, match_patient
+    from hub.sync.identity import demographics, match_key
 
     rules = MatchingConfig().patient
     record = {

@@ -1,0 +1,184 @@
+"""The sync engine's loop: between ``carehub.ingress`` and ``carehub.events``.
+
+For each delivery: skip an event already applied (``processed``), apply it in one
+transaction — identify the record (``hub.sync.identity``), run the judgements in order
+(``hub.sync.rules``), save the new versioned state — retrying when another worker wrote the
+record first, publish what changed (plus double bookings, ``hub.sync.bookings``), and mark
+the event applied. ``patient.merged`` is applied by ``hub.sync.merge``.
+
+Writes are optimistic (versioned): two workers racing on one record cannot both win; the
+loser re-reads and re-decides. No global lock. Every decision is written to ``sync_log``:
+``carehub show`` reads it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from hub.canonical import EntityType, Event, EventKind
+from hub.config import HubConfig
+from hub.envelope import Envelope
+from hub.errors import TransientError
+from hub.faults import fault_point
+from hub.ports import Delivery, Store, Transport, Unit
+from hub.records import EntityRecord, VersionConflict
+from hub.sync.bookings import double_bookings
+from hub.sync.decisions import Decision, log_decision
+from hub.sync.identity import IdentityService, json_pairs, targets
+from hub.sync.merge import Merger, repoint_references
+from hub.sync.rules import Case, Rule, default_judgements
+
+__all__ = ["CONSUMER", "SyncEngine"]
+
+log = logging.getLogger("carehub.sync")
+
+#: the consumer name under which applied events are recorded (``processed``)
+CONSUMER = "sync"
+_ATTEMPTS = 4
+
+
+class SyncEngine:
+    """Consumes the ingress queue; one call of ``handle`` per delivery (settled by the
+    caller's single settle point: returning acks, raising retries or parks)."""
+
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        *,
+        events_exchange: str,
+        config: HubConfig | None = None,
+        judgements: Sequence[Rule] | None = None,
+    ):
+        self.store = store
+        self.transport = transport
+        self.events = events_exchange
+        cfg = config or HubConfig()
+        self.identity = IdentityService(cfg.matching.patient)
+        self.judgements: tuple[Rule, ...] = tuple(
+            default_judgements(cfg.ownership) if judgements is None else judgements
+        )
+        self.merger = Merger(self.identity, self._save)
+
+    async def handle(self, delivery: Delivery) -> None:
+        env = delivery.envelope
+        if await self._already_applied(env):
+            log.info("event %s already applied; not published again", env.id)
+            return
+        # only an event seen before (redelivered, or back from a retry tier) can have been
+        # applied without being marked: the check is skipped for every first delivery
+        again = delivery.redelivered or delivery.attempt > 0
+        for event in await self._apply_with_retries(env, again):
+            out = env.model_copy(update={"payload": event, "id": _out_id(env.id, event)})
+            await self.transport.publish(self.events, out.routing_key, out)
+        fault_point("sync_after_publish")
+        # marked only after the confirms: a crash in between republishes the record under the
+        # same envelope ids ("republished"), which every destination recognises
+        await self.store.mark_processed(CONSUMER, env.id)
+
+    async def _already_applied(self, env: Envelope) -> bool:
+        """The same event again (a redelivery after it was marked): nothing to do."""
+        return await self.store.was_processed(CONSUMER, env.id)
+
+    async def _apply_with_retries(self, env: Envelope, again: bool) -> list[Event]:
+        for _ in range(_ATTEMPTS):
+            try:
+                return await self.apply(env, again=again)
+            except VersionConflict:
+                continue  # another worker wrote the record: read it again and re-decide
+        raise TransientError(f"record changed concurrently {_ATTEMPTS} times", code="409")
+
+    async def apply(self, env: Envelope, *, again: bool = True) -> list[Event]:
+        """Apply one event in one transaction; return the events to publish. ``again``:
+        the event may have been applied before (then it is only republished)."""
+        async with self.store.unit() as unit:
+            if env.payload.kind is EventKind.PATIENT_MERGED:
+                decision = await self.merger.merge(unit, env)
+            else:
+                decision = await self._upsert(unit, env, again)
+        return decision.out
+
+    async def _upsert(self, unit: Unit, env: Envelope, again: bool) -> Decision:
+        event, source = env.payload, env.source_system
+        etype = event.entity.entity_type.value
+        incoming = event.entity.model_dump(mode="json", exclude_none=True)
+        for reserved, patient in await self.identity.resolve_refs(unit, incoming, source):
+            # a reservation joined its patient: what pointed at it follows
+            await repoint_references(unit, env, reserved, patient)
+        found = await self.identity.identify(unit, etype, incoming, source)
+        current = await unit.get_entity(etype, found.canonical_id)
+        case = Case(unit, env, etype, found.canonical_id, incoming, current)
+        case.review, case.again = found.review, again
+        refused = await self._judge(case)
+        if refused is not None:
+            return refused
+        entity = await self._save(unit, env, etype, case.canonical_id, case.proposed(), current)
+        decision = Decision()
+        decision.out.append(event.model_copy(update={"entity": entity}))
+        decision.out.extend(await double_bookings(unit, event, entity))
+        await log_decision(unit, env, etype, case.canonical_id, decision)
+        return decision
+
+    async def _judge(self, case: Case) -> Decision | None:
+        """Run the judgements in order; the final decision that stops the event, if any."""
+        for rule in self.judgements:
+            decision = await rule.judge(case)
+            if decision is None:
+                continue
+            await log_decision(case.unit, case.env, case.etype, case.canonical_id, decision)
+            if not decision.final:
+                continue
+            if decision.learn_identifiers:
+                pairs = json_pairs(case.incoming.get("identifiers", []), case.source)
+                await case.unit.link_identifiers(
+                    case.etype, case.canonical_id, pairs, source=case.source
+                )
+            return decision
+        return None
+
+    async def _save(
+        self,
+        unit: Unit,
+        env: Envelope,
+        etype: str,
+        canonical_id: str,
+        state: dict[str, Any],
+        current: EntityRecord | None,
+    ) -> Any:
+        """Write ``state`` as the record's next version (at the version read: a concurrent
+        write raises ``VersionConflict``), and its identifiers, references and match keys."""
+        state.setdefault("meta", {})["version"] = (current.version if current else 0) + 1
+        entity = type(env.payload.entity).model_validate(state)
+        source = env.source_system
+        await unit.save_entity(
+            etype,
+            canonical_id,
+            state,
+            source=source,
+            event_id=env.id,
+            event_kind=env.payload.kind.value,
+            expected_version=current.version if current else 0,
+        )
+        pairs = json_pairs(state.get("identifiers", []), source)
+        if current is None:
+            # a new record: a concurrent worker may have linked one of its identifiers to a
+            # record of its own in the meantime; then this one re-decides (and joins that one)
+            await self.identity.link_or_conflict(unit, etype, canonical_id, pairs, source)
+        else:
+            await unit.link_identifiers(etype, canonical_id, pairs, source=source)
+        await unit.set_refs(etype, canonical_id, targets(state, source))
+        if etype == EntityType.PATIENT.value:
+            await unit.set_match_keys(etype, canonical_id, self.identity.match_keys(state))
+        return entity
+
+
+def _out_id(envelope_id: str, event: Event) -> str:
+    """The outgoing envelope id: the incoming one for the event itself (stable across
+    re-processing); a derived, equally stable one for extra events (conflicts)."""
+    if event.kind is not EventKind.APPOINTMENT_CONFLICT:
+        return envelope_id
+    other = event.related[0].id if event.related else ""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{envelope_id}:conflict:{other}"))

@@ -1,0 +1,106 @@
+"""A record's state in canonical JSON (``entity.model_dump(mode="json")``): what it says
+(``content``), what it points at (``refs_in``) and the state after a change (``merge_state``).
+
+Pure functions: the same code serves a Patient, a claim's patient party, an appointment's
+participants, and the outbound worker's record of what a destination was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.canonical import Event
+
+__all__ = [
+    "BOOKKEEPING",
+    "content",
+    "is_set",
+    "merge_state",
+    "proposed_state",
+    "refs_in",
+    "unite",
+]
+
+#: fields that say who a record is and where it came from, not what it says
+BOOKKEEPING = frozenset({"id", "identifiers", "meta", "entity_type"})
+
+_REF_KEYS = {"type", "id", "identifiers", "display"}
+
+
+def content(record: dict[str, Any]) -> dict[str, Any]:
+    """What a record says, without who it is or where it came from."""
+    return {k: v for k, v in record.items() if k not in BOOKKEEPING and v not in (None, [], {})}
+
+
+def is_set(value: Any) -> bool:
+    """A value that says something (not None, not empty)."""
+    return value is not None and value not in ([], {}, "")
+
+
+def refs_in(value: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every reference inside a canonical JSON record: (path, the ``Ref`` dict). A claim
+    party's link (``ClaimParty.ref``) counts too."""
+    if isinstance(value, dict):
+        if "type" in value and "identifiers" in value and set(value) <= _REF_KEYS:
+            yield path, value
+            return
+        for key, item in value.items():
+            if key != "meta":
+                yield from refs_in(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from refs_in(item, f"{path}[{i}]")
+
+
+def unite(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Identifiers of ``a``, then those of ``b`` that ``a`` lacks (by system and value)."""
+    seen = {(i.get("system"), i.get("value")) for i in a}
+    return a + [i for i in b if (i.get("system"), i.get("value")) not in seen]
+
+
+def merge_state(
+    current: dict[str, Any] | None, incoming: dict[str, Any], source: str
+) -> dict[str, Any]:
+    """New state: values present in ``incoming`` win, absent or empty ones keep the current
+    value; identifiers are united; ``meta.field_sources`` records who set each field."""
+    if current is None:
+        merged = dict(incoming)
+        sources = {k: source for k, v in incoming.items() if k not in BOOKKEEPING and is_set(v)}
+    else:
+        merged = dict(current)
+        sources = dict(current.get("meta", {}).get("field_sources", {}))
+        for key, value in incoming.items():
+            if key in BOOKKEEPING or not is_set(value):
+                continue
+            merged[key] = value
+            sources[key] = source
+        merged["identifiers"] = unite(
+            current.get("identifiers", []), incoming.get("identifiers", [])
+        )
+    meta = dict((current or {}).get("meta") or {})
+    meta.update(source=source, updated_at=datetime.now(UTC).isoformat(), field_sources=sources)
+    merged["meta"] = meta
+    return merged
+
+
+def proposed_state(
+    current: dict[str, Any] | None,
+    incoming: dict[str, Any],
+    source: str,
+    event: Event,
+    canonical_id: str,
+    *,
+    review: bool,
+) -> dict[str, Any]:
+    """The state ``event`` from ``source`` would give the record: ``merge_state`` plus its
+    canonical id, the event's stamp (MSH-7/EVN-2, ``meta.lastUpdated``) and the review flag."""
+    state = merge_state(current, incoming, source)
+    state["id"] = canonical_id
+    stamp = event.provenance.recorded_at
+    if stamp is not None:
+        state["meta"]["recorded_at"] = stamp.isoformat()
+    if review:
+        state["meta"]["pending_review"] = True
+    return state

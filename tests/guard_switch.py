@@ -1,0 +1,53 @@
+"""A pytest plugin for tests/test_guards.py: switches one guarded check off.
+
+Loaded with ``-p tests.guard_switch``; ``CAREHUB_GUARD_OFF=<name>`` names the check, which is
+monkeypatched for the whole session to its "let everything through" behaviour. Production
+code has no switch: the check is replaced from outside, like a mutant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import pytest
+
+ENV = "CAREHUB_GUARD_OFF"
+
+
+async def _no_judgement(self: Any, case: Any) -> None:
+    return None
+
+
+async def _never_applied(self: Any, env: Any) -> bool:
+    return False
+
+
+def _allows_all(self: Any, resource_type: str, permission: str) -> bool:
+    return True
+
+
+#: name → (module, class, attribute, replacement)
+SWITCHES: dict[str, tuple[str, str, str, Any]] = {
+    "echo": ("hub.sync.rules", "Echo", "judge", _no_judgement),
+    "stale": ("hub.sync.rules", "Stale", "judge", _no_judgement),
+    "ownership": ("hub.sync.rules", "NotOwned", "judge", _no_judgement),
+    "unchanged": ("hub.sync.rules", "Unchanged", "judge", _no_judgement),
+    "redelivered": ("hub.sync.rules", "Redelivered", "judge", _no_judgement),
+    "duplicate-event": ("hub.sync.engine", "SyncEngine", "_already_applied", _never_applied),
+    "fhir-scope": ("adapters.fhir.api.auth", "ApiClient", "allows", _allows_all),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    name = os.environ.get(ENV)
+    if not name:
+        return
+    if name not in SWITCHES:
+        raise pytest.UsageError(f"{ENV}={name!r}: no such guarded check ({', '.join(SWITCHES)})")
+    module, cls, attr, replacement = SWITCHES[name]
+    target = getattr(importlib.import_module(module), cls)
+    if not hasattr(target, attr):
+        raise pytest.UsageError(f"{module}.{cls} has no {attr}: the guard table is stale")
+    setattr(target, attr, replacement)

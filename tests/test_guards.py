@@ -1,0 +1,66 @@
+"""Mutation checks: each guarded check, switched off, must turn a named test red.
+
+For each check a subprocess runs the narrowest tests that should catch it with the check
+replaced by its "let everything through" behaviour (``tests/guard_switch.py``); the run must
+fail on an assertion — not on a usage or collection error. The table is in docs/sync.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.guard_switch import ENV, SWITCHES
+
+REPO = Path(__file__).resolve().parent.parent
+SYNC = "tests/sync/test_sync.py::"
+
+#: check → the tests that must catch it
+CATCHERS: dict[str, list[str]] = {
+    "echo": [SYNC + "test_an_echo_between_two_systems_is_not_propagated"],
+    "stale": [SYNC + "test_duplicates_and_stale_updates_change_nothing"],
+    "unchanged": [SYNC + "test_duplicates_and_stale_updates_change_nothing"],
+    "ownership": [SYNC + "test_a_non_owner_cannot_change_an_owned_field"],
+    "redelivered": [
+        SYNC + "test_a_change_applied_but_not_published_before_a_crash_is_published_on_redelivery"
+    ],
+    "duplicate-event": [
+        SYNC + "test_a_change_applied_but_not_published_before_a_crash_is_published_on_redelivery"
+    ],
+    "fhir-scope": [
+        "tests/adapters/fhir/api/test_fhirapi_auth.py::test_scope_letters_map_to_interactions"
+    ],
+}
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def test_every_switch_has_catchers() -> None:
+    assert set(CATCHERS) == set(SWITCHES)
+
+
+@pytest.mark.slow  # ~80 s for all seven under load (one pytest subprocess each)
+@pytest.mark.parametrize("check", sorted(CATCHERS))
+def test_a_switched_off_check_turns_its_tests_red(check: str, amqp_url: str) -> None:
+    # amqp_url: skipped when the broker is unreachable, like the tests it runs; inside, a
+    # missing service must fail loudly rather than skip (a skip is not a catch)
+    env = dict(os.environ, **{ENV: check, "CAREHUB_REQUIRE_SERVICES": "1"})
+    args = ["-q", "-x", "-p", "no:cacheprovider", "-p", "tests.guard_switch", *CATCHERS[check]]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        check=False,  # failing is what this run is for
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    out = run.stdout + run.stderr
+    summary = out.strip().splitlines()[-1] if out.strip() else ""
+    assert run.returncode == 1, f"{check} off: the tests did not fail (rc {run.returncode})\n{out}"
+    assert re.search(r"\b1 failed\b", summary) and "error" not in summary, out
