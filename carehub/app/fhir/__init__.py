@@ -13,7 +13,7 @@ store, the mappings (``mappings/fhir``) and the checks (``conformance/fhir``).
 
 from __future__ import annotations
 
-from carehub.app.fhir.app import api_clients, make_fhir_app, store_audit
+from carehub.app.fhir.app import make_fhir_app, store_audit
 from carehub.app.fhir.backend import FHIR_PORT, HubFhirBackend
 from carehub.app.fhir.views import DELETED_SOURCE, views
 from carehub.app.fhir.writes import FhirInboundFormat, WritePlan
@@ -24,7 +24,6 @@ __all__ = [
     "FhirInboundFormat",
     "HubFhirBackend",
     "WritePlan",
-    "api_clients",
     "make_fhir_app",
     "store_audit",
     "views",

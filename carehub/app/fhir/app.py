@@ -1,50 +1,21 @@
 """``make_fhir_app``: the FHIR API of ``adapters/fhir/api`` wired to the hub — the backend
-over the pipeline and the store, the API clients of the config, the audit trail."""
+over the pipeline and the store, the authenticator of the config's clients
+(``carehub/app/access.py``), the audit trail."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from aiohttp import web
 
 from adapters.fhir.api import ApiSettings, Authenticator, make_api_app
+from carehub.app.access import authenticator
 from carehub.app.fhir.backend import HubFhirBackend
-from hub.config import FhirInbound as FhirPort
-from hub.config import HubConfig, secret
-from hub.errors import ConfigError
+from hub.config import HubConfig
 from hub.pipeline import Pipeline
 from hub.store import Store
 
-__all__ = ["api_clients", "make_fhir_app", "store_audit"]
-
-log = logging.getLogger("carehub.fhir")
-
-
-def _client_system(config: HubConfig, client_id: str, configured: str | None) -> str:
-    """The system a client writes as: its ``system``, else the system whose FHIR port names
-    it, else the client id."""
-    if configured:
-        return configured
-    for name, system in config.systems.items():
-        for port in system.inbound:
-            if isinstance(port, FhirPort) and port.client == client_id:
-                return name
-    return client_id
-
-
-def api_clients(config: HubConfig) -> dict[str, tuple[str, str, list[str]]]:
-    """``{client id: (token, system, scopes)}`` from ``clients:``; a client whose token
-    variable is unset is left out (it cannot authenticate), with a warning naming it."""
-    out = {}
-    for cid, client in config.clients.items():
-        try:
-            token = secret(client.token_env, f"clients.{cid}.token_env")
-        except ConfigError:
-            log.warning("API client %s: its token variable is not set; it cannot sign in", cid)
-            continue
-        out[cid] = (token, _client_system(config, cid, client.system), list(client.scopes))
-    return out
+__all__ = ["make_fhir_app", "store_audit"]
 
 
 def store_audit(store: Store) -> Any:
@@ -64,9 +35,11 @@ def make_fhir_app(
     config: HubConfig,
     *,
     sync_wait: float = 5.0,
+    auth: Authenticator | None = None,
 ) -> web.Application:
     """The FHIR API sub-app of the hub; mount it at ``/fhir`` of the hub's HTTP server
-    (``adapters.fhir.api.mount_fhir``)."""
+    (``adapters.fhir.api.mount_fhir``). ``auth``: the server's authenticator, shared with
+    its other endpoints (default: one for the config's clients)."""
     backend = HubFhirBackend(
         pipeline,
         store,
@@ -78,5 +51,4 @@ def make_fhir_app(
     settings = ApiSettings(
         max_body_bytes=http.max_body_bytes, max_bundle_entries=http.max_bundle_entries
     )
-    auth = Authenticator.from_scopes(api_clients(config))
-    return make_api_app(backend, auth, store_audit(store), settings)
+    return make_api_app(backend, auth or authenticator(config), store_audit(store), settings)
