@@ -20,7 +20,7 @@ from carehub.app.access import ADMIN_SCOPE, authenticator
 from carehub.app.fhir import make_fhir_app
 from carehub.app.x12 import X12Inbound
 from hub.config import HubConfig, X12HttpInbound
-from hub.errors import ConfigError, StoreUnavailable
+from hub.errors import ConfigError, ParseError
 from hub.pipeline import Outcome, Pipeline
 from hub.ports import Transport
 from hub.store import Store
@@ -138,32 +138,15 @@ class HttpServer:
         self, system: str, port: str, body: bytes, request: web.Request, text: str
     ) -> None:
         """A body refused before the pipeline is still kept, as a rejected message."""
-        try:
-            async with self.store.unit() as unit:
-                mid = await unit.record_message(
-                    direction="in",
-                    system=system,
-                    port=port,
-                    format="x12",
-                    raw=body,
-                    status="rejected",
-                    peer=request.remote,
-                )
-                await unit.update_message(
-                    mid,
-                    findings=[{"severity": "fatal", "code": "structure", "text": text}],
-                    ack=b"HTTP 415",
-                )
-                await unit.audit(
-                    actor=system,
-                    action="received",
-                    outcome="rejected",
-                    subject=f"message:{mid}",
-                    peer=request.remote,
-                    detail=f"port {port}",
-                )
-        except StoreUnavailable:
-            log.warning("a refused X12 body from %s was not kept: store unavailable", system)
+        await self.pipeline.refuse(
+            "x12",
+            body,
+            ParseError(text),
+            lambda outcome, report: b"HTTP 415",
+            system=system,
+            port=port,
+            peer=request.remote,
+        )
 
     async def status(self, request: web.Request) -> web.Response:
         client = await self._admin(request)

@@ -25,10 +25,10 @@ from adapters.fhir.api import (
 )
 from carehub.app.fhir.reads import FhirReader
 from carehub.app.fhir.views import View, views
-from carehub.app.fhir.writes import FhirInboundFormat, WritePlanner, _RefusedBody
-from conformance.fhir import check_resource, operation_outcome
+from carehub.app.fhir.writes import FhirInboundFormat, WritePlanner
+from conformance.fhir import check_resource, operation_outcome, outcome_bytes
 from hub.config import MatchingConfig, MatchRule
-from hub.errors import MappingError, StoreUnavailable, UnsupportedMessage
+from hub.errors import MappingError, ParseError, StoreUnavailable, UnsupportedMessage
 from hub.findings import Report, Severity
 from hub.pipeline import Outcome, Pipeline
 from hub.store import Store
@@ -147,10 +147,18 @@ class HubFhirBackend:
     async def refused(self, caller: Caller, raw: bytes, status: int, report: Report) -> None:
         """Keep a body the API refused before planning (bad JSON, XML, over a limit) in the
         message log as a rejected message, with the OperationOutcome it was answered with."""
+        first = report.findings[0] if report.findings else None
+        error = ParseError(
+            f"HTTP {status}: {first.text if first else 'refused'}",
+            code=first.code if first else None,
+            location=first.location if first else None,
+        )
         try:
-            await self.pipeline.receive(
-                _RefusedBody(status, report),
+            await self.pipeline.refuse(
+                "fhir",
                 raw,
+                error,
+                lambda outcome, found: outcome_bytes(report),
                 system=caller.system,
                 port=FHIR_PORT,
                 peer=caller.peer,

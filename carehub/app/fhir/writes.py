@@ -29,7 +29,7 @@ from conformance.fhir import check_resource, operation_outcome, outcome_bytes
 from hub.canonical import EntityType, Event
 from hub.config import MatchRule
 from hub.context import MapContext
-from hub.errors import MappingError, ParseError, UnsupportedMessage
+from hub.errors import MappingError, UnsupportedMessage
 from hub.findings import Report
 from hub.pipeline import MessageIdentity, Outcome
 from hub.store import EntityRecord, Store
@@ -122,39 +122,6 @@ class FhirInboundFormat:
     ) -> bytes:
         """The OperationOutcome kept as the message's answer."""
         return outcome_bytes(report, ok_text=f"accepted ({outcome.value})")
-
-
-class _RefusedBody:
-    """``InboundFormat`` for a request body the API refused: it never parses; its answer is
-    the OperationOutcome already sent."""
-
-    format = "fhir"
-
-    def __init__(self, status: int, report: Report):
-        self.status = status
-        self.report = report
-
-    def parse(self, raw: bytes) -> WritePlan:
-        first = self.report.findings[0] if self.report.findings else None
-        raise ParseError(
-            f"HTTP {self.status}: {first.text if first else 'refused'}",
-            code=first.code if first else None,
-            location=first.location if first else None,
-        )
-
-    def identify(self, native: WritePlan) -> MessageIdentity:
-        raise AssertionError("a refused body is never parsed")
-
-    def check(self, native: WritePlan) -> Report:
-        raise AssertionError("a refused body is never parsed")
-
-    def map(self, native: WritePlan, ctx: MapContext) -> list[Event]:
-        raise AssertionError("a refused body is never parsed")
-
-    def respond(
-        self, native: WritePlan | None, raw: bytes, outcome: Outcome, report: Report
-    ) -> bytes:
-        return outcome_bytes(self.report)
 
 
 class WritePlanner:
