@@ -4,6 +4,7 @@ store, the mappings (``mappings/fhir``) and the checks (``conformance/fhir``).
 =============  ===============================================================================
 ``views``      how each resource type reads from canonical state (ids, rendering)
 ``reads``      read, vread, history, search candidates, conditional searches
+``checks``     what a write (and ``$validate``) says: conformance, then the mapping
 ``writes``     write planning (targets, checks, mapping, canonical ids), the pipeline format,
                deletes, read-your-writes
 ``backend``    ``HubFhirBackend``: the ``FhirBackend`` composed of the above

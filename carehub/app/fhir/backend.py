@@ -23,16 +23,17 @@ from adapters.fhir.api import (
     Stored,
     WriteEntry,
 )
+from carehub.app.fhir.checks import check_write
 from carehub.app.fhir.reads import FhirReader
 from carehub.app.fhir.views import View, views
 from carehub.app.fhir.writes import FhirInboundFormat, WritePlanner
-from conformance.fhir import check_resource, operation_outcome, outcome_bytes
+from conformance.fhir import operation_outcome, outcome_bytes
 from hub.config import MatchingConfig, MatchRule
-from hub.errors import MappingError, ParseError, StoreUnavailable, UnsupportedMessage
+from hub.errors import ParseError, StoreUnavailable
 from hub.findings import Report, Severity
 from hub.pipeline import Outcome, Pipeline
 from hub.store import Store
-from mappings.fhir import FHIR_MAPPINGS, ResourceMapping, from_fhir, load_vocabulary
+from mappings.fhir import FHIR_MAPPINGS, ResourceMapping, load_vocabulary
 from mappings.fhir import MapContext as FhirContext
 
 __all__ = ["FHIR_PORT", "HubFhirBackend"]
@@ -101,16 +102,7 @@ class HubFhirBackend:
 
     def check(self, resource: Json) -> Report:
         """FHIR conformance (R4B models), then a trial mapping: what a write would say."""
-        report = check_resource(resource)
-        if not report.ok:
-            return report
-        try:
-            from_fhir(resource, self.context("validate"))
-        except UnsupportedMessage as exc:
-            report.error("not-supported", exc.message, exc.location)
-        except MappingError as exc:
-            report.error("value", exc.message, exc.location)
-        return report
+        return check_write(resource, self.context("validate"))
 
     # ----------------------------------------------------------------------- reads
 

@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from adapters.fhir.api import Answer, Caller, FhirError, Stored, WriteEntry, rewrite_references
+from carehub.app.fhir.checks import map_resource
 from carehub.app.fhir.reads import FhirReader
 from carehub.app.fhir.views import DELETED_SOURCE, View, entity_of
 from conformance.fhir import check_resource, operation_outcome, outcome_bytes
 from hub.canonical import EntityType, Event
 from hub.config import MatchRule
 from hub.context import MapContext
-from hub.errors import MappingError, UnsupportedMessage
 from hub.findings import Report
 from hub.pipeline import MessageIdentity, Outcome
 from hub.store import EntityRecord, Store
@@ -37,7 +37,7 @@ from hub.store.store import VersionConflict
 from hub.sync import CONSUMER as SYNC_CONSUMER
 from hub.sync import identifier_pairs, match_patient
 from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import Vocabulary, event_kind, from_fhir
+from mappings.fhir import Vocabulary, event_kind
 
 __all__ = ["FhirInboundFormat", "Planned", "WritePlan", "WritePlanner"]
 
@@ -231,16 +231,8 @@ class WritePlanner:
             item.entity = self._map(plan, item, resource)
 
     def _map(self, plan: WritePlan, item: Planned, resource: Json) -> Any:
-        try:
-            mapped = from_fhir(resource, self.context(plan.caller.system))
-        except UnsupportedMessage as exc:
-            plan.report.error(
-                "not-supported", exc.message, f"{item.prefix}{exc.location or ''}" or None
-            )
-            return None
-        except MappingError as exc:
-            plan.report.error("value", exc.message, f"{item.prefix}{exc.location or ''}" or None)
-            return None
+        ctx = self.context(plan.caller.system)
+        mapped = map_resource(resource, ctx, plan.report, item.prefix)
         if isinstance(mapped, list):  # Schedule/Slot: not writable, refused before
             return None
         return mapped
