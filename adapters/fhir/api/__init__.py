@@ -8,7 +8,7 @@
 The package speaks HTTP and FHIR REST only — routes, content types and limits, bearer tokens
 and SMART scopes, search parameters and paging, Bundles, the CapabilityStatement. What a
 request means for the hub (mapping, checking, the pipeline, the store) is behind
-``FhirBackend``, implemented in ``carehub/app/fhir.py``.
+``FhirBackend``, implemented in ``carehub/app/fhir/``.
 """
 
 from __future__ import annotations
