@@ -17,13 +17,13 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from adapters.fhir.api import Answer, Caller, FhirError, Stored, WriteEntry, rewrite_references
 from carehub.app.fhir.checks import map_resource
+from carehub.app.fhir.plan import Planned, WritePlan
 from carehub.app.fhir.reads import FhirReader
 from carehub.app.fhir.views import DELETED_SOURCE, View, entity_of
 from conformance.fhir import check_resource, operation_outcome, outcome_bytes
@@ -32,55 +32,18 @@ from hub.config import MatchRule
 from hub.context import MapContext
 from hub.findings import Report
 from hub.pipeline import MessageIdentity, Outcome
-from hub.store import EntityRecord, Store
+from hub.store import Store
 from hub.store.store import VersionConflict
 from hub.sync import CONSUMER as SYNC_CONSUMER
 from hub.sync import identifier_pairs, match_patient
 from mappings.fhir import MapContext as FhirContext
 from mappings.fhir import Vocabulary, event_kind
 
-__all__ = ["FhirInboundFormat", "Planned", "WritePlan", "WritePlanner"]
+__all__ = ["FhirInboundFormat", "WritePlanner"]
 
 log = logging.getLogger("carehub.fhir")
 
 Json = dict[str, Any]
-
-
-@dataclass
-class Planned:
-    """One write entry, planned: its target, its canonical entity, what exists now."""
-
-    entry: WriteEntry
-    view: View
-    prefix: str
-    resource: Json | None = None
-    fhir_id: str | None = None
-    entity: Any = None
-    entity_type: EntityType | None = None
-    current: EntityRecord | None = None
-    status: int = 201
-    answer: Answer | None = None
-    event: Event | None = None
-
-    @property
-    def alive(self) -> bool:
-        """A current state exists and is not a tombstone."""
-        return self.current is not None and self.current.source != DELETED_SOURCE
-
-
-@dataclass
-class WritePlan:
-    """Everything one request will do; the ``FhirInboundFormat``'s native value."""
-
-    caller: Caller
-    items: list[Planned]
-    report: Report = field(default_factory=Report)
-    message_key: str = "fhir"
-
-    @property
-    def settled(self) -> bool:
-        """Every entry is answered without writing (e.g. a conditional create that matched)."""
-        return all(p.answer is not None for p in self.items)
 
 
 class FhirInboundFormat:
