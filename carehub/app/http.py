@@ -115,7 +115,15 @@ class HttpServer:
         port_name = port.name or "x12-http"
         if not body.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"ISA"):
             text = "the body is not an X12 interchange (no ISA)"
-            await self._keep_refused(system, port_name, body, request, text)
+            await self.pipeline.refuse(
+                "x12",
+                body,
+                ParseError(text),
+                lambda outcome, report: b"HTTP 415",
+                system=system,
+                port=port_name,
+                peer=request.remote,
+            )
             return _problem(415, text)
         fmt = X12Inbound(self.store, partner=system)
         result = await self.pipeline.receive(
@@ -132,20 +140,6 @@ class HttpServer:
             body=answers,
             content_type=EDI,
             headers={"X-Carehub-Message-Id": result.message_id or ""},
-        )
-
-    async def _keep_refused(
-        self, system: str, port: str, body: bytes, request: web.Request, text: str
-    ) -> None:
-        """A body refused before the pipeline is still kept, as a rejected message."""
-        await self.pipeline.refuse(
-            "x12",
-            body,
-            ParseError(text),
-            lambda outcome, report: b"HTTP 415",
-            system=system,
-            port=port,
-            peer=request.remote,
         )
 
     async def status(self, request: web.Request) -> web.Response:

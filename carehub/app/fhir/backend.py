@@ -147,7 +147,7 @@ class HubFhirBackend:
         )
         try:
             await self.pipeline.refuse(
-                "fhir",
+                FhirInboundFormat.format,
                 raw,
                 error,
                 lambda outcome, found: outcome_bytes(report),
