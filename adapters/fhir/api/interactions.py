@@ -85,7 +85,7 @@ AUTH = web.AppKey("fhir_auth", Authenticator)
 AUDIT = web.AppKey("fhir_audit", AuditSink)
 SETTINGS = web.AppKey("fhir_settings", ApiSettings)
 
-
+#: the audit trail's action for each interaction
 AUDIT_ACTION = {
     Interaction.READ: "read",
     Interaction.VREAD: "read",

@@ -1,9 +1,10 @@
 """The FHIR R4 REST routes (aiohttp), relative to the FHIR base (mounted at ``/fhir``).
 
 ``fhir_routes`` is a ``RouteTableDef`` tied to no app; ``make_api_app`` builds the sub-app
-with its state under ``AppKey``s and the backend's lifecycle in ``cleanup_ctx``. Every
-request is authenticated (except ``/metadata``), checked against the client's scopes, and
-audited (actor = client id, subject = ``Type/id``, outcome = the HTTP status).
+with its state under the ``AppKey``s of ``interactions.py`` and the backend's lifecycle in
+``cleanup_ctx``; Bundles are run by ``transaction.py``. Every request is authenticated
+(except ``/metadata``), checked against the client's scopes, and audited (actor = client id,
+subject = ``Type/id``, outcome = the HTTP status).
 """
 
 from __future__ import annotations
