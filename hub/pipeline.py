@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -40,11 +40,14 @@ __all__ = [
     "MessageIdentity",
     "Outcome",
     "Pipeline",
+    "RefusalAnswer",
 ]
 
 log = logging.getLogger("carehub.pipeline")
 
 N = TypeVar("N")
+#: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
+RefusalAnswer = Callable[["Outcome", Report], bytes]
 _EVENT_NS = uuid.UUID("0b5e3c38-2f0e-4a59-8b8e-6f3f2d0c7a11")
 
 
@@ -161,6 +164,26 @@ class Pipeline:
         fault_point("after_store")
         outcome = await self._process(fmt, st)
         return await self._finish(fmt, st, outcome)
+
+    async def refuse(
+        self,
+        format: str,
+        raw: bytes,
+        error: CarehubError,
+        answer: RefusalAnswer,
+        *,
+        system: str,
+        port: str | None = None,
+        peer: str | None = None,
+    ) -> InboundResult:
+        """Keep a message refused before it could be parsed — over a size cap, not ended in
+        time, the wrong content type — like any other: ``raw`` (what the transport holds, at
+        most its cap) is stored as a rejected message with ``error`` as its finding, and
+        ``answer(outcome, report)`` as its answer (``Outcome.UNAVAILABLE`` when the store is
+        down). Every port keeps its refusals through here."""
+        return await self.receive(
+            _Refused(format, error, answer), raw, system=system, port=port, peer=peer
+        )
 
     # ------------------------------------------------------------------ stages
 
@@ -354,6 +377,31 @@ class Pipeline:
             answer.close()
         response = answer if isinstance(answer, bytes) else b""
         return InboundResult(Outcome.UNAVAILABLE, response, st.message_id, report)
+
+
+class _Refused:
+    """The ``InboundFormat`` of a refused message: its parse raises the refusal, so the
+    pipeline stores it and answers it as unreadable."""
+
+    def __init__(self, format: str, error: CarehubError, answer: RefusalAnswer):
+        self.format = format
+        self.error = error
+        self.answer = answer
+
+    def parse(self, raw: bytes) -> Any:
+        raise self.error
+
+    def identify(self, native: Any) -> MessageIdentity:
+        raise AssertionError("a refused message is never parsed")
+
+    def check(self, native: Any) -> Report:
+        raise AssertionError("a refused message is never parsed")
+
+    def map(self, native: Any, ctx: MapContext) -> list[Event]:
+        raise AssertionError("a refused message is never parsed")
+
+    def respond(self, native: Any, raw: bytes, outcome: Outcome, report: Report) -> bytes:
+        return self.answer(outcome, report)
 
 
 async def _resolve(value: bytes | Awaitable[bytes]) -> bytes:

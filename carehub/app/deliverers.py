@@ -12,6 +12,7 @@ from adapters.fhir.client import FhirClient
 from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from adapters.x12.inbox import Outbox
+from conformance.fhir import validate_fhir
 from hub.canonical import EventKind
 from hub.config import (
     FhirOutbound,
@@ -26,7 +27,7 @@ from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ports import Delivered, Deliverer, Store
 from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import merge_to_fhir, to_fhir, validate_fhir
+from mappings.fhir import merge_to_fhir, to_fhir
 from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND
 from mappings.hl7v2 import OutboundOptions, render_event
 from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND

@@ -13,6 +13,7 @@ from adapters.hl7v2 import parse as parse_hl7
 from adapters.hl7v2 import split_messages
 from adapters.x12 import parse as parse_x12
 from adapters.x12 import render as render_x12
+from conformance.fhir import validate_fhir
 from conformance.hl7v2 import check_batch, check_message
 from conformance.x12 import check_interchange
 from conformance.x12.verdict import judge
@@ -22,7 +23,7 @@ from hub.errors import CarehubError, MappingError, UnsupportedMessage
 from hub.findings import Report, Severity
 from mappings.fhir import MapContext as FhirContext
 from mappings.fhir import event_kind as fhir_event_kind
-from mappings.fhir import from_fhir, to_fhir, validate_fhir
+from mappings.fhir import from_fhir, to_fhir
 from mappings.hl7v2 import INBOUND, OutboundOptions, map_message, render_event
 from mappings.vocab import load_vocabulary
 from mappings.x12 import map_transaction

@@ -116,40 +116,18 @@ def mllp_refuser(pipeline: Pipeline, *, system: str, port: str) -> Refuser:
     async def refuse(head: bytes, error: CarehubError, peer: PeerInfo) -> bytes | None:
         if not head:  # a start block and nothing after it: nothing to keep or answer
             return None
-        result = await pipeline.receive(
-            _RefusedFrame(error), head, system=system, port=port, peer=peer_text(peer)
+
+        def answer(outcome: Outcome, report: Report) -> bytes:
+            if outcome is Outcome.UNAVAILABLE:
+                return render_ack(None, head, report)
+            return render_ack(None, head, report_for_error(error))
+
+        result = await pipeline.refuse(
+            "hl7v2", head, error, answer, system=system, port=port, peer=peer_text(peer)
         )
         return result.response or None
 
     return refuse
-
-
-class _RefusedFrame:
-    """An ``InboundFormat`` for a frame the transport refused: it never parses."""
-
-    format = "hl7v2"
-
-    def __init__(self, error: CarehubError):
-        self.error = error
-
-    def parse(self, raw: bytes) -> Message:
-        raise self.error
-
-    def identify(self, native: Message) -> MessageIdentity:
-        raise AssertionError("a refused frame is never parsed")
-
-    def check(self, native: Message) -> Report:
-        raise AssertionError("a refused frame is never parsed")
-
-    def map(self, native: Message, ctx: MapContext) -> list[Event]:
-        raise AssertionError("a refused frame is never parsed")
-
-    def respond(
-        self, native: Message | None, raw: bytes, outcome: Outcome, report: Report
-    ) -> bytes:
-        if outcome is Outcome.UNAVAILABLE:
-            return render_ack(None, raw, report)
-        return render_ack(None, raw, report_for_error(self.error))
 
 
 def peer_text(peer: PeerInfo) -> str:

@@ -2,35 +2,33 @@
 /health, and the admin endpoints under /admin (status, parked messages and their replay).
 
 Every endpoint but /health and /fhir/metadata needs a bearer token of a configured client
-(``clients:``); admin endpoints need a client with the ``carehub/admin`` scope. Every admin
-action is written to the audit trail.
+(``clients:``), checked by the one authenticator the FHIR API uses too
+(``carehub/app/access.py``); admin endpoints need a client with the ``carehub/admin`` scope.
+Every admin action is written to the audit trail.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import socket
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from adapters.fhir.api import mount_fhir
+from adapters.fhir.api import ApiClient, mount_fhir
+from carehub.app.access import ADMIN_SCOPE, authenticator
 from carehub.app.fhir import make_fhir_app
 from carehub.app.x12 import X12Inbound
-from hub.config import HubConfig, X12HttpInbound, secret
-from hub.errors import ConfigError, StoreUnavailable
+from hub.config import HubConfig, X12HttpInbound
+from hub.errors import ConfigError, ParseError
 from hub.pipeline import Outcome, Pipeline
 from hub.ports import Store, Transport
 from queues import ParkedMessage, work_queue
 
-__all__ = ["ADMIN_SCOPE", "HttpServer", "http_wanted"]
+__all__ = ["HttpServer", "http_wanted"]
 
 log = logging.getLogger("carehub.http")
 
-ADMIN_SCOPE = "carehub/admin"
 EDI = "application/edi-x12"
 
 
@@ -42,20 +40,13 @@ def http_wanted(config: HubConfig) -> bool:
     return bool(config.clients) or any(p.type in ("fhir", "x12-http") for p in ports)
 
 
-@dataclass(frozen=True, slots=True)
-class _Client:
-    id: str
-    digest: bytes
-    scopes: frozenset[str]
-
-
 class HttpServer:
     def __init__(self, config: HubConfig, pipeline: Pipeline, store: Store, transport: Transport):
         self.config = config
         self.pipeline = pipeline
         self.store = store
         self.transport = transport
-        self.clients = _clients(config)
+        self.auth = authenticator(config)
         self.x12_ports = {
             name: port
             for name, s in config.systems.items()
@@ -72,7 +63,7 @@ class HttpServer:
         root.router.add_get("/admin/status", self.status)
         root.router.add_get("/admin/parked/{destination}", self.parked)
         root.router.add_post("/admin/parked/{destination}/replay", self.replay)
-        mount_fhir(root, make_fhir_app(self.pipeline, self.store, self.config))
+        mount_fhir(root, make_fhir_app(self.pipeline, self.store, self.config, auth=self.auth))
         return root
 
     async def start(self) -> None:
@@ -123,7 +114,15 @@ class HttpServer:
         port_name = port.name or "x12-http"
         if not body.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"ISA"):
             text = "the body is not an X12 interchange (no ISA)"
-            await self._keep_refused(system, port_name, body, request, text)
+            await self.pipeline.refuse(
+                "x12",
+                body,
+                ParseError(text),
+                lambda outcome, report: b"HTTP 415",
+                system=system,
+                port=port_name,
+                peer=request.remote,
+            )
             return _problem(415, text)
         fmt = X12Inbound(self.store, partner=system)
         result = await self.pipeline.receive(
@@ -141,37 +140,6 @@ class HttpServer:
             content_type=EDI,
             headers={"X-Carehub-Message-Id": result.message_id or ""},
         )
-
-    async def _keep_refused(
-        self, system: str, port: str, body: bytes, request: web.Request, text: str
-    ) -> None:
-        """A body refused before the pipeline is still kept, as a rejected message."""
-        try:
-            async with self.store.unit() as unit:
-                mid = await unit.record_message(
-                    direction="in",
-                    system=system,
-                    port=port,
-                    format="x12",
-                    raw=body,
-                    status="rejected",
-                    peer=request.remote,
-                )
-                await unit.update_message(
-                    mid,
-                    findings=[{"severity": "fatal", "code": "structure", "text": text}],
-                    ack=b"HTTP 415",
-                )
-                await unit.audit(
-                    actor=system,
-                    action="received",
-                    outcome="rejected",
-                    subject=f"message:{mid}",
-                    peer=request.remote,
-                    detail=f"port {port}",
-                )
-        except StoreUnavailable:
-            log.warning("a refused X12 body from %s was not kept: store unavailable", system)
 
     async def status(self, request: web.Request) -> web.Response:
         client = await self._admin(request)
@@ -212,22 +180,14 @@ class HttpServer:
 
     # ------------------------------------------------------------------ access
 
-    def _client(self, request: web.Request) -> _Client | None:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return None
-        digest = hashlib.sha256(header[7:].strip().encode()).digest()
-        found = None
-        for client in self.clients:  # compare with every client: constant time per token
-            if hmac.compare_digest(client.digest, digest):
-                found = client
-        return found
+    def _client(self, request: web.Request) -> ApiClient | None:
+        return self.auth.identify(request.headers.get("Authorization"))
 
-    async def _admin(self, request: web.Request) -> _Client | web.Response:
+    async def _admin(self, request: web.Request) -> ApiClient | web.Response:
         client = self._client(request)
         if client is None:
             return _problem(401, "a bearer token is needed", auth=True)
-        if ADMIN_SCOPE not in client.scopes:
+        if not client.has_scope(ADMIN_SCOPE):
             await self._audit(client.id, "denied", request.path, request)
             return _problem(403, f"the {ADMIN_SCOPE} scope is needed")
         return client
@@ -244,17 +204,6 @@ class HttpServer:
             peer=request.remote,
             detail=detail,
         )
-
-
-def _clients(config: HubConfig) -> list[_Client]:
-    out = []
-    for cid, client in config.clients.items():
-        try:
-            token = secret(client.token_env, f"clients.{cid}.token_env")
-        except ConfigError:
-            continue  # the FHIR API warns about it once
-        out.append(_Client(cid, hashlib.sha256(token.encode()).digest(), frozenset(client.scopes)))
-    return out
 
 
 def _parked_view(item: ParkedMessage) -> dict[str, Any]:

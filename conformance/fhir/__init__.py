@@ -4,20 +4,20 @@ path), and findings rendered as an ``OperationOutcome`` — the FHIR acknowledge
 ::
 
     report = check_resource(resource)            # Report; Finding.location = "Patient.birthDate"
+    validate_fhir(resource)                      # or raise MappingError naming the element
     body = operation_outcome(report)             # dict: resourceType OperationOutcome
 """
 
 from __future__ import annotations
 
-from conformance.fhir.outcome import ISSUE_TYPES, issue_type, operation_outcome, outcome_bytes
-from conformance.fhir.validate import MAX_FINDINGS, check_resource, element_path
+from conformance.fhir.outcome import operation_outcome, outcome_bytes
+from conformance.fhir.validate import MAX_FINDINGS, check_resource, element_path, validate_fhir
 
 __all__ = [
-    "ISSUE_TYPES",
     "MAX_FINDINGS",
     "check_resource",
     "element_path",
-    "issue_type",
     "operation_outcome",
     "outcome_bytes",
+    "validate_fhir",
 ]

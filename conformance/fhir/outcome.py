@@ -1,9 +1,9 @@
 """Findings → FHIR ``OperationOutcome`` (R4 4.0.1).
 
-One issue per finding: ``severity`` as is, ``code`` a FHIR IssueType (an unknown code becomes
-``processing``), ``diagnostics`` the finding's text, ``expression`` its location (FHIRPath,
-R4's replacement for the deprecated ``location``), and the format's own code, when there is
-one, as ``details.coding``.
+One issue per finding: ``severity`` and ``code`` as they are (a finding's code is always a
+FHIR IssueType, :class:`hub.findings.IssueType`), ``diagnostics`` the finding's text,
+``expression`` its location (FHIRPath, R4's replacement for the deprecated ``location``), and
+the format's own code, when there is one, as ``details.coding``.
 """
 
 from __future__ import annotations
@@ -13,31 +13,15 @@ from typing import Any
 
 from hub.findings import Finding, Report
 
-__all__ = ["ISSUE_TYPES", "issue_type", "operation_outcome", "outcome_bytes"]
-
-#: FHIR R4 IssueType codes (http://hl7.org/fhir/issue-type)
-ISSUE_TYPES = frozenset(
-    {
-        "invalid", "structure", "required", "value", "invariant", "security", "login",
-        "unknown", "expired", "forbidden", "suppressed", "processing", "not-supported",
-        "duplicate", "multiple-matches", "not-found", "deleted", "too-long", "code-invalid",
-        "extension", "too-costly", "business-rule", "conflict", "transient", "lock-error",
-        "no-store", "exception", "timeout", "incomplete", "throttled", "informational",
-    }
-)  # fmt: skip
+__all__ = ["operation_outcome", "outcome_bytes"]
 
 _DETAIL_SYSTEM = "urn:carehub:finding-code"
-
-
-def issue_type(code: str) -> str:
-    """``code`` when it is a FHIR IssueType, else ``processing``."""
-    return code if code in ISSUE_TYPES else "processing"
 
 
 def _issue(finding: Finding) -> dict[str, Any]:
     issue: dict[str, Any] = {
         "severity": finding.severity.value,
-        "code": issue_type(finding.code),
+        "code": str(finding.code),
         "diagnostics": finding.text,
     }
     if finding.format_code:

@@ -1,8 +1,12 @@
-"""Check one FHIR resource (JSON) against the fhir.resources R4B model of its type.
+"""Check one FHIR resource (JSON) against the fhir.resources R4B model of its type — the
+hub's one FHIR validator, for what comes in (the API, ``carehub validate``) and what goes out
+(deliveries, the mappings' golden tests).
 
-Every problem becomes a finding whose ``location`` is the element path in FHIRPath style
-(``Patient.birthDate``, ``Patient.name[0].family``), so a 422 can name what is wrong. For the
-resources the hub serves, R4B is R4 (docs/fhir-mappings.md, "FHIR version").
+``check_resource`` turns every problem into a finding whose ``location`` is the element path
+in FHIRPath style (``Patient.birthDate``, ``Patient.name[0].family``), so a 422 can name what
+is wrong. ``validate_fhir`` is the same check for code that must stop at the first problem
+(a resource the hub rendered itself): it raises. For the resources the hub serves, R4B is R4
+(docs/fhir-mappings.md, "FHIR version").
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hub.errors import MappingError, UnsupportedMessage
 from hub.findings import Report
 
-__all__ = ["MAX_FINDINGS", "check_resource", "element_path"]
+__all__ = ["MAX_FINDINGS", "check_resource", "element_path", "validate_fhir"]
 
 #: findings reported per resource; the rest are counted in one last finding
 MAX_FINDINGS = 20
@@ -79,3 +84,21 @@ def _add_errors(report: Report, kind: str, exc: ValidationError, prefix: str) ->
         report.error(code, err["msg"], element_path(kind, tuple(err["loc"]), prefix))
     if len(errors) > MAX_FINDINGS:
         report.error("invalid", f"{len(errors) - MAX_FINDINGS} more problem(s) not listed", None)
+
+
+def validate_fhir(resource: Any) -> None:
+    """Raise for the first problem of ``resource``: ``UnsupportedMessage`` when its type is
+    not a FHIR resource type, ``MappingError`` naming the element path otherwise (the text
+    counts the problems)."""
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    model = _model(str(kind))
+    if model is None:
+        raise UnsupportedMessage(f"unknown FHIR resource type {kind!r}", location="resourceType")
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        raise MappingError(
+            f"{first['msg']} ({exc.error_count()} problem(s))",
+            location=element_path(str(kind), tuple(first["loc"])),
+        ) from exc

@@ -7,7 +7,6 @@ Entry points::
     from_bundle(bundle, ctx)            -> BundleResult (entities, unsupported entries)
     event_kind(resource_type, entity, previous) -> EventKind | None
     coverage_report()                   -> what each resource keeps and drops
-    validate_fhir(resource)             -> None, or MappingError naming the element
 
 Only ``hub.errors`` escape: ``UnsupportedMessage`` for resource types (or uses) the hub does
 not map, ``MappingError`` naming the element path (``Patient.birthDate``) otherwise.
@@ -19,8 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import ValidationError
 
 from hub.canonical import EventKind
 from hub.canonical.entities import Entity
@@ -54,7 +51,6 @@ __all__ = [
     "merge_to_fhir",
     "replaced_patients",
     "to_fhir",
-    "validate_fhir",
 ]
 
 
@@ -139,31 +135,3 @@ def from_bundle(bundle: Json, ctx: MapContext) -> BundleResult:
         items = mapped if isinstance(mapped, list) else [mapped]
         result.entities.extend((index, kind, item) for item in items)
     return result
-
-
-def _location(kind: str, loc: tuple[int | str, ...]) -> str:
-    path = kind
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
-
-
-def validate_fhir(resource: Json) -> None:
-    """Check ``resource`` against the fhir.resources R4B model of its type."""
-    from fhir.resources.R4B import get_fhir_model_class
-
-    kind = resource.get("resourceType") if isinstance(resource, dict) else None
-    try:
-        model = get_fhir_model_class(str(kind))
-    except (KeyError, ValueError) as exc:
-        raise UnsupportedMessage(
-            f"unknown FHIR resource type {kind!r}", location="resourceType"
-        ) from exc
-    try:
-        model.model_validate(resource)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise MappingError(
-            f"{first['msg']} ({exc.error_count()} problem(s))",
-            location=_location(str(kind), tuple(first["loc"])),
-        ) from exc

@@ -116,3 +116,16 @@ async def test_x12_over_http_needs_the_token_of_the_systems_client(hub: Hub):
     for client in ("reader", "writer", "ops"):
         assert (await call(hub, "POST", "/x12/clearinghouse", bearer(client), isa))[0] == 403
     assert (await call(hub, "POST", "/x12/clearinghouse", bearer("ch"), isa))[0] == 200
+
+
+async def test_every_endpoint_reads_the_token_with_the_one_authenticator(hub: Hub):
+    """The FHIR API, the admin endpoints and X12 over HTTP identify clients alike: the
+    scheme is case-insensitive (RFC 7235 §2.1) everywhere, and the admin scope is held by
+    the same client record the FHIR API sees."""
+    lower = {name: {"Authorization": f"bearer {token}"} for name, token in TOKENS.items()}
+    assert (await call(hub, "GET", "/fhir/Patient", lower["reader"]))[0] == 200
+    assert (await call(hub, "GET", "/admin/status", lower["ops"]))[0] == 200
+    isa = b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *"
+    assert (await call(hub, "POST", "/x12/clearinghouse", lower["ch"], isa))[0] == 200
+    assert hub.http is not None
+    assert hub.http.auth.identify(f"Bearer {TOKENS['ops']}").has_scope("carehub/admin")

@@ -8,7 +8,7 @@
 The package speaks HTTP and FHIR REST only — routes, content types and limits, bearer tokens
 and SMART scopes, search parameters and paging, Bundles, the CapabilityStatement. What a
 request means for the hub (mapping, checking, the pipeline, the store) is behind
-``FhirBackend``, implemented in ``carehub/app/fhir.py``.
+``FhirBackend``, implemented in ``carehub/app/fhir/``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,14 @@ from adapters.fhir.api.auth import ApiClient, Authenticator, Grant, parse_scope,
 from adapters.fhir.api.bundle import EntryRequest, parse_request_bundle, rewrite_references
 from adapters.fhir.api.capability import FHIR_VERSION, capability_statement
 from adapters.fhir.api.errors import AnswerFailed, FhirError
+from adapters.fhir.api.interactions import (
+    AUDIT,
+    AUTH,
+    BACKEND,
+    SETTINGS,
+    ApiSettings,
+    AuditSink,
+)
 from adapters.fhir.api.model import (
     Answer,
     Caller,
@@ -27,17 +35,7 @@ from adapters.fhir.api.model import (
     Stored,
     WriteEntry,
 )
-from adapters.fhir.api.routes import (
-    AUDIT,
-    AUTH,
-    BACKEND,
-    SETTINGS,
-    ApiSettings,
-    AuditSink,
-    fhir_routes,
-    make_api_app,
-    mount_fhir,
-)
+from adapters.fhir.api.routes import fhir_routes, make_api_app, mount_fhir
 from adapters.fhir.api.search import (
     COMMON_PARAMS,
     SEARCH_PARAMS,

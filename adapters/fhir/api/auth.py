@@ -9,6 +9,10 @@ a backend service token cannot express, so they grant nothing here. Scopes with 
 
 Tokens are compared in constant time (``hmac.compare_digest`` over SHA-256 digests, against
 every client, without an early exit).
+
+This is the hub's one bearer-token authenticator: the hub's other HTTP endpoints (admin, X12
+over HTTP) identify clients with the same instance and check their own scopes with
+``ApiClient.has_scope`` (``carehub/app/access.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from adapters.fhir.api.model import Interaction
@@ -70,11 +74,17 @@ def parse_scope(scope: str) -> Grant | None:
 
 @dataclass(frozen=True, slots=True)
 class ApiClient:
-    """A configured client: its id, the partner system it writes as, its grants."""
+    """A configured client: its id, the partner system it writes as, its SMART grants, and
+    every scope it was configured with (the SMART ones and those of other endpoints)."""
 
     id: str
     system: str
     grants: tuple[Grant, ...]
+    scopes: frozenset[str] = frozenset()
+
+    def has_scope(self, scope: str) -> bool:
+        """The client was configured with exactly ``scope`` (e.g. ``carehub/admin``)."""
+        return scope in self.scopes
 
     def allows(self, resource_type: str, permission: str) -> bool:
         return any(
@@ -97,19 +107,26 @@ class Authenticator:
         self._clients = [(_digest(token), client) for token, client in clients if token]
 
     @classmethod
-    def from_scopes(cls, clients: Mapping[str, tuple[str, str, Iterable[str]]]) -> Authenticator:
-        """``{client id: (token, system, scopes)}``; scopes not honoured are logged by name
-        of the client only."""
+    def from_scopes(
+        cls,
+        clients: Mapping[str, tuple[str, str, Iterable[str]]],
+        *,
+        other_scopes: Collection[str] = (),
+    ) -> Authenticator:
+        """``{client id: (token, system, scopes)}``. ``other_scopes`` are honoured by other
+        endpoints (``ApiClient.has_scope``), not as SMART grants; any other scope that is not
+        honoured is logged by name of the client only."""
         built = []
         for cid, (token, system, scopes) in clients.items():
+            listed = list(scopes)
             grants = []
-            for scope in scopes:
+            for scope in listed:
                 grant = parse_scope(scope)
-                if grant is None:
+                if grant is not None:
+                    grants.append(grant)
+                elif scope not in other_scopes:
                     log.warning("API client %s: a scope is not honoured (system/ scopes only)", cid)
-                    continue
-                grants.append(grant)
-            built.append((token, ApiClient(cid, system, tuple(grants))))
+            built.append((token, ApiClient(cid, system, tuple(grants), frozenset(listed))))
         return cls(built)
 
     def identify(self, authorization: str | None) -> ApiClient | None:

@@ -1,5 +1,5 @@
 """What the HTTP layer and the hub's FHIR service exchange: requests as typed values, answers,
-stored resource versions, and the ``FhirBackend`` contract the hub implements (carehub/app/fhir.py).
+stored resource versions, and the ``FhirBackend`` contract the hub implements (carehub/app/fhir/).
 
 The adapter speaks HTTP and FHIR REST; it never maps, checks or publishes. Everything that
 needs the canonical model, the mappings or the pipeline sits behind ``FhirBackend``.
@@ -133,7 +133,7 @@ class Answer:
 
 
 class FhirBackend(Protocol):
-    """The hub side of the API (carehub/app/fhir.py implements it)."""
+    """The hub side of the API (carehub/app/fhir/ implements it)."""
 
     def support(self) -> Mapping[str, ResourceSupport]:
         """Every served resource type and what it supports."""

@@ -1,257 +1,69 @@
 """The FHIR R4 REST routes (aiohttp), relative to the FHIR base (mounted at ``/fhir``).
 
 ``fhir_routes`` is a ``RouteTableDef`` tied to no app; ``make_api_app`` builds the sub-app
-with its state under ``AppKey``s and the backend's lifecycle in ``cleanup_ctx``. Every
-request is authenticated (except ``/metadata``), checked against the client's scopes, and
-audited (actor = client id, subject = ``Type/id``, outcome = the HTTP status).
+with its state under the ``AppKey``s of ``interactions.py`` and the backend's lifecycle in
+``cleanup_ctx``; Bundles are run by ``transaction.py``. Every request is authenticated
+(except ``/metadata``), checked against the client's scopes, and audited (actor = client id,
+subject = ``Type/id``, outcome = the HTTP status).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from adapters.fhir.api.auth import ApiClient, Authenticator, permission_for
-from adapters.fhir.api.bundle import (
-    history_bundle,
-    parse_request_bundle,
-    response_bundle,
-    searchset,
-)
+from adapters.fhir.api.auth import ApiClient, Authenticator
+from adapters.fhir.api.bundle import parse_request_bundle, response_bundle
 from adapters.fhir.api.capability import capability_statement
-from adapters.fhir.api.errors import FhirError, error_middleware, outcome_response
-from adapters.fhir.api.model import (
-    Answer,
-    Caller,
-    FhirBackend,
-    Interaction,
-    ResourceSupport,
-    Stored,
-    WriteEntry,
+from adapters.fhir.api.errors import FhirError
+from adapters.fhir.api.interactions import (
+    AUDIT,
+    AUDIT_ACTION,
+    AUTH,
+    BACKEND,
+    SETTINGS,
+    ApiSettings,
+    AuditSink,
+    answer_response,
+    audit,
+    authenticate,
+    authorize,
+    base_url,
+    caller,
+    check_body_id,
+    enter,
+    history_answer,
+    search_answer,
+    stored_response,
+    subject_of,
+    support_of,
 )
-from adapters.fhir.api.search import matches, page_links, parse_search
+from adapters.fhir.api.middleware import error_middleware, outcome_response
+from adapters.fhir.api.model import FhirBackend, Interaction, Stored, WriteEntry
+from adapters.fhir.api.transaction import run_batch, run_transaction
 from adapters.fhir.api.wire import (
-    check_accept,
     check_content_type,
-    etag,
     fhir_response,
-    http_date,
     parse_etag,
     parse_json,
     read_body,
 )
 
-__all__ = [
-    "AUDIT",
-    "AUTH",
-    "BACKEND",
-    "SETTINGS",
-    "ApiSettings",
-    "AuditSink",
-    "fhir_routes",
-    "make_api_app",
-    "mount_fhir",
-]
+__all__ = ["fhir_routes", "make_api_app", "mount_fhir"]
 
 log = logging.getLogger("carehub.fhir.api")
 
 Json = dict[str, Any]
 
 
-class AuditSink(Protocol):
-    """Appends one audit record (hub: ``Store.audit``). Never given PHI."""
-
-    def __call__(
-        self, *, actor: str, action: str, outcome: str, subject: str | None, peer: str | None
-    ) -> Awaitable[None]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ApiSettings:
-    """Limits (``hub.http``) and naming."""
-
-    max_body_bytes: int = 8 * 1024 * 1024
-    max_bundle_entries: int = 1000
-    max_count: int = 500
-    software: str = "Carehub"
-
-
-BACKEND = web.AppKey("fhir_backend", FhirBackend)
-AUTH = web.AppKey("fhir_auth", Authenticator)
-AUDIT = web.AppKey("fhir_audit", AuditSink)
-SETTINGS = web.AppKey("fhir_settings", ApiSettings)
-
 fhir_routes = web.RouteTableDef()
 
 _TYPE = r"{type:[A-Z][A-Za-z]+}"
 _ID = r"{id:[A-Za-z0-9\-.]{1,64}}"
-AUDIT_ACTION = {
-    Interaction.READ: "read",
-    Interaction.VREAD: "read",
-    Interaction.HISTORY: "read",
-    Interaction.SEARCH: "search",
-    Interaction.CREATE: "create",
-    Interaction.UPDATE: "update",
-    Interaction.DELETE: "delete",
-}
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def base_url(request: web.Request) -> str:
-    """The absolute FHIR base of this request (``http://host:port/fhir``)."""
-    path = str(request.app.router["fhir-metadata"].url_for())
-    return f"{request.scheme}://{request.host}{path.rsplit('/metadata', 1)[0]}"
-
-
-def _peer(request: web.Request) -> str | None:
-    return request.remote
-
-
-async def audit(
-    request: web.Request, actor: str, action: str, subject: str | None, status: int
-) -> None:
-    """Record one access; a failure to record is logged (class only), not raised."""
-    try:
-        await request.app[AUDIT](
-            actor=actor, action=action, outcome=str(status), subject=subject, peer=_peer(request)
-        )
-    except Exception as exc:
-        log.warning("audit record not written: %s", type(exc).__name__)
-
-
-def _subject(rtype: str, rid: str | None) -> str:
-    return f"{rtype}/{rid}" if rid else rtype
-
-
-async def authenticate(request: web.Request, subject: str) -> ApiClient:
-    """The calling client, or 401 (audited as ``denied``)."""
-    client = request.app[AUTH].identify(request.headers.get("Authorization"))
-    if client is None:
-        await audit(request, "anonymous", "denied", subject, 401)
-        raise FhirError(
-            401,
-            "login",
-            "a valid bearer token is required",
-            headers={"WWW-Authenticate": 'Bearer realm="carehub-fhir", error="invalid_token"'},
-        )
-    return client
-
-
-async def authorize(
-    request: web.Request, client: ApiClient, rtype: str, interaction: Interaction, subject: str
-) -> None:
-    """403 (audited) unless one of the client's scopes covers ``interaction`` on ``rtype``."""
-    if client.allows(rtype, permission_for(interaction)):
-        return
-    await audit(request, client.id, "denied", subject, 403)
-    raise FhirError(
-        403,
-        "forbidden",
-        f"no scope grants {permission_for(interaction)} on {rtype}",
-        headers={"WWW-Authenticate": 'Bearer realm="carehub-fhir", error="insufficient_scope"'},
-    )
-
-
-def support_of(
-    request: web.Request, rtype: str, interaction: Interaction | None
-) -> ResourceSupport:
-    """404 for a type the server does not serve, 405 for an interaction it does not offer."""
-    support = request.app[BACKEND].support().get(rtype)
-    if support is None:
-        raise FhirError(404, "not-supported", f"resource type {rtype} is not supported here")
-    if interaction is not None and interaction not in support.interactions:
-        why = f": {support.documentation}" if support.documentation else ""
-        raise FhirError(
-            405, "not-supported", f"{interaction.value} is not supported for {rtype}{why}"
-        )
-    return support
-
-
-async def enter(
-    request: web.Request, interaction: Interaction, rid: str | None = None
-) -> tuple[ApiClient, ResourceSupport]:
-    """Authenticate, check the type and interaction, authorize: the common prologue."""
-    rtype = request.match_info["type"]
-    subject = _subject(rtype, rid)
-    client = await authenticate(request, subject)
-    support = support_of(request, rtype, interaction)
-    await authorize(request, client, rtype, interaction, subject)
-    check_accept(request)
-    return client, support
-
-
-def caller(request: web.Request, client: ApiClient) -> Caller:
-    return Caller(client.id, client.system, _peer(request))
-
-
-def version_headers(base: str, answer: Answer | Stored) -> dict[str, str]:
-    """ETag, Last-Modified and Location/Content-Location with ``_history``."""
-    rtype = answer.resource_type
-    version = answer.version
-    headers: dict[str, str] = {}
-    if rtype and answer.id and version is not None:
-        headers["ETag"] = etag(version)
-        headers["Content-Location"] = f"{base}/{rtype}/{answer.id}/_history/{version}"
-    if answer.last_updated is not None:
-        headers["Last-Modified"] = http_date(answer.last_updated)
-    return headers
-
-
-def _prefer(request: web.Request, name: str) -> str | None:
-    for part in request.headers.getall("Prefer", []):
-        for item in part.split(";"):
-            key, _, value = item.strip().partition("=")
-            if key.strip().lower() == name:
-                return value.strip().strip('"').lower()
-    return None
-
-
-def answer_response(request: web.Request, answer: Answer) -> web.Response:
-    """The HTTP response of a write (``Prefer: return=minimal|representation|OperationOutcome``)."""
-    base = base_url(request)
-    headers = {**answer.headers, **version_headers(base, answer)}
-    if answer.status in (200, 201) and "Content-Location" in headers:
-        headers["Location"] = headers["Content-Location"]
-    if answer.status == 202 and answer.resource_type and answer.id:
-        headers["Content-Location"] = f"{base}/{answer.resource_type}/{answer.id}"
-    body = answer.body
-    if answer.ok and body is not None:
-        wanted = _prefer(request, "return")
-        if wanted == "minimal":
-            body = None
-        elif wanted == "operationoutcome":
-            body = request.app[BACKEND].outcome(_info(f"{answer.status}"))
-    return fhir_response(answer.status, body, headers=headers)
-
-
-def _info(text: str) -> Any:
-    from hub.findings import Report
-
-    report = Report()
-    report.info("informational", text)
-    return report
-
-
-def stored_response(request: web.Request, stored: Stored | None, what: str) -> web.Response:
-    """200 with the resource, 410 when deleted, 404 when it never existed."""
-    if stored is None:
-        raise FhirError(404, "not-found", f"{what} is not known")
-    if stored.deleted:
-        raise FhirError(
-            410,
-            "deleted",
-            f"{what} was deleted",
-            headers=version_headers(base_url(request), stored),
-        )
-    headers = version_headers(base_url(request), stored)
-    headers.pop("Content-Location", None)
-    return fhir_response(200, stored.resource, headers=headers)
 
 
 # --------------------------------------------------------------------------- metadata
@@ -279,7 +91,7 @@ async def read(request: web.Request) -> web.Response:
     client, _ = await enter(request, Interaction.READ, rid)
     stored = await request.app[BACKEND].read(rtype, rid)
     response = _safe_stored(request, stored, f"{rtype}/{rid}")
-    await audit(request, client.id, "read", _subject(rtype, rid), response.status)
+    await audit(request, client.id, "read", subject_of(rtype, rid), response.status)
     return response
 
 
@@ -297,7 +109,7 @@ async def vread(request: web.Request) -> web.Response:
     client, _ = await enter(request, Interaction.VREAD, rid)
     stored = await request.app[BACKEND].read(rtype, rid, vid)
     response = _safe_stored(request, stored, f"{rtype}/{rid} version {vid}")
-    await audit(request, client.id, "read", _subject(rtype, rid), response.status)
+    await audit(request, client.id, "read", subject_of(rtype, rid), response.status)
     return response
 
 
@@ -306,17 +118,8 @@ async def history(request: web.Request) -> web.Response:
     rtype, rid = request.match_info["type"], request.match_info["id"]
     client, _ = await enter(request, Interaction.HISTORY, rid)
     answer = await history_answer(request, rtype, rid)
-    await audit(request, client.id, "read", _subject(rtype, rid), answer.status)
+    await audit(request, client.id, "read", subject_of(rtype, rid), answer.status)
     return fhir_response(answer.status, answer.body)
-
-
-async def history_answer(request: web.Request, rtype: str, rid: str) -> Answer:
-    versions = await request.app[BACKEND].history(rtype, rid)
-    if not versions:
-        err = FhirError(404, "not-found", f"{rtype}/{rid} is not known")
-        return Answer(404, request.app[BACKEND].outcome(err.report()))
-    base = base_url(request)
-    return Answer(200, history_bundle(base, versions, f"{base}/{rtype}/{rid}/_history"))
 
 
 @fhir_routes.get(f"/{_TYPE}")
@@ -336,36 +139,6 @@ async def search_post(request: web.Request) -> web.Response:
     answer = await search_answer(request, support, pairs)
     await audit(request, client.id, "search", support.resource_type, answer.status)
     return fhir_response(answer.status, answer.body)
-
-
-async def run_search(
-    request: web.Request, support: ResourceSupport, pairs: list[tuple[str, str]]
-) -> tuple[list[Stored], Any]:
-    """Every match of ``pairs`` (not paged) and the parsed query."""
-    settings = request.app[SETTINGS]
-    strict = _prefer(request, "handling") == "strict"
-    query = parse_search(support, pairs, strict=strict, max_count=settings.max_count)
-    found: AsyncIterator[Stored] = request.app[BACKEND].candidates(support.resource_type, pairs)
-    hits = [s async for s in found if s.resource is not None and matches(s.resource, query)]
-    return hits, query
-
-
-async def search_answer(
-    request: web.Request, support: ResourceSupport, pairs: list[tuple[str, str]]
-) -> Answer:
-    hits, query = await run_search(request, support, pairs)
-    page = hits[query.offset : query.offset + query.count]
-    outcome = None
-    if query.ignored:
-        from hub.findings import Report
-
-        report = Report()
-        for name in query.ignored:
-            report.warning("not-supported", f"search parameter {name} is not supported: ignored")
-        outcome = request.app[BACKEND].outcome(report)
-    base = base_url(request)
-    body = searchset(base, page, len(hits), page_links(base, query, len(hits)), outcome)
-    return Answer(200, body)
 
 
 # --------------------------------------------------------------------------- writes
@@ -426,8 +199,6 @@ async def create(request: web.Request) -> web.Response:
 
 
 def _query_pairs(text: str) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
     return parse_qsl(text.lstrip("?"), keep_blank_values=True)
 
 
@@ -445,25 +216,6 @@ async def update(request: web.Request) -> web.Response:
         if_match=parse_etag(request.headers.get("If-Match")),
     )
     return await _write(request, client, entry, raw)
-
-
-def check_body_id(resource: Json, rid: str, where: str = "") -> None:
-    """update: the body's id must be present and equal the URL's (http.html#update → 400)."""
-    body_id = resource.get("id")
-    if body_id is None:
-        raise FhirError(
-            400,
-            "required",
-            "an update must carry the resource id",
-            location=f"{where}{resource.get('resourceType')}.id",
-        )
-    if body_id != rid:
-        raise FhirError(
-            400,
-            "invalid",
-            "the id in the body is not the id in the URL",
-            location=f"{where}{resource.get('resourceType')}.id",
-        )
 
 
 @fhir_routes.put(f"/{_TYPE}")
@@ -510,7 +262,7 @@ async def _write(
 ) -> web.Response:
     answers = await request.app[BACKEND].write(caller(request, client), [entry], raw)
     answer = answers[0]
-    subject = _subject(entry.resource_type, answer.id or entry.id)
+    subject = subject_of(entry.resource_type, answer.id or entry.id)
     await audit(request, client.id, AUDIT_ACTION[entry.interaction], subject, answer.status)
     return answer_response(request, answer)
 
@@ -565,12 +317,8 @@ async def bundle(request: web.Request) -> web.Response:
         await _keep_refused(request, client, raw, exc)
         raise
     if kind == "transaction":
-        from adapters.fhir.api.transaction import run_transaction
-
         answers = await run_transaction(request, client, entries, raw)
     else:
-        from adapters.fhir.api.transaction import run_batch
-
         answers = await run_batch(request, client, entries)
     return fhir_response(200, response_bundle(base_url(request), kind, answers))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -258,8 +258,6 @@ def _split_prefix(value: str) -> tuple[str, tuple[datetime, datetime]]:
 
 
 def _tz(text: str | None) -> Any:
-    from datetime import timezone
-
     if not text or text == "Z":
         return UTC
     sign = 1 if text[0] == "+" else -1

@@ -15,8 +15,7 @@ from aiohttp import web
 from adapters.fhir.api.auth import ApiClient
 from adapters.fhir.api.bundle import METHOD_ORDER, EntryRequest
 from adapters.fhir.api.errors import AnswerFailed, FhirError
-from adapters.fhir.api.model import Answer, Interaction, Stored, WriteEntry
-from adapters.fhir.api.routes import (
+from adapters.fhir.api.interactions import (
     AUDIT_ACTION,
     BACKEND,
     audit,
@@ -27,6 +26,7 @@ from adapters.fhir.api.routes import (
     search_answer,
     support_of,
 )
+from adapters.fhir.api.model import Answer, Interaction, Stored, WriteEntry
 from adapters.fhir.api.wire import dumps
 
 __all__ = ["entry_interaction", "run_batch", "run_transaction"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -166,6 +167,4 @@ def parse_etag(value: str | None, what: str = "If-Match") -> int | None:
 
 def http_date(moment: datetime) -> str:
     """An HTTP date (Last-Modified)."""
-    from email.utils import format_datetime
-
     return format_datetime(moment, usegmt=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fhirmap_support import corpus_dir, corpus_resources, load_json
 
+from conformance.fhir import validate_fhir
 from hub.canonical import Patient
 from hub.errors import UnsupportedMessage
 from mappings.fhir import (
@@ -17,7 +18,6 @@ from mappings.fhir import (
     carried_values,
     from_bundle,
     from_fhir,
-    validate_fhir,
 )
 
 SUPPORTED = [(name, r) for name, r in corpus_resources() if r["resourceType"] in FHIR_MAPPINGS]

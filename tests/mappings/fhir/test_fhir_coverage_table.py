@@ -125,7 +125,6 @@ def test_public_surface_is_locked() -> None:
         "merge_to_fhir",
         "replaced_patients",
         "to_fhir",
-        "validate_fhir",
     ]
     for name in api.__all__:
         assert hasattr(api, name), name

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from fhirmap_fixtures import RICH, appointment, encounter, practitioner, purchase_order, remittance
 
+from conformance.fhir import validate_fhir
 from hub.canonical import (
     AppointmentStatus,
     ClaimKind,
@@ -33,7 +34,6 @@ from mappings.fhir import (
     merge_to_fhir,
     replaced_patients,
     to_fhir,
-    validate_fhir,
 )
 from mappings.fhir.appointment import schedule_to_fhir, slot_to_fhir
 from mappings.fhir.supply import supply_deliveries_to_fhir, supply_requests_to_fhir

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from fhirmap_fixtures import RICH
 
+from conformance.fhir import validate_fhir
 from hub.canonical import Patient
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
-from mappings.fhir import FHIR_MAPPINGS, MapContext, from_bundle, from_fhir, to_fhir, validate_fhir
+from mappings.fhir import FHIR_MAPPINGS, MapContext, from_bundle, from_fhir, to_fhir
 
 
 @pytest.mark.parametrize(

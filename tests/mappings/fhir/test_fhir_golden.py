@@ -29,8 +29,9 @@ from fhirmap_fixtures import (
 )
 from fhirmap_support import corpus_dir, load_json
 
+from conformance.fhir import validate_fhir
 from hub.canonical import Coded, Identifier, Patient
-from mappings.fhir import MapContext, from_fhir, to_fhir, validate_fhir
+from mappings.fhir import MapContext, from_fhir, to_fhir
 
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("CAREHUB_REGEN_GOLDEN") == "1"

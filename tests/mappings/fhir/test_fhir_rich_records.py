@@ -8,7 +8,8 @@ import json
 import pytest
 from fhirmap_fixtures import RICH
 
-from mappings.fhir import FHIR_MAPPINGS, MapContext, from_fhir, validate_fhir
+from conformance.fhir import validate_fhir
+from mappings.fhir import FHIR_MAPPINGS, MapContext, from_fhir
 
 #: what a PractitionerRole carries of a Practitioner
 ROLE_FIELDS = {"id", "roles", "specialties", "organization"}

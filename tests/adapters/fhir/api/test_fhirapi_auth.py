@@ -108,3 +108,20 @@ def test_permission_letters() -> None:
     from adapters.fhir.api import permission_for
 
     assert [permission_for(i) for i in Interaction] == ["r", "r", "r", "s", "c", "u", "d"]
+
+
+def test_other_scopes_are_kept_for_other_endpoints_without_a_grant_or_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``carehub/admin`` is honoured by the admin endpoints, not as a SMART grant: kept on
+    the client, no warning; a scope nobody honours is warned about by client id only."""
+    auth = Authenticator.from_scopes(
+        {"ops": ("token-o", "sys", ["carehub/admin", "system/Patient.rs", "openid"])},
+        other_scopes={"carehub/admin"},
+    )
+    client = auth.identify("Bearer token-o")
+    assert client is not None
+    assert client.has_scope("carehub/admin") and not client.has_scope("carehub/other")
+    assert client.grants == (Grant("Patient", frozenset("rs")),)
+    warned = [r.getMessage() for r in caplog.records if r.name == "carehub.fhir.auth"]
+    assert warned == ["API client ops: a scope is not honoured (system/ scopes only)"]

@@ -41,7 +41,7 @@ def test_the_finding_count_is_bounded() -> None:
 def test_operation_outcome_renders_findings_and_validates() -> None:
     report = Report()
     report.error("value", "bad date", "Patient.birthDate", format_code="X1")
-    report.warning("weird-code", "something")
+    report.warning("processing", "something")
     body = operation_outcome(report)
     OperationOutcome.model_validate(body)
     first, second = body["issue"]

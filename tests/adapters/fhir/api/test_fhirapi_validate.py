@@ -34,3 +34,17 @@ async def test_validate_reports_what_the_hub_would_refuse(api: Api) -> None:
 async def test_other_operations_are_not_found(api: Api) -> None:
     resp = await api.post("Patient/$everything", {"resourceType": "Parameters"})
     assert resp.status == 404
+
+
+async def test_validate_answers_exactly_what_a_write_would(api: Api) -> None:
+    """``$validate`` and a create run the same checks (conformance, then the mapping): the
+    same issues for the same resource — a conformance problem and a mapping refusal."""
+    claim = load_json(corpus_dir() / "fhir" / "fhirr4__Claim-100153.json")  # a preauthorization
+    for rtype, resource in [
+        ("Patient", {"resourceType": "Patient", "name": [{"family": 5}]}),
+        ("Claim", claim),
+    ]:
+        checked = await api.post(f"{rtype}/$validate", resource)
+        written = await api.post(rtype, resource)
+        assert written.status == 422
+        assert (await checked.json())["issue"] == (await written.json())["issue"]

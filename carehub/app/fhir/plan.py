@@ -1,0 +1,56 @@
+"""A planned FHIR write: what each entry of a request targets, the canonical entity it maps
+to, what the store holds for it now, and its answer once known. ``WritePlan`` is the native
+value of the pipeline format (``writes.FhirInboundFormat``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.fhir.api import Answer, Caller, WriteEntry
+from carehub.app.fhir.views import DELETED_SOURCE, View
+from hub.canonical import EntityType, Event
+from hub.findings import Report
+from hub.records import EntityRecord
+
+__all__ = ["Planned", "WritePlan"]
+
+Json = dict[str, Any]
+
+
+@dataclass
+class Planned:
+    """One write entry, planned: its target, its canonical entity, what exists now."""
+
+    entry: WriteEntry
+    view: View
+    prefix: str
+    resource: Json | None = None
+    fhir_id: str | None = None
+    entity: Any = None
+    entity_type: EntityType | None = None
+    current: EntityRecord | None = None
+    status: int = 201
+    answer: Answer | None = None
+    event: Event | None = None
+
+    @property
+    def alive(self) -> bool:
+        """A current state exists and is not a tombstone."""
+        return self.current is not None and self.current.source != DELETED_SOURCE
+
+
+@dataclass
+class WritePlan:
+    """Everything one request will do; the ``FhirInboundFormat``'s native value."""
+
+    caller: Caller
+    items: list[Planned]
+    report: Report = field(default_factory=Report)
+    message_key: str = "fhir"
+
+    @property
+    def settled(self) -> bool:
+        """Every entry is answered without writing (e.g. a conditional create that matched)."""
+        return all(p.answer is not None for p in self.items)

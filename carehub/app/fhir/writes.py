@@ -1,0 +1,413 @@
+"""FHIR writes, planned before the pipeline runs: conditional searches, checks, mapping, and
+the canonical id of every resource — the URL id for an update, the id the cross-reference
+already gives its identifiers, else a new uuid, set on ``entity.id`` so the sync engine keeps
+it. The plan is the native value of ``FhirInboundFormat``, so one pipeline message stores the
+raw body, publishes the events and waits for the broker's confirm.
+
+Then, outside the pipeline: deletes (the canonical model and the sync engine know no
+deletion, so a delete writes a tombstone version, ``DELETED_SOURCE``, straight to the store;
+no event is published — docs/fhir-api.md, "Deletes"), the bounded wait until the sync engine
+has applied the events (read-your-writes), and the answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.fhir.api import Answer, Caller, FhirError, Stored, WriteEntry, rewrite_references
+from carehub.app.fhir.checks import map_resource
+from carehub.app.fhir.plan import Planned, WritePlan
+from carehub.app.fhir.reads import FhirReader
+from carehub.app.fhir.views import DELETED_SOURCE, View, entity_of
+from conformance.fhir import check_resource, operation_outcome, outcome_bytes
+from hub.canonical import EntityType, Event
+from hub.config import MatchRule
+from hub.context import MapContext
+from hub.findings import Report
+from hub.pipeline import MessageIdentity, Outcome
+from hub.ports import Store
+from hub.records import DuplicateKey, VersionConflict
+from hub.sync import CONSUMER as SYNC_CONSUMER
+from hub.sync import identifier_pairs, match_patient
+from mappings.fhir import MapContext as FhirContext
+from mappings.fhir import Vocabulary, event_kind
+
+__all__ = ["FhirInboundFormat", "WritePlanner"]
+
+log = logging.getLogger("carehub.fhir")
+
+Json = dict[str, Any]
+
+
+class FhirInboundFormat:
+    """``InboundFormat`` for one planned FHIR write (``hub.pipeline``): the plan is built
+    before the pipeline runs, because the canonical ids must be known at write time."""
+
+    format = "fhir"
+
+    def __init__(self, plan: WritePlan):
+        self.plan = plan
+
+    def parse(self, raw: bytes) -> WritePlan:
+        return self.plan
+
+    def identify(self, native: WritePlan) -> MessageIdentity:
+        """Resource type (or ``transaction``); FHIR REST has no de-duplication key."""
+        return MessageIdentity(native.message_key, None, None)
+
+    def check(self, native: WritePlan) -> Report:
+        return native.report
+
+    def map(self, native: WritePlan, ctx: MapContext) -> list[Event]:
+        events = []
+        for item in native.items:
+            if item.entity is None or item.answer is not None:
+                continue
+            previous = entity_of(item.current) if item.alive and item.current else None
+            kind = event_kind(item.entry.resource_type, item.entity, previous)
+            if kind is None:
+                continue
+            item.event = Event(
+                kind=kind, entity=item.entity, provenance=ctx.provenance(item.entry.resource_type)
+            )
+            events.append(item.event)
+        return events
+
+    def respond(
+        self, native: WritePlan | None, raw: bytes, outcome: Outcome, report: Report
+    ) -> bytes:
+        """The OperationOutcome kept as the message's answer."""
+        return outcome_bytes(report, ok_text=f"accepted ({outcome.value})")
+
+
+class WritePlanner:
+    """Plans writes, applies deletes, waits for the sync engine and answers each entry."""
+
+    def __init__(
+        self,
+        store: Store,
+        reader: FhirReader,
+        views: Mapping[str, View],
+        vocab: Vocabulary,
+        *,
+        matching: list[MatchRule],
+        sync_wait: float,
+    ):
+        self.store = store
+        self.reader = reader
+        self.views = views
+        self.vocab = vocab
+        #: the patient matching rules (config ``matching:``), as the sync engine applies them
+        self.matching = matching
+        self.sync_wait = sync_wait
+
+    def context(self, system: str) -> FhirContext:
+        return FhirContext(source=system, vocab=self.vocab)
+
+    async def plan(self, caller: Caller, entries: list[WriteEntry]) -> WritePlan:
+        """Targets, checks, mapping and canonical ids of every entry (``FhirError`` for a
+        request that cannot proceed: 404, 405, 409, 412)."""
+        items = [
+            Planned(e, self._writable(e), f"{e.location}.resource." if e.location else "")
+            for e in entries
+        ]
+        plan = WritePlan(caller, items, message_key=_message_key(entries))
+        for item in items:
+            await self._target(item)
+        live = [p for p in items if p.answer is None and p.entry.method != "DELETE"]
+        for item in live:
+            self._check(plan, item)
+        if plan.report.ok:
+            await self._identify(plan, [p for p in live if p.entity is not None])
+        for item in items:
+            await self._current(item)
+        return plan
+
+    def _writable(self, entry: WriteEntry) -> View:
+        view = self.views[entry.resource_type]
+        if entry.interaction not in view.interactions:
+            raise FhirError(
+                405,
+                "not-supported",
+                view.documentation or "not writable",
+                location=entry.location or None,
+            )
+        return view
+
+    async def _target(self, item: Planned) -> None:
+        """Resolve a conditional create/update/delete to its target (or its answer)."""
+        e = item.entry
+        item.fhir_id = e.id
+        if e.if_none_exist:
+            hits = await self._matches(e.resource_type, e.if_none_exist, e.location)
+            if hits:
+                item.answer = _found(hits[0])
+        elif e.conditional:
+            hits = await self._matches(e.resource_type, e.conditional, e.location)
+            item.fhir_id = hits[0].id if hits else self._conditional_id(e)
+            if e.method == "DELETE" and not hits:
+                item.answer = Answer(204)
+
+    async def _matches(self, rtype: str, params: list[tuple[str, str]], where: str) -> list[Stored]:
+        hits = await self.reader.search(rtype, params, where)
+        if len(hits) > 1:
+            raise FhirError(
+                412,
+                "multiple-matches",
+                f"the condition matches {len(hits)} {rtype} resources",
+                location=where or None,
+            )
+        return hits
+
+    @staticmethod
+    def _conditional_id(e: WriteEntry) -> str | None:
+        body_id = e.resource.get("id") if e.resource else None
+        return body_id if isinstance(body_id, str) else None
+
+    def _check(self, plan: WritePlan, item: Planned) -> None:
+        """Conformance findings, then the first mapping (entity without final ids)."""
+        resource = dict(item.entry.resource or {})
+        if item.entry.method == "POST":
+            resource.pop("id", None)  # create: the server assigns the id (http.html#create)
+        elif (
+            item.fhir_id is not None
+            and item.entry.conditional
+            and resource.get("id") not in (None, item.fhir_id)
+        ):
+            raise FhirError(
+                400,
+                "invalid",
+                "the id in the body is not that of the matched resource",
+                location=f"{item.prefix}{item.entry.resource_type}.id",
+            )
+        item.resource = resource
+        report = check_resource(resource, prefix=item.prefix)
+        plan.report.extend(report)
+        if report.ok:
+            item.entity = self._map(plan, item, resource)
+
+    def _map(self, plan: WritePlan, item: Planned, resource: Json) -> Any:
+        ctx = self.context(plan.caller.system)
+        mapped = map_resource(resource, ctx, plan.report, item.prefix)
+        if isinstance(mapped, list):  # Schedule/Slot: not writable, refused before
+            return None
+        return mapped
+
+    async def _identify(self, plan: WritePlan, items: list[Planned]) -> None:
+        """Canonical ids: roles after the rest, because a role's id is its practitioner's,
+        which may be another entry of the same Bundle (``urn:uuid:``)."""
+        roles = [p for p in items if p.entry.resource_type == "PractitionerRole"]
+        for item in items:
+            if item not in roles:
+                await self._assign(plan, item)
+        targets = {
+            p.entry.full_url: f"{p.entry.resource_type}/{p.fhir_id}"
+            for p in items
+            if p.entry.full_url and p.fhir_id and p not in roles
+        }
+        if targets:
+            for item in items:
+                item.resource = rewrite_references(item.resource, targets)
+                item.entity = self._map(plan, item, item.resource or {})
+                if item.entity is not None and item not in roles:
+                    item.entity.id = item.fhir_id
+        for item in roles:
+            if item.entity is not None:
+                await self._assign(plan, item)
+
+    async def _assign(self, plan: WritePlan, item: Planned) -> None:
+        entity = item.entity
+        item.entity_type = entity.entity_type
+        pairs = identifier_pairs(entity.identifiers, plan.caller.system)
+        known = sorted(
+            set((await self.store.resolve_identifiers(entity.entity_type.value, pairs)).values())
+        )
+        wanted = item.fhir_id
+        if item.entry.resource_type == "PractitionerRole" and entity.id is not None:
+            if wanted is not None and wanted != entity.id:
+                raise FhirError(
+                    422,
+                    "business-rule",
+                    "a PractitionerRole's id is the id of its practitioner",
+                    location=f"{item.prefix}PractitionerRole.practitioner",
+                )
+            wanted = entity.id
+        if wanted is not None and known and known != [wanted]:
+            raise FhirError(
+                409,
+                "conflict",
+                "an identifier of this resource already belongs to "
+                f"{item.entry.resource_type}/{known[0]}",
+                location=f"{item.prefix}{item.entry.resource_type}.identifier",
+            )
+        if wanted is None:
+            wanted = (
+                known[0] if known else await self._reserve(entity.entity_type, pairs, plan, entity)
+            )
+        item.fhir_id = wanted
+        entity.id = wanted
+
+    async def _reserve(
+        self,
+        etype: EntityType,
+        pairs: list[tuple[str, str]],
+        plan: WritePlan,
+        plan_record: Any = None,
+    ) -> str:
+        """A new id, with the identifiers linked to it now: two creates of one new patient
+        racing each other must end as one record, and the sync engine only links them
+        when it applies the event. The loser of the race takes the winner's id."""
+        if etype is EntityType.PATIENT and self.matching:
+            # a patient the hub knows under other identifiers (HL7 v2 MRN, X12 member id):
+            # the same demographic rules the sync engine applies
+            record = plan_record.model_dump(mode="json", exclude_none=True) if plan_record else {}
+            match = await match_patient(self.store, record, self.matching)
+            if match.linked:
+                return match.linked
+        candidate = str(uuid.uuid4())
+        if not pairs:
+            return candidate
+        with contextlib.suppress(DuplicateKey):  # a racing insert of the same pair
+            await self.store.link_identifiers(
+                etype.value, candidate, pairs, source=plan.caller.system
+            )
+        linked = set((await self.store.resolve_identifiers(etype.value, pairs)).values())
+        others = sorted(linked - {candidate})
+        return others[0] if others else candidate
+
+    async def _current(self, item: Planned) -> None:
+        """What the store holds for the target now; If-Match; delete preconditions."""
+        if item.answer is not None or item.fhir_id is None:
+            return
+        located = item.view.locate(item.fhir_id)
+        if item.entity_type is not None:
+            located = [(t, c) for t, c in located if t is item.entity_type]
+        for et, cid in located:
+            record = await self.store.get_entity(et.value, cid)
+            if record is not None:
+                item.current, item.entity_type = record, et
+                break
+        self._preconditions(item)
+
+    def _preconditions(self, item: Planned) -> None:
+        e = item.entry
+        where = e.location or None
+        version = item.current.version if item.current else None
+        if e.if_match is not None and e.if_match != version:
+            raise FhirError(
+                412,
+                "conflict",
+                f'If-Match W/"{e.if_match}" is not the current version',
+                location=where,
+            )
+        if e.method == "DELETE":
+            if item.current is None:
+                raise FhirError(
+                    404,
+                    "not-found",
+                    f"{e.resource_type}/{item.fhir_id} is not known",
+                    location=where,
+                )
+            if not item.alive:
+                item.answer = Answer(204, None, e.resource_type, item.fhir_id)
+            return
+        item.status = 200 if item.alive else 201
+
+    async def finish(self, plan: WritePlan) -> list[Answer]:
+        """After the pipeline took the plan: the deletes, the wait for the sync engine (bounded
+        by ``sync_wait``), then one answer per entry."""
+        await self._apply_deletes(plan)
+        applied = await self._wait_applied(plan)
+        return [await self._answer(p, applied) for p in plan.items]
+
+    async def _apply_deletes(self, plan: WritePlan) -> None:
+        for item in plan.items:
+            if item.entry.method != "DELETE" or item.answer is not None:
+                continue
+            assert item.current is not None and item.entity_type is not None
+            tombstone: Json = {
+                "id": item.current.id,
+                "entity_type": item.entity_type.value,
+                "identifiers": [],
+                "meta": {"source": DELETED_SOURCE, "field_sources": {}},
+            }
+            try:
+                await self.store.save_entity(
+                    item.entity_type.value,
+                    item.current.id,
+                    tombstone,
+                    source=DELETED_SOURCE,
+                    event_kind="fhir.deleted",
+                    expected_version=item.current.version,
+                )
+            except VersionConflict as exc:
+                raise FhirError(
+                    409,
+                    "conflict",
+                    "the resource changed while it was being deleted",
+                    location=item.entry.location or None,
+                ) from exc
+            log.info(
+                "FHIR delete of %s/%s by %s",
+                item.entity_type.value,
+                item.current.id,
+                plan.caller.client,
+            )
+
+    async def _wait_applied(self, plan: WritePlan) -> bool:
+        """Until the sync engine has applied every event (bounded by ``sync_wait``)."""
+        pending = [p.event.id for p in plan.items if p.event is not None]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.sync_wait
+        delay = 0.002
+        while pending:
+            if await self.store.was_processed(SYNC_CONSUMER, pending[0]):
+                pending.pop(0)
+                continue
+            if loop.time() >= deadline:
+                log.info(
+                    "FHIR write: %d event(s) not applied within %.1fs", len(pending), self.sync_wait
+                )
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        return True
+
+    async def _answer(self, item: Planned, applied: bool) -> Answer:
+        e = item.entry
+        if item.answer is not None:
+            return item.answer
+        if e.method == "DELETE":
+            return Answer(204, None, e.resource_type, item.fhir_id)
+        assert item.fhir_id is not None
+        stored = await self.reader.read(e.resource_type, item.fhir_id) if applied else None
+        if stored is None or stored.deleted:
+            report = Report()
+            report.info("informational", "accepted; not yet applied to the hub's state")
+            return Answer(202, operation_outcome(report), e.resource_type, item.fhir_id)
+        return Answer(
+            item.status,
+            stored.resource,
+            e.resource_type,
+            stored.id,
+            stored.version,
+            stored.last_updated,
+        )
+
+
+def _found(stored: Stored) -> Answer:
+    """A conditional create that matched: 200 with the existing resource, nothing written."""
+    return Answer(
+        200, stored.resource, stored.resource_type, stored.id, stored.version, stored.last_updated
+    )
+
+
+def _message_key(entries: list[WriteEntry]) -> str:
+    if len(entries) == 1 and not entries[0].location:
+        return entries[0].resource_type
+    return "transaction"
