@@ -43,8 +43,8 @@ def _progress(total: int, enabled: bool) -> Any:
 @json_option
 @friendly
 def validate(files: tuple[Path, ...], as_json: bool) -> None:
-    """Print the findings per message for HL7 v2 and FHIR JSON files (X12 once its adapter
-    lands). Exit 1 when any message has an error."""
+    """Print the findings per message for HL7 v2, X12 and FHIR JSON files, judged as the hub
+    judges them on its ports. Exit 1 when any message has an error."""
     from carehub.app.files import validate_item  # start-up time: see the module docstring
 
     items = _items(files)
@@ -94,7 +94,7 @@ def _print_outcome(o: Any) -> None:
 @json_option
 @friendly
 def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json: bool) -> None:
-    """Convert HL7 v2 and FHIR files in bulk. Exit 1 if any message failed."""
+    """Convert HL7 v2, X12 and FHIR files in bulk. Exit 1 if any message failed."""
     from carehub.app.files import convert_item  # start-up time: see the module docstring
 
     items = _items(files)
