@@ -1,5 +1,6 @@
 """``carehub validate`` judges a file as the hub judges it on a port: the same findings as
-the pipeline (``hub.pipeline.Pipeline.receive``) for the same bad message."""
+the pipeline (``hub.pipeline.Pipeline.receive``) for the same bad message, and for FHIR the
+same findings as the API's create."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from carehub.cli import cli
 from hub.pipeline import Outcome, Pipeline
 from hub.store import Store
 from queues import MemoryTransport, build_topology, ingress_exchange
+from tests.adapters.fhir.api.fhirapi_support import running_api
 
 BAD_PID_7 = (
     b"MSH|^~\\&|A|B|C|D|20260101||ADT^A04|X1|P|2.5.1\rPID|1||123^^^H^MR||Doe^Jane||2023133|F\r"
@@ -80,3 +82,23 @@ async def test_an_x12_claim_the_hub_accepts_with_a_warning(
     assert [f.severity.value for f in hub.report.findings if f.location == "ISA11"] == ["warning"]
     assert verdict["findings"] == hub.report.as_list()
     assert verdict["events"] == [e.kind.value for e in hub.events]
+
+
+async def test_a_fhir_resource_with_a_bad_element(tmp_path: Path):
+    """A FHIR file is checked as the API checks a create: the same findings, each naming
+    its element."""
+    patient = {
+        "resourceType": "Patient",
+        "birthDate": "not a date",
+        "name": [{"family": "Doe", "given": [3]}],
+    }
+    bad = tmp_path / "patient.json"
+    bad.write_text(json.dumps(patient))
+    async with running_api(f"sqlite:///{tmp_path / 'api.db'}", sync=False) as api:
+        answer = await api.post("Patient", patient)
+        assert answer.status == 422
+        (logged,) = await api.store.list_messages(system="ehr")
+    code, (verdict,) = validate(bad)
+    assert code == 1
+    assert {f["location"] for f in verdict["findings"]} >= {"Patient.birthDate"}
+    assert verdict["findings"] == logged.findings
