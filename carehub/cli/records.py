@@ -1,7 +1,7 @@
 """``carehub show`` and ``carehub reviews``: the hub's records as the sync engine keeps them
 (state, identifiers per system, versions, decisions) and the matches it left for a person.
 
-Every read of a record is audited with the user's name."""
+``show`` and ``reviews close`` are audited with the user's name."""
 
 from __future__ import annotations
 
