@@ -1,5 +1,14 @@
 """Files of messages for ``carehub validate`` and ``carehub convert``: which format a file
-holds, the messages in it (with the line each starts on), their findings and conversions."""
+holds, the messages in it (with the line each starts on), their findings and conversions.
+
+Each message is judged by the inbound format the hub runs on its ports (``Hl7v2Inbound``,
+``X12Reader`` — the store-free part of ``X12Inbound`` — and, for FHIR files, which reach
+the hub only over REST, ``FhirFileFormat``) through the pipeline's stages
+(``carehub.app.dryrun``), so a file validates as the hub would judge it. One difference, on
+purpose: a message the hub does not map (an HL7 type or trigger it does not take, an
+``UnsupportedMessage`` from a mapping) is valid here, with a "no mapping" note — the hub
+refuses it, but nothing in it is wrong.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +18,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.hl7v2 import parse as parse_hl7
 from adapters.hl7v2 import split_messages
 from adapters.x12 import parse as parse_x12
 from adapters.x12 import render as render_x12
+from carehub.app.dryrun import Judged, Judgement, judge
+from carehub.app.fhirfile import FhirFileFormat
+from carehub.app.hl7v2 import Hl7v2Inbound
+from carehub.app.x12 import X12Reader
 from conformance.fhir import validate_fhir
-from conformance.hl7v2 import check_batch, check_message
-from conformance.x12 import check_interchange
-from conformance.x12.verdict import judge
-from hub.canonical import Event, Provenance
+from conformance.hl7v2 import ErrorCode, check_batch
+from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
-from hub.findings import Report, Severity
+from hub.findings import Finding, Report
 from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import event_kind as fhir_event_kind
-from mappings.fhir import from_fhir, to_fhir
-from mappings.hl7v2 import INBOUND, OutboundOptions, map_message, render_event
+from mappings.fhir import to_fhir
+from mappings.hl7v2 import OutboundOptions, render_event
 from mappings.vocab import load_vocabulary
-from mappings.x12 import map_transaction
 from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
 from mappings.x12.outbound import OutboundOptions as X12Options
 from mappings.x12.outbound import render_event as render_x12_event
 
-__all__ = ["FileItem", "Outcome", "convert_item", "detect_format", "read_items", "validate_item"]
-
-TARGETS = ("canonical", "fhir", "hl7v2", "x12")
+__all__ = [
+    "FileItem",
+    "FileVerdict",
+    "convert_item",
+    "detect_format",
+    "read_items",
+    "validate_item",
+]
 
 
 @dataclass
@@ -48,8 +61,8 @@ class FileItem:
 
 
 @dataclass
-class Outcome:
-    """What validating or converting one item produced."""
+class FileVerdict:
+    """What validating or converting one item of a file produced."""
 
     item: FileItem
     key: str | None = None
@@ -142,138 +155,72 @@ def _line_of(data: bytes, offset: int) -> int:
 # --------------------------------------------------------------------------- validate
 
 
-def validate_item(item: FileItem, *, system: str = "cli") -> Outcome:
-    """Parse, check and map one item; every problem becomes a finding, never an exception."""
-    handler = _VALIDATORS.get(item.format)
-    out = Outcome(item)
-    if handler is None:
+@dataclass(frozen=True)
+class _Kind:
+    """How one format's items are judged: the format, and which of its findings say only
+    that the hub does not map the message."""
+
+    format: Callable[[str], Judged[Any]]
+    unmapped: Callable[[Finding], bool] = lambda _finding: False
+
+
+def _hl7_unmapped(finding: Finding) -> bool:
+    """MSH-9 names a type or trigger the hub does not take (table 0357: 200, 201)."""
+    return finding.code == "not-supported" and finding.format_code in (
+        ErrorCode.UNSUPPORTED_MESSAGE_TYPE,
+        ErrorCode.UNSUPPORTED_EVENT_CODE,
+    )
+
+
+_KINDS: dict[str, _Kind] = {
+    "hl7v2": _Kind(lambda _system: Hl7v2Inbound(), _hl7_unmapped),
+    "x12": _Kind(lambda _system: X12Reader()),
+    "fhir": _Kind(lambda system: FhirFileFormat(system=system)),
+}
+
+
+def validate_item(item: FileItem, *, system: str = "cli") -> FileVerdict:
+    """Judge one item as the hub would; every problem becomes a finding, never an exception."""
+    if item.format == "hl7v2-batch":
+        return _validate_batch(item)
+    kind = _KINDS.get(item.format)
+    out = FileVerdict(item)
+    if kind is None:
         out.report.error("not-supported", f"{item.format} files are not read yet")
         return out
-    try:
-        handler(item, out, system)
-    except UnsupportedMessage as exc:
-        out.report.info("not-supported", f"no mapping: {exc.message}", exc.location, exc.code)
-    except CarehubError as exc:
-        out.report.error("invalid", exc.message, exc.location, exc.code)
+    fmt = kind.format(system)
+    ctx = MapContext(source_system=system, format=fmt.format, vocab=load_vocabulary())
+    verdict = judge(fmt, item.raw, ctx)
+    if verdict.identity is not None:
+        out.key, out.control_id = verdict.identity.message_key, verdict.identity.control_id
+    out.report = _with_notes(verdict, kind.unmapped, out.key)
+    out.events = verdict.events
     return out
 
 
-def _validate_hl7(item: FileItem, out: Outcome, system: str) -> None:
-    msg = parse_hl7(item.raw)
-    out.key, out.control_id = msg.message_type, msg.control_id
-    out.report.extend(check_message(msg))
-    if out.report.ok:
-        ctx = MapContext(source_system=system, format="hl7v2", vocab=load_vocabulary())
-        if out.key not in INBOUND and _trigger_key(out.key) not in INBOUND:
-            out.report.info(
-                "not-supported",
-                f"no mapping for {out.key}: well-formed, but the hub does not map it",
-                "MSH-9",
-            )
-            return
-        out.events = map_message(msg, ctx)
+def _with_notes(verdict: Judgement, unmapped: Callable[[Finding], bool], key: str | None) -> Report:
+    """The hub's findings, with those that say only "not mapped" turned into notes."""
+    report = Report()
+    for f in verdict.report.findings:
+        if f is verdict.unmapped:
+            report.info(f.code, f"no mapping: {f.text}", f.location, f.format_code)
+        elif unmapped(f):
+            text = f"no mapping for {key}: well-formed, but the hub does not map it"
+            report.info(f.code, text, f.location, f.format_code)
+        else:
+            report.findings.append(f)
+    return report
 
 
-def _trigger_key(key: str | None) -> str | None:
-    return "^".join(key.split("^")[:2]) if key else None
-
-
-def _validate_fhir(item: FileItem, out: Outcome, system: str) -> None:
-    resource = _json(item)
-    out.key = str(resource.get("resourceType"))
-    out.control_id = resource.get("id")
-    resources = _bundle_resources(resource) if out.key == "Bundle" else [("", resource)]
-    ctx = FhirContext(source=system)
-    for where, res in resources:
-        try:
-            validate_fhir(res)
-            mapped = from_fhir(res, ctx)
-        except UnsupportedMessage as exc:
-            out.report.info("not-supported", f"no mapping: {exc.message}", where or None)
-            continue
-        except MappingError as exc:
-            loc = ".".join(x for x in (where, exc.location) if x)
-            out.report.error("invalid", exc.message, loc or None)
-            continue
-        for entity in mapped if isinstance(mapped, list) else [mapped]:
-            kind = fhir_event_kind(str(res.get("resourceType")), entity)
-            if kind is None:
-                out.report.info(
-                    "informational", f"{res['resourceType']}: no event to emit", where or None
-                )
-                continue
-            out.events.append(
-                Event(
-                    kind=kind,
-                    entity=entity,
-                    provenance=Provenance(
-                        source_system=system, format="fhir", message_key=str(res["resourceType"])
-                    ),
-                )
-            )
-
-
-def _validate_x12(item: FileItem, out: Outcome, system: str) -> None:
-    """The interchange's envelope and sets checked; the accepted sets mapped."""
-    ic = parse_x12(item.raw).interchanges[0]
-    out.control_id = ic.isa.element(13)
-    report = check_interchange(ic)
-    verdict = judge(ic, report)
-    out.report.extend(report)
-    sets = [t for g in verdict.groups for t in g.transactions]
-    out.key = ", ".join(dict.fromkeys(t.ts.id for t in sets)) or "ISA"
-    if verdict.rejected:
-        return
-    ctx = MapContext(source_system=system, format="x12", vocab=load_vocabulary())
-    for t in sets:
-        if t.code not in ("A", "E"):
-            continue
-        try:
-            out.events.extend(map_transaction(t.ts, ctx, envelope=ic))
-        except UnsupportedMessage as exc:
-            out.report.info(
-                "not-supported", f"no mapping: {exc.message}", f"ST {t.ts.st.element(2)}"
-            )
-
-
-def _json(item: FileItem) -> dict[str, Any]:
-    try:
-        value = json.loads(item.raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        line = getattr(exc, "lineno", 1)
-        raise MappingError(f"not valid JSON: {exc}", location=f"line {line}") from exc
-    if not isinstance(value, dict) or "resourceType" not in value:
-        raise MappingError("not a FHIR resource: no resourceType", location="resourceType")
-    return value
-
-
-def _bundle_resources(bundle: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for i, entry in enumerate(bundle.get("entry") or []):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict):
-            out.append((f"Bundle.entry[{i}].resource", resource))
-    return out
-
-
-def _validate_batch(item: FileItem, out: Outcome, system: str) -> None:
+def _validate_batch(item: FileItem) -> FileVerdict:
     """The file's FHS/BHS/BTS/FTS envelope, as one item of its own."""
-    out.key = "batch"
-    out.report.extend(check_batch(item.raw))
-
-
-_VALIDATORS: dict[str, Callable[[FileItem, Outcome, str], None]] = {
-    "hl7v2": _validate_hl7,
-    "hl7v2-batch": _validate_batch,
-    "x12": _validate_x12,
-    "fhir": _validate_fhir,
-}
+    return FileVerdict(item, key="batch", report=check_batch(item.raw))
 
 
 # --------------------------------------------------------------------------- convert
 
 
-def convert_item(item: FileItem, target: str) -> Outcome:
+def convert_item(item: FileItem, target: str) -> FileVerdict:
     """Validate, then render every event of the item as ``target``."""
     out = validate_item(item)
     if not out.ok or not out.events:
@@ -299,6 +246,7 @@ def _render(event: Event, target: str) -> tuple[str, bytes]:
         ).encode()
     if target == "fhir":
         resource = to_fhir(event.entity, FhirContext(source="carehub"))
+        validate_fhir(resource)  # strict out: nothing leaves that the R4 models refuse
         return f"{resource['resourceType']}.json", json.dumps(resource, indent=2).encode()
     if target == "hl7v2":
         data = render_event(event, OutboundOptions(vocab=load_vocabulary()))
@@ -315,7 +263,3 @@ def _render(event: Event, target: str) -> tuple[str, bytes]:
         )
         return f"{event.kind.value}.x12", render_x12_event(event, options)
     raise UnsupportedMessage(f"conversion to {target} is not available for {event.kind.value}")
-
-
-def severity_label(sev: Severity) -> str:
-    return {"fatal": "error", "error": "error", "warning": "warning"}.get(sev.value, "note")

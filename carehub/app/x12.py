@@ -25,7 +25,7 @@ from hub.pipeline import InboundResult, MessageIdentity, Outcome, Pipeline
 from hub.ports import Store
 from mappings.x12 import map_transaction
 
-__all__ = ["X12Inbound", "X12Native", "inbox_handler"]
+__all__ = ["X12Inbound", "X12Native", "X12Reader", "inbox_handler"]
 
 #: control numbers reserved per answer, per kind: an upper bound of what TA1+999+997 use
 _RESERVE = {"ISA13": 3, "GS06": 4, "ST02": 4}
@@ -43,14 +43,11 @@ class X12Native:
     answers: list[bytes] = field(default_factory=list)
 
 
-class X12Inbound:
-    """``InboundFormat`` for X12 (ISA05:ISA06|ISA13 de-duplicated, TA1 025 on a repeat)."""
+class X12Reader:
+    """What the hub judges in an X12 file — parse, identify, check, map — without answering
+    it: the part of ``X12Inbound`` that needs no store, which ``carehub validate`` runs."""
 
     format = "x12"
-
-    def __init__(self, store: Store, *, partner: str):
-        self.store = store
-        self.partner = partner
 
     def parse(self, raw: bytes) -> X12Native:
         return X12Native(parse(raw))
@@ -99,6 +96,15 @@ class X12Inbound:
         if not events and unsupported:
             raise UnsupportedMessage("; ".join(dict.fromkeys(unsupported)), code="I6")
         return events
+
+
+class X12Inbound(X12Reader):
+    """``InboundFormat`` for X12 (ISA05:ISA06|ISA13 de-duplicated, TA1 025 on a repeat): the
+    reader, and the answers with control numbers allocated per partner in the store."""
+
+    def __init__(self, store: Store, *, partner: str):
+        self.store = store
+        self.partner = partner
 
     async def respond(
         self, native: X12Native | None, raw: bytes, outcome: Outcome, report: Report

@@ -1,0 +1,168 @@
+"""``carehub messages`` and ``carehub deliveries``: the raw message log (every message in
+and out, its status, findings and answer) and what was delivered where."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from carehub.cli.common import db_option, emit, fail, friendly, json_option, store_call
+
+__all__ = ["deliveries", "messages"]
+
+
+@click.group()
+def messages() -> None:
+    """The raw message log: every message in and out, its status, findings and answer."""
+
+
+@messages.command("list")
+@click.option(
+    "--status",
+    help="accepted, error, rejected, unsupported, duplicate, unavailable, received, delivered",
+)
+@click.option("--system", help="Only this partner system.")
+@click.option("--direction", type=click.Choice(["in", "out"]))
+@click.option("--limit", default=50, show_default=True)
+@db_option
+@json_option
+@friendly
+def messages_list(
+    status: str | None,
+    system: str | None,
+    direction: str | None,
+    limit: int,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
+    """The newest messages first. Shows ids, never content (use ``messages show``)."""
+    rows = store_call(
+        db_url,
+        lambda s: s.list_messages(status=status, system=system, direction=direction, limit=limit),
+    )
+    data = [
+        {
+            "id": m.id,
+            "received_at": m.received_at.isoformat(),
+            "direction": m.direction,
+            "system": m.system,
+            "format": m.format,
+            "message": m.message_key,
+            "control_id": m.control_id,
+            "status": m.status,
+            "bytes": m.size,
+            "findings": len(m.findings),
+        }
+        for m in rows
+    ]
+
+    def human() -> None:
+        for d in data:
+            click.echo(
+                f"{d['id']}  {d['received_at'][:19]}  {d['direction']:3} "
+                f"{d['system']:<12} {d['message'] or '-':<10} {d['status']:<11} "
+                f"{d['control_id'] or ''}"
+            )
+        click.echo(f"{len(data)} messages")
+
+    emit(data, as_json, human)
+
+
+@messages.command("show")
+@click.argument("message_id")
+@click.option("--raw", "raw_only", is_flag=True, help="Print the raw bytes only.")
+@db_option
+@json_option
+@friendly
+def messages_show(message_id: str, raw_only: bool, db_url: str | None, as_json: bool) -> None:
+    """One message: its raw bytes as received, status, findings and the answer we gave."""
+    m = store_call(db_url, lambda s: s.get_message(message_id))
+    if m is None:
+        fail(f"no message {message_id}")
+    if raw_only:
+        sys.stdout.buffer.write(m.raw)
+        return
+    data = {
+        "id": m.id,
+        "direction": m.direction,
+        "system": m.system,
+        "port": m.port,
+        "format": m.format,
+        "message": m.message_key,
+        "control_id": m.control_id,
+        "status": m.status,
+        "received_at": m.received_at.isoformat(),
+        "peer": m.peer,
+        "duplicate_of": m.duplicate_of,
+        "findings": m.findings,
+        "raw": m.raw.decode("utf-8", "replace"),
+        "answer": m.ack.decode("utf-8", "replace") if m.ack else None,
+    }
+
+    def human() -> None:
+        for key in (
+            "id",
+            "direction",
+            "system",
+            "port",
+            "format",
+            "message",
+            "control_id",
+            "status",
+            "received_at",
+            "peer",
+            "duplicate_of",
+        ):
+            if data[key]:
+                click.echo(f"{key:>12}: {data[key]}")
+        for f in m.findings:
+            click.echo(
+                f"     finding: {f.get('severity')} {f.get('location') or ''} {f.get('text')}"
+            )
+        click.echo("--- raw ---")
+        click.echo(str(data["raw"]).replace("\r", "\n"))
+        if data["answer"]:
+            click.echo("--- answer ---")
+            click.echo(str(data["answer"]).replace("\r", "\n"))
+
+    emit(data, as_json, human)
+
+
+@click.command()
+@click.option("--destination", help="Only this destination system.")
+@click.option("--status", help="delivered, retrying, parked, skipped")
+@click.option("--limit", default=100, show_default=True)
+@db_option
+@json_option
+@friendly
+def deliveries(
+    destination: str | None, status: str | None, limit: int, db_url: str | None, as_json: bool
+) -> None:
+    """Deliveries per destination: what was sent where, and what failed."""
+    rows = store_call(
+        db_url, lambda s: s.list_deliveries(destination=destination, status=status, limit=limit)
+    )
+    data = [
+        {
+            "envelope_id": d.envelope_id,
+            "destination": d.destination,
+            "event": d.event_kind,
+            "status": d.status,
+            "attempts": d.attempts,
+            "message_id": d.message_id,
+            "detail": d.detail,
+            "updated_at": d.updated_at.isoformat(),
+        }
+        for d in rows
+    ]
+
+    def human() -> None:
+        for d in data:
+            click.echo(
+                f"{d['updated_at'][:19]}  {d['destination']:<12} {d['event'] or '-':<24} "
+                f"{d['status']:<10} x{d['attempts']}  {d['detail'] or ''}"
+            )
+        click.echo(f"{len(data)} deliveries")
+
+    emit(data, as_json, human)
