@@ -2,7 +2,9 @@
 
 Takes events from the destination's queue, never sends a change back to the system it came
 from, renders and delivers through the destination's ``Deliverer``, and records every
-delivery. Handlers raise; the caller's single settle point acks, retries or parks.
+delivery. Handlers raise; the caller's single settle point acks, retries or parks, and then
+tells :meth:`OutboundWorker.settled` which it did: a failed delivery is recorded as what the
+broker did with it (retrying, or parked — the queue alone decides when retries run out).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from hub.canonical import EventKind
 from hub.errors import PermanentError
 from hub.faults import fault_point
 from hub.identity import content
-from hub.ports import Deliverer, Delivery
+from hub.ports import Deliverer, Delivery, Settlement
 from hub.store import Store, Unit
 
 __all__ = ["OutboundWorker"]
@@ -34,15 +36,11 @@ class OutboundWorker:
         deliverer: Deliverer,
         *,
         format: str,
-        retry_tiers: int | None = None,
     ):
         self.store = store
         self.destination = destination
         self.deliverer = deliverer
         self.format = format
-        #: how many retry tiers the destination's queue has: a transient failure on the
-        #: last attempt is parked by the settle step, and recorded here as parked
-        self.retry_tiers = retry_tiers
 
     async def handle(self, delivery: Delivery) -> None:
         env = delivery.envelope
@@ -57,20 +55,7 @@ class OutboundWorker:
         if superseded is not None:
             await self._record(delivery, "skipped", f"superseded: version {superseded} was sent")
             return
-        try:
-            result = await self.deliverer.deliver(env)
-        except PermanentError as exc:
-            await self._record(delivery, "parked", str(exc))
-            await self._audit("parked", env.id, "rejected")
-            raise
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            if self.retry_tiers is not None and delivery.attempt >= self.retry_tiers:
-                await self._record(delivery, "parked", f"retries exhausted: {reason}")
-                await self._audit("parked", env.id, "retries exhausted")
-            else:
-                await self._record(delivery, "retrying", reason)
-            raise
+        result = await self.deliverer.deliver(env)
         fault_point("mid_delivery")
         async with self.store.unit() as unit:
             out_id = None
@@ -97,6 +82,22 @@ class OutboundWorker:
                     entity.meta.version,
                 )
             await self._audit("sent" if not result.skipped else "skipped", env.id, status, unit)
+
+    async def settled(
+        self, delivery: Delivery, settlement: Settlement, error: BaseException
+    ) -> None:
+        """Record a failed delivery as what the settle step did with it on the broker."""
+        env = delivery.envelope
+        reason = f"{type(error).__name__}: {error}"
+        if settlement is Settlement.RETRIED:
+            await self._record(delivery, "retrying", reason)
+        elif settlement is Settlement.PARKED and isinstance(error, PermanentError):
+            await self._record(delivery, "parked", str(error))
+            await self._audit("parked", env.id, "rejected")
+        elif settlement is Settlement.PARKED:
+            # a transient error is parked only when its queue has no retry tier left
+            await self._record(delivery, "parked", f"retries exhausted: {reason}")
+            await self._audit("parked", env.id, "retries exhausted")
 
     async def _superseded(self, delivery: Delivery) -> int | None:
         """The newer version of this record this destination already has, if any: a

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hub.envelope import Envelope
@@ -20,6 +21,8 @@ __all__ = [
     "Delivery",
     "ExchangeSpec",
     "QueueSpec",
+    "Settled",
+    "Settlement",
     "Topology",
     "Transport",
 ]
@@ -95,6 +98,20 @@ class Topology:
 # --------------------------------------------------------------------------- transport
 
 
+class Settlement(StrEnum):
+    """What the settle step did with a delivery on the broker — the one decision a
+    consumer records (``hub.outbound`` writes it into the store's delivery record)."""
+
+    ACKED = "acked"
+    #: sent to its next retry tier; also when the broker kept the message because the copy
+    #: could not be made or the consumer was gone (it is handed out again either way)
+    RETRIED = "retried"
+    #: moved to the parking queue: a permanent error, or a transient one with no tier left
+    PARKED = "parked"
+    #: the handler settled the delivery itself
+    SETTLED_BY_HANDLER = "settled_by_handler"
+
+
 class Delivery(Protocol):
     """One message handed to a consumer. Settled exactly once: ack, retry or park."""
 
@@ -125,13 +142,27 @@ class Delivery(Protocol):
         """The work is durable: forget the message."""
         ...
 
-    async def retry(self, reason: str) -> None:
-        """Transient failure: send to the next retry tier, or park when none is left."""
+    async def retry(self, reason: str) -> Settlement:
+        """Transient failure: send to the next retry tier, or park when none is left.
+
+        Returns which it did (``RETRIED`` or ``PARKED``): this is the only place that
+        decides whether retries are exhausted."""
         ...
 
-    async def park(self, reason: str, detail: Mapping[str, Any] | None = None) -> None:
-        """Permanent failure: move to the parking queue with the reason in the headers."""
+    async def park(self, reason: str, detail: Mapping[str, Any] | None = None) -> Settlement:
+        """Permanent failure: move to the parking queue with the reason in the headers.
+
+        Returns ``PARKED``, or ``RETRIED`` when the consumer was gone (the broker keeps it)."""
         ...
+
+
+class Settled(Protocol):
+    """Told what the settle step did with a delivery the handler failed on, after it did
+    it, so a consumer's records say what happened on the broker rather than a guess."""
+
+    async def __call__(
+        self, delivery: Delivery, settlement: Settlement, error: BaseException
+    ) -> None: ...
 
 
 class Transport(Protocol):
