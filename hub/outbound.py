@@ -10,12 +10,14 @@ broker did with it (retrying, or parked — the queue alone decides when retries
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from hub.canonical import EventKind
+from hub.envelope import Envelope
 from hub.errors import PermanentError
 from hub.faults import fault_point
 from hub.identity import content
-from hub.ports import Deliverer, Delivery, Settlement
+from hub.ports import Delivered, Deliverer, Delivery, Settlement
 from hub.store import Store, Unit
 
 __all__ = ["OutboundWorker"]
@@ -33,7 +35,7 @@ class OutboundWorker:
         self,
         store: Store,
         destination: str,
-        deliverer: Deliverer,
+        deliverer: Deliverer[Any],
         *,
         format: str,
     ):
@@ -55,7 +57,7 @@ class OutboundWorker:
         if superseded is not None:
             await self._record(delivery, "skipped", f"superseded: version {superseded} was sent")
             return
-        result = await self.deliverer.deliver(env)
+        result = await self._deliver(env)
         fault_point("mid_delivery")
         async with self.store.unit() as unit:
             out_id = None
@@ -82,6 +84,13 @@ class OutboundWorker:
                     entity.meta.version,
                 )
             await self._audit("sent" if not result.skipped else "skipped", env.id, status, unit)
+
+    async def _deliver(self, env: Envelope) -> Delivered:
+        """Render (pure: map, validate, key), then send — unless there is nothing to send."""
+        rendered = self.deliverer.render(env)
+        if rendered.skipped is not None:
+            return Delivered(format=rendered.format, skipped=True, response=rendered.skipped)
+        return await self.deliverer.send(rendered)
 
     async def settled(
         self, delivery: Delivery, settlement: Settlement, error: BaseException

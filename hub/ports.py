@@ -21,6 +21,7 @@ __all__ = [
     "Delivery",
     "ExchangeSpec",
     "QueueSpec",
+    "Rendered",
     "Settled",
     "Settlement",
     "Topology",
@@ -206,6 +207,23 @@ class Transport(Protocol):
 # --------------------------------------------------------------------------- outbound
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    """One envelope made ready for one destination, nothing sent yet: what will go out, and
+    the key a partner recognises a resend by. Deliverers extend it with what ``send`` needs.
+    """
+
+    format: str
+    message_key: str | None = None
+    #: the wire bytes, recorded as the outbound message; None when they exist only once
+    #: sent (an X12 interchange takes its control numbers when it is written)
+    body: bytes | None = None
+    #: how the partner recognises a resend: ``X-Idempotency-Key``, MSH-10, the file name
+    idempotency_key: str | None = None
+    #: why nothing is sent: the destination's format has no rendering for this event
+    skipped: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Delivered:
     """What an outbound delivery did: what we rendered, and what the partner answered."""
@@ -218,14 +236,26 @@ class Delivered:
     skipped: bool = False
 
 
-class Deliverer(Protocol):
-    """Renders a canonical event for one destination and delivers it.
+R = TypeVar("R", bound=Rendered)
 
-    Raises ``PartnerRejected`` (permanent: parked with the partner's text) or
-    ``PartnerUnavailable``/``DeliveryTimeout`` (transient: retried). Must be idempotent for the
-    same envelope id: a retry of a delivered envelope must not apply twice at the partner.
+
+class Deliverer(Protocol[R]):
+    """One destination's outbound line: ``render`` (pure) then ``send`` (I/O).
+
+    ``render`` maps the canonical event to the destination's format, validates it and
+    chooses the idempotency or conditional-update key; it mutates nothing, and rendering the
+    same envelope twice gives equal results. It raises ``MappingError``/``ValidationFailed``
+    (permanent) for what cannot be rendered, and returns ``skipped`` set for an event kind
+    the format has no rendering for.
+
+    ``send`` delivers what ``render`` made. It raises ``PartnerRejected`` (permanent: parked
+    with the partner's text) or ``PartnerUnavailable``/``DeliveryTimeout`` (transient:
+    retried). It must be idempotent for the same envelope id: a retry of a delivered
+    envelope must not apply twice at the partner.
     """
 
-    async def deliver(self, envelope: Envelope) -> Delivered: ...
+    def render(self, envelope: Envelope) -> R: ...
+
+    async def send(self, rendered: R) -> Delivered: ...
 
     async def close(self) -> None: ...

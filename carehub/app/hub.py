@@ -21,7 +21,7 @@ from hub.config import HubConfig
 from hub.errors import CarehubError
 from hub.outbound import OutboundWorker
 from hub.pipeline import Pipeline
-from hub.ports import Settled, Transport
+from hub.ports import Deliverer, Settled, Transport
 from hub.store import Store
 from hub.sync import SyncEngine
 from mappings.vocab import load_vocabulary
@@ -57,7 +57,7 @@ class Hub:
         self.pipeline: Pipeline | None = None
         self.sync: SyncEngine | None = None
         self.consumers: list[LaneConsumer] = []
-        self.deliverers: dict[str, Any] = {}
+        self.deliverers: dict[str, Deliverer[Any]] = {}
         self.inbound: InboundPorts | None = None
         self.http: HttpServer | None = None
 

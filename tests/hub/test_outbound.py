@@ -17,7 +17,7 @@ from carehub.app.consumers import LaneConsumer
 from hub.envelope import Envelope
 from hub.errors import PartnerUnavailable
 from hub.outbound import OutboundWorker
-from hub.ports import Delivered, Delivery, Settlement
+from hub.ports import Delivered, Delivery, Rendered, Settlement
 from hub.store import Store
 from queues import MemoryTransport, build_topology, events_exchange, parking_queue, work_queue
 from tests.queues.queues_testkit import make_envelope
@@ -27,7 +27,10 @@ DEST = "billing"
 
 
 class Unreachable:
-    async def deliver(self, envelope: Envelope) -> Delivered:
+    def render(self, envelope: Envelope) -> Rendered:
+        return Rendered(format="fhir", body=b"{}", idempotency_key=envelope.id)
+
+    async def send(self, rendered: Rendered) -> Delivered:
         raise PartnerUnavailable("connection refused")
 
     async def close(self) -> None:
