@@ -47,6 +47,7 @@ from hub.envelope import Envelope
 from hub.errors import TransientError
 from hub.faults import fault_point
 from hub.identity import BOOKKEEPING, content, demographics, is_echo, match_key, refs_in
+from hub.ids import outgoing_envelope_id
 from hub.ports import Delivery, Transport
 from hub.store import EntityRecord, Store, Unit, VersionConflict
 
@@ -712,9 +713,5 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _out_id(envelope_id: str, event: Event) -> str:
-    """The outgoing envelope id: the incoming one for the event itself (stable across
-    re-processing); a derived, equally stable one for extra events (conflicts)."""
-    if event.kind is not EventKind.APPOINTMENT_CONFLICT:
-        return envelope_id
-    other = event.related[0].id if event.related else ""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{envelope_id}:conflict:{other}"))
+    """The outgoing envelope id (derived in ``hub.ids``)."""
+    return outgoing_envelope_id(envelope_id, event)

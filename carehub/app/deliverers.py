@@ -8,7 +8,6 @@ touching the envelope; ``send(rendered) -> Delivered`` does the I/O.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import ssl
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from hub.config import (
 )
 from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
+from hub.ids import delivery_key, mllp_control_id, outbox_file_name
 from hub.ports import Delivered, Deliverer, Rendered
 from hub.store import Store
 from mappings.fhir import MapContext as FhirContext
@@ -98,7 +98,7 @@ class FhirDeliverer:
             format="fhir",
             message_key=str(resource["resourceType"]),
             body=_compact(resource),
-            idempotency_key=f"{envelope.id}:{self.name}",
+            idempotency_key=delivery_key(envelope.id, self.name),
             resource=resource,
             identifier=identifier,
         )
@@ -123,7 +123,7 @@ class FhirDeliverer:
             format="fhir",
             message_key="Bundle/transaction",
             body=_compact(bundle),
-            idempotency_key=f"{envelope.id}:{self.name}",
+            idempotency_key=delivery_key(envelope.id, self.name),
             resource=bundle,
         )
 
@@ -207,7 +207,7 @@ class MllpDeliverer:
         event = envelope.payload
         if event.kind not in HL7_OUTBOUND:
             return Rendered(format="hl7v2", skipped=f"no HL7 v2 rendering for {event.kind.value}")
-        control = hashlib.sha1(f"{envelope.id}:{self.name}".encode()).hexdigest()[:20]
+        control = mllp_control_id(envelope.id, self.name)
         data = render_event(event, self.options.with_control_id(control))
         return Rendered(format="hl7v2", message_key=_msh9(data), body=data, idempotency_key=control)
 
@@ -294,7 +294,7 @@ class X12OutboxDeliverer:
         return X12Rendered(
             format="x12",
             message_key=event.kind.value,
-            idempotency_key=f"{event.kind.value}-{envelope.id}.x12",
+            idempotency_key=outbox_file_name(event.kind.value, envelope.id),
             event=event,
         )
 

@@ -54,7 +54,7 @@ from hub.canonical.entities import (
     ShippedItem,
     SupplyItem,
 )
-from hub.canonical.events import Event, EventKind, Provenance, event_id
+from hub.canonical.events import Event, EventKind, Provenance
 
 __all__ = [
     "Address",
@@ -71,7 +71,6 @@ __all__ = [
     "Provenance",
     "RecordMeta",
     "Ref",
-    "event_id",
     "Adjustment",
     "AdministrativeSex",
     "Appointment",

@@ -15,9 +15,7 @@ from pydantic import Field
 from hub.canonical.base import CanonicalModel, Identifier, Ref
 from hub.canonical.entities import Entity
 
-__all__ = ["Event", "EventKind", "Provenance", "event_id"]
-
-_EVENT_NS = uuid.UUID("6f1c2a5e-8d0b-4c7e-9a43-2f5b7c1d9e01")
+__all__ = ["Event", "EventKind", "Provenance"]
 
 
 class EventKind(StrEnum):
@@ -76,6 +74,9 @@ class Provenance(CanonicalModel):
 class Event(CanonicalModel):
     """One fact about one entity.
 
+    ``id`` is random until the pipeline gives the event its stable id (``hub.ids``); the
+    mappings leave it alone.
+
     ``replaces`` lists the records a merge retires (``patient.merged``); ``related`` holds any
     other records the fact concerns (the other appointment of a conflict).
     """
@@ -89,12 +90,3 @@ class Event(CanonicalModel):
     related: list[Ref] = Field(default_factory=list)
     subject_identifiers: list[Identifier] = Field(default_factory=list)
     note: str | None = None
-
-
-def event_id(message_id: str, index: int) -> str:
-    """A stable event id for the ``index``-th event of a stored message.
-
-    Re-processing the same stored message (after a crash, or a resend) yields the same ids,
-    which is what makes downstream de-duplication and idempotency keys possible.
-    """
-    return str(uuid.uuid5(_EVENT_NS, f"{message_id}:{index}"))
