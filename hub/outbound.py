@@ -1,10 +1,11 @@
 """The outbound worker: one per destination system.
 
 Takes events from the destination's queue, never sends a change back to the system it came
-from, renders and delivers through the destination's ``Deliverer``, and records every
-delivery. Handlers raise; the caller's single settle point acks, retries or parks, and then
-tells :meth:`OutboundWorker.settled` which it did: a failed delivery is recorded as what the
-broker did with it (retrying, or parked — the queue alone decides when retries run out).
+from, goes one straight line through the destination's ``Deliverer`` — ``render`` (pure:
+map, validate, key) then ``send`` (I/O) — and records every delivery. Handlers raise; the
+caller's single settle point acks, retries or parks, and then tells
+:meth:`OutboundWorker.settled` which it did: a failed delivery is recorded as what the broker
+did with it (retrying, or parked — the queue alone decides when retries run out).
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ class OutboundWorker:
             return
         result = await self._deliver(env)
         fault_point("mid_delivery")
+        await self._record_done(delivery, result)
+
+    async def _deliver(self, env: Envelope) -> Delivered:
+        """Render, then send — unless the format has nothing to send for this event."""
+        rendered = self.deliverer.render(env)
+        if rendered.skipped is not None:
+            return Delivered(format=rendered.format, skipped=True, response=rendered.skipped)
+        return await self.deliverer.send(rendered)
+
+    async def _record_done(self, delivery: Delivery, result: Delivered) -> None:
+        """One transaction: the outbound message, the delivery, what the system now holds."""
+        env = delivery.envelope
         async with self.store.unit() as unit:
             out_id = None
             if result.rendered is not None:
@@ -84,13 +97,6 @@ class OutboundWorker:
                     entity.meta.version,
                 )
             await self._audit("sent" if not result.skipped else "skipped", env.id, status, unit)
-
-    async def _deliver(self, env: Envelope) -> Delivered:
-        """Render (pure: map, validate, key), then send — unless there is nothing to send."""
-        rendered = self.deliverer.render(env)
-        if rendered.skipped is not None:
-            return Delivered(format=rendered.format, skipped=True, response=rendered.skipped)
-        return await self.deliverer.send(rendered)
 
     async def settled(
         self, delivery: Delivery, settlement: Settlement, error: BaseException
