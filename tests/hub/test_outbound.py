@@ -15,7 +15,7 @@ import pytest
 
 from carehub.app.consumers import LaneConsumer
 from hub.envelope import Envelope
-from hub.errors import PartnerUnavailable
+from hub.errors import PartnerUnavailable, StoreUnavailable
 from hub.outbound import OutboundWorker
 from hub.ports import Delivered, Delivery, Rendered, Settlement
 from hub.store import Store
@@ -106,3 +106,33 @@ async def test_the_record_says_parked_exactly_when_the_broker_parked(
         assert (status == "parked") is parked_on_broker
         assert status == ("parked" if settlement is Settlement.PARKED else "retrying")
     assert [attempts for _, _, attempts, _ in seen] == list(range(1, len(tiers) + 2))
+
+
+async def test_a_record_that_cannot_be_written_does_not_stop_the_lane() -> None:
+    # the broker has settled the delivery already: the lane goes on to the next one
+    topology = build_topology(NS, {DEST: ["patient.*"]}, retry_delays=())
+    transport = MemoryTransport()
+    await transport.start(topology)
+    told: list[str] = []
+
+    async def failing(env: Delivery) -> None:
+        raise PartnerUnavailable("down")
+
+    async def store_down(delivery: Delivery, settlement: Settlement, error: BaseException) -> None:
+        told.append(delivery.envelope.id)
+        raise StoreUnavailable("database is down")
+
+    consumer = LaneConsumer(transport, work_queue(NS, DEST), failing, lanes=1, settled=store_down)
+    consumer.start()
+    try:
+        envs = [make_envelope("patient.updated") for _ in range(2)]
+        for env in envs:
+            await transport.publish(events_exchange(NS), env.routing_key, env)
+        for _ in range(200):
+            if consumer.handled == 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await consumer.stop()
+        await transport.close()
+    assert told == [env.id for env in envs]
