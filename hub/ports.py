@@ -20,9 +20,9 @@ __all__ = [
     "Deliverer",
     "Delivery",
     "ExchangeSpec",
+    "OnSettled",
     "QueueSpec",
     "Rendered",
-    "Settled",
     "Settlement",
     "Topology",
     "Transport",
@@ -157,7 +157,7 @@ class Delivery(Protocol):
         ...
 
 
-class Settled(Protocol):
+class OnSettled(Protocol):
     """Told what the settle step did with a delivery the handler failed on, after it did
     it, so a consumer's records say what happened on the broker rather than a guess."""
 

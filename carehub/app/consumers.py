@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from hub.envelope import Envelope
 from hub.errors import ParseError
-from hub.ports import Delivery, Settled, Transport
+from hub.ports import Delivery, OnSettled, Transport
 from queues import SettleResult, settling
 
 __all__ = ["LaneConsumer", "business_key"]
@@ -50,7 +50,7 @@ class LaneConsumer:
         lanes: int = 8,
         prefetch: int = 200,
         name: str | None = None,
-        settled: Settled | None = None,
+        settled: OnSettled | None = None,
     ):
         self.transport = transport
         self.queue = queue

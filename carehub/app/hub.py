@@ -21,7 +21,7 @@ from hub.config import HubConfig
 from hub.errors import CarehubError
 from hub.outbound import OutboundWorker
 from hub.pipeline import Pipeline
-from hub.ports import Deliverer, Settled, Transport
+from hub.ports import Deliverer, OnSettled, Transport
 from hub.store import Store
 from hub.sync import SyncEngine
 from mappings.vocab import load_vocabulary
@@ -131,7 +131,7 @@ class Hub:
         )
 
     def _consume(
-        self, queue: str, handler: Any, name: str, *, settled: Settled | None = None
+        self, queue: str, handler: Any, name: str, *, settled: OnSettled | None = None
     ) -> None:
         assert self.transport is not None
         consumer = LaneConsumer(
