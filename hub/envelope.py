@@ -1,15 +1,16 @@
 """The envelope every message travels in between the hub's stages.
 
 Serialised as JSON on the broker. The envelope id is the idempotency key downstream: the same
-stored message re-processed yields envelopes with the same ids (see ``event_id``).
+stored message re-processed yields envelopes with the same ids (``hub.ids``).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.canonical import Event
 
@@ -17,8 +18,12 @@ __all__ = ["Envelope"]
 
 
 class Envelope(BaseModel):
-    """id, correlation id, source system and port, format, message key, received-at, attempt
-    count, a reference to the stored raw bytes, and the canonical payload."""
+    """id, correlation id, source system and port, format, message key, received-at, a
+    reference to the stored raw bytes, and the canonical payload.
+
+    How often a delivery was tried is the broker's to count (``Delivery.attempt``, from the
+    ``x-carehub-attempt`` header), not the envelope's: the body is never rewritten.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -29,11 +34,19 @@ class Envelope(BaseModel):
     format: str
     message_key: str | None = None
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    attempt: int = 0
     raw_ref: str | None = None
     #: systems that must not receive this (the origin, and systems echoing what we sent)
     exclude_destinations: list[str] = Field(default_factory=list)
     payload: Event
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_attempt(cls, data: Any) -> Any:
+        """Envelopes written before ``attempt`` was dropped carry ``"attempt": 0``; they can
+        still sit in a retry tier or a parking queue, and must still be read."""
+        if isinstance(data, dict) and "attempt" in data:
+            return {k: v for k, v in data.items() if k != "attempt"}
+        return data
 
     @property
     def routing_key(self) -> str:

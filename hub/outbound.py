@@ -1,18 +1,23 @@
 """The outbound worker: one per destination system.
 
 Takes events from the destination's queue, never sends a change back to the system it came
-from, renders and delivers through the destination's ``Deliverer``, and records every
-delivery. Handlers raise; the caller's single settle point acks, retries or parks.
+from, goes one straight line through the destination's ``Deliverer`` — ``render`` (pure:
+map, validate, key) then ``send`` (I/O) — and records every delivery. Handlers raise; the
+caller's single settle point acks, retries or parks, and then tells
+:meth:`OutboundWorker.settled` which it did: a failed delivery is recorded as what the broker
+did with it (retrying, or parked — the queue alone decides when retries run out).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from hub.canonical import EventKind
+from hub.envelope import Envelope
 from hub.errors import PermanentError
 from hub.faults import fault_point
-from hub.ports import Deliverer, Delivery, Store, Unit
+from hub.ports import Delivered, Deliverer, Delivery, Settlement, Store, Unit
 from hub.sync.state import content
 
 __all__ = ["OutboundWorker"]
@@ -30,18 +35,14 @@ class OutboundWorker:
         self,
         store: Store,
         destination: str,
-        deliverer: Deliverer,
+        deliverer: Deliverer[Any],
         *,
         format: str,
-        retry_tiers: int | None = None,
     ):
         self.store = store
         self.destination = destination
         self.deliverer = deliverer
         self.format = format
-        #: how many retry tiers the destination's queue has: a transient failure on the
-        #: last attempt is parked by the settle step, and recorded here as parked
-        self.retry_tiers = retry_tiers
 
     async def handle(self, delivery: Delivery) -> None:
         env = delivery.envelope
@@ -56,21 +57,20 @@ class OutboundWorker:
         if superseded is not None:
             await self._record(delivery, "skipped", f"superseded: version {superseded} was sent")
             return
-        try:
-            result = await self.deliverer.deliver(env)
-        except PermanentError as exc:
-            await self._record(delivery, "parked", str(exc))
-            await self._audit("parked", env.id, "rejected")
-            raise
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            if self.retry_tiers is not None and delivery.attempt >= self.retry_tiers:
-                await self._record(delivery, "parked", f"retries exhausted: {reason}")
-                await self._audit("parked", env.id, "retries exhausted")
-            else:
-                await self._record(delivery, "retrying", reason)
-            raise
+        result = await self._deliver(env)
         fault_point("mid_delivery")
+        await self._record_done(delivery, result)
+
+    async def _deliver(self, env: Envelope) -> Delivered:
+        """Render, then send — unless the format has nothing to send for this event."""
+        rendered = self.deliverer.render(env)
+        if rendered.skipped is not None:
+            return Delivered(format=rendered.format, skipped=True, response=rendered.skipped)
+        return await self.deliverer.send(rendered)
+
+    async def _record_done(self, delivery: Delivery, result: Delivered) -> None:
+        """One transaction: the outbound message, the delivery, what the system now holds."""
+        env = delivery.envelope
         async with self.store.unit() as unit:
             out_id = None
             if result.rendered is not None:
@@ -96,6 +96,22 @@ class OutboundWorker:
                     entity.meta.version,
                 )
             await self._audit("sent" if not result.skipped else "skipped", env.id, status, unit)
+
+    async def settled(
+        self, delivery: Delivery, settlement: Settlement, error: BaseException
+    ) -> None:
+        """Record a failed delivery as what the settle step did with it on the broker."""
+        env = delivery.envelope
+        reason = f"{type(error).__name__}: {error}"
+        if settlement is Settlement.RETRIED:
+            await self._record(delivery, "retrying", reason)
+        elif settlement is Settlement.PARKED and isinstance(error, PermanentError):
+            await self._record(delivery, "parked", str(error))
+            await self._audit("parked", env.id, "rejected")
+        elif settlement is Settlement.PARKED:
+            # a transient error is parked only when its queue has no retry tier left
+            await self._record(delivery, "parked", f"retries exhausted: {reason}")
+            await self._audit("parked", env.id, "retries exhausted")
 
     async def _superseded(self, delivery: Delivery) -> int | None:
         """The newer version of this record this destination already has, if any: a

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
+from hub import ids
 from hub.canonical import Event
 from hub.context import MapContext, Vocabulary
 from hub.envelope import Envelope
@@ -48,7 +48,6 @@ log = logging.getLogger("carehub.pipeline")
 N = TypeVar("N")
 #: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
 RefusalAnswer = Callable[["Outcome", Report], bytes]
-_EVENT_NS = uuid.UUID("0b5e3c38-2f0e-4a59-8b8e-6f3f2d0c7a11")
 
 
 class Outcome(StrEnum):
@@ -253,11 +252,8 @@ class Pipeline:
         return await self._publish(fmt, st)
 
     async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> Outcome:
-        basis = (
-            f"{st.system}|{st.identity.dedup_key}"
-            if st.identity and st.identity.dedup_key
-            else str(st.message_id)
-        )
+        dedup_key = st.identity.dedup_key if st.identity else None
+        basis = ids.event_basis(st.system, dedup_key, str(st.message_id))
         envelopes = [self._envelope(fmt, st, ev, basis, i) for i, ev in enumerate(st.events)]
         try:
             await asyncio.gather(
@@ -283,7 +279,9 @@ class Pipeline:
     def _envelope(
         self, fmt: InboundFormat[Any], st: _Stage, event: Event, basis: str, index: int
     ) -> Envelope:
-        event.id = str(uuid.uuid5(_EVENT_NS, f"{basis}:{index}"))
+        # the one place an inbound event gets its id (set on the event itself: the FHIR
+        # API waits for the sync engine to apply it under this id)
+        event.id = ids.event_id(basis, index)
         ident = st.identity
         return Envelope(
             id=event.id,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 from hub.envelope import Envelope
@@ -29,7 +30,10 @@ __all__ = [
     "EntityState",
     "ExchangeSpec",
     "MessageLog",
+    "OnSettled",
     "QueueSpec",
+    "Rendered",
+    "Settlement",
     "Store",
     "SyncLog",
     "Topology",
@@ -108,6 +112,20 @@ class Topology:
 # --------------------------------------------------------------------------- transport
 
 
+class Settlement(StrEnum):
+    """What the settle step did with a delivery on the broker — the one decision a
+    consumer records (``hub.outbound`` writes it into the store's delivery record)."""
+
+    ACKED = "acked"
+    #: sent to its next retry tier; also when the broker kept the message because the copy
+    #: could not be made or the consumer was gone (it is handed out again either way)
+    RETRIED = "retried"
+    #: moved to the parking queue: a permanent error, or a transient one with no tier left
+    PARKED = "parked"
+    #: the handler settled the delivery itself
+    SETTLED_BY_HANDLER = "settled_by_handler"
+
+
 class Delivery(Protocol):
     """One message handed to a consumer. Settled exactly once: ack, retry or park."""
 
@@ -138,13 +156,27 @@ class Delivery(Protocol):
         """The work is durable: forget the message."""
         ...
 
-    async def retry(self, reason: str) -> None:
-        """Transient failure: send to the next retry tier, or park when none is left."""
+    async def retry(self, reason: str) -> Settlement:
+        """Transient failure: send to the next retry tier, or park when none is left.
+
+        Returns which it did (``RETRIED`` or ``PARKED``): this is the only place that
+        decides whether retries are exhausted."""
         ...
 
-    async def park(self, reason: str, detail: Mapping[str, Any] | None = None) -> None:
-        """Permanent failure: move to the parking queue with the reason in the headers."""
+    async def park(self, reason: str, detail: Mapping[str, Any] | None = None) -> Settlement:
+        """Permanent failure: move to the parking queue with the reason in the headers.
+
+        Returns ``PARKED``, or ``RETRIED`` when the consumer was gone (the broker keeps it)."""
         ...
+
+
+class OnSettled(Protocol):
+    """Told what the settle step did with a delivery the handler failed on, after it did
+    it, so a consumer's records say what happened on the broker rather than a guess."""
+
+    async def __call__(
+        self, delivery: Delivery, settlement: Settlement, error: BaseException
+    ) -> None: ...
 
 
 class Transport(Protocol):
@@ -188,6 +220,23 @@ class Transport(Protocol):
 # --------------------------------------------------------------------------- outbound
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    """One envelope made ready for one destination, nothing sent yet: what will go out, and
+    the key a partner recognises a resend by. Deliverers extend it with what ``send`` needs.
+    """
+
+    format: str
+    message_key: str | None = None
+    #: the wire bytes, recorded as the outbound message; None when they exist only once
+    #: sent (an X12 interchange takes its control numbers when it is written)
+    body: bytes | None = None
+    #: how the partner recognises a resend: ``X-Idempotency-Key``, MSH-10, the file name
+    idempotency_key: str | None = None
+    #: why nothing is sent: the destination's format has no rendering for this event
+    skipped: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Delivered:
     """What an outbound delivery did: what we rendered, and what the partner answered."""
@@ -200,15 +249,27 @@ class Delivered:
     skipped: bool = False
 
 
-class Deliverer(Protocol):
-    """Renders a canonical event for one destination and delivers it.
+R = TypeVar("R", bound=Rendered)
 
-    Raises ``PartnerRejected`` (permanent: parked with the partner's text) or
-    ``PartnerUnavailable``/``DeliveryTimeout`` (transient: retried). Must be idempotent for the
-    same envelope id: a retry of a delivered envelope must not apply twice at the partner.
+
+class Deliverer(Protocol[R]):
+    """One destination's outbound line: ``render`` (pure) then ``send`` (I/O).
+
+    ``render`` maps the canonical event to the destination's format, validates it and
+    chooses the idempotency or conditional-update key; it mutates nothing, and rendering the
+    same envelope twice gives equal results. It raises ``MappingError``/``ValidationFailed``
+    (permanent) for what cannot be rendered, and returns ``skipped`` set for an event kind
+    the format has no rendering for.
+
+    ``send`` delivers what ``render`` made. It raises ``PartnerRejected`` (permanent: parked
+    with the partner's text) or ``PartnerUnavailable``/``DeliveryTimeout`` (transient:
+    retried). It must be idempotent for the same envelope id: a retry of a delivered
+    envelope must not apply twice at the partner.
     """
 
-    async def deliver(self, envelope: Envelope) -> Delivered: ...
+    def render(self, envelope: Envelope) -> R: ...
+
+    async def send(self, rendered: R) -> Delivered: ...
 
     async def close(self) -> None: ...
 

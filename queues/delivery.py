@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from hub.envelope import Envelope
 from hub.errors import BrokerUnavailable, ParseError
-from hub.ports import Topology
+from hub.ports import Settlement, Topology
 
 __all__ = [
     "ATTEMPT",
@@ -291,23 +291,28 @@ class BaseDelivery(ABC):
         if self._alive():
             await self._ack()
 
-    async def retry(self, reason: str) -> None:
-        """Send to the next retry tier with attempt + 1; park when no tier is left."""
+    async def retry(self, reason: str) -> Settlement:
+        """Send to the next retry tier with attempt + 1; park when no tier is left.
+
+        The one place "retries exhausted" is decided; the answer says which happened."""
         self._claim()
         if not self._alive():
-            return
+            return Settlement.RETRIED  # the broker hands it out again
         tiers = self._topology.retry_tiers.get(self._queue, ())
         if self.attempt >= len(tiers):
             await self._park(f"retries exhausted: {reason}", {"last_error": reason})
-            return
+            return Settlement.PARKED
         headers = retry_headers(self._headers, self.routing_key, reason)
         await self._forward(tiers[self.attempt], headers)
+        return Settlement.RETRIED
 
-    async def park(self, reason: str, detail: Mapping[str, Any] | None = None) -> None:
+    async def park(self, reason: str, detail: Mapping[str, Any] | None = None) -> Settlement:
         """Move to the parking queue with ``reason`` and ``detail`` in the headers."""
         self._claim()
-        if self._alive():
-            await self._park(reason, detail)
+        if not self._alive():
+            return Settlement.RETRIED  # the broker hands it out again
+        await self._park(reason, detail)
+        return Settlement.PARKED
 
     def _claim(self) -> None:
         if self._settled:

@@ -10,12 +10,15 @@ or ``outcome = await settle(delivery, handle)``. The exception carries the decis
 
     handler returns                      → ack
     raises TransientError                → retry(reason): next retry tier, park when none left
+                                           (the outcome says which: RETRIED or PARKED)
     raises another (unexpected) error    → treated as transient: retry, bounded by the tiers
     raises PermanentError                → park(reason, detail={"code", "location", "error"})
     body is not an Envelope              → ParseError, permanent → park (block not run)
 
 A delivery the handler settled itself is left alone, so nothing is settled twice. The
-handler's exception is consumed here (it *is* the decision); the outcome is returned.
+handler's exception is consumed here (it *is* the decision); the outcome is returned, and is
+what happened on the broker: a park or retry whose copy could not be made leaves the message
+with the broker, to be handed out again, and is reported as ``RETRIED``.
 Cancellation (``asyncio.CancelledError``) settles nothing on purpose: the message stays
 unacked and the broker hands it out again when the consumer goes away.
 
@@ -28,25 +31,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from enum import StrEnum
 from typing import Any
 
 from hub.envelope import Envelope
 from hub.errors import BrokerUnavailable, CarehubError, ParseError, PermanentError
-from hub.ports import Delivery
+from hub.ports import Delivery, Settlement
 
 __all__ = ["Outcome", "SettleResult", "error_detail", "settle", "settling"]
 
 log = logging.getLogger(__name__)
 
 
-class Outcome(StrEnum):
-    ACKED = "acked"
-    #: ``retry()`` was called: the message went to its next tier, or was parked if none was left
-    RETRIED = "retried"
-    PARKED = "parked"
-    #: the handler settled the delivery itself
-    SETTLED_BY_HANDLER = "settled_by_handler"
+#: what the settle step did (``hub.ports.Settlement``: the worker records it too)
+Outcome = Settlement
 
 
 class SettleResult:
@@ -109,8 +106,7 @@ async def settling(
 async def _settle_success(delivery: Delivery) -> Outcome:
     if delivery.settled:
         return Outcome.SETTLED_BY_HANDLER
-    await _guarded(delivery, delivery.ack())
-    return Outcome.ACKED
+    return await _guarded(delivery, _acked(delivery))
 
 
 async def _settle_failure(delivery: Delivery, exc: Exception) -> Outcome:
@@ -119,20 +115,24 @@ async def _settle_failure(delivery: Delivery, exc: Exception) -> Outcome:
     reason = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, PermanentError):
         _log_failure("parking", delivery, exc)
-        await _guarded(delivery, delivery.park(reason, error_detail(exc)))
-        return Outcome.PARKED
+        return await _guarded(delivery, delivery.park(reason, error_detail(exc)))
     _log_failure("retrying", delivery, exc)
-    await _guarded(delivery, delivery.retry(reason))
-    return Outcome.RETRIED
+    return await _guarded(delivery, delivery.retry(reason))
 
 
-async def _guarded(delivery: Delivery, step: Awaitable[None]) -> None:
+async def _acked(delivery: Delivery) -> Settlement:
+    await delivery.ack()
+    return Settlement.ACKED
+
+
+async def _guarded(delivery: Delivery, step: Awaitable[Settlement]) -> Settlement:
     """Run a settle step; a broker outage here is logged, not raised: the broker still has
-    the message (requeued, or redelivered once the channel is gone)."""
+    the message (requeued, or redelivered once the channel is gone) and hands it out again."""
     try:
-        await step
+        return await step
     except BrokerUnavailable:
         log.warning("settle step failed, broker keeps the message (queue=%s)", _queue(delivery))
+        return Settlement.RETRIED
 
 
 def _log_failure(action: str, delivery: Delivery, exc: Exception) -> None:

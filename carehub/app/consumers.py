@@ -3,6 +3,8 @@
 Deliveries of one entity (one patient, one claim, one purchase order) go to the same lane
 and are handled one after another; different entities run in parallel. Every delivery is
 settled in one place (``queues.settle``): the handler returns → ack; raises → retry or park.
+A consumer that records failures (the outbound worker) is told afterwards what the settle
+step did (``settled``), before the lane takes its next delivery.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from hub.envelope import Envelope
 from hub.errors import ParseError
-from hub.ports import Delivery, Transport
-from queues import settling
+from hub.ports import Delivery, OnSettled, Transport
+from queues import SettleResult, settling
 
 __all__ = ["LaneConsumer", "business_key"]
 
@@ -48,10 +50,12 @@ class LaneConsumer:
         lanes: int = 8,
         prefetch: int = 200,
         name: str | None = None,
+        settled: OnSettled | None = None,
     ):
         self.transport = transport
         self.queue = queue
         self.handler = handler
+        self.settled = settled
         self.lanes = [asyncio.Queue[Delivery](maxsize=prefetch) for _ in range(lanes)]
         self.prefetch = prefetch
         self.name = name or queue
@@ -94,8 +98,22 @@ class LaneConsumer:
             self._handling += 1
             try:
                 with contextlib.suppress(ParseError):  # not an envelope: settling() parked it
-                    async with settling(delivery):
+                    result = SettleResult()
+                    async with settling(delivery, result):
                         await self.handler(delivery)
+                    await self._tell(delivery, result)
             finally:
                 self._handling -= 1
             self.handled += 1
+
+    async def _tell(self, delivery: Delivery, result: SettleResult) -> None:
+        """Pass what the settle step did with a failed delivery on to ``settled``."""
+        if self.settled is None or result.error is None or result.outcome is None:
+            return
+        try:
+            await self.settled(delivery, result.outcome, result.error)
+        except Exception as exc:
+            # the broker has settled it already; the record is behind, the lane goes on
+            log.warning(
+                "%s: recording a settled delivery failed: %s", self.name, type(exc).__name__
+            )

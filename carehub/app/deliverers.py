@@ -1,11 +1,17 @@
-"""Deliverers: render a canonical event for one destination and send it there."""
+"""Deliverers: render a canonical event for one destination (pure), then send it there.
+
+One straight line per destination format, the shape of ``hub.ports.Deliverer``:
+``render(envelope) -> Rendered`` maps, validates and picks the idempotency key without
+touching the envelope; ``send(rendered) -> Delivered`` does the I/O.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.fhir.client import FhirClient
@@ -13,7 +19,7 @@ from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from adapters.x12.inbox import Outbox
 from conformance.fhir import validate_fhir
-from hub.canonical import EventKind
+from hub.canonical import Event, EventKind
 from hub.config import (
     FhirOutbound,
     HubConfig,
@@ -25,7 +31,8 @@ from hub.config import (
 )
 from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
-from hub.ports import Delivered, Deliverer, Store
+from hub.ids import delivery_key, mllp_control_id, outbox_file_name
+from hub.ports import Delivered, Deliverer, Rendered, Store
 from mappings.fhir import MapContext as FhirContext
 from mappings.fhir import merge_to_fhir, to_fhir
 from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND
@@ -34,10 +41,26 @@ from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
 from mappings.x12.outbound import OutboundOptions as X12Options
 from mappings.x12.outbound import render_event as render_x12
 
-__all__ = ["FhirDeliverer", "MllpDeliverer", "X12OutboxDeliverer", "make_deliverer"]
+__all__ = [
+    "FhirDeliverer",
+    "FhirRendered",
+    "MllpDeliverer",
+    "X12OutboxDeliverer",
+    "X12Rendered",
+    "make_deliverer",
+]
 
 #: identifier system used when a record has no identifier a partner could update it by
 CANONICAL_ID_SYSTEM = "urn:carehub:canonical-id"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FhirRendered(Rendered):
+    """A FHIR delivery: a conditional update of ``resource`` by ``identifier`` (system,
+    value), or — ``identifier`` None — ``resource`` is a transaction Bundle to POST."""
+
+    resource: Mapping[str, Any] = field(default_factory=dict)
+    identifier: tuple[str | None, str] | None = None
 
 
 class FhirDeliverer:
@@ -61,35 +84,33 @@ class FhirDeliverer:
             return secret(auth.token_env, f"systems.{self.name}.outbound.auth.token_env")
         return None
 
-    async def deliver(self, envelope: Envelope) -> Delivered:
+    def render(self, envelope: Envelope) -> FhirRendered:
+        """The resource (a Bundle for a merge), validated, and the identifier to update by."""
         if envelope.payload.kind is EventKind.PATIENT_MERGED:
-            return await self._merge(envelope)
+            return self._render_merge(envelope)
         try:
-            resource = to_fhir(envelope.payload.entity, self.ctx)
+            mapped = to_fhir(envelope.payload.entity, self.ctx)
         except UnsupportedMessage as exc:
-            return Delivered(format="fhir", skipped=True, response=exc.message)
-        validate_fhir(resource)
-        rtype = str(resource["resourceType"])
-        system, value = self._key(resource, envelope)
-        resp = await self.client.conditional_update(
-            rtype, system, value, resource, idempotency_key=f"{envelope.id}:{self.name}"
-        )
-        return Delivered(
+            return FhirRendered(format="fhir", skipped=exc.message)
+        validate_fhir(mapped)
+        resource, identifier = self._keyed(mapped, envelope)
+        return FhirRendered(
             format="fhir",
-            message_key=rtype,
-            rendered=json.dumps(resource, separators=(",", ":")).encode(),
-            response=f"HTTP {resp.status}",
+            message_key=str(resource["resourceType"]),
+            body=_compact(resource),
+            idempotency_key=delivery_key(envelope.id, self.name),
+            resource=resource,
+            identifier=identifier,
         )
 
-    async def _merge(self, envelope: Envelope) -> Delivered:
+    def _render_merge(self, envelope: Envelope) -> FhirRendered:
         """A merge touches several resources: one transaction Bundle of conditional updates
         — the survivor with ``link: replaces``, each retired Patient inactive with
         ``replaced-by``."""
-        resources = merge_to_fhir(envelope.payload, self.ctx)
         entries = []
-        for resource in resources:
-            validate_fhir(resource)
-            system, value = self._key(resource, envelope)
+        for mapped in merge_to_fhir(envelope.payload, self.ctx):
+            validate_fhir(mapped)
+            resource, (system, value) = self._keyed(mapped, envelope)
             token = f"{system}|{value}" if system else value
             entries.append(
                 {
@@ -98,32 +119,57 @@ class FhirDeliverer:
                 }
             )
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-        resp = await self.client.transaction(bundle, idempotency_key=f"{envelope.id}:{self.name}")
-        return Delivered(
+        return FhirRendered(
             format="fhir",
             message_key="Bundle/transaction",
-            rendered=json.dumps(bundle, separators=(",", ":")).encode(),
-            response=f"HTTP {resp.status}",
+            body=_compact(bundle),
+            idempotency_key=delivery_key(envelope.id, self.name),
+            resource=bundle,
         )
 
-    def _key(self, resource: dict[str, Any], envelope: Envelope) -> tuple[str | None, str]:
-        """The identifier to update by: the partner's preferred system when the record has
-        it, else the record's first identifier, else the hub's canonical id."""
+    def _keyed(
+        self, resource: dict[str, Any], envelope: Envelope
+    ) -> tuple[dict[str, Any], tuple[str | None, str]]:
+        """The resource to send and the identifier to update it by: the partner's preferred
+        system when the record has it, else the record's first identifier, else the hub's
+        canonical id — then added to a copy of the resource, so the partner holds it."""
         idents = [i for i in resource.get("identifier") or [] if i.get("value")]
         preferred = self.outbound.patient_identifier_system
         for ident in idents:
             if preferred and ident.get("system") == preferred:
-                return preferred, str(ident["value"])
+                return resource, (preferred, str(ident["value"]))
         if idents:
-            return idents[0].get("system"), str(idents[0]["value"])
+            return resource, (idents[0].get("system"), str(idents[0]["value"]))
         entity_id = envelope.payload.entity.id
         if not entity_id:
             raise MappingError(
                 f"{resource['resourceType']} has no identifier to deliver by",
                 location=f"{resource['resourceType']}.identifier",
             )
-        resource["identifier"] = [{"system": CANONICAL_ID_SYSTEM, "value": entity_id}]
-        return CANONICAL_ID_SYSTEM, entity_id
+        keyed = {**resource, "identifier": [{"system": CANONICAL_ID_SYSTEM, "value": entity_id}]}
+        return keyed, (CANONICAL_ID_SYSTEM, entity_id)
+
+    async def send(self, rendered: FhirRendered) -> Delivered:
+        """``PUT Type?identifier=…`` (or ``POST`` the transaction) with the idempotency key."""
+        if rendered.identifier is None:
+            resp = await self.client.transaction(
+                rendered.resource, idempotency_key=rendered.idempotency_key
+            )
+        else:
+            system, value = rendered.identifier
+            resp = await self.client.conditional_update(
+                str(rendered.resource["resourceType"]),
+                system,
+                value,
+                rendered.resource,
+                idempotency_key=rendered.idempotency_key,
+            )
+        return Delivered(
+            format="fhir",
+            message_key=rendered.message_key,
+            rendered=rendered.body,
+            response=f"HTTP {resp.status}",
+        )
 
     async def close(self) -> None:
         await self.client.close()
@@ -156,20 +202,24 @@ class MllpDeliverer:
         )
         self._lock = asyncio.Lock()
 
-    async def deliver(self, envelope: Envelope) -> Delivered:
+    def render(self, envelope: Envelope) -> Rendered:
+        """The HL7 v2 message, its MSH-10 derived from the envelope id and destination."""
         event = envelope.payload
         if event.kind not in HL7_OUTBOUND:
-            return Delivered(
-                format="hl7v2", skipped=True, response=f"no HL7 v2 rendering for {event.kind.value}"
-            )
-        control = hashlib.sha1(f"{envelope.id}:{self.name}".encode()).hexdigest()[:20]
+            return Rendered(format="hl7v2", skipped=f"no HL7 v2 rendering for {event.kind.value}")
+        control = mllp_control_id(envelope.id, self.name)
         data = render_event(event, self.options.with_control_id(control))
+        return Rendered(format="hl7v2", message_key=_msh9(data), body=data, idempotency_key=control)
+
+    async def send(self, rendered: Rendered) -> Delivered:
+        """Send and wait for the ACK that answers this MSH-10."""
+        assert rendered.body is not None
         async with self._lock:  # one message in flight per connection (MLLP is sequential)
-            ack = await self.sender.send(data)
+            ack = await self.sender.send(rendered.body)
         return Delivered(
             format="hl7v2",
-            message_key=_msh9(data),
-            rendered=data,
+            message_key=rendered.message_key,
+            rendered=rendered.body,
             response=f"MSA-1 {ack.get('MSA-1')}",
         )
 
@@ -186,6 +236,10 @@ def _smart(name: str, outbound: FhirOutbound) -> SmartBackendAuth:
     return SmartBackendAuth(
         auth.token_url, auth.client_id, key, scope=auth.scope or "system/*.cruds"
     )
+
+
+def _compact(resource: Mapping[str, Any]) -> bytes:
+    return json.dumps(resource, separators=(",", ":")).encode()
 
 
 def _msh9(data: bytes) -> str | None:
@@ -210,6 +264,15 @@ def _client_ssl(tls: TlsConfig, name: str) -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class X12Rendered(Rendered):
+    """An X12 delivery: ``event`` becomes an interchange when it is written, because its
+    control numbers (ISA13, GS06, ST02) are allocated then — a number is spent only on an
+    interchange that goes out. ``idempotency_key`` is the outbox file name."""
+
+    event: Event | None = None
+
+
 class X12OutboxDeliverer:
     """Renders claims (837P/837I), eligibility checks (270) and purchase orders (850) as
     interchanges with control numbers from the store (per partner, never reused) and
@@ -223,22 +286,31 @@ class X12OutboxDeliverer:
         self.store = store
         self.outbox = Outbox(outbound.path)
 
-    async def deliver(self, envelope: Envelope) -> Delivered:
+    def render(self, envelope: Envelope) -> X12Rendered:
+        """Whether the event has an X12 rendering, and the file it is written to."""
         event = envelope.payload
         if event.kind not in X12_OUTBOUND:
-            return Delivered(
-                format="x12", skipped=True, response=f"no X12 rendering for {event.kind.value}"
-            )
+            return X12Rendered(format="x12", skipped=f"no X12 rendering for {event.kind.value}")
+        return X12Rendered(
+            format="x12",
+            message_key=event.kind.value,
+            idempotency_key=outbox_file_name(event.kind.value, envelope.id),
+            event=event,
+        )
+
+    async def send(self, rendered: X12Rendered) -> Delivered:
+        """Allocate the control numbers, render the interchange, write it to the outbox."""
+        assert rendered.event is not None and rendered.idempotency_key is not None
         numbers = {
             kind: await self.store.next_control_number(self.name, kind)
             for kind in ("ISA13", "GS06", "ST02")
         }
-        data = render_x12(event, self._options(numbers))
-        name = f"{event.kind.value}-{envelope.id}.x12"
+        data = render_x12(rendered.event, self._options(numbers))
+        name = rendered.idempotency_key
         await asyncio.to_thread(self.outbox.write, name, data)
         return Delivered(
             format="x12",
-            message_key=event.kind.value,
+            message_key=rendered.message_key,
             rendered=data,
             response=f"written {name} (ISA13 {numbers['ISA13']:09d})",
         )
@@ -269,7 +341,7 @@ class X12OutboxDeliverer:
 
 def make_deliverer(
     name: str, system: SystemConfig, config: HubConfig, store: Store, vocab: Any
-) -> Deliverer:
+) -> Deliverer[Any]:
     """The deliverer for ``system``'s outbound endpoint."""
     outbound = system.outbound
     if isinstance(outbound, FhirOutbound):

@@ -21,7 +21,7 @@ from hub.config import HubConfig
 from hub.errors import CarehubError
 from hub.outbound import OutboundWorker
 from hub.pipeline import Pipeline
-from hub.ports import Transport
+from hub.ports import Deliverer, OnSettled, Transport
 from hub.store import SqlStore
 from hub.sync import SyncEngine
 from mappings.vocab import load_vocabulary
@@ -57,7 +57,7 @@ class Hub:
         self.pipeline: Pipeline | None = None
         self.sync: SyncEngine | None = None
         self.consumers: list[LaneConsumer] = []
-        self.deliverers: dict[str, Any] = {}
+        self.deliverers: dict[str, Deliverer[Any]] = {}
         self.inbound: InboundPorts | None = None
         self.http: HttpServer | None = None
 
@@ -125,18 +125,18 @@ class Hub:
         assert system.outbound is not None and self.store is not None
         deliverer = make_deliverer(name, system, self.config, self.store, vocab)
         self.deliverers[name] = deliverer
-        worker = OutboundWorker(
-            self.store,
-            name,
-            deliverer,
-            format=system.outbound.type,
-            retry_tiers=len(self.config.hub.retry_delays),
+        worker = OutboundWorker(self.store, name, deliverer, format=system.outbound.type)
+        self._consume(
+            work_queue(self.ns, name), worker.handle, f"dest:{name}", settled=worker.settled
         )
-        self._consume(work_queue(self.ns, name), worker.handle, f"dest:{name}")
 
-    def _consume(self, queue: str, handler: Any, name: str) -> None:
+    def _consume(
+        self, queue: str, handler: Any, name: str, *, settled: OnSettled | None = None
+    ) -> None:
         assert self.transport is not None
-        consumer = LaneConsumer(self.transport, queue, handler, lanes=self.lanes, name=name)
+        consumer = LaneConsumer(
+            self.transport, queue, handler, lanes=self.lanes, name=name, settled=settled
+        )
         consumer.start()
         self.consumers.append(consumer)
 

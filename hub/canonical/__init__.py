@@ -54,7 +54,7 @@ from hub.canonical.entities import (
     ShippedItem,
     SupplyItem,
 )
-from hub.canonical.events import REMOVALS, REMOVED, Event, EventKind, Provenance, event_id
+from hub.canonical.events import REMOVALS, REMOVED, Event, EventKind, Provenance
 
 __all__ = [
     "Address",
@@ -73,7 +73,6 @@ __all__ = [
     "Provenance",
     "RecordMeta",
     "Ref",
-    "event_id",
     "Adjustment",
     "AdministrativeSex",
     "Appointment",

@@ -17,9 +17,7 @@ from pydantic import Field
 from hub.canonical.base import CanonicalModel, EntityType, Identifier, Ref
 from hub.canonical.entities import Entity
 
-__all__ = ["REMOVALS", "REMOVED", "Event", "EventKind", "Provenance", "event_id"]
-
-_EVENT_NS = uuid.UUID("6f1c2a5e-8d0b-4c7e-9a43-2f5b7c1d9e01")
+__all__ = ["REMOVALS", "REMOVED", "Event", "EventKind", "Provenance"]
 
 
 class EventKind(StrEnum):
@@ -98,6 +96,9 @@ class Provenance(CanonicalModel):
 class Event(CanonicalModel):
     """One fact about one entity.
 
+    ``id`` is random until the pipeline gives the event its stable id (``hub.ids``); the
+    mappings leave it alone.
+
     ``replaces`` lists the records a merge retires (``patient.merged``); ``related`` holds any
     other records the fact concerns (the other appointment of a conflict).
     """
@@ -139,12 +140,3 @@ REMOVED: Mapping[EntityType, EventKind] = MappingProxyType(
 
 #: the removal kinds: the record is gone (a tombstone version), not merely changed
 REMOVALS: frozenset[EventKind] = frozenset(REMOVED.values())
-
-
-def event_id(message_id: str, index: int) -> str:
-    """A stable event id for the ``index``-th event of a stored message.
-
-    Re-processing the same stored message (after a crash, or a resend) yields the same ids,
-    which is what makes downstream de-duplication and idempotency keys possible.
-    """
-    return str(uuid.uuid5(_EVENT_NS, f"{message_id}:{index}"))

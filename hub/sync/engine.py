@@ -14,7 +14,6 @@ loser re-reads and re-decides. No global lock. Every decision is written to ``sy
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ from hub.config import HubConfig
 from hub.envelope import Envelope
 from hub.errors import TransientError
 from hub.faults import fault_point
+from hub.ids import outgoing_envelope_id
 from hub.ports import Delivery, Store, Transport, Unit
 from hub.records import EntityRecord, VersionConflict
 from hub.sync.bookings import double_bookings
@@ -72,7 +72,9 @@ class SyncEngine:
         # applied without being marked: the check is skipped for every first delivery
         again = delivery.redelivered or delivery.attempt > 0
         for event in await self._apply_with_retries(env, again):
-            out = env.model_copy(update={"payload": event, "id": _out_id(env.id, event)})
+            out = env.model_copy(
+                update={"payload": event, "id": outgoing_envelope_id(env.id, event)}
+            )
             await self.transport.publish(self.events, out.routing_key, out)
         fault_point("sync_after_publish")
         # marked only after the confirms: a crash in between republishes the record under the
@@ -173,12 +175,3 @@ class SyncEngine:
         if etype == EntityType.PATIENT.value:
             await unit.set_match_keys(etype, canonical_id, self.identity.match_keys(state))
         return entity
-
-
-def _out_id(envelope_id: str, event: Event) -> str:
-    """The outgoing envelope id: the incoming one for the event itself (stable across
-    re-processing); a derived, equally stable one for extra events (conflicts)."""
-    if event.kind is not EventKind.APPOINTMENT_CONFLICT:
-        return envelope_id
-    other = event.related[0].id if event.related else ""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{envelope_id}:conflict:{other}"))

@@ -14,7 +14,7 @@ from datetime import date, datetime, tzinfo
 from functools import cached_property
 
 from adapters.hl7v2 import Message, Repetition, Segment
-from hub.canonical import Event, EventKind, Identifier, Provenance, event_id
+from hub.canonical import Event, EventKind, Identifier, Provenance
 from hub.canonical.entities import Entity
 from hub.context import MapContext
 from hub.errors import MappingError
@@ -77,7 +77,6 @@ class Source:
         self.ctx = ctx
         self.message_key = message_key
         self.segs = _label(msg.segments)
-        self._events = 0
 
     # ------------------------------------------------------------------ segments
 
@@ -160,7 +159,8 @@ class Source:
         subjects: list[Identifier] | None = None,
         **extra: object,
     ) -> Event:
-        """An event of this message, its id stable per (stored message, position)."""
+        """An event of this message. Its id is left to the pipeline, which derives it from
+        the sender's de-duplication key (``hub.ids``)."""
         fields: dict[str, object] = {
             "kind": kind,
             "entity": entity,
@@ -169,9 +169,6 @@ class Source:
             "subject_identifiers": subjects or [],
             **extra,
         }
-        if self.ctx.message_id:
-            fields["id"] = event_id(self.ctx.message_id, self._events)
-        self._events += 1
         return Event.model_validate(fields)
 
     def require(self, seg_id: str) -> Seg:

@@ -19,7 +19,6 @@ from hub.canonical import (
     Identifier,
     Provenance,
     RecordMeta,
-    event_id,
 )
 from hub.canonical.entities import Entity
 from hub.context import MapContext
@@ -81,7 +80,6 @@ class Source:
         self.message_key = message_key
         self.tree = tree
         self.isa = envelope.isa if envelope is not None else ts.isa
-        self._events = 0
 
     # ------------------------------------------------------------------ structure
 
@@ -192,8 +190,8 @@ class Source:
         occurred_at: datetime | None,
         subjects: list[Identifier] | None = None,
     ) -> Event:
-        """An event of this set. Its id is stable per (stored message, set position, event
-        position): re-mapping the same stored message yields the same ids."""
+        """An event of this set. Its id is left to the pipeline, which derives it from the
+        interchange's de-duplication key and the event's position (``hub.ids``)."""
         fields: dict[str, object] = {
             "kind": kind,
             "entity": entity,
@@ -201,11 +199,6 @@ class Source:
             "occurred_at": occurred_at or self.sent_at or self.ctx.received_at,
             "subject_identifiers": subjects or [],
         }
-        if self.ctx.message_id:
-            ts = self.ts
-            where = f"{self.ctx.message_id}:{ts.interchange_index}.{ts.group_index}.{ts.index}"
-            fields["id"] = event_id(where, self._events)
-        self._events += 1
         return Event.model_validate(fields)
 
     def stamp(self, record: R, updated_at: datetime | None = None) -> R:

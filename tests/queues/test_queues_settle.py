@@ -78,7 +78,7 @@ def delivery(**kw) -> Recorded:
 
 async def test_retry_goes_to_the_tier_of_the_current_attempt_then_acks():
     d = delivery(headers={ATTEMPT: 1, HISTORY: ["t 1 first"]})
-    await d.retry("second")
+    assert await d.retry("second") is Outcome.RETRIED
     (op, queue, headers), ack = d.log
     assert (op, queue, ack) == ("publish", "n.dest.a.retry.2", ("ack",))
     assert headers[ATTEMPT] == 2
@@ -89,7 +89,7 @@ async def test_retry_goes_to_the_tier_of_the_current_attempt_then_acks():
 
 async def test_retry_with_no_tier_left_parks():
     d = delivery(headers={ATTEMPT: 2})
-    await d.retry("third")
+    assert await d.retry("third") is Outcome.PARKED
     (_, queue, headers), _ = d.log
     assert queue == "n.dest.a.parked"
     assert headers[PARK_REASON] == "retries exhausted: third"
@@ -119,6 +119,27 @@ async def test_a_dead_consumer_settles_nothing():
     await d.park("late")
     assert d.log == []
     assert d.settled
+
+
+async def test_settle_reports_a_park_for_retries_exhausted():
+    d = delivery(headers={ATTEMPT: 2})
+
+    async def transient(env):
+        raise PartnerUnavailable("503")
+
+    assert await settle(d, transient) is Outcome.PARKED
+    assert d.log[0][1] == "n.dest.a.parked"
+
+
+async def test_a_park_the_broker_could_not_take_is_reported_as_a_retry():
+    # the original was requeued: the broker hands it out again, it is not parked
+    d = delivery(fail_publish=True)
+
+    async def invalid(env):
+        raise ValidationFailed("PID-3 is required")
+
+    assert await settle(d, invalid) is Outcome.RETRIED
+    assert d.log == [("requeue",)]
 
 
 async def test_a_body_that_is_no_envelope_is_parked_as_a_parse_error():

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from hub import ids
 from hub.canonical import Event
 from hub.context import Vocabulary
 from hub.errors import MappingError
@@ -60,4 +60,4 @@ def control_id_for(event: Event, options: OutboundOptions) -> str:
                 "a control id must be 1-20 characters", code="207", location="MSH-10"
             )
         return options.control_id
-    return hashlib.sha256(event.id.encode()).hexdigest()[:_MAX_CONTROL_ID]
+    return ids.rendered_control_id(event.id)

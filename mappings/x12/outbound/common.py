@@ -9,7 +9,6 @@ HL7 0203 type is Q's (NPI → XX, TAX → EI/24, SS → SY/34, MB → MI, NIIP �
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -17,6 +16,7 @@ from functools import cache
 from adapters.x12 import InterchangeBuilder, default_registry
 from adapters.x12.builder import TransactionBuilder
 from adapters.x12.guides import LoopSpec, SegmentSpec
+from hub import ids
 from hub.canonical import (
     Address,
     AdministrativeSex,
@@ -86,7 +86,7 @@ def interchange(options: OutboundOptions, version: str = "00501") -> Interchange
 def reference_id(event: Event) -> str:
     """BHT03 / BEG-style originator reference: 20 hex digits of a hash of the event id, so
     a re-render of the same event carries the same reference (the idempotency key)."""
-    return hashlib.sha256(event.id.encode()).hexdigest()[:20]
+    return ids.reference_id(event.id)
 
 
 def required(value: str | None, location: str, what: str) -> str:
