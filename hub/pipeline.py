@@ -38,7 +38,7 @@ __all__ = [
     "InboundFormat",
     "InboundResult",
     "MessageIdentity",
-    "Outcome",
+    "InboundOutcome",
     "Pipeline",
     "RefusalAnswer",
 ]
@@ -47,10 +47,10 @@ log = logging.getLogger("carehub.pipeline")
 
 N = TypeVar("N")
 #: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
-RefusalAnswer = Callable[["Outcome", Report], bytes]
+RefusalAnswer = Callable[["InboundOutcome", Report], bytes]
 
 
-class Outcome(StrEnum):
+class InboundOutcome(StrEnum):
     """What happened to an inbound message; each format renders it its own way."""
 
     ACCEPTED = "accepted"  # stored, mapped, published, confirmed  → AA / CA / 999 A / 2xx
@@ -89,7 +89,7 @@ class InboundFormat(Protocol, Generic[N]):
     def map(self, native: N, ctx: MapContext) -> list[Event]: ...
 
     def respond(
-        self, native: N | None, raw: bytes, outcome: Outcome, report: Report
+        self, native: N | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> bytes | Awaitable[bytes]:
         """The answer to send back (ACK, 999/TA1, OperationOutcome); may be async."""
         ...
@@ -97,7 +97,7 @@ class InboundFormat(Protocol, Generic[N]):
 
 @dataclass(slots=True)
 class InboundResult:
-    outcome: Outcome
+    outcome: InboundOutcome
     response: bytes
     message_id: str | None
     report: Report
@@ -178,7 +178,7 @@ class Pipeline:
         """Keep a message refused before it could be parsed — over a size cap, not ended in
         time, the wrong content type — like any other: ``raw`` (what the transport holds, at
         most its cap) is stored as a rejected message with ``error`` as its finding, and
-        ``answer(outcome, report)`` as its answer (``Outcome.UNAVAILABLE`` when the store is
+        ``answer(outcome, report)`` as its answer (``InboundOutcome.UNAVAILABLE`` when the store is
         down). Every port keeps its refusals through here."""
         return await self.receive(
             _Refused(format, error, answer), raw, system=system, port=port, peer=peer
@@ -227,31 +227,31 @@ class Pipeline:
             if ident.dedup_key and st.report.ok:
                 st.original = await unit.find_accepted_duplicate(st.system, ident.dedup_key, _FINAL)
 
-    async def _process(self, fmt: InboundFormat[Any], st: _Stage) -> Outcome:
+    async def _process(self, fmt: InboundFormat[Any], st: _Stage) -> InboundOutcome:
         if not st.report.ok:
-            return Outcome.REJECTED
+            return InboundOutcome.REJECTED
         if st.original is not None and st.original.ack is not None:
             st.report.info(
                 "duplicate",
                 f"duplicate of message {st.original.id}; original "
                 "answer repeated, not published again",
             )
-            return Outcome.DUPLICATE
+            return InboundOutcome.DUPLICATE
         st.report.extend(fmt.check(st.native))
         if not st.report.ok:
             rejected = any(f.code == "not-supported" for f in st.report.errors)
-            return Outcome.REJECTED if rejected else Outcome.CONTENT_ERROR
+            return InboundOutcome.REJECTED if rejected else InboundOutcome.CONTENT_ERROR
         try:
             st.events = fmt.map(st.native, self._context(fmt, st))
         except UnsupportedMessage as exc:
             _finding(st.report, exc, "not-supported")
-            return Outcome.REJECTED
+            return InboundOutcome.REJECTED
         except (MappingError, ValueError) as exc:
             _finding(st.report, exc, "value")
-            return Outcome.CONTENT_ERROR
+            return InboundOutcome.CONTENT_ERROR
         return await self._publish(fmt, st)
 
-    async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> Outcome:
+    async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> InboundOutcome:
         dedup_key = st.identity.dedup_key if st.identity else None
         basis = ids.event_basis(st.system, dedup_key, str(st.message_id))
         envelopes = [self._envelope(fmt, st, ev, basis, i) for i, ev in enumerate(st.events)]
@@ -272,9 +272,9 @@ class Pipeline:
                 "events could not be confirmed by the broker; not accepted, send again later",
                 format_code="207",
             )
-            return Outcome.UNAVAILABLE
+            return InboundOutcome.UNAVAILABLE
         fault_point("after_confirm")
-        return Outcome.ACCEPTED
+        return InboundOutcome.ACCEPTED
 
     def _envelope(
         self, fmt: InboundFormat[Any], st: _Stage, event: Event, basis: str, index: int
@@ -310,12 +310,14 @@ class Pipeline:
 
     # ------------------------------------------------------------------ answer
 
-    async def _finish(self, fmt: InboundFormat[Any], st: _Stage, outcome: Outcome) -> InboundResult:
+    async def _finish(
+        self, fmt: InboundFormat[Any], st: _Stage, outcome: InboundOutcome
+    ) -> InboundResult:
         followups: list[bytes] = []
         duplicate_answer: Any = getattr(fmt, "duplicate_answer", None)
-        if outcome is Outcome.DUPLICATE and duplicate_answer is not None:
+        if outcome is InboundOutcome.DUPLICATE and duplicate_answer is not None:
             response = await _resolve(duplicate_answer(st.native, st.raw))
-        elif outcome is Outcome.DUPLICATE:
+        elif outcome is InboundOutcome.DUPLICATE:
             assert st.original is not None and st.original.ack is not None
             response = st.original.ack  # the original answer, byte for byte
         else:
@@ -326,7 +328,7 @@ class Pipeline:
         ident = st.identity or MessageIdentity(None, None, None)
         fields: dict[str, Any] = dict(
             status=outcome.value
-            if outcome is not Outcome.REJECTED or not _unsupported(st)
+            if outcome is not InboundOutcome.REJECTED or not _unsupported(st)
             else "unsupported",
             message_key=ident.message_key,
             control_id=ident.control_id,
@@ -335,7 +337,7 @@ class Pipeline:
             ack=response,
             event_count=len(st.events),
         )
-        if outcome is Outcome.DUPLICATE and st.original is not None:
+        if outcome is InboundOutcome.DUPLICATE and st.original is not None:
             fields["duplicate_of"] = st.original.id
         assert st.message_id is not None
         try:
@@ -350,7 +352,7 @@ class Pipeline:
                     detail=f"port {st.port}" if st.port else None,
                 )
         except StoreUnavailable:
-            if outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE):
+            if outcome in (InboundOutcome.ACCEPTED, InboundOutcome.DUPLICATE):
                 # the events are confirmed, but the answer is not on record: refuse, so the
                 # sender resends; the same event ids make the resend harmless downstream
                 return self._unavailable(fmt, st, "the message store is unavailable")
@@ -370,11 +372,11 @@ class Pipeline:
                 native = fmt.parse(st.raw)
             except CarehubError:
                 native = None
-        answer = fmt.respond(native, st.raw, Outcome.UNAVAILABLE, report)
+        answer = fmt.respond(native, st.raw, InboundOutcome.UNAVAILABLE, report)
         if inspect.iscoroutine(answer):  # async renderers answer an outage with nothing
             answer.close()
         response = answer if isinstance(answer, bytes) else b""
-        return InboundResult(Outcome.UNAVAILABLE, response, st.message_id, report)
+        return InboundResult(InboundOutcome.UNAVAILABLE, response, st.message_id, report)
 
 
 class _Refused:
@@ -398,7 +400,7 @@ class _Refused:
     def map(self, native: Any, ctx: MapContext) -> list[Event]:
         raise AssertionError("a refused message is never parsed")
 
-    def respond(self, native: Any, raw: bytes, outcome: Outcome, report: Report) -> bytes:
+    def respond(self, native: Any, raw: bytes, outcome: InboundOutcome, report: Report) -> bytes:
         return self.answer(outcome, report)
 
 

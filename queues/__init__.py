@@ -34,7 +34,7 @@ from queues.delivery import (
     park_reason,
 )
 from queues.memory import MemoryDelivery, MemorySubscription, MemoryTransport
-from queues.settle import Outcome, SettleResult, error_detail, settle, settling
+from queues.settle import SettleResult, error_detail, settle, settling
 from queues.topology import (
     DEFAULT_EXCHANGE,
     build_topology,
@@ -67,7 +67,6 @@ __all__ = [
     "MemoryDelivery",
     "MemorySubscription",
     "MemoryTransport",
-    "Outcome",
     "ParkedMessage",
     "SettleResult",
     "attempt_of",

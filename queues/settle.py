@@ -37,19 +37,15 @@ from hub.envelope import Envelope
 from hub.errors import BrokerUnavailable, CarehubError, ParseError, PermanentError
 from hub.ports import Delivery, Settlement
 
-__all__ = ["Outcome", "SettleResult", "error_detail", "settle", "settling"]
+__all__ = ["SettleResult", "error_detail", "settle", "settling"]
 
 log = logging.getLogger(__name__)
-
-
-#: what the settle step did (``hub.ports.Settlement``: the worker records it too)
-Outcome = Settlement
 
 
 class SettleResult:
     """What :func:`settling` did; read ``outcome`` after the ``async with`` block."""
 
-    outcome: Outcome | None = None
+    outcome: Settlement | None = None
     error: BaseException | None = None
 
 
@@ -62,7 +58,9 @@ def error_detail(exc: BaseException) -> dict[str, Any]:
     return detail
 
 
-async def settle(delivery: Delivery, handler: Callable[[Envelope], Awaitable[object]]) -> Outcome:
+async def settle(
+    delivery: Delivery, handler: Callable[[Envelope], Awaitable[object]]
+) -> Settlement:
     """Run ``handler`` on the delivery's envelope and settle by what it did.
 
     A body that is no envelope is parked (``ParseError``) without calling ``handler``.
@@ -103,15 +101,15 @@ async def settling(
         result.outcome = await _settle_success(delivery)
 
 
-async def _settle_success(delivery: Delivery) -> Outcome:
+async def _settle_success(delivery: Delivery) -> Settlement:
     if delivery.settled:
-        return Outcome.SETTLED_BY_HANDLER
+        return Settlement.SETTLED_BY_HANDLER
     return await _guarded(delivery, _acked(delivery))
 
 
-async def _settle_failure(delivery: Delivery, exc: Exception) -> Outcome:
+async def _settle_failure(delivery: Delivery, exc: Exception) -> Settlement:
     if delivery.settled:
-        return Outcome.SETTLED_BY_HANDLER
+        return Settlement.SETTLED_BY_HANDLER
     reason = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, PermanentError):
         _log_failure("parking", delivery, exc)

@@ -33,13 +33,11 @@ from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ids import delivery_key, mllp_control_id, outbox_file_name
 from hub.ports import Delivered, Deliverer, Rendered, Store
-from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import merge_to_fhir, to_fhir
+from mappings.fhir import FhirMapContext, merge_to_fhir, to_fhir
 from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND
-from mappings.hl7v2 import OutboundOptions, render_event
+from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
 from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
-from mappings.x12.outbound import OutboundOptions as X12Options
-from mappings.x12.outbound import render_event as render_x12
+from mappings.x12.outbound import X12OutboundOptions, render_x12_event
 
 __all__ = [
     "FhirDeliverer",
@@ -72,7 +70,7 @@ class FhirDeliverer:
     def __init__(self, name: str, outbound: FhirOutbound):
         self.name = name
         self.outbound = outbound
-        self.ctx = FhirContext(source=name)
+        self.ctx = FhirMapContext(source=name)
         self._smart = _smart(name, outbound) if outbound.auth.type == "smart-backend" else None
         self.client = FhirClient(outbound.url, token=self._token, timeout=outbound.timeout)
 
@@ -185,7 +183,7 @@ class MllpDeliverer:
 
     def __init__(self, name: str, system: SystemConfig, outbound: MllpOutbound, vocab: Any):
         self.name = name
-        self.options = OutboundOptions(
+        self.options = Hl7v2OutboundOptions(
             version=outbound.version,
             sending_application="CAREHUB",
             receiving_application=outbound.receiving_application or name.upper(),
@@ -208,7 +206,7 @@ class MllpDeliverer:
         if event.kind not in HL7_OUTBOUND:
             return Rendered(format="hl7v2", skipped=f"no HL7 v2 rendering for {event.kind.value}")
         control = mllp_control_id(envelope.id, self.name)
-        data = render_event(event, self.options.with_control_id(control))
+        data = render_hl7v2_event(event, self.options.with_control_id(control))
         return Rendered(format="hl7v2", message_key=_msh9(data), body=data, idempotency_key=control)
 
     async def send(self, rendered: Rendered) -> Delivered:
@@ -305,7 +303,7 @@ class X12OutboxDeliverer:
             kind: await self.store.next_control_number(self.name, kind)
             for kind in ("ISA13", "GS06", "ST02")
         }
-        data = render_x12(rendered.event, self._options(numbers))
+        data = render_x12_event(rendered.event, self._options(numbers))
         name = rendered.idempotency_key
         await asyncio.to_thread(self.outbox.write, name, data)
         return Delivered(
@@ -315,9 +313,9 @@ class X12OutboxDeliverer:
             response=f"written {name} (ISA13 {numbers['ISA13']:09d})",
         )
 
-    def _options(self, numbers: dict[str, int]) -> X12Options:
+    def _options(self, numbers: dict[str, int]) -> X12OutboundOptions:
         o = self.outbound
-        return X12Options(
+        return X12OutboundOptions(
             sender_id=o.sender_id,
             receiver_id=o.receiver_id,
             sender_qualifier=o.sender_qualifier,

@@ -20,7 +20,7 @@ from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError, MappingError, ParseError, UnsupportedMessage
 from hub.findings import Finding, Report, Severity
-from hub.pipeline import MessageIdentity, Outcome
+from hub.pipeline import InboundOutcome, MessageIdentity
 
 __all__ = ["Judged", "Judgement", "judge"]
 
@@ -46,7 +46,7 @@ class Judgement:
     """What the pipeline would make of one message before publishing it."""
 
     #: ``ACCEPTED``: its events would be published; otherwise how it would be answered
-    outcome: Outcome
+    outcome: InboundOutcome
     identity: MessageIdentity | None = None
     report: Report = field(default_factory=Report)
     events: list[Event] = field(default_factory=list)
@@ -57,14 +57,14 @@ class Judgement:
 def judge(fmt: Judged[Any], raw: bytes, ctx: MapContext) -> Judgement:
     """Parse, identify, check and map ``raw`` as the pipeline does; every problem becomes a
     finding, never an exception."""
-    verdict = Judgement(Outcome.REJECTED)
+    verdict = Judgement(InboundOutcome.REJECTED)
     native = _parse(fmt, raw, verdict)
     if not verdict.report.ok:
         return verdict
     verdict.report.extend(fmt.check(native))
     if not verdict.report.ok:
         rejected = any(f.code == "not-supported" for f in verdict.report.errors)
-        verdict.outcome = Outcome.REJECTED if rejected else Outcome.CONTENT_ERROR
+        verdict.outcome = InboundOutcome.REJECTED if rejected else InboundOutcome.CONTENT_ERROR
         return verdict
     try:
         verdict.events = fmt.map(native, ctx)
@@ -73,9 +73,9 @@ def judge(fmt: Judged[Any], raw: bytes, ctx: MapContext) -> Judgement:
         return verdict
     except (MappingError, ValueError) as exc:
         _finding(verdict.report, exc, "value")
-        verdict.outcome = Outcome.CONTENT_ERROR
+        verdict.outcome = InboundOutcome.CONTENT_ERROR
         return verdict
-    verdict.outcome = Outcome.ACCEPTED
+    verdict.outcome = InboundOutcome.ACCEPTED
     return verdict
 
 

@@ -23,8 +23,7 @@ from hub.context import MapContext
 from hub.errors import MappingError, ParseError, UnsupportedMessage
 from hub.findings import Report
 from hub.pipeline import MessageIdentity
-from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import event_kind, from_fhir
+from mappings.fhir import FhirMapContext, event_kind, from_fhir
 
 __all__ = ["FhirFile", "FhirFileFormat", "Mapped"]
 
@@ -56,7 +55,7 @@ class FhirFileFormat:
     format = "fhir"
 
     def __init__(self, *, system: str = "cli"):
-        self.context = FhirContext(source=system)
+        self.context = FhirMapContext(source=system)
 
     def parse(self, raw: bytes) -> FhirFile:
         """JSON (UTF-8, a BOM allowed) holding an object with a ``resourceType``."""

@@ -31,13 +31,11 @@ from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
 from hub.findings import Finding, Report
-from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import to_fhir
-from mappings.hl7v2 import OutboundOptions, render_event
+from mappings.fhir import FhirMapContext, to_fhir
+from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
 from mappings.vocab import load_vocabulary
 from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
-from mappings.x12.outbound import OutboundOptions as X12Options
-from mappings.x12.outbound import render_event as render_x12_event
+from mappings.x12.outbound import X12OutboundOptions, render_x12_event
 
 __all__ = [
     "FileItem",
@@ -245,15 +243,15 @@ def _render(event: Event, target: str) -> tuple[str, bytes]:
             indent=2, exclude_none=True
         ).encode()
     if target == "fhir":
-        resource = to_fhir(event.entity, FhirContext(source="carehub"))
+        resource = to_fhir(event.entity, FhirMapContext(source="carehub"))
         validate_fhir(resource)  # strict out: nothing leaves that the R4 models refuse
         return f"{resource['resourceType']}.json", json.dumps(resource, indent=2).encode()
     if target == "hl7v2":
-        data = render_event(event, OutboundOptions(vocab=load_vocabulary()))
+        data = render_hl7v2_event(event, Hl7v2OutboundOptions(vocab=load_vocabulary()))
         return f"{event.kind.value}.hl7", data
     if target == "x12" and event.kind in X12_OUTBOUND:
         counter = iter(range(1, 1_000_000))
-        options = X12Options(
+        options = X12OutboundOptions(
             sender_id="CAREHUB",
             receiver_id="RECEIVER",
             receiver_name="RECEIVER",

@@ -20,7 +20,7 @@ from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError
 from hub.findings import Report
-from hub.pipeline import InboundResult, MessageIdentity, Outcome, Pipeline
+from hub.pipeline import InboundOutcome, InboundResult, MessageIdentity, Pipeline
 from mappings.hl7v2 import INBOUND, map_message
 
 __all__ = ["Hl7v2Inbound", "mllp_handler", "mllp_refuser", "peer_text", "supported_triggers"]
@@ -69,7 +69,7 @@ class Hl7v2Inbound:
         return map_message(native, ctx)
 
     def respond(
-        self, native: Message | None, raw: bytes, outcome: Outcome, report: Report
+        self, native: Message | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> bytes:
         """Original mode: one ACK. Enhanced mode (MSH-15/16 valued): the accept ack here; the
         application ack comes from ``followups``."""
@@ -79,7 +79,7 @@ class Hl7v2Inbound:
         return render_ack(native, raw, report, mode=mode, include_warnings=_warns(native))
 
     def followups(
-        self, native: Message | None, raw: bytes, outcome: Outcome, report: Report
+        self, native: Message | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> list[bytes]:
         """The application ack of enhanced mode, when MSH-16 asks for it."""
         if native is None or not (native.accept_ack_type or native.app_ack_type):
@@ -117,8 +117,8 @@ def mllp_refuser(pipeline: Pipeline, *, system: str, port: str) -> Refuser:
         if not head:  # a start block and nothing after it: nothing to keep or answer
             return None
 
-        def answer(outcome: Outcome, report: Report) -> bytes:
-            if outcome is Outcome.UNAVAILABLE:
+        def answer(outcome: InboundOutcome, report: Report) -> bytes:
+            if outcome is InboundOutcome.UNAVAILABLE:
                 return render_ack(None, head, report)
             return render_ack(None, head, report_for_error(error))
 

@@ -21,7 +21,7 @@ from carehub.app.fhir import make_fhir_app
 from carehub.app.x12 import X12Inbound
 from hub.config import HubConfig, X12HttpInbound
 from hub.errors import ConfigError, ParseError
-from hub.pipeline import Outcome, Pipeline
+from hub.pipeline import InboundOutcome, Pipeline
 from hub.ports import Store, Transport
 from queues import ParkedMessage, work_queue
 
@@ -128,7 +128,7 @@ class HttpServer:
         result = await self.pipeline.receive(
             fmt, body, system=system, port=port_name, peer=request.remote
         )
-        if result.outcome is Outcome.UNAVAILABLE:
+        if result.outcome is InboundOutcome.UNAVAILABLE:
             return _problem(
                 503,
                 "the hub cannot store or confirm now; send again later",

@@ -21,7 +21,7 @@ from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import UnsupportedMessage
 from hub.findings import Report, Severity
-from hub.pipeline import InboundResult, MessageIdentity, Outcome, Pipeline
+from hub.pipeline import InboundOutcome, InboundResult, MessageIdentity, Pipeline
 from hub.ports import Store
 from mappings.x12 import map_transaction
 
@@ -107,9 +107,9 @@ class X12Inbound(X12Reader):
         self.partner = partner
 
     async def respond(
-        self, native: X12Native | None, raw: bytes, outcome: Outcome, report: Report
+        self, native: X12Native | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> bytes:
-        if outcome is Outcome.UNAVAILABLE:
+        if outcome is InboundOutcome.UNAVAILABLE:
             return b""  # nothing to acknowledge: the transport says "try again" its own way
         if native is None:  # no interchange could be read: a TA1 rejecting what was sent
             return refuse_unreadable(raw, await self._allocator(0))
@@ -117,7 +117,7 @@ class X12Inbound(X12Reader):
         return native.answers[0] if native.answers else b""
 
     def followups(
-        self, native: X12Native | None, raw: bytes, outcome: Outcome, report: Report
+        self, native: X12Native | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> list[bytes]:
         return native.answers[1:] if native is not None else []
 
@@ -175,7 +175,7 @@ def inbox_handler(
         result: InboundResult = await pipeline.receive(
             fmt, data, system=system, port=port, peer=f"file:{path.name}"
         )
-        if result.outcome is Outcome.UNAVAILABLE:
+        if result.outcome is InboundOutcome.UNAVAILABLE:
             raise ConnectionError("store or broker unavailable; the file stays claimed")
         stem = path.name.split("-", 1)[-1]
         names = [
@@ -184,7 +184,7 @@ def inbox_handler(
             if a
         ]
         answers = [a for a in [result.response, *result.followups] if a]
-        ok = result.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)
+        ok = result.outcome in (InboundOutcome.ACCEPTED, InboundOutcome.DUPLICATE)
         return InboxResult(ok, list(zip(names, answers, strict=True)), result.report.as_list())
 
     return handle

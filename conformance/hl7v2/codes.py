@@ -17,7 +17,7 @@ __all__ = [
     "AckCode",
     "AckMode",
     "ErrorCode",
-    "Outcome",
+    "AckOutcome",
     "ack_code",
     "acks_to_send",
     "outcome_of",
@@ -80,7 +80,7 @@ class AckMode(StrEnum):
     APPLICATION = "application"
 
 
-class Outcome(StrEnum):
+class AckOutcome(StrEnum):
     """What became of a received message, from the acknowledgement's point of view."""
 
     ACCEPTED = "accepted"
@@ -90,42 +90,47 @@ class Outcome(StrEnum):
 
 
 #: outcome → (original mode MSA-1, accept ack MSA-1, application ack MSA-1)
-ACK_CODES: dict[Outcome, tuple[AckCode, AckCode, AckCode]] = {
+ACK_CODES: dict[AckOutcome, tuple[AckCode, AckCode, AckCode]] = {
     # stored, checked and published: all fine
-    Outcome.ACCEPTED: (AckCode.AA, AckCode.CA, AckCode.AA),
+    AckOutcome.ACCEPTED: (AckCode.AA, AckCode.CA, AckCode.AA),
     # stored and kept, but the content breaks a rule (101, 102, 103, 204, 205, …)
-    Outcome.CONTENT_ERROR: (AckCode.AE, AckCode.CA, AckCode.AE),
+    AckOutcome.CONTENT_ERROR: (AckCode.AE, AckCode.CA, AckCode.AE),
     # not taken: unparseable (100/102), or MSH-9/11/12 unacceptable (200–203)
-    Outcome.REJECTED: (AckCode.AR, AckCode.CR, AckCode.AR),
+    AckOutcome.REJECTED: (AckCode.AR, AckCode.CR, AckCode.AR),
     # not taken for reasons unrelated to the message (206/207: store or broker down)
-    Outcome.INTERNAL_ERROR: (AckCode.AR, AckCode.CE, AckCode.AE),
+    AckOutcome.INTERNAL_ERROR: (AckCode.AR, AckCode.CE, AckCode.AE),
 }
 _MODE_COLUMN = {AckMode.ORIGINAL: 0, AckMode.ACCEPT: 1, AckMode.APPLICATION: 2}
 
 _REJECTING = frozenset({"200", "201", "202", "203"})
 _INTERNAL = frozenset({"206", "207"})
-_PRIORITY = [Outcome.REJECTED, Outcome.INTERNAL_ERROR, Outcome.CONTENT_ERROR, Outcome.ACCEPTED]
+_PRIORITY = [
+    AckOutcome.REJECTED,
+    AckOutcome.INTERNAL_ERROR,
+    AckOutcome.CONTENT_ERROR,
+    AckOutcome.ACCEPTED,
+]
 
 
-def outcome_of_finding(finding: Finding) -> Outcome:
+def outcome_of_finding(finding: Finding) -> AckOutcome:
     """FATAL (the message could not be read) or 200–203 → rejected; 206/207 → internal
     error; any other error → content error; warnings and information → accepted."""
     if finding.severity == Severity.FATAL or finding.format_code in _REJECTING:
-        return Outcome.REJECTED
+        return AckOutcome.REJECTED
     if not finding.is_error:
-        return Outcome.ACCEPTED
+        return AckOutcome.ACCEPTED
     if finding.format_code in _INTERNAL:
-        return Outcome.INTERNAL_ERROR
-    return Outcome.CONTENT_ERROR
+        return AckOutcome.INTERNAL_ERROR
+    return AckOutcome.CONTENT_ERROR
 
 
-def outcome_of(report: Report) -> Outcome:
+def outcome_of(report: Report) -> AckOutcome:
     """The worst outcome among the report's findings (rejected > internal > content)."""
     seen = {outcome_of_finding(f) for f in report.findings}
-    return next((o for o in _PRIORITY if o in seen), Outcome.ACCEPTED)
+    return next((o for o in _PRIORITY if o in seen), AckOutcome.ACCEPTED)
 
 
-def ack_code(outcome: Outcome, mode: AckMode = AckMode.ORIGINAL) -> AckCode:
+def ack_code(outcome: AckOutcome, mode: AckMode = AckMode.ORIGINAL) -> AckCode:
     """MSA-1 for ``outcome`` in ``mode`` (see ``ACK_CODES``)."""
     return ACK_CODES[outcome][_MODE_COLUMN[mode]]
 
@@ -144,7 +149,7 @@ def _condition_met(condition: str | None, success: bool) -> bool:
 
 
 def acks_to_send(
-    accept_ack_type: str | None, app_ack_type: str | None, outcome: Outcome
+    accept_ack_type: str | None, app_ack_type: str | None, outcome: AckOutcome
 ) -> tuple[AckMode, ...]:
     """Which acknowledgements to send for a message with MSH-15 ``accept_ack_type`` and
     MSH-16 ``app_ack_type`` that ended in ``outcome``.

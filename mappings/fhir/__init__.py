@@ -24,11 +24,11 @@ from hub.canonical.entities import Entity
 from hub.errors import MappingError, UnsupportedMessage
 from mappings.fhir.base import ResourceMapping
 from mappings.fhir.carried import Carried, carried_values
-from mappings.fhir.context import MapContext, default_namespace, default_system_uri
+from mappings.fhir.context import FhirMapContext, default_namespace, default_system_uri
 from mappings.fhir.datatypes import Json
 from mappings.fhir.patient import merge_to_fhir, replaced_patients
 from mappings.fhir.registry import DEFAULT_RESOURCE, FHIR_MAPPINGS, FHIR_VERSION, coverage_report
-from mappings.fhir.vocab import Vocabulary, load_vocabulary
+from mappings.fhir.vocab import FhirVocabulary, load_vocabulary
 
 __all__ = [
     "DEFAULT_RESOURCE",
@@ -36,9 +36,9 @@ __all__ = [
     "FHIR_VERSION",
     "BundleResult",
     "Carried",
-    "MapContext",
+    "FhirMapContext",
     "ResourceMapping",
-    "Vocabulary",
+    "FhirVocabulary",
     "carried_values",
     "coverage_report",
     "default_namespace",
@@ -68,7 +68,7 @@ def mapping_for(
     return mapping
 
 
-def from_fhir(resource: Json, ctx: MapContext) -> Entity | list[Entity]:
+def from_fhir(resource: Json, ctx: FhirMapContext) -> Entity | list[Entity]:
     """One FHIR resource (JSON dict) → its canonical entity (``[]`` for Schedule/Slot)."""
     if not isinstance(resource, dict):
         raise MappingError("a FHIR resource must be a JSON object", location="resourceType")
@@ -78,7 +78,7 @@ def from_fhir(resource: Json, ctx: MapContext) -> Entity | list[Entity]:
     return result
 
 
-def to_fhir(entity: Entity, ctx: MapContext, resource_type: str | None = None) -> Json:
+def to_fhir(entity: Entity, ctx: FhirMapContext, resource_type: str | None = None) -> Json:
     """A canonical entity → FHIR JSON, as ``resource_type`` or the entity's usual resource."""
     name = resource_type or DEFAULT_RESOURCE.get(entity.entity_type)
     if name is None:
@@ -113,7 +113,7 @@ def _entry_resource(entry: Any, index: int) -> Json | None:
     return resource if isinstance(resource, dict) else None
 
 
-def from_bundle(bundle: Json, ctx: MapContext) -> BundleResult:
+def from_bundle(bundle: Json, ctx: FhirMapContext) -> BundleResult:
     """Every entry of a Bundle that carries a resource: mapped, or listed as unsupported."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise UnsupportedMessage("expected a Bundle", location="Bundle.resourceType")

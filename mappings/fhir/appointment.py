@@ -33,7 +33,7 @@ from hub.canonical import (
 from hub.errors import MappingError
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.carried import Carried, coded, identifier, leaf, reference
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     coded_from,
@@ -77,7 +77,7 @@ PLACER, FILLER = "PLAC", "FILL"
 # --------------------------------------------------------------------------- Appointment
 
 
-def _participant_from(obj: Json, path: str, ctx: MapContext) -> AppointmentParticipant | None:
+def _participant_from(obj: Json, path: str, ctx: FhirMapContext) -> AppointmentParticipant | None:
     """One participant; actors without a canonical entity (Device, RelatedPerson, …) and
     participants without an actor are dropped."""
     actor = ref_from(get_obj(obj, "actor", f"{path}.actor"), f"{path}.actor", ctx, _ACTORS)
@@ -112,7 +112,7 @@ def _first_coded(resource: Json, key: str) -> object:
     return coded_from(items[0], f"Appointment.{key}[0]") if items else None
 
 
-def appointment_from_fhir(resource: Json, ctx: MapContext) -> Appointment:
+def appointment_from_fhir(resource: Json, ctx: FhirMapContext) -> Appointment:
     """FHIR Appointment → canonical Appointment."""
     resource = expect_resource(resource, "Appointment")
     entity_id, kept = resource_id_from(resource, EntityType.APPOINTMENT, ctx)
@@ -154,7 +154,7 @@ def appointment_from_fhir(resource: Json, ctx: MapContext) -> Appointment:
     )
 
 
-def _participant_to(participant: AppointmentParticipant, ctx: MapContext) -> Json:
+def _participant_to(participant: AppointmentParticipant, ctx: FhirMapContext) -> Json:
     required = {True: "required", False: "optional"}.get(participant.required)  # type: ignore[arg-type]
     return compact(
         {
@@ -167,7 +167,7 @@ def _participant_to(participant: AppointmentParticipant, ctx: MapContext) -> Jso
     )
 
 
-def _appointment_identifiers(appointment: Appointment, ctx: MapContext) -> list[Json]:
+def _appointment_identifiers(appointment: Appointment, ctx: FhirMapContext) -> list[Json]:
     """Identifiers, plus SCH-1/SCH-2 as PLAC/FILL identifiers when none holds them yet."""
     extra = [
         Identifier(value=v, type=t)
@@ -177,7 +177,7 @@ def _appointment_identifiers(appointment: Appointment, ctx: MapContext) -> list[
     return identifiers_to([*appointment.identifiers, *extra], ctx)
 
 
-def _participants_to(appointment: Appointment, ctx: MapContext) -> list[Json]:
+def _participants_to(appointment: Appointment, ctx: FhirMapContext) -> list[Json]:
     lines = list(appointment.participants)
     if appointment.patient and all(p.ref != appointment.patient for p in lines):
         lines.insert(0, AppointmentParticipant(kind=EntityType.PATIENT, ref=appointment.patient))
@@ -189,7 +189,7 @@ def _participants_to(appointment: Appointment, ctx: MapContext) -> list[Json]:
     return out
 
 
-def appointment_to_fhir(appointment: Appointment, ctx: MapContext) -> Json:
+def appointment_to_fhir(appointment: Appointment, ctx: FhirMapContext) -> Json:
     """Canonical Appointment → FHIR Appointment."""
     return compact(
         {
@@ -218,7 +218,7 @@ def appointment_to_fhir(appointment: Appointment, ctx: MapContext) -> Json:
 # --------------------------------------------------------------------------- Schedule / Slot
 
 
-def _schedule_id(ref: Ref, ctx: MapContext) -> str | None:
+def _schedule_id(ref: Ref, ctx: FhirMapContext) -> str | None:
     literal = ref_to(Ref(type=ref.type, id=ref.id, identifiers=ref.identifiers), ctx) or {}
     target = literal.get("reference", "")
     if "/" not in target or ":" in target:
@@ -235,7 +235,7 @@ _SLOT_STATUS = {
 }
 
 
-def slot_to_fhir(appointment: Appointment, ctx: MapContext) -> Json:
+def slot_to_fhir(appointment: Appointment, ctx: FhirMapContext) -> Json:
     """Canonical Appointment → the FHIR Slot it occupies (see the module docstring)."""
     owner = next(
         (
@@ -269,7 +269,7 @@ def slot_to_fhir(appointment: Appointment, ctx: MapContext) -> Json:
     )
 
 
-def schedule_to_fhir(owner: Practitioner | Location, ctx: MapContext) -> Json:
+def schedule_to_fhir(owner: Practitioner | Location, ctx: FhirMapContext) -> Json:
     """Canonical Practitioner or Location → its FHIR Schedule (the actor whose slots they are)."""
     ref = Ref(type=owner.entity_type, id=owner.id, identifiers=owner.identifiers)
     schedule_id = _schedule_id(ref, ctx)
@@ -290,7 +290,7 @@ def schedule_to_fhir(owner: Practitioner | Location, ctx: MapContext) -> Json:
 
 
 def _nothing_kept(resource_type: str) -> object:
-    def read(resource: Json, ctx: MapContext) -> list[object]:
+    def read(resource: Json, ctx: FhirMapContext) -> list[object]:
         """Availability is not kept by the hub: nothing to map, no event."""
         expect_resource(resource, resource_type)
         return []

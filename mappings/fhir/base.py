@@ -12,13 +12,13 @@ from hub.canonical import EntityType, EventKind, RecordMeta
 from hub.canonical.entities import Entity
 from hub.errors import MappingError, UnsupportedMessage
 from mappings.fhir.carried import Table, dropped_elements
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import Json
 
 __all__ = ["FromFhir", "ResourceMapping", "ToFhir", "build", "expect_resource"]
 
-ToFhir = Callable[[Any, MapContext], Json]
-FromFhir = Callable[[Json, MapContext], Any]
+ToFhir = Callable[[Any, FhirMapContext], Json]
+FromFhir = Callable[[Json, FhirMapContext], Any]
 #: (entity, previous state or None when new) → the event kind to emit, or None for no event
 EventRule = Callable[[Any, Any], EventKind | None]
 
@@ -41,7 +41,7 @@ class ResourceMapping:
     carried: Table
     notes: tuple[str, ...] = ()
 
-    def render(self, entity: Entity, ctx: MapContext) -> Json:
+    def render(self, entity: Entity, ctx: FhirMapContext) -> Json:
         """``to_fhir`` after checking that ``entity`` is a type this resource renders from."""
         if entity.entity_type not in self.entity_types:
             raise MappingError(
@@ -71,7 +71,7 @@ def expect_resource(resource: Any, resource_type: str) -> Json:
     return resource
 
 
-def build(model: type[_E], ctx: MapContext, where: str, /, **fields: Any) -> _E:
+def build(model: type[_E], ctx: FhirMapContext, where: str, /, **fields: Any) -> _E:
     """Construct a canonical entity from the fields a resource set.
 
     Empty values are left unset so ``RecordMeta.field_sources`` lists exactly the fields this

@@ -39,7 +39,7 @@ from mappings.fhir.claim_shared import (
     payer_name,
     required,
 )
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     address_from,
@@ -87,7 +87,7 @@ def _codes(obj: Json, key: str, path: str) -> list[str]:
 # --------------------------------------------------------------------------- reading
 
 
-def _kind(resource: Json, ctx: MapContext) -> ClaimKind:
+def _kind(resource: Json, ctx: FhirMapContext) -> ClaimKind:
     concept = coded_from(get_obj(resource, "type", "Claim.type"), "Claim.type")
     code = concept.code if concept else None
     if code is None or code not in ctx.vocab.claim_kinds:
@@ -179,7 +179,7 @@ def _contained_party(resource: Json, reference: Json | None, path: str) -> Claim
     return None
 
 
-def _first_encounter(resource: Json, ctx: MapContext) -> Any:
+def _first_encounter(resource: Json, ctx: FhirMapContext) -> Any:
     for i, item in enumerate(get_list(resource, "item", "Claim.item")):
         for j, ref in enumerate(get_list(item, "encounter", f"Claim.item[{i}].encounter")):
             found = ref_from(ref, f"Claim.item[{i}].encounter[{j}]", ctx, (EntityType.ENCOUNTER,))
@@ -188,11 +188,11 @@ def _first_encounter(resource: Json, ctx: MapContext) -> Any:
     return None
 
 
-def _party(obj: Json, key: str, path: str, ctx: MapContext, allowed: Any) -> ClaimParty | None:
+def _party(obj: Json, key: str, path: str, ctx: FhirMapContext, allowed: Any) -> ClaimParty | None:
     return party_from(get_obj(obj, key, f"{path}.{key}"), f"{path}.{key}", ctx, allowed)
 
 
-def _claim_parties(resource: Json, ctx: MapContext) -> dict[str, ClaimParty | None]:
+def _claim_parties(resource: Json, ctx: FhirMapContext) -> dict[str, ClaimParty | None]:
     """provider (2010AA), careTeam[0] (2310B), facility (2310C), patient, insurer (2010BB)."""
     care_team = get_list(resource, "careTeam", "Claim.careTeam")
     patient = _party(resource, "patient", "Claim", ctx, PATIENT) or _contained_party(
@@ -211,7 +211,7 @@ def _claim_parties(resource: Json, ctx: MapContext) -> dict[str, ClaimParty | No
     }
 
 
-def _insurance_fields(resource: Json, ctx: MapContext) -> dict[str, Any]:
+def _insurance_fields(resource: Json, ctx: FhirMapContext) -> dict[str, Any]:
     insurance = _focal_insurance(resource)
     auths = insurance.get("preAuthRef") or []
     coverage = get_obj(insurance, "coverage", "Claim.insurance.coverage")
@@ -221,7 +221,7 @@ def _insurance_fields(resource: Json, ctx: MapContext) -> dict[str, Any]:
     }
 
 
-def claim_from_fhir(resource: Json, ctx: MapContext) -> Claim:
+def claim_from_fhir(resource: Json, ctx: FhirMapContext) -> Claim:
     """FHIR Claim (use = claim) → canonical Claim."""
     resource = expect_resource(resource, "Claim")
     if resource.get("use", "claim") != "claim":
@@ -278,14 +278,14 @@ def _diagnosis_to(diagnosis: Diagnosis, number: int) -> Json:
     )
 
 
-def _serviced(line: ServiceLine, ctx: MapContext) -> Json:
+def _serviced(line: ServiceLine, ctx: FhirMapContext) -> Json:
     """serviced[x] is a choice: the period when the line has one (an 837 DTP*472*RD8 is read
     as the period plus its first day as the date), else the date; as the 837 writes it."""
     period = period_to(line.service_period, ctx)
     return {"servicedPeriod": period} if period else {"servicedDate": date_to(line.service_date)}
 
 
-def _line_to(line: ServiceLine, encounter: Json | None, ctx: MapContext) -> Json:
+def _line_to(line: ServiceLine, encounter: Json | None, ctx: FhirMapContext) -> Json:
     # productOrService is 1..1: a line known only by revenue code names it in text
     product = coded_to(line.procedure) or {"text": f"revenue code {line.revenue_code}"}
     return compact(
@@ -306,7 +306,7 @@ def _line_to(line: ServiceLine, encounter: Json | None, ctx: MapContext) -> Json
     )
 
 
-def _claim_identifiers(claim: Claim, ctx: MapContext) -> list[Json]:
+def _claim_identifiers(claim: Claim, ctx: FhirMapContext) -> list[Json]:
     out = identifiers_to(claim.identifiers, ctx)
     pcn = claim.patient_control_number
     if pcn and all(i.value != pcn for i in claim.identifiers):
@@ -314,7 +314,7 @@ def _claim_identifiers(claim: Claim, ctx: MapContext) -> list[Json]:
     return out
 
 
-def _insurance_to(claim: Claim, ctx: MapContext) -> Json:
+def _insurance_to(claim: Claim, ctx: FhirMapContext) -> Json:
     coverage = ref_to(claim.coverage, ctx) or {"display": payer_name(claim.payer)}
     return compact(
         {
@@ -336,7 +336,7 @@ def _sub_type(claim: Claim) -> Json | None:
     }
 
 
-def claim_to_fhir(claim: Claim, ctx: MapContext) -> Json:
+def claim_to_fhir(claim: Claim, ctx: FhirMapContext) -> Json:
     """Canonical Claim → FHIR Claim (created, provider and insurance are 1..1/1..*)."""
     encounter = ref_to(claim.encounter, ctx)
     rendering = party_to(claim.rendering_provider, EntityType.PRACTITIONER, ctx)

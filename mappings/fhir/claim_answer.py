@@ -32,7 +32,7 @@ from mappings.fhir.claim_shared import (
     first_identifier_value,
     required,
 )
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     coded_from,
@@ -147,7 +147,7 @@ def _status_code(resource: Json, key: str) -> str | None:
 
 
 def remittance_from(
-    resource: Json, key: str, claim_key: str, payee_key: str, ctx: MapContext
+    resource: Json, key: str, claim_key: str, payee_key: str, ctx: FhirMapContext
 ) -> Remittance:
     """The Remittance an answer carries; ``claim_key`` names the claim reference (``request``
     or ``claim``), ``payee_key`` the payee (``requestor`` or ``provider``)."""
@@ -245,7 +245,7 @@ def _line_payment_to(line: ServiceLinePayment, number: int, sequence_key: str) -
     return compact({**out, "adjudication": adjudication})
 
 
-def answer_to(remittance: Remittance, kind: str, ctx: MapContext) -> Json:
+def answer_to(remittance: Remittance, kind: str, ctx: FhirMapContext) -> Json:
     """The part ClaimResponse and ExplanationOfBenefit share."""
     totals = [
         *_amount("submitted", remittance.total_charge),

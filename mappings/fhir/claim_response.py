@@ -15,7 +15,7 @@ from mappings.fhir.claim_answer import (
     remittance_from,
 )
 from mappings.fhir.claim_shared import ORGANIZATION, first_identifier_value
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import Json, coded_from, compact, get_list, get_obj, get_str
 from mappings.fhir.references import (
     identifiers_from,
@@ -29,7 +29,7 @@ from mappings.fhir.references import (
 __all__ = ["MAPPING", "claim_response_from_fhir", "claim_response_to_fhir"]
 
 
-def _claim_status(resource: Json, ctx: MapContext) -> ClaimStatus:
+def _claim_status(resource: Json, ctx: FhirMapContext) -> ClaimStatus:
     key = "ClaimResponse"
     entity_id, kept = resource_id_from(resource, EntityType.CLAIM_STATUS, ctx)
     errors = get_list(resource, "error", f"{key}.error")
@@ -65,7 +65,7 @@ def _claim_status(resource: Json, ctx: MapContext) -> ClaimStatus:
     )
 
 
-def claim_response_from_fhir(resource: Json, ctx: MapContext) -> Remittance | ClaimStatus:
+def claim_response_from_fhir(resource: Json, ctx: FhirMapContext) -> Remittance | ClaimStatus:
     """FHIR ClaimResponse → Remittance (outcome complete/partial) or ClaimStatus (queued/error)."""
     resource = expect_resource(resource, "ClaimResponse")
     if resource.get("outcome") in ("queued", "error"):
@@ -73,7 +73,7 @@ def claim_response_from_fhir(resource: Json, ctx: MapContext) -> Remittance | Cl
     return remittance_from(resource, "ClaimResponse", "request", "requestor", ctx)
 
 
-def claim_response_to_fhir(entity: Remittance | ClaimStatus, ctx: MapContext) -> Json:
+def claim_response_to_fhir(entity: Remittance | ClaimStatus, ctx: FhirMapContext) -> Json:
     """Canonical Remittance (or ClaimStatus) → FHIR ClaimResponse."""
     if isinstance(entity, ClaimStatus):
         return _status_to(entity, ctx)
@@ -88,7 +88,7 @@ def claim_response_to_fhir(entity: Remittance | ClaimStatus, ctx: MapContext) ->
     return compact(out)
 
 
-def _status_to(status: ClaimStatus, ctx: MapContext) -> Json:
+def _status_to(status: ClaimStatus, ctx: FhirMapContext) -> Json:
     # ClaimResponse.patient is 1..1 and a canonical ClaimStatus names no patient
     raise MappingError(
         "a claim status names no patient, which ClaimResponse requires",

@@ -8,7 +8,7 @@ from typing import Any
 
 from hub.canonical import ClaimParty, EntityType
 from hub.errors import MappingError
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import Json, get_list
 from mappings.fhir.references import identifier_from
 
@@ -31,7 +31,7 @@ PROVIDER = (EntityType.ORGANIZATION, EntityType.PRACTITIONER)
 ORGANIZATION = (EntityType.ORGANIZATION,)
 
 
-def first_identifier_value(resource: Json, path: str, ctx: MapContext) -> str | None:
+def first_identifier_value(resource: Json, path: str, ctx: FhirMapContext) -> str | None:
     """``identifier[0].value`` (CLM01 for a Claim, CLP07 for an answer)."""
     items = get_list(resource, "identifier", f"{path}.identifier")
     found = identifier_from(items[0], f"{path}.identifier[0]", ctx) if items else None

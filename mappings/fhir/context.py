@@ -23,13 +23,13 @@ from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote, unquote
 
 from hub.canonical import EntityType
-from mappings.fhir.vocab import Vocabulary, load_vocabulary
+from mappings.fhir.vocab import FhirVocabulary, load_vocabulary
 
 __all__ = [
     "CAREHUB_ID_PREFIX",
     "FHIR_ID_PREFIX",
     "URI_SYSTEM",
-    "MapContext",
+    "FhirMapContext",
     "default_namespace",
     "default_system_uri",
 ]
@@ -43,7 +43,7 @@ _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 
 
-def default_system_uri(namespace: str, vocab: Vocabulary | None = None) -> str:
+def default_system_uri(namespace: str, vocab: FhirVocabulary | None = None) -> str:
     """A local identifier namespace → the FHIR ``Identifier.system`` URI."""
     known = (vocab or load_vocabulary()).system_for(namespace)
     if known:
@@ -55,7 +55,7 @@ def default_system_uri(namespace: str, vocab: Vocabulary | None = None) -> str:
     return CAREHUB_ID_PREFIX + quote(namespace, safe="-._~")
 
 
-def default_namespace(uri: str, vocab: Vocabulary | None = None) -> str:
+def default_namespace(uri: str, vocab: FhirVocabulary | None = None) -> str:
     """A FHIR ``Identifier.system`` URI → the canonical namespace (inverse of the above)."""
     known = (vocab or load_vocabulary()).namespace_for(uri)
     if known:
@@ -76,7 +76,7 @@ def _now() -> datetime:
 
 
 @dataclass(frozen=True)
-class MapContext:
+class FhirMapContext:
     """What a FHIR mapping needs to know besides the resource.
 
     ``source``: the partner system's configured name (goes into ``Identifier.source`` and
@@ -91,7 +91,7 @@ class MapContext:
     canonical_id: Callable[[EntityType, str], str | None] = _same_id
     local_tz: tzinfo = UTC
     clock: Callable[[], datetime] = _now
-    vocab: Vocabulary = field(default_factory=load_vocabulary)
+    vocab: FhirVocabulary = field(default_factory=load_vocabulary)
 
     def system_uri(self, namespace: str) -> str:
         return default_system_uri(namespace, self.vocab)

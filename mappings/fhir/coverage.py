@@ -13,7 +13,7 @@ from hub.canonical import Coverage, EntityType, EventKind
 from hub.errors import MappingError
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.carried import coded, identifier, leaf, period, reference
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     coded_from,
@@ -51,7 +51,7 @@ def _class(resource: Json, kind: str) -> Json:
     return {}
 
 
-def coverage_from_fhir(resource: Json, ctx: MapContext) -> Coverage:
+def coverage_from_fhir(resource: Json, ctx: FhirMapContext) -> Coverage:
     """FHIR Coverage → canonical Coverage."""
     resource = expect_resource(resource, "Coverage")
     entity_id, kept = resource_id_from(resource, EntityType.COVERAGE, ctx)
@@ -102,7 +102,7 @@ def _class_to(kind: str, value: str | None, label: str | None) -> Json | None:
     return compact({"type": concept, "value": value, "name": label})
 
 
-def coverage_to_fhir(coverage: Coverage, ctx: MapContext) -> Json:
+def coverage_to_fhir(coverage: Coverage, ctx: FhirMapContext) -> Json:
     """Canonical Coverage → FHIR Coverage (beneficiary and payor are 1..1 and 1..*)."""
     beneficiary, payer = ref_to(coverage.beneficiary, ctx), ref_to(coverage.payer, ctx)
     if beneficiary is None or payer is None:

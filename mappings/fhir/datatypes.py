@@ -11,7 +11,7 @@ Precision rules (also in docs/fhir-mappings.md):
 * a partial date (``1974``, ``1974-12``) has no canonical ``date``: it is dropped;
 * a date-only value read into a canonical ``datetime``-only field becomes a naive midnight,
   and a naive midnight is written back as a date, so ``2014-08-16`` round-trips;
-* any other naive time is written with ``MapContext.local_tz`` (FHIR needs an offset).
+* any other naive time is written with ``FhirMapContext.local_tz`` (FHIR needs an offset).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from hub.canonical import Address, Coded, ContactPoint, HumanName, Money, Period
 from hub.errors import MappingError
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 
 __all__ = [
     "Json",
@@ -165,7 +165,7 @@ def date_to(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def datetime_to(value: datetime | date | None, ctx: MapContext) -> str | None:
+def datetime_to(value: datetime | date | None, ctx: FhirMapContext) -> str | None:
     """Canonical date/datetime → FHIR ``dateTime`` text (naive midnight → a date)."""
     if value is None:
         return None
@@ -178,7 +178,7 @@ def datetime_to(value: datetime | date | None, ctx: MapContext) -> str | None:
     return value.isoformat()
 
 
-def instant_to(value: datetime | None, ctx: MapContext) -> str | None:
+def instant_to(value: datetime | None, ctx: FhirMapContext) -> str | None:
     """Canonical datetime → FHIR ``instant`` (always a full time with an offset)."""
     if value is None:
         return None
@@ -195,7 +195,7 @@ def period_from(obj: Json | None, path: str) -> Period | None:
     return Period(start=start, end=end) if start or end else None
 
 
-def period_to(period: Period | None, ctx: MapContext) -> Json | None:
+def period_to(period: Period | None, ctx: FhirMapContext) -> Json | None:
     if period is None:
         return None
     return compact({"start": datetime_to(period.start, ctx), "end": datetime_to(period.end, ctx)})

@@ -30,7 +30,7 @@ from hub.canonical import (
 from hub.errors import MappingError
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.carried import Carried, coded, identifier, leaf, money, reference
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     coded_from,
@@ -91,7 +91,7 @@ _ORG = (EntityType.ORGANIZATION,)
 # --------------------------------------------------------------------------- shared parts
 
 
-def _common(resource: Json, kind: str, ctx: MapContext) -> dict[str, object]:
+def _common(resource: Json, kind: str, ctx: FhirMapContext) -> dict[str, object]:
     entity_id, kept = resource_id_from(resource, EntityType.ELIGIBILITY_CHECK, ctx)
     identifiers = identifiers_from(
         get_list(resource, "identifier", f"{kind}.identifier"), f"{kind}.identifier", ctx
@@ -111,7 +111,7 @@ def _common(resource: Json, kind: str, ctx: MapContext) -> dict[str, object]:
     }
 
 
-def _identifiers(check: EligibilityCheck, ctx: MapContext) -> list[Json]:
+def _identifiers(check: EligibilityCheck, ctx: FhirMapContext) -> list[Json]:
     """Identifiers, plus the trace number when no identifier already holds it."""
     out = identifiers_to(check.identifiers, ctx)
     if check.trace_number and all(i.value != check.trace_number for i in check.identifiers):
@@ -127,7 +127,7 @@ def _required(value: Json | str | None, location: str) -> Json | str:
     return value
 
 
-def _head(check: EligibilityCheck, kind: str, ctx: MapContext) -> Json:
+def _head(check: EligibilityCheck, kind: str, ctx: FhirMapContext) -> Json:
     return {
         "resourceType": kind,
         "id": resource_id_to(check.id, check.identifiers, EntityType.ELIGIBILITY_CHECK, ctx),
@@ -156,7 +156,7 @@ def _service_types(resource: Json) -> list[str]:
     return codes
 
 
-def eligibility_request_from_fhir(resource: Json, ctx: MapContext) -> EligibilityCheck:
+def eligibility_request_from_fhir(resource: Json, ctx: FhirMapContext) -> EligibilityCheck:
     """FHIR CoverageEligibilityRequest (X12 270) → canonical EligibilityCheck."""
     kind = "CoverageEligibilityRequest"
     resource = expect_resource(resource, kind)
@@ -173,7 +173,7 @@ def eligibility_request_from_fhir(resource: Json, ctx: MapContext) -> Eligibilit
     )
 
 
-def eligibility_request_to_fhir(check: EligibilityCheck, ctx: MapContext) -> Json:
+def eligibility_request_to_fhir(check: EligibilityCheck, ctx: FhirMapContext) -> Json:
     """Canonical EligibilityCheck → FHIR CoverageEligibilityRequest."""
     kind = "CoverageEligibilityRequest"
     items = [
@@ -232,7 +232,7 @@ def _errors(resource: Json) -> list[Coded]:
     return [c for c in found if c is not None]
 
 
-def eligibility_response_from_fhir(resource: Json, ctx: MapContext) -> EligibilityCheck:
+def eligibility_response_from_fhir(resource: Json, ctx: FhirMapContext) -> EligibilityCheck:
     """FHIR CoverageEligibilityResponse (X12 271) → canonical EligibilityCheck."""
     kind = "CoverageEligibilityResponse"
     resource = expect_resource(resource, kind)
@@ -300,7 +300,7 @@ def _items_to(benefits: Sequence[Benefit]) -> list[Json]:
     return items
 
 
-def _request_ref(check: EligibilityCheck, ctx: MapContext) -> Json:
+def _request_ref(check: EligibilityCheck, ctx: FhirMapContext) -> Json:
     ref = Ref(type=EntityType.ELIGIBILITY_CHECK, id=check.id)
     if check.id is not None and (literal := ref_to(ref, ctx)):
         return {
@@ -320,7 +320,7 @@ def _request_ref(check: EligibilityCheck, ctx: MapContext) -> Json:
     )
 
 
-def _coverage_ref(check: EligibilityCheck, ctx: MapContext) -> Json:
+def _coverage_ref(check: EligibilityCheck, ctx: FhirMapContext) -> Json:
     """``insurance.coverage`` (1..1): the canonical check keeps no Coverage reference, so the
     coverage is named by the subscriber's member id when known, else by a plain display."""
     member = check.subscriber.identifiers[:1] if check.subscriber else []
@@ -329,7 +329,7 @@ def _coverage_ref(check: EligibilityCheck, ctx: MapContext) -> Json:
     return {"display": UNKNOWN_COVERAGE}
 
 
-def eligibility_response_to_fhir(check: EligibilityCheck, ctx: MapContext) -> Json:
+def eligibility_response_to_fhir(check: EligibilityCheck, ctx: FhirMapContext) -> Json:
     """Canonical EligibilityCheck → FHIR CoverageEligibilityResponse."""
     kind = "CoverageEligibilityResponse"
     insurance = compact({"inforce": check.active, "item": _items_to(check.benefits)})

@@ -21,7 +21,7 @@ from hub.canonical import Coded, Encounter, EncounterStatus, EntityType, EventKi
 from hub.errors import MappingError
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.carried import coded, coding, identifier, leaf, period, reference
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     coded_from,
@@ -79,7 +79,7 @@ def _role_of(obj: Json, path: str) -> str | None:
     return next((_ROLES[c] for c in codes if c in _ROLES), None)
 
 
-def _participants(resource: Json, ctx: MapContext) -> dict[str, list[Ref]]:
+def _participants(resource: Json, ctx: FhirMapContext) -> dict[str, list[Ref]]:
     found: dict[str, list[Ref]] = {role: [] for role in _ROLES.values()}
     for i, obj in enumerate(get_list(resource, "participant", "Encounter.participant")):
         path = f"Encounter.participant[{i}]"
@@ -95,7 +95,7 @@ def _participants(resource: Json, ctx: MapContext) -> dict[str, list[Ref]]:
     return found
 
 
-def _location(resource: Json, ctx: MapContext, completed: bool) -> Ref | None:
+def _location(resource: Json, ctx: FhirMapContext, completed: bool) -> Ref | None:
     entries = list(enumerate(get_list(resource, "location", "Encounter.location")))
     chosen = [(i, e) for i, e in entries if (e.get("status") == "completed") == completed]
     if not chosen:
@@ -114,7 +114,7 @@ def _first(resource: Json, key: str, path: str) -> Coded | None:
     return coded_from(items[0], f"{path}[0]") if items else None
 
 
-def encounter_from_fhir(resource: Json, ctx: MapContext) -> Encounter:
+def encounter_from_fhir(resource: Json, ctx: FhirMapContext) -> Encounter:
     """FHIR Encounter → canonical Encounter."""
     resource = expect_resource(resource, "Encounter")
     entity_id, kept = resource_id_from(resource, EntityType.ENCOUNTER, ctx)
@@ -174,7 +174,7 @@ def encounter_from_fhir(resource: Json, ctx: MapContext) -> Encounter:
 # --------------------------------------------------------------------------- writing
 
 
-def _class_to(encounter: Encounter, ctx: MapContext) -> Json:
+def _class_to(encounter: Encounter, ctx: FhirMapContext) -> Json:
     """``class`` is 1..1; table 0004 codes are translated (V2-to-FHIR ConceptMap)."""
     given = encounter.patient_class
     if given is None or (given.code is None and given.display is None):
@@ -186,7 +186,7 @@ def _class_to(encounter: Encounter, ctx: MapContext) -> Json:
     return coding_to(given) or {}
 
 
-def _participants_to(encounter: Encounter, ctx: MapContext) -> list[Json]:
+def _participants_to(encounter: Encounter, ctx: FhirMapContext) -> list[Json]:
     out: list[Json] = []
     for code, role in _ROLES.items():
         refs: Sequence[Ref] = getattr(encounter, role)
@@ -195,13 +195,13 @@ def _participants_to(encounter: Encounter, ctx: MapContext) -> list[Json]:
     return out
 
 
-def _locations_to(encounter: Encounter, ctx: MapContext) -> list[Json]:
+def _locations_to(encounter: Encounter, ctx: FhirMapContext) -> list[Json]:
     status = "planned" if encounter.status is EncounterStatus.PLANNED else "active"
     pairs = [(encounter.prior_location, "completed"), (encounter.location, status)]
     return [{"location": r, "status": s} for r, s in ((ref_to(x, ctx), s) for x, s in pairs) if r]
 
 
-def encounter_to_fhir(encounter: Encounter, ctx: MapContext) -> Json:
+def encounter_to_fhir(encounter: Encounter, ctx: FhirMapContext) -> Json:
     """Canonical Encounter → FHIR Encounter."""
     stay = compact(
         {

@@ -13,20 +13,20 @@ from mappings.fhir.claim_answer import (
     remittance_from,
 )
 from mappings.fhir.claim_shared import payer_name, required
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import Json, compact
 from mappings.fhir.references import party_to, ref_to
 
 __all__ = ["MAPPING", "eob_from_fhir", "eob_to_fhir"]
 
 
-def eob_from_fhir(resource: Json, ctx: MapContext) -> Remittance:
+def eob_from_fhir(resource: Json, ctx: FhirMapContext) -> Remittance:
     """FHIR ExplanationOfBenefit → Remittance."""
     resource = expect_resource(resource, "ExplanationOfBenefit")
     return remittance_from(resource, "ExplanationOfBenefit", "claim", "provider", ctx)
 
 
-def eob_to_fhir(remittance: Remittance, ctx: MapContext) -> Json:
+def eob_to_fhir(remittance: Remittance, ctx: FhirMapContext) -> Json:
     """Canonical Remittance → FHIR ExplanationOfBenefit (provider and insurance are 1..1/1..*:
     the payee is the provider; the coverage, not kept, is named by the payer)."""
     out = answer_to(remittance, "ExplanationOfBenefit", ctx)

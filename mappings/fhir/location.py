@@ -11,7 +11,7 @@ from __future__ import annotations
 from hub.canonical import EntityType, EventKind, Location
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.carried import address, coded, identifier, leaf, reference
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     address_from,
@@ -35,7 +35,7 @@ from mappings.fhir.references import (
 __all__ = ["MAPPING", "location_from_fhir", "location_to_fhir"]
 
 
-def location_from_fhir(resource: Json, ctx: MapContext) -> Location:
+def location_from_fhir(resource: Json, ctx: FhirMapContext) -> Location:
     """FHIR Location → canonical Location."""
     resource = expect_resource(resource, "Location")
     entity_id, kept = resource_id_from(resource, EntityType.LOCATION, ctx)
@@ -72,7 +72,7 @@ def _name(location: Location) -> str | None:
     return " ".join(p for p in parts if p) or location.facility
 
 
-def location_to_fhir(location: Location, ctx: MapContext) -> Json:
+def location_to_fhir(location: Location, ctx: FhirMapContext) -> Json:
     """Canonical Location → FHIR Location."""
     return compact(
         {

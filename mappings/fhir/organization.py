@@ -11,7 +11,7 @@ from __future__ import annotations
 from hub.canonical import EntityType, EventKind, Organization, OrganizationKind
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.carried import Carried, address, identifier, leaf, reference, telecom
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     address_from,
@@ -66,7 +66,7 @@ def _kind(resource: Json) -> OrganizationKind | None:
     return None
 
 
-def organization_from_fhir(resource: Json, ctx: MapContext) -> Organization:
+def organization_from_fhir(resource: Json, ctx: FhirMapContext) -> Organization:
     """FHIR Organization → canonical Organization."""
     resource = expect_resource(resource, "Organization")
     entity_id, kept = resource_id_from(resource, EntityType.ORGANIZATION, ctx)
@@ -105,7 +105,7 @@ def organization_from_fhir(resource: Json, ctx: MapContext) -> Organization:
     )
 
 
-def organization_to_fhir(organization: Organization, ctx: MapContext) -> Json:
+def organization_to_fhir(organization: Organization, ctx: FhirMapContext) -> Json:
     """Canonical Organization → FHIR Organization."""
     kind = _TO_CODE.get(organization.kind) if organization.kind else None
     return compact(

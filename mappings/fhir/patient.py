@@ -32,7 +32,7 @@ from mappings.fhir.carried import (
     reference,
     telecom,
 )
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     address_from,
@@ -122,7 +122,7 @@ def _multiple_birth(resource: Json) -> bool | int | None:
     return get_bool(resource, "multipleBirthBoolean", "Patient.multipleBirthBoolean")
 
 
-def _links(resource: Json, kind: str, ctx: MapContext) -> list[Ref]:
+def _links(resource: Json, kind: str, ctx: FhirMapContext) -> list[Ref]:
     refs: list[Ref] = []
     for i, link in enumerate(get_list(resource, "link", "Patient.link")):
         if link.get("type") == kind:
@@ -136,7 +136,7 @@ def _links(resource: Json, kind: str, ctx: MapContext) -> list[Ref]:
     return refs
 
 
-def replaced_patients(resource: Json, ctx: MapContext) -> list[Ref]:
+def replaced_patients(resource: Json, ctx: FhirMapContext) -> list[Ref]:
     """``Patient.link`` of type ``replaces``: the records a merge retired (→ Event.replaces)."""
     return _links(expect_resource(resource, "Patient"), "replaces", ctx)
 
@@ -151,7 +151,7 @@ def _sex(resource: Json) -> AdministrativeSex | None:
         ) from exc
 
 
-def patient_from_fhir(resource: Json, ctx: MapContext) -> Patient:
+def patient_from_fhir(resource: Json, ctx: FhirMapContext) -> Patient:
     """FHIR Patient → canonical Patient."""
     resource = expect_resource(resource, "Patient")
     entity_id, kept = resource_id_from(resource, EntityType.PATIENT, ctx)
@@ -230,7 +230,7 @@ def _contact_to(contact: Contact) -> Json:
     )
 
 
-def _deceased_to(patient: Patient, ctx: MapContext) -> Json:
+def _deceased_to(patient: Patient, ctx: FhirMapContext) -> Json:
     if patient.deceased_at is not None:
         return {"deceasedDateTime": datetime_to(patient.deceased_at, ctx)}
     return {} if patient.deceased is None else {"deceasedBoolean": patient.deceased}
@@ -243,14 +243,14 @@ def _multiple_birth_to(value: bool | int | None) -> Json:
     return {key: value}
 
 
-def _merge_link(patient: Patient, ctx: MapContext) -> list[Json] | None:
+def _merge_link(patient: Patient, ctx: FhirMapContext) -> list[Json] | None:
     if patient.merged_into is None:
         return None
     other = ref_to(Ref(type=EntityType.PATIENT, id=patient.merged_into), ctx)
     return [{"other": other, "type": "replaced-by"}] if other else None
 
 
-def patient_to_fhir(patient: Patient, ctx: MapContext) -> Json:
+def patient_to_fhir(patient: Patient, ctx: FhirMapContext) -> Json:
     """Canonical Patient → FHIR Patient."""
     extensions = [
         _omb_extension(US_CORE_RACE, patient.race),
@@ -280,7 +280,7 @@ def patient_to_fhir(patient: Patient, ctx: MapContext) -> Json:
     )
 
 
-def merge_to_fhir(event: Event, ctx: MapContext) -> list[Json]:
+def merge_to_fhir(event: Event, ctx: FhirMapContext) -> list[Json]:
     """A ``patient.merged`` event → [surviving Patient (``replaces``), retired Patients
     (``active: false``, ``replaced-by``)]. The retired ones carry only id, identifiers, active
     and link: apply them as an update of those elements, not as a full replacement."""

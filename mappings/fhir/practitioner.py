@@ -36,7 +36,7 @@ from mappings.fhir.carried import (
     reference,
     telecom,
 )
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     address_from,
@@ -102,7 +102,7 @@ def _kind(obj: Json, path: str) -> CredentialKind:
         ) from exc
 
 
-def _credential_from(obj: Json, path: str, ctx: MapContext) -> Credential:
+def _credential_from(obj: Json, path: str, ctx: FhirMapContext) -> Credential:
     """Practitioner.qualification → Credential (number = first identifier's value)."""
     numbers = identifier_from(
         next(iter(get_list(obj, "identifier", f"{path}.identifier")), {}),
@@ -131,7 +131,7 @@ def _sex(resource: Json, path: str) -> AdministrativeSex | None:
         raise MappingError(f"unknown administrative gender {gender!r}", location=path) from exc
 
 
-def practitioner_from_fhir(resource: Json, ctx: MapContext) -> Practitioner:
+def practitioner_from_fhir(resource: Json, ctx: FhirMapContext) -> Practitioner:
     """FHIR Practitioner → canonical Practitioner."""
     resource = expect_resource(resource, "Practitioner")
     entity_id, kept = resource_id_from(resource, EntityType.PRACTITIONER, ctx)
@@ -194,7 +194,7 @@ def _credential_to(credential: Credential) -> Json:
     )
 
 
-def practitioner_to_fhir(practitioner: Practitioner, ctx: MapContext) -> Json:
+def practitioner_to_fhir(practitioner: Practitioner, ctx: FhirMapContext) -> Json:
     """Canonical Practitioner → FHIR Practitioner (roles etc. go to PractitionerRole)."""
     return compact(
         {
@@ -217,7 +217,7 @@ def practitioner_to_fhir(practitioner: Practitioner, ctx: MapContext) -> Json:
 # --------------------------------------------------------------------------- PractitionerRole
 
 
-def practitioner_role_from_fhir(resource: Json, ctx: MapContext) -> Practitioner:
+def practitioner_role_from_fhir(resource: Json, ctx: FhirMapContext) -> Practitioner:
     """FHIR PractitionerRole → partial canonical Practitioner (roles, specialties, organization)."""
     resource = expect_resource(resource, "PractitionerRole")
     who = ref_from(
@@ -253,7 +253,7 @@ def practitioner_role_from_fhir(resource: Json, ctx: MapContext) -> Practitioner
     )
 
 
-def practitioner_role_to_fhir(practitioner: Practitioner, ctx: MapContext) -> Json:
+def practitioner_role_to_fhir(practitioner: Practitioner, ctx: FhirMapContext) -> Json:
     """Canonical Practitioner → the PractitionerRole holding its roles and specialties."""
     who = ref_to(
         Ref(type=EntityType.PRACTITIONER, id=practitioner.id, identifiers=practitioner.identifiers),

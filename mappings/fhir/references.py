@@ -2,14 +2,14 @@
 FHIR ``Identifier``/``Reference``.
 
 Identifier (V2-to-FHIR CX → Identifier): ``system`` ↔ ``Identifier.system`` through
-``MapContext.system_uri``/``namespace``; ``value`` ↔ ``value``; ``type`` (HL7 table 0203 code)
+``FhirMapContext.system_uri``/``namespace``; ``value`` ↔ ``value``; ``type`` (HL7 table 0203 code)
 ↔ ``type.coding`` with system ``http://terminology.hl7.org/CodeSystem/v2-0203``; ``assigner`` ↔
 ``assigner.display``; ``period`` ↔ ``period``. ``source`` is the partner the identifier came
-from (``MapContext.source``) and is not written to FHIR.
+from (``FhirMapContext.source``) and is not written to FHIR.
 
 Reference, in order of preference when writing:
 
-1. the canonical id is known and the target knows it (``MapContext.fhir_id``) → ``Type/<id>``;
+1. the canonical id is known and the target knows it (``FhirMapContext.fhir_id``) → ``Type/<id>``;
 2. a partner FHIR id kept as identifier (system ``urn:carehub:fhir-id:<source>``) → ``Type/<id>``;
 3. a URI kept as identifier (system ``urn:ietf:rfc:3986``: ``urn:uuid:…`` inside a transaction
    Bundle, or an absolute URL to another server) → that URI;
@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 
 from hub.canonical import ClaimParty, EntityType, Identifier, Ref
 from hub.errors import MappingError
-from mappings.fhir.context import URI_SYSTEM, MapContext
+from mappings.fhir.context import URI_SYSTEM, FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     compact,
@@ -72,7 +72,7 @@ def _type_code(obj: Json, path: str) -> str | None:
     return None
 
 
-def identifier_from(obj: Json, path: str, ctx: MapContext) -> Identifier | None:
+def identifier_from(obj: Json, path: str, ctx: FhirMapContext) -> Identifier | None:
     """FHIR Identifier → canonical; one without a value is dropped."""
     value = get_str(obj, "value", f"{path}.value")
     if value is None:
@@ -89,7 +89,7 @@ def identifier_from(obj: Json, path: str, ctx: MapContext) -> Identifier | None:
     )
 
 
-def identifier_to(identifier: Identifier, ctx: MapContext) -> Json:
+def identifier_to(identifier: Identifier, ctx: FhirMapContext) -> Json:
     kind = {"coding": [{"system": V2_0203, "code": identifier.type}]} if identifier.type else None
     return compact(
         {
@@ -102,16 +102,16 @@ def identifier_to(identifier: Identifier, ctx: MapContext) -> Json:
     )
 
 
-def identifiers_from(items: list[Json], path: str, ctx: MapContext) -> list[Identifier]:
+def identifiers_from(items: list[Json], path: str, ctx: FhirMapContext) -> list[Identifier]:
     found = (identifier_from(item, f"{path}[{i}]", ctx) for i, item in enumerate(items))
     return [i for i in found if i is not None]
 
 
-def _internal(identifier: Identifier, ctx: MapContext) -> bool:
+def _internal(identifier: Identifier, ctx: FhirMapContext) -> bool:
     return identifier.system in (ctx.fhir_id_system, URI_SYSTEM)
 
 
-def identifiers_to(identifiers: Iterable[Identifier], ctx: MapContext) -> list[Json]:
+def identifiers_to(identifiers: Iterable[Identifier], ctx: FhirMapContext) -> list[Json]:
     """Business identifiers only: the hub's own bookkeeping identifiers are not written."""
     return [identifier_to(i, ctx) for i in identifiers if not _internal(i, ctx)]
 
@@ -120,7 +120,7 @@ def identifiers_to(identifiers: Iterable[Identifier], ctx: MapContext) -> list[J
 
 
 def resource_id_from(
-    resource: Json, kind: EntityType, ctx: MapContext
+    resource: Json, kind: EntityType, ctx: FhirMapContext
 ) -> tuple[str | None, list[Identifier]]:
     """``Resource.id`` → (canonical id, extra identifiers keeping the partner's FHIR id)."""
     fhir_id = get_str(resource, "id", f"{resource.get('resourceType')}.id")
@@ -133,7 +133,7 @@ def resource_id_from(
 
 
 def resource_id_to(
-    entity_id: str | None, identifiers: Sequence[Identifier], kind: EntityType, ctx: MapContext
+    entity_id: str | None, identifiers: Sequence[Identifier], kind: EntityType, ctx: FhirMapContext
 ) -> str | None:
     if entity_id is not None and (known := ctx.fhir_id(kind, entity_id)):
         return known
@@ -147,7 +147,7 @@ def resource_id_to(
 
 
 def _literal_ref(
-    literal: str, allowed: Sequence[EntityType], path: str, ctx: MapContext
+    literal: str, allowed: Sequence[EntityType], path: str, ctx: FhirMapContext
 ) -> Ref | None:
     if literal.startswith("#"):
         return None  # contained resources are dropped, and so are references to them
@@ -179,7 +179,7 @@ def _declared_type(obj: Json, allowed: Sequence[EntityType]) -> EntityType:
 
 
 def ref_from(
-    obj: Json | None, path: str, ctx: MapContext, allowed: Sequence[EntityType]
+    obj: Json | None, path: str, ctx: FhirMapContext, allowed: Sequence[EntityType]
 ) -> Ref | None:
     """FHIR Reference → Ref. ``allowed`` are the canonical target types the element admits;
     the first is assumed when the reference does not say (``urn:uuid:…``, display only)."""
@@ -202,13 +202,13 @@ def ref_from(
 
 
 def refs_from(
-    items: list[Json], path: str, ctx: MapContext, allowed: Sequence[EntityType]
+    items: list[Json], path: str, ctx: FhirMapContext, allowed: Sequence[EntityType]
 ) -> list[Ref]:
     found = (ref_from(item, f"{path}[{i}]", ctx, allowed) for i, item in enumerate(items))
     return [r for r in found if r is not None]
 
 
-def _reference_text(ref: Ref, ctx: MapContext) -> str | None:
+def _reference_text(ref: Ref, ctx: FhirMapContext) -> str | None:
     if ref.id is not None and (known := ctx.fhir_id(ref.type, ref.id)):
         return f"{ref.type.value}/{known}"
     for identifier in ref.identifiers:
@@ -220,7 +220,7 @@ def _reference_text(ref: Ref, ctx: MapContext) -> str | None:
     return None
 
 
-def ref_to(ref: Ref | None, ctx: MapContext) -> Json | None:
+def ref_to(ref: Ref | None, ctx: FhirMapContext) -> Json | None:
     """Ref → FHIR Reference (see the module docstring for the order of preference)."""
     if ref is None:
         return None
@@ -243,14 +243,14 @@ def ref_to(ref: Ref | None, ctx: MapContext) -> Json | None:
 
 
 def party_from(
-    obj: Json | None, path: str, ctx: MapContext, allowed: Sequence[EntityType]
+    obj: Json | None, path: str, ctx: FhirMapContext, allowed: Sequence[EntityType]
 ) -> ClaimParty | None:
     """A Reference naming a party of a claim, order or delivery → ClaimParty(ref=…)."""
     ref = ref_from(obj, path, ctx, allowed)
     return ClaimParty(ref=ref) if ref is not None else None
 
 
-def party_to(party: ClaimParty | None, kind: EntityType, ctx: MapContext) -> Json | None:
+def party_to(party: ClaimParty | None, kind: EntityType, ctx: FhirMapContext) -> Json | None:
     """ClaimParty → Reference: its ref when resolved, else a logical reference built from the
     party's first identifier and its name (X12-born parties have no ref)."""
     if party is None:

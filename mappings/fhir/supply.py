@@ -33,7 +33,7 @@ from hub.canonical import (
 from hub.errors import MappingError
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.carried import coding, identifier, leaf, quantity, reference
-from mappings.fhir.context import MapContext
+from mappings.fhir.context import FhirMapContext
 from mappings.fhir.datatypes import (
     Json,
     compact,
@@ -77,7 +77,7 @@ _ORG = (EntityType.ORGANIZATION,)
 # --------------------------------------------------------------------------- shared parts
 
 
-def _number(resource: Json, kind: str, ctx: MapContext) -> tuple[str, list[Identifier]]:
+def _number(resource: Json, kind: str, ctx: FhirMapContext) -> tuple[str, list[Identifier]]:
     """``identifier[0].value``: the business number an 850/856 cannot do without."""
     identifiers = identifiers_from(
         get_list(resource, "identifier", f"{kind}.identifier"), f"{kind}.identifier", ctx
@@ -88,7 +88,7 @@ def _number(resource: Json, kind: str, ctx: MapContext) -> tuple[str, list[Ident
 
 
 def _item_from(
-    concept: Json | None, path: str, ctx: MapContext
+    concept: Json | None, path: str, ctx: FhirMapContext
 ) -> tuple[list[Identifier], str | None]:
     """itemCodeableConcept → (part number identifiers, description)."""
     codings = get_list(concept or {}, "coding", f"{path}.coding")
@@ -108,7 +108,9 @@ def _item_from(
     return ids, description or text
 
 
-def _item_to(ids: Sequence[Identifier], description: str | None, ctx: MapContext) -> Json | None:
+def _item_to(
+    ids: Sequence[Identifier], description: str | None, ctx: FhirMapContext
+) -> Json | None:
     if not ids:
         return {"text": description} if description else None
     part = ids[0]
@@ -146,7 +148,7 @@ def _one(items: Sequence[object], where: str, plural: str) -> None:
 # --------------------------------------------------------------------------- SupplyRequest
 
 
-def supply_request_from_fhir(resource: Json, ctx: MapContext) -> PurchaseOrder:
+def supply_request_from_fhir(resource: Json, ctx: FhirMapContext) -> PurchaseOrder:
     """FHIR SupplyRequest → canonical PurchaseOrder with one line."""
     kind = "SupplyRequest"
     resource = expect_resource(resource, kind)
@@ -198,7 +200,7 @@ def _day(value: object) -> object:
 
 
 def _request(
-    order: PurchaseOrder, line: OrderLine, ctx: MapContext, extra: list[Identifier]
+    order: PurchaseOrder, line: OrderLine, ctx: FhirMapContext, extra: list[Identifier]
 ) -> Json:
     vendor = party_to(order.vendor, EntityType.ORGANIZATION, ctx)
     item = _item_to(line.item_identifiers, line.description, ctx)
@@ -230,7 +232,7 @@ def _required_item(item: Json | None) -> Json:
     return item
 
 
-def supply_request_to_fhir(order: PurchaseOrder, ctx: MapContext) -> Json:
+def supply_request_to_fhir(order: PurchaseOrder, ctx: FhirMapContext) -> Json:
     """Canonical PurchaseOrder with one line → FHIR SupplyRequest."""
     _one(order.lines, "SupplyRequest.item[x]", "supply_requests_to_fhir")
     if not order.lines:
@@ -238,7 +240,7 @@ def supply_request_to_fhir(order: PurchaseOrder, ctx: MapContext) -> Json:
     return _request(order, order.lines[0], ctx, [])
 
 
-def supply_requests_to_fhir(order: PurchaseOrder, ctx: MapContext) -> list[Json]:
+def supply_requests_to_fhir(order: PurchaseOrder, ctx: FhirMapContext) -> list[Json]:
     """One SupplyRequest per order line (no id of their own; PO number + line number)."""
     return [
         _request(
@@ -251,7 +253,7 @@ def supply_requests_to_fhir(order: PurchaseOrder, ctx: MapContext) -> list[Json]
 # --------------------------------------------------------------------------- SupplyDelivery
 
 
-def _po_numbers(resource: Json, ctx: MapContext) -> list[str]:
+def _po_numbers(resource: Json, ctx: FhirMapContext) -> list[str]:
     numbers: list[str] = []
     for i, ref in enumerate(get_list(resource, "basedOn", "SupplyDelivery.basedOn")):
         business = get_obj(ref, "identifier", f"SupplyDelivery.basedOn[{i}].identifier")
@@ -264,7 +266,7 @@ def _po_numbers(resource: Json, ctx: MapContext) -> list[str]:
     return numbers
 
 
-def _shipped(resource: Json, ctx: MapContext) -> list[ShippedItem]:
+def _shipped(resource: Json, ctx: FhirMapContext) -> list[ShippedItem]:
     supplied = get_obj(resource, "suppliedItem", "SupplyDelivery.suppliedItem")
     if not supplied:
         return []
@@ -282,7 +284,7 @@ def _shipped(resource: Json, ctx: MapContext) -> list[ShippedItem]:
     ]
 
 
-def ship_notice_from_fhir(resource: Json, ctx: MapContext) -> ShipNotice:
+def ship_notice_from_fhir(resource: Json, ctx: FhirMapContext) -> ShipNotice:
     """FHIR SupplyDelivery → canonical ShipNotice."""
     kind = "SupplyDelivery"
     resource = expect_resource(resource, kind)
@@ -311,7 +313,7 @@ def ship_notice_from_fhir(resource: Json, ctx: MapContext) -> ShipNotice:
 
 
 def _delivery(
-    notice: ShipNotice, item: ShippedItem | None, ctx: MapContext, extra: list[Identifier]
+    notice: ShipNotice, item: ShippedItem | None, ctx: FhirMapContext, extra: list[Identifier]
 ) -> Json:
     numbers = identifiers_to(notice.identifiers, ctx)
     if all(i.value != notice.shipment_id for i in notice.identifiers):
@@ -349,13 +351,13 @@ def _delivery(
     )
 
 
-def ship_notice_to_fhir(notice: ShipNotice, ctx: MapContext) -> Json:
+def ship_notice_to_fhir(notice: ShipNotice, ctx: FhirMapContext) -> Json:
     """Canonical ShipNotice with at most one item → FHIR SupplyDelivery."""
     _one(notice.items, "SupplyDelivery.suppliedItem", "supply_deliveries_to_fhir")
     return _delivery(notice, notice.items[0] if notice.items else None, ctx, [])
 
 
-def supply_deliveries_to_fhir(notice: ShipNotice, ctx: MapContext) -> list[Json]:
+def supply_deliveries_to_fhir(notice: ShipNotice, ctx: FhirMapContext) -> list[Json]:
     """One SupplyDelivery per shipped item (shipment id + line number)."""
     return [
         _delivery(

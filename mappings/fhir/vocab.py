@@ -1,4 +1,4 @@
-"""Vocabulary tables for the FHIR mappings, as data (``mappings/vocab/fhir_*.csv``).
+"""FhirVocabulary tables for the FHIR mappings, as data (``mappings/vocab/fhir_*.csv``).
 
 A site overrides a table by pointing ``load_vocabulary(directory)`` at a folder holding its
 own ``fhir_*.csv`` files with the same columns; tables missing there fall back to the packaged
@@ -18,11 +18,11 @@ from types import MappingProxyType
 from hub.canonical import ClaimKind, Coded
 from hub.errors import ConfigError
 
-__all__ = ["Vocabulary", "load_vocabulary"]
+__all__ = ["FhirVocabulary", "load_vocabulary"]
 
 
 @dataclass(frozen=True)
-class Vocabulary:
+class FhirVocabulary:
     """The tables a FHIR mapping consults.
 
     ``identifier_systems``: local namespace → FHIR system URI (``NPI`` →
@@ -60,7 +60,7 @@ def _rows(name: str, directory: Path | None) -> list[dict[str, str]]:
     return list(csv.DictReader(text.splitlines()))
 
 
-def _build(directory: Path | None) -> Vocabulary:
+def _build(directory: Path | None) -> FhirVocabulary:
     try:
         systems = {
             r["namespace"]: r["system_uri"] for r in _rows("fhir_identifier_systems.csv", directory)
@@ -78,10 +78,12 @@ def _build(directory: Path | None) -> Vocabulary:
             f"FHIR vocabulary table is unreadable: {exc}",
             location=str(directory or "mappings/vocab"),
         ) from exc
-    return Vocabulary(MappingProxyType(systems), MappingProxyType(classes), MappingProxyType(kinds))
+    return FhirVocabulary(
+        MappingProxyType(systems), MappingProxyType(classes), MappingProxyType(kinds)
+    )
 
 
 @lru_cache(maxsize=8)
-def load_vocabulary(directory: Path | None = None) -> Vocabulary:
+def load_vocabulary(directory: Path | None = None) -> FhirVocabulary:
     """The packaged tables, or a site's overrides read from ``directory``."""
     return _build(directory)

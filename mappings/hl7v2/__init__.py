@@ -1,12 +1,12 @@
 """HL7 v2 ↔ canonical mappings, after the HL7 V2-to-FHIR mapping guide.
 
 Inbound: ``map_message(msg, ctx)`` and the registry ``INBOUND`` (``"ADT^A04"`` → mapping).
-Outbound: ``render_event(event, options)`` and the registry ``OUTBOUND`` (event kind →
+Outbound: ``render_hl7v2_event(event, options)`` and the registry ``OUTBOUND`` (event kind →
 builder of a ``Message``). Pure functions: no I/O, no logging of payloads.
 """
 
 from .inbound import INBOUND, STRUCTURES, map_message, message_key
-from .outbound import OUTBOUND, OutboundOptions, Renderer, control_id_for, render_event
+from .outbound import OUTBOUND, Hl7v2OutboundOptions, Renderer, control_id_for, render_hl7v2_event
 from .source import Mapper
 
 __all__ = [
@@ -14,10 +14,10 @@ __all__ = [
     "OUTBOUND",
     "STRUCTURES",
     "Mapper",
-    "OutboundOptions",
+    "Hl7v2OutboundOptions",
     "Renderer",
     "control_id_for",
     "map_message",
     "message_key",
-    "render_event",
+    "render_hl7v2_event",
 ]

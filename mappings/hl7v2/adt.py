@@ -17,7 +17,7 @@ from hub.context import MapContext
 from hub.errors import MappingError
 
 from .segments import coverage, encounter, has_visit, merged_ref, patient, patient_ref, stamp
-from .source import Mapper, Seg, Source
+from .source import Hl7v2Source, Mapper, Seg
 
 __all__ = [
     "ADT_TRIGGERS",
@@ -62,7 +62,7 @@ ADT_TRIGGERS: dict[str, AdtTrigger] = {
 }
 
 
-def event_time(src: Source) -> datetime:
+def event_time(src: Hl7v2Source) -> datetime:
     """EVN-6 event occurred, else EVN-2 recorded date/time, else MSH-7."""
     evn = src.one("EVN")
     if evn is not None:
@@ -73,7 +73,7 @@ def event_time(src: Source) -> datetime:
 
 
 def coverage_events(
-    src: Source, beneficiary: Ref | None, subjects: list[Identifier]
+    src: Hl7v2Source, beneficiary: Ref | None, subjects: list[Identifier]
 ) -> list[Event]:
     """One ``coverage.updated`` per IN1, the beneficiary being the message's patient."""
     when = event_time(src)
@@ -85,7 +85,7 @@ def coverage_events(
     ]
 
 
-def map_adt(trigger: str, src: Source) -> list[Event]:
+def map_adt(trigger: str, src: Hl7v2Source) -> list[Event]:
     """ADT A01–A31 by ``ADT_TRIGGERS``: PID → Patient, PV1 → Encounter, IN1 → Coverage."""
     spec = ADT_TRIGGERS[trigger]
     pat = stamp(src, patient(src, src.require("PID")))
@@ -102,7 +102,7 @@ def map_adt(trigger: str, src: Source) -> list[Event]:
     return events + coverage_events(src, patient_ref(pat), subjects)
 
 
-def map_merge(src: Source) -> list[Event]:
+def map_merge(src: Hl7v2Source) -> list[Event]:
     """A40 merge patient (ADT_A39 structure): one ``patient.merged`` per PID/MRG group;
     the entity is the surviving patient from PID, ``replaces`` the MRG-1 prior patient."""
     events = []
@@ -126,7 +126,7 @@ def map_merge(src: Source) -> list[Event]:
     return events
 
 
-def _merge_groups(src: Source) -> list[list[Seg]]:
+def _merge_groups(src: Hl7v2Source) -> list[list[Seg]]:
     """The PATIENT groups of ADT_A39: each PID with the segments up to the next PID."""
     groups: list[list[Seg]] = []
     for seg in src.segs:
@@ -141,7 +141,7 @@ def adt_mapper(trigger: str) -> Mapper:
     """The INBOUND entry for ``ADT^<trigger>``."""
 
     def mapper(msg: Message, ctx: MapContext) -> list[Event]:
-        src = Source(msg, ctx, f"ADT^{trigger}")
+        src = Hl7v2Source(msg, ctx, f"ADT^{trigger}")
         return map_merge(src) if trigger == "A40" else map_adt(trigger, src)
 
     mapper.__name__ = f"map_adt_{trigger.lower()}"

@@ -24,7 +24,7 @@ from hub.canonical import (
 )
 from hub.errors import MappingError
 
-from .source import Source, rep_text
+from .source import Hl7v2Source, rep_text
 from .values import parse_date, parse_decimal
 
 __all__ = [
@@ -79,7 +79,7 @@ MARITAL_STATUS = CodedTable(
 )
 
 
-def coding_system(src: Source, name: str | None) -> str | None:
+def coding_system(src: Hl7v2Source, name: str | None) -> str | None:
     """CWE.3 (HL7 table 0396 name) → a code system URI: ``HL70005`` → the v2 table's URI,
     ``SCT``/``LN``/``I10``/``C4``… via the ``hl7_coding_system`` table, else as sent."""
     if not name:
@@ -90,7 +90,9 @@ def coding_system(src: Source, name: str | None) -> str | None:
     return src.lookup(CODING_SYSTEM_TABLE, name) or name
 
 
-def coded(src: Source, rep: Repetition | None, table: CodedTable | None = None) -> Coded | None:
+def coded(
+    src: Hl7v2Source, rep: Repetition | None, table: CodedTable | None = None
+) -> Coded | None:
     """CWE/CE/CNE (or a bare IS/ID code) → Coded. CWE.1-3 are read, else the alternate
     CWE.4-6. With ``table``, a code that has a row is replaced by its target."""
     if rep is None:
@@ -113,7 +115,7 @@ def hd_system(rep: Repetition, component: int) -> str | None:
     return rep_text(rep, component, 1) or rep_text(rep, component, 2)
 
 
-def identifier_system(src: Source, authority: str | None, type_: str | None, kind: str) -> str:
+def identifier_system(src: Hl7v2Source, authority: str | None, type_: str | None, kind: str) -> str:
     """The namespace of an identifier: its assigning authority, with well-known ones (the
     NPI and SSN OIDs and names) normalised through ``hl7_identifier_system`` so the same
     NPI matches across HL7, FHIR and X12; an NPI-typed id without an authority is an NPI;
@@ -125,7 +127,7 @@ def identifier_system(src: Source, authority: str | None, type_: str | None, kin
     return src.namespace(kind)
 
 
-def local_system(src: Source, system: str | None, kind: str) -> str:
+def local_system(src: Hl7v2Source, system: str | None, kind: str) -> str:
     """An identifier namespace taken from a coding system name: a local one (``L``,
     ``99zzz``) or none is private to the sending system."""
     if not system or system.upper() == "L" or system.startswith("99"):
@@ -133,7 +135,7 @@ def local_system(src: Source, system: str | None, kind: str) -> str:
     return system
 
 
-def cx_identifier(src: Source, rep: Repetition, kind: str, loc: str) -> Identifier | None:
+def cx_identifier(src: Hl7v2Source, rep: Repetition, kind: str, loc: str) -> Identifier | None:
     """CX → Identifier: CX.1 value, CX.4 system (else the namespace for ``kind``), CX.5
     type (through ``hl7_identifier_type``), CX.7/CX.8 validity period."""
     value = rep_text(rep, 1)
@@ -149,7 +151,7 @@ def cx_identifier(src: Source, rep: Repetition, kind: str, loc: str) -> Identifi
 
 
 def ei_identifier(
-    src: Source, rep: Repetition | None, kind: str, type_: str | None = None
+    src: Hl7v2Source, rep: Repetition | None, kind: str, type_: str | None = None
 ) -> Identifier | None:
     """EI → Identifier: EI.1 value, EI.2 namespace (else EI.3 universal id, else the
     namespace for ``kind``)."""
@@ -162,7 +164,7 @@ def ei_identifier(
     return src.identifier(value, system, type_)
 
 
-def human_name(src: Source, rep: Repetition | None, offset: int = 0) -> HumanName | None:
+def human_name(src: Hl7v2Source, rep: Repetition | None, offset: int = 0) -> HumanName | None:
     """XPN → HumanName: .1 family, .2 and .3 given, .4 suffix, .5 prefix, .7 use (table
     0200 through ``hl7_name_type``). XPN.6 (degree) has no canonical place and is dropped.
     ``offset`` 1 reads the same layout inside an XCN (whose name starts at XCN.2)."""
@@ -187,7 +189,7 @@ def person_display(name: HumanName | None) -> str | None:
     return name.family or given or None
 
 
-def xcn_ref(src: Source, rep: Repetition | None, kind: str = "practitioner") -> Ref | None:
+def xcn_ref(src: Hl7v2Source, rep: Repetition | None, kind: str = "practitioner") -> Ref | None:
     """XCN → Ref(Practitioner): XCN.1 id with XCN.9 assigning authority (else the
     namespace) and XCN.13 type; XCN.2-5 as the display."""
     if rep is None:
@@ -204,7 +206,7 @@ def xcn_ref(src: Source, rep: Repetition | None, kind: str = "practitioner") -> 
     return Ref(type=EntityType.PRACTITIONER, identifiers=idents, display=display)
 
 
-def address(src: Source, rep: Repetition) -> Address | None:
+def address(src: Hl7v2Source, rep: Repetition) -> Address | None:
     """XAD → Address: .1 street (SAD.1, else SAD.3 + SAD.2), .2 other designation, .3
     city, .4 state, .5 postal code, .6 country, .7 type (table 0190 → use and type), .9
     county."""
@@ -228,7 +230,9 @@ def address(src: Source, rep: Repetition) -> Address | None:
     return addr
 
 
-def contact_point(src: Source, rep: Repetition, default_use: str | None) -> ContactPoint | None:
+def contact_point(
+    src: Hl7v2Source, rep: Repetition, default_use: str | None
+) -> ContactPoint | None:
     """XTN → ContactPoint. System from XTN.3 (table 0202), use from XTN.2 (table 0201),
     ``CP`` meaning a mobile phone; the value is XTN.4 for e-mail, else XTN.1, XTN.12 or
     the number composed from XTN.5-8."""
@@ -266,7 +270,7 @@ def location_key(point_of_care: str | None, room: str | None, bed: str | None) -
     return "/".join(parts) or None
 
 
-def pl_ref(src: Source, rep: Repetition | None) -> Ref | None:
+def pl_ref(src: Hl7v2Source, rep: Repetition | None) -> Ref | None:
     """PL → Ref(Location): identifier ``PL.1/PL.2/PL.3`` in the PL.4 facility's namespace
     (else the namespace for locations); PL.9 description as the display."""
     if rep is None:
@@ -283,7 +287,7 @@ def pl_ref(src: Source, rep: Repetition | None) -> Ref | None:
     return Ref(type=EntityType.LOCATION, identifiers=[ident], display=display)
 
 
-def org_ref(src: Source, rep: Repetition | None) -> Ref | None:
+def org_ref(src: Hl7v2Source, rep: Repetition | None) -> Ref | None:
     """XON → Ref(Organization): XON.1 name as display; XON.10 (else XON.3) identifier in
     the XON.6 assigning authority (else the namespace for organizations)."""
     if rep is None:

@@ -14,13 +14,13 @@ from hub.context import MapContext
 from .adt import coverage_events, event_time
 from .datatypes import coded, cx_identifier, money, xcn_ref
 from .segments import diagnosis, patient, patient_ref, stamp
-from .source import Seg, Source, rep_text
+from .source import Hl7v2Source, Seg, rep_text
 from .values import parse_decimal
 
 __all__ = ["charge", "dft_mapper", "map_dft"]
 
 
-def map_dft(src: Source) -> list[Event]:
+def map_dft(src: Hl7v2Source) -> list[Event]:
     """DFT^P03: PID → the patient of every charge, PV1-19 → its encounter, FT1 → Charge."""
     pat = patient(src, src.require("PID"))
     pat_ref = patient_ref(pat)
@@ -38,7 +38,7 @@ def map_dft(src: Source) -> list[Event]:
     return events + coverage_events(src, pat_ref, subjects)
 
 
-def _visit(src: Source) -> Ref | None:
+def _visit(src: Hl7v2Source) -> Ref | None:
     pv1 = src.one("PV1")
     if pv1 is None:
         return None
@@ -46,7 +46,7 @@ def _visit(src: Source) -> Ref | None:
     return Ref(type=EntityType.ENCOUNTER, identifiers=idents) if idents else None
 
 
-def charge(src: Source, ft1: Seg, shared_dx: list[Diagnosis]) -> Charge:
+def charge(src: Hl7v2Source, ft1: Seg, shared_dx: list[Diagnosis]) -> Charge:
     """FT1 → Charge: FT1-2 transaction id, FT1-4 transaction date (DR.1 from v2.5),
     FT1-5 posting date, FT1-6 type, FT1-25 procedure (else FT1-7 transaction code), FT1-8
     description, FT1-10 quantity, FT1-11 extended and FT1-12 unit amounts, FT1-13
@@ -74,13 +74,13 @@ def charge(src: Source, ft1: Seg, shared_dx: list[Diagnosis]) -> Charge:
     )
 
 
-def _transaction_type(src: Source, code: str | None) -> str | None:
+def _transaction_type(src: Hl7v2Source, code: str | None) -> str | None:
     """FT1-6 (table 0017) normalised through ``hl7_transaction_type``; kept as sent when
     the table has no row."""
     return src.lookup("hl7_transaction_type", code) or code
 
 
-def _diagnoses(src: Source, ft1: Seg) -> list[Diagnosis]:
+def _diagnoses(src: Hl7v2Source, ft1: Seg) -> list[Diagnosis]:
     return [
         Diagnosis(code=c, sequence=n)
         for n, rep in enumerate(ft1.reps(19), 1)
@@ -90,4 +90,4 @@ def _diagnoses(src: Source, ft1: Seg) -> list[Diagnosis]:
 
 def dft_mapper(msg: Message, ctx: MapContext) -> list[Event]:
     """DFT^P03 → canonical events."""
-    return map_dft(Source(msg, ctx, "DFT^P03"))
+    return map_dft(Hl7v2Source(msg, ctx, "DFT^P03"))

@@ -40,7 +40,7 @@ from .datatypes import (
     local_system,
 )
 from .segments import stamp
-from .source import Seg, Source, rep_text
+from .source import Hl7v2Source, Seg, rep_text
 from .values import parse_date
 
 __all__ = ["EXPIRY_WINDOW_DAYS", "NPI_SYSTEM", "expiring", "map_mfn_m02", "mfn_m02_mapper"]
@@ -49,7 +49,7 @@ EXPIRY_WINDOW_DAYS = 90
 _RETIRING = frozenset({"MDL", "MDC"})  # table 0180: delete, deactivate
 
 
-def map_mfn_m02(src: Source) -> list[Event]:
+def map_mfn_m02(src: Hl7v2Source) -> list[Event]:
     """Every MF_STAFF group of an MFN^M02."""
     events: list[Event] = []
     for group in _staff_groups(src):
@@ -59,7 +59,7 @@ def map_mfn_m02(src: Source) -> list[Event]:
     return events
 
 
-def _staff_groups(src: Source) -> list[list[Seg]]:
+def _staff_groups(src: Hl7v2Source) -> list[list[Seg]]:
     """The MF_STAFF groups: each MFE with the segments up to the next MFE."""
     groups: list[list[Seg]] = []
     for seg in src.segs:
@@ -70,7 +70,7 @@ def _staff_groups(src: Source) -> list[list[Seg]]:
     return groups
 
 
-def _staff_events(src: Source, group: list[Seg]) -> list[Event]:
+def _staff_events(src: Hl7v2Source, group: list[Seg]) -> list[Event]:
     """One MF_STAFF group's events; MFE-3 effective date/time as their time."""
     mfe = group[0]
     stf = next((s for s in group if s.id == "STF"), None)
@@ -94,7 +94,9 @@ def _staff_events(src: Source, group: list[Seg]) -> list[Event]:
     return events
 
 
-def practitioner(src: Source, mfe: Seg, stf: Seg, pras: list[Seg], org: Seg | None) -> Practitioner:
+def practitioner(
+    src: Hl7v2Source, mfe: Seg, stf: Seg, pras: list[Seg], org: Seg | None
+) -> Practitioner:
     """STF (+PRA, ORG) → Practitioner: STF-1/STF-2 ids, STF-3 names, STF-4 staff type,
     STF-5 sex, STF-6 birth date, STF-7 active, STF-10/STF-15 telecom, STF-11 addresses;
     PRA-3 category, PRA-5 specialties, PRA-6 ids, PRA-7 privileges; ORG-2 (else STF-8)
@@ -116,7 +118,7 @@ def practitioner(src: Source, mfe: Seg, stf: Seg, pras: list[Seg], org: Seg | No
     return doc
 
 
-def _identifiers(src: Source, mfe: Seg, stf: Seg, pras: list[Seg]) -> list[Identifier]:
+def _identifiers(src: Hl7v2Source, mfe: Seg, stf: Seg, pras: list[Seg]) -> list[Identifier]:
     """STF-2 staff ids (CX), the STF-1 / MFE-4 / PRA-1 primary key (CWE: code in its coding
     system), and PRA-6 NPIs."""
     found: list[Identifier] = []
@@ -139,7 +141,7 @@ def _add(found: list[Identifier], ident: Identifier | None) -> None:
         found.append(ident)
 
 
-def _sex(src: Source, code: str | None) -> AdministrativeSex | None:
+def _sex(src: Hl7v2Source, code: str | None) -> AdministrativeSex | None:
     target = src.lookup("hl7_administrative_sex", code)
     return AdministrativeSex(target) if target in set(AdministrativeSex) else None
 
@@ -160,7 +162,7 @@ def _codes(seg: Seg, field: int, table: str) -> list[Coded]:
     ]
 
 
-def _organization(src: Source, org: Seg | None, stf: Seg) -> Ref | None:
+def _organization(src: Hl7v2Source, org: Seg | None, stf: Seg) -> Ref | None:
     rep = org.first(2) if org is not None else stf.first(8)
     unit = coded(src, rep)
     if unit is None:
@@ -172,11 +174,11 @@ def _organization(src: Source, org: Seg | None, stf: Seg) -> Ref | None:
     return Ref(type=EntityType.ORGANIZATION, identifiers=idents, display=unit.display)
 
 
-def _credentials(src: Source, pra: Seg) -> list[Credential]:
+def _credentials(src: Hl7v2Source, pra: Seg) -> list[Credential]:
     return _licences(src, pra) + _certifications(pra) + _privileges(src, pra)
 
 
-def _licences(src: Source, pra: Seg) -> list[Credential]:
+def _licences(src: Hl7v2Source, pra: Seg) -> list[Credential]:
     """PRA-6 practitioner ID numbers (PLN): .1 number, .2 type (table 0338, whose kind
     comes from ``hl7_practitioner_id_type``), .3 state, .4 expiration date."""
     out = []
@@ -216,7 +218,7 @@ def _certifications(pra: Seg) -> list[Credential]:
     return out
 
 
-def _privileges(src: Source, pra: Seg) -> list[Credential]:
+def _privileges(src: Hl7v2Source, pra: Seg) -> list[Credential]:
     """PRA-7 privileges (PIP): .1 privilege, .2 class, .3 expiration, .4 activation,
     .5 facility."""
     out = []
@@ -234,7 +236,7 @@ def _privileges(src: Source, pra: Seg) -> list[Credential]:
     return out
 
 
-def _component_coded(src: Source, rep: Repetition, component: int) -> Coded | None:
+def _component_coded(src: Hl7v2Source, rep: Repetition, component: int) -> Coded | None:
     """A CE held in one component (PIP.1): its subcomponents are code, text, system."""
     code, text = rep_text(rep, component, 1), rep_text(rep, component, 2)
     if code is None and text is None:
@@ -268,4 +270,4 @@ def _note(cred: Credential, today: date) -> str:
 
 def mfn_m02_mapper(msg: Message, ctx: MapContext) -> list[Event]:
     """MFN^M02 → canonical events."""
-    return map_mfn_m02(Source(msg, ctx, "MFN^M02"))
+    return map_mfn_m02(Hl7v2Source(msg, ctx, "MFN^M02"))

@@ -41,7 +41,7 @@ from .datatypes import (
     pl_ref,
     xcn_ref,
 )
-from .source import Seg, Source, rep_text
+from .source import Hl7v2Source, Seg, rep_text
 from .values import parse_int, parse_yes_no
 
 __all__ = [
@@ -63,7 +63,7 @@ _META_SKIP = frozenset({"entity_type", "id", "identifiers", "meta"})
 M = TypeVar("M", bound=CanonicalModel)
 
 
-def stamp(src: Source, record: M) -> M:
+def stamp(src: Hl7v2Source, record: M) -> M:
     """Set ``meta`` on a record: the source system, MSH-7 as the update time, and that
     source for every top-level field the message set."""
     fields = {
@@ -79,7 +79,7 @@ def stamp(src: Source, record: M) -> M:
 # ----------------------------------------------------------------------------- PID
 
 
-def patient_identifiers(src: Source, pid: Seg) -> list[Identifier]:
+def patient_identifiers(src: Hl7v2Source, pid: Seg) -> list[Identifier]:
     """PID-3 (and the older PID-2, PID-4), PID-19 SSN and PID-20 driver's licence."""
     found: list[Identifier] = []
     for field in (3, 2, 4):
@@ -106,7 +106,7 @@ def _add(found: list[Identifier], ident: Identifier | None) -> None:
     found.append(ident)
 
 
-def patient(src: Source, pid: Seg, scope: list[Seg] | None = None) -> Patient:
+def patient(src: Hl7v2Source, pid: Seg, scope: list[Seg] | None = None) -> Patient:
     """PID (+ PD1-3/PD1-4 primary care, NK1 contacts) → Patient. PD1 and NK1 are looked for
     in ``scope`` (the PID's segment group), by default the whole message."""
     scope = src.segs if scope is None else scope
@@ -129,13 +129,13 @@ def patient(src: Source, pid: Seg, scope: list[Seg] | None = None) -> Patient:
     return pat
 
 
-def _sex(src: Source, code: str | None) -> AdministrativeSex | None:
+def _sex(src: Hl7v2Source, code: str | None) -> AdministrativeSex | None:
     """PID-8 through ``hl7_administrative_sex``; a code with no row is left out."""
     target = src.lookup("hl7_administrative_sex", code)
     return AdministrativeSex(target) if target in set(AdministrativeSex) else None
 
 
-def _telecom(src: Source, pid: Seg) -> list[ContactPoint]:
+def _telecom(src: Hl7v2Source, pid: Seg) -> list[ContactPoint]:
     """PID-13 (home, by default) and PID-14 (work, by default)."""
     home = [c for r in pid.reps(13) if (c := contact_point(src, r, "home"))]
     work = [c for r in pid.reps(14) if (c := contact_point(src, r, "work"))]
@@ -149,14 +149,14 @@ def _multiple_birth(pid: Seg) -> bool | int | None:
     return order if flag and order else flag
 
 
-def _deceased(src: Source, pid: Seg, pat: Patient) -> None:
+def _deceased(src: Hl7v2Source, pid: Seg, pat: Patient) -> None:
     """PID-29 death date/time and PID-30 death indicator."""
     pat.deceased_at = src.datetime_of(pid, 29)
     flag = parse_yes_no(pid.text(30))
     pat.deceased = True if pat.deceased_at else flag
 
 
-def _primary_care(src: Source, pd1: Seg | None) -> list[Ref]:
+def _primary_care(src: Hl7v2Source, pd1: Seg | None) -> list[Ref]:
     """PD1-4 primary care provider (XCN) and PD1-3 primary facility (XON)."""
     if pd1 is None:
         return []
@@ -173,7 +173,7 @@ def patient_ref(pat: Patient) -> Ref:
     )
 
 
-def nk1_contact(src: Source, nk1: Seg) -> Contact | None:
+def nk1_contact(src: Hl7v2Source, nk1: Seg) -> Contact | None:
     """NK1 → Contact: NK1-2 name (else NK1-30 contact person), NK1-3 relationship (else
     NK1-7 contact role), NK1-4 address, NK1-5 home and NK1-6 work phones."""
     name_rep = nk1.first(2) or nk1.first(30)
@@ -187,7 +187,7 @@ def nk1_contact(src: Source, nk1: Seg) -> Contact | None:
     return None if contact == Contact() else contact
 
 
-def merged_ref(src: Source, mrg: Seg) -> Ref:
+def merged_ref(src: Hl7v2Source, mrg: Seg) -> Ref:
     """MRG → the retired patient: MRG-1 prior identifiers (and MRG-4 prior patient id),
     MRG-7 prior name as the display."""
     idents: list[Identifier] = []
@@ -211,7 +211,7 @@ def has_visit(pv1: Seg | None) -> bool:
     return (pv1.text(2) or "N").upper() != "N"
 
 
-def encounter(src: Source, pv1: Seg, status: EncounterStatus, pat: Ref | None) -> Encounter:
+def encounter(src: Hl7v2Source, pv1: Seg, status: EncounterStatus, pat: Ref | None) -> Encounter:
     """PV1 (+PV2, DG1) → Encounter: PV1-19 visit number, PV1-2 class, PV1-3 location,
     PV1-6 prior location, PV1-7/8/9/17 doctors, PV1-10 service, PV1-4 admission type,
     PV1-14 admit source, PV1-36 discharge disposition, PV1-44/45 period; PV2-3 reason."""
@@ -243,11 +243,11 @@ def encounter(src: Source, pv1: Seg, status: EncounterStatus, pat: Ref | None) -
     return enc
 
 
-def _doctors(src: Source, seg: Seg, field: int) -> list[Ref]:
+def _doctors(src: Hl7v2Source, seg: Seg, field: int) -> list[Ref]:
     return [r for rep in seg.reps(field) if (r := xcn_ref(src, rep))]
 
 
-def diagnosis(src: Source, dg1: Seg) -> Diagnosis:
+def diagnosis(src: Hl7v2Source, dg1: Seg) -> Diagnosis:
     """DG1 → Diagnosis: DG1-3 code (else DG1-4 description as text), DG1-1 sequence,
     DG1-6 type through ``hl7_diagnosis_type``, or ``principal`` when DG1-15 priority is 1."""
     code = coded(src, dg1.first(3)) or Coded(display=dg1.text(4))
@@ -259,7 +259,7 @@ def diagnosis(src: Source, dg1: Seg) -> Diagnosis:
 # ----------------------------------------------------------------------------- IN1
 
 
-def coverage(src: Source, in1: Seg, position: int, beneficiary: Ref | None) -> Coverage:
+def coverage(src: Hl7v2Source, in1: Seg, position: int, beneficiary: Ref | None) -> Coverage:
     """IN1 → Coverage: IN1-2 plan id, IN1-3/IN1-4 payer, IN1-8/9 group, IN1-12/13 period,
     IN1-15 plan type, IN1-16 insured, IN1-17 relationship, IN1-49 (else IN1-36 policy
     number) member id, IN1-22 (else the IN1's position) order."""
@@ -284,7 +284,7 @@ def coverage(src: Source, in1: Seg, position: int, beneficiary: Ref | None) -> C
     return cov
 
 
-def _plan_ids(src: Source, in1: Seg) -> list[Identifier]:
+def _plan_ids(src: Hl7v2Source, in1: Seg) -> list[Identifier]:
     plan = in1.first(2)
     value = rep_text(plan, 1)
     if value is None:
@@ -293,7 +293,7 @@ def _plan_ids(src: Source, in1: Seg) -> list[Identifier]:
     return [src.identifier(value, system, "XV")]
 
 
-def _payer(src: Source, in1: Seg) -> Ref | None:
+def _payer(src: Hl7v2Source, in1: Seg) -> Ref | None:
     """IN1-3 insurance company ids, IN1-4 company name."""
     idents = [i for r in in1.reps(3) if (i := cx_identifier(src, r, "payer", in1.loc(3)))]
     name = rep_text(in1.first(4), 1)
@@ -302,7 +302,7 @@ def _payer(src: Source, in1: Seg) -> Ref | None:
     return Ref(type=EntityType.ORGANIZATION, identifiers=idents, display=name)
 
 
-def _relationship(src: Source, in1: Seg) -> Coded | None:
+def _relationship(src: Hl7v2Source, in1: Seg) -> Coded | None:
     """IN1-17 (table 0063) → subscriber-relationship through ``hl7_relationship``."""
     rel = in1.first(17)
     code = rep_text(rel, 1)

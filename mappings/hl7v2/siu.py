@@ -27,7 +27,7 @@ from hub.context import MapContext
 
 from .datatypes import coded, ei_identifier, local_system, pl_ref, xcn_ref
 from .segments import patient, patient_ref, stamp
-from .source import Mapper, Seg, Source, rep_text
+from .source import Hl7v2Source, Mapper, Seg, rep_text
 from .values import parse_decimal
 
 __all__ = ["SIU_TRIGGERS", "SiuTrigger", "map_siu", "siu_mapper", "to_minutes"]
@@ -75,7 +75,7 @@ def to_minutes(amount: str | None, unit: str | None, loc: str) -> int | None:
     return int((value * factor).to_integral_value())
 
 
-def map_siu(trigger: str, src: Source) -> list[Event]:
+def map_siu(trigger: str, src: Hl7v2Source) -> list[Event]:
     """SIU S12–S26 → one appointment event."""
     spec = SIU_TRIGGERS[trigger]
     sch = src.require("SCH")
@@ -89,7 +89,7 @@ def map_siu(trigger: str, src: Source) -> list[Event]:
     return [src.event(spec.kind, stamp(src, appt), src.message_time, subjects)]
 
 
-def _appointment(src: Source, sch: Seg, spec: SiuTrigger) -> Appointment:
+def _appointment(src: Hl7v2Source, sch: Seg, spec: SiuTrigger) -> Appointment:
     """SCH-1/2 ids, SCH-7 reason, SCH-8 type, SCH-9/10 duration, SCH-25 status, SCH-6
     event reason as the cancellation reason of S15/S17."""
     placer = ei_identifier(src, sch.first(1), "appointment", "PLAC")
@@ -112,14 +112,14 @@ def _appointment(src: Source, sch: Seg, spec: SiuTrigger) -> Appointment:
     return appt
 
 
-def _status(src: Source, sch: Seg) -> AppointmentStatus:
+def _status(src: Hl7v2Source, sch: Seg) -> AppointmentStatus:
     """SCH-25 filler status (table 0278) through ``hl7_appointment_status``; booked when
     it is empty or has no row."""
     target = src.lookup("hl7_appointment_status", sch.text(25))
     return St(target) if target in set(St) else St.BOOKED
 
 
-def _timing(src: Source, sch: Seg, appt: Appointment) -> None:
+def _timing(src: Hl7v2Source, sch: Seg, appt: Appointment) -> None:
     """TQ1-7/TQ1-8 start and end (v2.5+), else SCH-11.4/SCH-11.5 (TQ), else the earliest
     resource start; the duration falls back to end - start."""
     tq1 = src.one("TQ1")
@@ -136,18 +136,18 @@ def _timing(src: Source, sch: Seg, appt: Appointment) -> None:
         appt.duration_minutes = int((end - start).total_seconds() // 60)
 
 
-def _service_start(src: Source) -> datetime | None:
+def _service_start(src: Hl7v2Source) -> datetime | None:
     ais = src.one("AIS")
     return src.datetime_of(ais, 4) if ais is not None else None
 
 
-def _service_type(src: Source) -> Coded | None:
+def _service_type(src: Hl7v2Source) -> Coded | None:
     """AIS-3 universal service identifier of the first AIS."""
     ais = src.one("AIS")
     return coded(src, ais.first(3)) if ais is not None else None
 
 
-def _comment(src: Source) -> str | None:
+def _comment(src: Hl7v2Source) -> str | None:
     """NTE-3 of the NTEs between SCH and the first PID/RGS (the appointment's notes)."""
     notes: list[str] = []
     for seg in src.segs[1:]:
@@ -158,7 +158,7 @@ def _comment(src: Source) -> str | None:
     return "\n".join(notes) or None
 
 
-def _participants(src: Source) -> list[AppointmentParticipant]:
+def _participants(src: Hl7v2Source) -> list[AppointmentParticipant]:
     out: list[AppointmentParticipant] = []
     for seg in src.segs:
         part = _PARTICIPANT.get(seg.id)
@@ -168,7 +168,7 @@ def _participants(src: Source) -> list[AppointmentParticipant]:
 
 
 def _participant(
-    src: Source, seg: Seg, ref: Ref | None, fields: tuple[int, int, int, int, int]
+    src: Hl7v2Source, seg: Seg, ref: Ref | None, fields: tuple[int, int, int, int, int]
 ) -> AppointmentParticipant | None:
     """An AIx line: ``fields`` = (role, start, duration, duration units, filler status)."""
     if ref is None:
@@ -184,17 +184,17 @@ def _participant(
     )
 
 
-def _aip(src: Source, seg: Seg) -> AppointmentParticipant | None:
+def _aip(src: Hl7v2Source, seg: Seg) -> AppointmentParticipant | None:
     """AIP-3 personnel, AIP-4 role, AIP-6 start, AIP-9/10 duration, AIP-12 status."""
     return _participant(src, seg, xcn_ref(src, seg.first(3)), (4, 6, 9, 10, 12))
 
 
-def _ail(src: Source, seg: Seg) -> AppointmentParticipant | None:
+def _ail(src: Hl7v2Source, seg: Seg) -> AppointmentParticipant | None:
     """AIL-3 location, AIL-4 location type, AIL-6 start, AIL-9/10 duration, AIL-12."""
     return _participant(src, seg, pl_ref(src, seg.first(3)), (4, 6, 9, 10, 12))
 
 
-def _aig(src: Source, seg: Seg) -> AppointmentParticipant | None:
+def _aig(src: Hl7v2Source, seg: Seg) -> AppointmentParticipant | None:
     """AIG-3 resource (a group resource, carried as an Organization reference), AIG-4
     resource type, AIG-8 start, AIG-11/12 duration, AIG-14 status."""
     rep = seg.first(3)
@@ -216,7 +216,7 @@ def siu_mapper(trigger: str) -> Mapper:
     """The INBOUND entry for ``SIU^<trigger>``."""
 
     def mapper(msg: Message, ctx: MapContext) -> list[Event]:
-        return map_siu(trigger, Source(msg, ctx, f"SIU^{trigger}"))
+        return map_siu(trigger, Hl7v2Source(msg, ctx, f"SIU^{trigger}"))
 
     mapper.__name__ = f"map_siu_{trigger.lower()}"
     mapper.__doc__ = f"SIU^{trigger} → canonical events."

@@ -1,7 +1,7 @@
 """Reading one inbound message: its segments with their HL7 locations, the sender's time
 zone, vocabulary look-ups and the identifier namespace fallbacks.
 
-``Source`` bundles what every segment mapping needs besides the segment itself, so the
+``Hl7v2Source`` bundles what every segment mapping needs besides the segment itself, so the
 mapping functions stay pure functions of (message, context).
 """
 
@@ -18,14 +18,14 @@ from hub.canonical import Event, EventKind, Identifier, Provenance
 from hub.canonical.entities import Entity
 from hub.context import MapContext
 from hub.errors import MappingError
-from mappings.vocab import Vocabulary, builtin_tables
+from mappings.vocab import VocabularyTables, builtin_tables
 
 from .values import parse_date, parse_datetime, parse_moment, parse_when
 
-__all__ = ["Mapper", "Seg", "Source", "rep_text"]
+__all__ = ["Mapper", "Seg", "Hl7v2Source", "rep_text"]
 
 
-_BUILTIN = Vocabulary(builtin_tables())
+_BUILTIN = VocabularyTables(builtin_tables())
 
 #: an inbound mapping: one parsed message and its context → the events it means
 Mapper = Callable[[Message, MapContext], list[Event]]
@@ -69,7 +69,7 @@ def rep_text(rep: Repetition | None, component: int = 1, subcomponent: int = 1) 
     return value or None
 
 
-class Source:
+class Hl7v2Source:
     """One inbound message being mapped."""
 
     def __init__(self, msg: Message, ctx: MapContext, message_key: str):

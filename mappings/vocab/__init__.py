@@ -1,4 +1,4 @@
-"""Vocabulary tables as data: one CSV per table in this folder, overridable per site.
+"""VocabularyTables tables as data: one CSV per table in this folder, overridable per site.
 
 Each CSV has a header ``code,target[,display]``: ``code`` is the source code (for example an
 HL7 table 0001 value), ``target`` the canonical code. A site override (config ``vocab:
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hub.errors import ConfigError
 
-__all__ = ["Table", "Vocabulary", "builtin_tables", "load_vocabulary"]
+__all__ = ["Table", "VocabularyTables", "builtin_tables", "load_vocabulary"]
 
 HERE = Path(__file__).parent
 
@@ -45,7 +45,7 @@ class Table:
         return Table(self.name, {**self.rows, **other.rows}, {**self.displays, **other.displays})
 
 
-class Vocabulary:
+class VocabularyTables:
     """All tables; unknown tables and codes translate to None."""
 
     def __init__(self, tables: Mapping[str, Table]):
@@ -100,10 +100,10 @@ def _is_code_table(path: Path) -> bool:
     return {"code", "target"} <= header
 
 
-def load_vocabulary(overrides: Mapping[str, str] | None = None) -> Vocabulary:
+def load_vocabulary(overrides: Mapping[str, str] | None = None) -> VocabularyTables:
     """The built-in tables with the site's overrides applied."""
     tables = dict(builtin_tables())
     for name, path in (overrides or {}).items():
         override = read_table(Path(path), name)
         tables[name] = tables[name].merged(override) if name in tables else override
-    return Vocabulary(tables)
+    return VocabularyTables(tables)

@@ -2,7 +2,7 @@
 
 Inbound: ``map_transaction(ts, ctx, envelope=…)`` and the registry ``INBOUND``
 (``"837:005010X222A1"``, ``"835:005010X221A1"``, ``"850"`` … → mapping).
-Outbound: ``render_event(event, options)`` and the registry ``OUTBOUND`` (event kind →
+Outbound: ``render_x12_event(event, options)`` and the registry ``OUTBOUND`` (event kind →
 renderer of a full interchange). Pure functions: no I/O, no logging of payloads.
 See docs/x12-mappings.md.
 """
@@ -16,7 +16,7 @@ from .inbound import (
     map_interchange,
     map_transaction,
 )
-from .outbound import OUTBOUND, OutboundOptions, Renderer, render_event, render_interchange
+from .outbound import OUTBOUND, Renderer, X12OutboundOptions, render_interchange, render_x12_event
 
 __all__ = [
     "INBOUND",
@@ -27,8 +27,8 @@ __all__ = [
     "map_interchange",
     "map_transaction",
     "OUTBOUND",
-    "OutboundOptions",
+    "X12OutboundOptions",
     "Renderer",
-    "render_event",
+    "render_x12_event",
     "render_interchange",
 ]

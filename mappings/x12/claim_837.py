@@ -35,7 +35,7 @@ from hub.canonical import (
 from hub.errors import MappingError
 
 from .parties import RELATIONSHIP_SYSTEM, nm1_party, party_ref, ref_ids, relationship
-from .source import Source, walk_loops
+from .source import X12Source, walk_loops
 from .values import (
     icd_from_x12,
     parse_amount,
@@ -96,7 +96,7 @@ class _Scope:
     coverage_ids: list[Identifier]
 
 
-def map_837(src: Source, kind: ClaimKind) -> list[Event]:
+def map_837(src: X12Source, kind: ClaimKind) -> list[Event]:
     """Every claim of the set, in document order, each after its coverage."""
     bht = src.header("BHT")
     created = parse_datetime(bht.element(4), bht.element(5), "BHT04") if bht else None
@@ -127,7 +127,7 @@ def _nearest(ancestors: tuple[Loop, ...], loop_id: str) -> Loop | None:
 # --------------------------------------------------------------------------- HL levels
 
 
-def _scope(src: Source, claim: Loop, ancestors: tuple[Loop, ...]) -> _Scope:
+def _scope(src: X12Source, claim: Loop, ancestors: tuple[Loop, ...]) -> _Scope:
     hl_a, hl_b = _nearest(ancestors, "2000A"), _nearest(ancestors, "2000B")
     if hl_b is None:
         raise MappingError("claim outside a subscriber level", code="structure", location="2000B")
@@ -141,7 +141,7 @@ def _scope(src: Source, claim: Loop, ancestors: tuple[Loop, ...]) -> _Scope:
     return _Scope(billing, sub, patient, hl_c is not None, _coverage_ids(src, sub, patient, hl_c))
 
 
-def _subscriber(src: Source, hl_b: Loop) -> _Subscriber:
+def _subscriber(src: X12Source, hl_b: Loop) -> _Subscriber:
     """2000B SBR, 2010BB payer (its NM109 scopes member ids), 2010BA subscriber."""
     sbr = src.require(hl_b, "SBR", "2000B")
     payer_loops = hl_b.loops("2010BB")
@@ -163,7 +163,7 @@ def _subscriber(src: Source, hl_b: Loop) -> _Subscriber:
     return _Subscriber(sbr, party, payer, member_id or None, member_ns, billing_ids)
 
 
-def _patient(src: Source, hl_c: Loop | None, sub: _Subscriber, claim: Loop) -> ClaimParty:
+def _patient(src: X12Source, hl_c: Loop | None, sub: _Subscriber, claim: Loop) -> ClaimParty:
     """2010CA when 2000C exists (PAT01 relationship), else the subscriber as patient
     (relationship self). A medical record number (2300 REF*EA) joins its identifiers, in
     the sender's ``patient`` namespace, as HL7 v2 PID-3 without an authority would."""
@@ -183,7 +183,7 @@ def _patient(src: Source, hl_c: Loop | None, sub: _Subscriber, claim: Loop) -> C
 
 
 def _coverage_ids(
-    src: Source, sub: _Subscriber, patient: ClaimParty, hl_c: Loop | None
+    src: X12Source, sub: _Subscriber, patient: ClaimParty, hl_c: Loop | None
 ) -> list[Identifier]:
     """The coverage's identity: the member id in the payer's namespace; for a dependent
     (2000C) — who shares the subscriber's member id — the member id with the dependent's
@@ -198,7 +198,7 @@ def _coverage_ids(
     return [src.identifier(value, f"{sub.member_ns}#dependent", None)]
 
 
-def _coverage(src: Source, scope: _Scope) -> Coverage:
+def _coverage(src: X12Source, scope: _Scope) -> Coverage:
     """2000B SBR + 2010BA/2010BB (+2000C) → Coverage: SBR01 order, SBR03 group number,
     SBR04 group name, SBR09 claim filing indicator (type), PAT01 relationship."""
     sbr = scope.sub.sbr
@@ -221,7 +221,7 @@ def _coverage(src: Source, scope: _Scope) -> Coverage:
 
 
 def _claim(
-    src: Source, loop: Loop, kind: ClaimKind, scope: _Scope, created: datetime | None
+    src: X12Source, loop: Loop, kind: ClaimKind, scope: _Scope, created: datetime | None
 ) -> Claim:
     """2300 CLM: CLM01 patient control number, CLM02 total, CLM05-1 place of service
     (facility type for 837I), CLM05-3 frequency (8 = void → status cancelled)."""
@@ -266,12 +266,12 @@ def _ref(loop: Loop, qualifier: str) -> str | None:
     return (seg.element(2).strip() or None) if seg is not None else None
 
 
-def _provider(src: Source, claim: Loop, loop_id: str) -> ClaimParty | None:
+def _provider(src: X12Source, claim: Loop, loop_id: str) -> ClaimParty | None:
     found = claim.loops(loop_id)
     return nm1_party(src, found[0]) if found else None
 
 
-def _line_rendering(src: Source, claim: Loop, kind: ClaimKind) -> ClaimParty | None:
+def _line_rendering(src: X12Source, claim: Loop, kind: ClaimKind) -> ClaimParty | None:
     """No claim-level rendering provider: the first line's (837P 2420A, 837I 2420C — the
     837I 2420A is the operating physician) stands for the claim."""
     loop_id = "2420A" if kind is ClaimKind.PROFESSIONAL else "2420C"
@@ -318,7 +318,7 @@ def _admission(loop: Loop) -> datetime | None:
     return datetime.combine(when, datetime.min.time()) if isinstance(when, date) else None
 
 
-def _diagnoses(src: Source, loop: Loop) -> list[Diagnosis]:
+def _diagnoses(src: X12Source, loop: Loop) -> list[Diagnosis]:
     """HI composites whose qualifier is a diagnosis (``x12_diagnosis_kind``: ABK/BK
     principal, ABF/BF other, ABJ/BJ admitting, APR/PR reason for visit, ABN/BN external
     cause), numbered in order — the numbers SV107 diagnosis pointers refer to. Codes get
@@ -344,7 +344,7 @@ def _diagnoses(src: Source, loop: Loop) -> list[Diagnosis]:
 # --------------------------------------------------------------------------- 2400
 
 
-def procedure_coded(src: Source, qualifier: str, code: str) -> Coded | None:
+def procedure_coded(src: X12Source, qualifier: str, code: str) -> Coded | None:
     """A product/service id (SV101, SV202, SVC01) by its qualifier: HC is HCPCS, read as
     CPT when the code has CPT's shape (HCPCS level I); others through
     ``x12_procedure_system``."""
@@ -359,7 +359,7 @@ def procedure_coded(src: Source, qualifier: str, code: str) -> Coded | None:
     return Coded(code=code, system=system)
 
 
-def _line(src: Source, lx: Loop, kind: ClaimKind) -> ServiceLine:
+def _line(src: X12Source, lx: Loop, kind: ClaimKind) -> ServiceLine:
     """2400: LX01 number, SV1 (837P) or SV2 (837I), DTP*472, REF*6R, 2410 LIN NDC."""
     number = parse_int(lx.segments[0].element(1), "2400/LX01") or 0
     if kind is ClaimKind.INSTITUTIONAL:
@@ -376,7 +376,7 @@ def _line(src: Source, lx: Loop, kind: ClaimKind) -> ServiceLine:
     return line
 
 
-def _sv1(src: Source, sv1: Segment, number: int) -> ServiceLine:
+def _sv1(src: X12Source, sv1: Segment, number: int) -> ServiceLine:
     """SV101 procedure composite (-1 qualifier, -2 code, -3..-6 modifiers), SV102 charge,
     SV103 unit type, SV104 units, SV105 place of service, SV107 diagnosis pointers."""
     pointers = [p for p in (parse_int(c, "2400/SV107") for c in sv1.components(7)) if p is not None]
@@ -392,7 +392,7 @@ def _sv1(src: Source, sv1: Segment, number: int) -> ServiceLine:
     )
 
 
-def _sv2(src: Source, sv2: Segment, number: int) -> ServiceLine:
+def _sv2(src: X12Source, sv2: Segment, number: int) -> ServiceLine:
     """SV201 revenue code, SV202 procedure composite, SV203 charge, SV204 unit type, SV205
     units."""
     return ServiceLine(

@@ -33,7 +33,7 @@ from hub.canonical import (
 )
 
 from .parties import nm1_party, party_ref
-from .source import Source, walk_loops
+from .source import X12Source, walk_loops
 from .values import parse_datetime, parse_decimal, parse_period
 
 __all__ = ["REJECT_REASON_SYSTEM", "map_270", "map_271"]
@@ -52,15 +52,15 @@ class _Context:
     errors: list[Coded] = field(default_factory=list)
 
 
-def map_270(src: Source) -> list[Event]:
+def map_270(src: X12Source) -> list[Event]:
     return _map(src, response=False)
 
 
-def map_271(src: Source) -> list[Event]:
+def map_271(src: X12Source) -> list[Event]:
     return _map(src, response=True)
 
 
-def _map(src: Source, response: bool) -> list[Event]:
+def _map(src: X12Source, response: bool) -> list[Event]:
     bht = src.header("BHT")
     when = parse_datetime(bht.element(4), bht.element(5), "BHT04") if bht else None
     ctx = _Context()
@@ -106,7 +106,7 @@ class _Asked:
 
 
 def _subscriber_checks(
-    src: Source, hl_c: Loop, ctx: _Context, response: bool
+    src: X12Source, hl_c: Loop, ctx: _Context, response: bool
 ) -> list[EligibilityCheck]:
     member_ns = src.member_namespace(ctx.payer_id)
     name = hl_c.loops("2100C")
@@ -126,7 +126,7 @@ def _subscriber_checks(
 
 
 def _check(
-    src: Source, ctx: _Context, subscriber: ClaimParty, person: _Asked, response: bool
+    src: X12Source, ctx: _Context, subscriber: ClaimParty, person: _Asked, response: bool
 ) -> EligibilityCheck:
     """One person's request or answer: the level's TRN, the name loop's dates and
     errors, and the 2110 detail loops (EQ for a 270, EB for a 271)."""
@@ -150,7 +150,7 @@ def _check(
     )
 
 
-def _trace(src: Source, level: Loop, response: bool) -> tuple[str | None, Identifier | None]:
+def _trace(src: X12Source, level: Loop, response: bool) -> tuple[str | None, Identifier | None]:
     """TRN02 (TRN03 the originating company): a 271 echoes the 270's trace as TRN01 = 2.
     The check's identifier is the trace in its originator's namespace, so the request
     and its answer name the same check."""

@@ -26,7 +26,7 @@ from hub.errors import UnsupportedMessage
 from .claim_837 import map_837
 from .eligibility import map_270, map_271
 from .remit_835 import map_835
-from .source import Source
+from .source import X12Source
 from .status_277 import map_277
 from .supply import map_810, map_850, map_855, map_856
 
@@ -47,14 +47,14 @@ class InboundMapping:
     (``Provenance.message_key``) and the guide table its loop tree is read with (None:
     the set's own, as ``TransactionSet.tree`` resolves it)."""
 
-    mapper: Callable[[Source], list[Event]]
+    mapper: Callable[[X12Source], list[Event]]
     message_key: str
     table: str | None = None
 
     def __call__(
         self, ts: TransactionSet, ctx: MapContext, envelope: Interchange | None = None
     ) -> list[Event]:
-        return self.mapper(Source(ts, ctx, self.message_key, self._tree(ts), envelope))
+        return self.mapper(X12Source(ts, ctx, self.message_key, self._tree(ts), envelope))
 
     def _tree(self, ts: TransactionSet) -> LoopTree:
         if self.table is None:
@@ -69,19 +69,19 @@ class InboundMapping:
 Mapper = InboundMapping
 
 
-def _p(src: Source) -> list[Event]:
+def _p(src: X12Source) -> list[Event]:
     return map_837(src, ClaimKind.PROFESSIONAL)
 
 
-def _i(src: Source) -> list[Event]:
+def _i(src: X12Source) -> list[Event]:
     return map_837(src, ClaimKind.INSTITUTIONAL)
 
 
-def _277(src: Source) -> list[Event]:
+def _277(src: X12Source) -> list[Event]:
     return map_277(src, acknowledgment=False)
 
 
-def _277ca(src: Source) -> list[Event]:
+def _277ca(src: X12Source) -> list[Event]:
     return map_277(src, acknowledgment=True)
 
 

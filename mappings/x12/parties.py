@@ -1,7 +1,7 @@
 """Name loops → ``ClaimParty``: NM1 (health care) and N1 (835 payer/payee, supply chain),
 each with its N3/N4 address, DMG demographics, REF secondary ids and PER contacts.
 
-Identifiers follow one rule everywhere (see ``Source.id_namespace``): NM108/NM109 and
+Identifiers follow one rule everywhere (see ``X12Source.id_namespace``): NM108/NM109 and
 REF01/REF02 pairs become ``Identifier(value, system=namespace of the qualifier, type=HL7
 0203 type)``; member ids (MI) go to the payer's namespace.
 """
@@ -21,7 +21,7 @@ from hub.canonical import (
     Ref,
 )
 
-from .source import Source
+from .source import X12Source
 from .values import parse_date
 
 __all__ = [
@@ -86,13 +86,13 @@ def telecom_of(loop: Loop) -> list[ContactPoint]:
     return out
 
 
-def sex_of(src: Source, dmg: Segment | None) -> AdministrativeSex | None:
+def sex_of(src: X12Source, dmg: Segment | None) -> AdministrativeSex | None:
     """DMG03 through ``x12_sex``."""
     target = src.lookup("x12_sex", dmg.element(3)) if dmg is not None else None
     return AdministrativeSex(target) if target else None
 
 
-def relationship(src: Source, code: str) -> Coded | None:
+def relationship(src: X12Source, code: str) -> Coded | None:
     """An individual relationship code (SBR02, PAT01, INS02; element 1069) → FHIR
     subscriber-relationship through ``x12_relationship``; the X12 code when unknown."""
     code = code.strip()
@@ -105,7 +105,7 @@ def relationship(src: Source, code: str) -> Coded | None:
 
 
 def _ref_ids(
-    src: Source, loop: Loop, member_ns: str | None, skip: frozenset[str] = frozenset()
+    src: X12Source, loop: Loop, member_ns: str | None, skip: frozenset[str] = frozenset()
 ) -> list[Identifier]:
     out = []
     for seg in loop.segments:
@@ -116,7 +116,7 @@ def _ref_ids(
     return out
 
 
-def ref_ids(src: Source, loop: Loop, qualifiers: frozenset[str]) -> list[Identifier]:
+def ref_ids(src: X12Source, loop: Loop, qualifiers: frozenset[str]) -> list[Identifier]:
     """The loop's REF ids with one of ``qualifiers`` (REF01)."""
     found = (
         src.qualified(s.element(1), s.element(2))
@@ -127,7 +127,10 @@ def ref_ids(src: Source, loop: Loop, qualifiers: frozenset[str]) -> list[Identif
 
 
 def nm1_party(
-    src: Source, loop: Loop, member_ns: str | None = None, skip_refs: frozenset[str] = frozenset()
+    src: X12Source,
+    loop: Loop,
+    member_ns: str | None = None,
+    skip_refs: frozenset[str] = frozenset(),
 ) -> ClaimParty:
     """A loop that starts with NM1 → ClaimParty: NM1 name (person or organization) and
     NM108/NM109 id, N3/N4 address, DMG02 birth date and DMG03 sex, REF ids (but
@@ -148,7 +151,7 @@ def nm1_party(
     )
 
 
-def n1_party(src: Source, items: list[Segment], where: str) -> ClaimParty:
+def n1_party(src: X12Source, items: list[Segment], where: str) -> ClaimParty:
     """N1 (N102 name, N103/N104 id), N2 (more name), N3/N4, REF, PER → ClaimParty (an
     organization: 835 payer and payee, supply-chain parties)."""
     loop = Loop(where, None, list(items))

@@ -32,13 +32,13 @@ from hub.errors import MappingError
 
 from .claim_837 import CLAIM_ID_SYSTEM, procedure_coded
 from .parties import n1_party, nm1_party
-from .source import Source
+from .source import X12Source
 from .values import parse_amount, parse_date, parse_decimal
 
 __all__ = ["adjustments_of", "is_denied", "map_835"]
 
 
-def map_835(src: Source) -> list[Event]:
+def map_835(src: X12Source) -> list[Event]:
     """One event per 2100 claim payment, in document order."""
     header = _Header(src)
     events = []
@@ -57,7 +57,7 @@ def _as_datetime(day: date | None) -> datetime | None:
 class _Header:
     """BPR, TRN, DTM*405 and the 1000A/1000B parties, read once per set."""
 
-    def __init__(self, src: Source) -> None:
+    def __init__(self, src: X12Source) -> None:
         bpr = src.header("BPR")
         if bpr is None:
             raise MappingError("835 has no BPR segment", code="required", location="BPR")
@@ -85,7 +85,7 @@ def _payer_id(loop: Loop | None) -> str | None:
     return (ref.element(2).strip() or None) if ref is not None else None
 
 
-def _remittance(src: Source, loop: Loop, header: _Header) -> Remittance:
+def _remittance(src: X12Source, loop: Loop, header: _Header) -> Remittance:
     """2100: CLP01 patient control number, CLP02 status, CLP03 charge, CLP04 paid, CLP05
     patient responsibility, CLP07 payer claim control number; CAS; NM1*QC patient."""
     clp = loop.segments[0]
@@ -117,14 +117,14 @@ def _remittance(src: Source, loop: Loop, header: _Header) -> Remittance:
     return remit
 
 
-def _claim_ref(src: Source, pcn: str | None) -> Ref | None:
+def _claim_ref(src: X12Source, pcn: str | None) -> Ref | None:
     """The claim this pays, by its patient control number (CLP01 echoes CLM01)."""
     if pcn is None:
         return None
     return Ref(type=EntityType.CLAIM, identifiers=[src.identifier(pcn, CLAIM_ID_SYSTEM)])
 
 
-def _patient(src: Source, loop: Loop, header: _Header) -> ClaimParty | None:
+def _patient(src: X12Source, loop: Loop, header: _Header) -> ClaimParty | None:
     """NM1*QC (its member id NM108 MI/HN in the payer's namespace)."""
     for item in loop.segments:
         if item.id == "NM1" and item.element(1) == "QC":
@@ -161,7 +161,7 @@ def adjustments_of(segments: list[Segment], loop_id: str) -> list[Adjustment]:
     return out
 
 
-def _service(src: Source, loop: Loop) -> ServiceLinePayment:
+def _service(src: X12Source, loop: Loop) -> ServiceLinePayment:
     """2110: SVC01 procedure composite, SVC02 charge, SVC03 paid, SVC05 units; DTM*472
     (else DTM*150, the period start) service date; CAS; REF*6R; LQ*HE remark codes."""
     svc = loop.segments[0]

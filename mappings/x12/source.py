@@ -1,7 +1,7 @@
 """Reading one inbound transaction set: its loop tree, the context, vocabulary look-ups,
 identifier namespaces, provenance and event ids.
 
-``Source`` bundles what every X12 mapping needs besides the segments themselves, so the
+``X12Source`` bundles what every X12 mapping needs besides the segments themselves, so the
 mapping functions stay pure functions of (transaction set, context).
 """
 
@@ -23,7 +23,7 @@ from hub.canonical import (
 from hub.canonical.entities import Entity
 from hub.context import MapContext
 from hub.errors import MappingError
-from mappings.vocab import Vocabulary, builtin_tables
+from mappings.vocab import VocabularyTables, builtin_tables
 
 from .values import parse_datetime
 
@@ -31,18 +31,18 @@ __all__ = [
     "ID_NAMESPACE_TABLE",
     "ID_TYPE_TABLE",
     "Mapper",
-    "Source",
+    "X12Source",
     "walk_loops",
 ]
 
-_BUILTIN = Vocabulary(builtin_tables())
+_BUILTIN = VocabularyTables(builtin_tables())
 ID_NAMESPACE_TABLE = "x12_identifier_namespace"
 ID_TYPE_TABLE = "x12_identifier_type"
 #: fields of a record that are bookkeeping, not values a message sets
 _META_SKIP = {"id", "entity_type", "meta"}
 
-#: an inbound mapping: one transaction set read through a ``Source`` → its events
-Mapper = Callable[["Source"], list[Event]]
+#: an inbound mapping: one transaction set read through a ``X12Source`` → its events
+Mapper = Callable[["X12Source"], list[Event]]
 
 R = TypeVar("R", bound=CanonicalModel)
 
@@ -59,7 +59,7 @@ def walk_loops(
             yield from walk_loops(item, (*ancestors, item))
 
 
-class Source:
+class X12Source:
     """One transaction set being mapped.
 
     ``message_key`` names the set as events show it (``837P``, ``835``, ``277CA``);

@@ -33,7 +33,7 @@ from mappings.vocab import builtin_tables
 
 from .claim_837 import CLAIM_ID_SYSTEM
 from .parties import nm1_party
-from .source import Source, walk_loops
+from .source import X12Source, walk_loops
 from .values import parse_amount, parse_date, parse_datetime
 
 __all__ = ["CATEGORY_SYSTEM", "STATUS_SYSTEM", "map_277"]
@@ -54,7 +54,7 @@ class _Levels:
     seen: list[str] = field(default_factory=list)
 
 
-def map_277(src: Source, acknowledgment: bool) -> list[Event]:
+def map_277(src: X12Source, acknowledgment: bool) -> list[Event]:
     """One event per claim status tracking loop (2200D, 2200E), in document order."""
     bht = src.header("BHT")
     when = parse_datetime(bht.element(4), bht.element(5), "BHT04") if bht else None
@@ -71,7 +71,7 @@ def map_277(src: Source, acknowledgment: bool) -> list[Event]:
     return events
 
 
-def _name(src: Source, loop: Loop, levels: _Levels) -> None:
+def _name(src: X12Source, loop: Loop, levels: _Levels) -> None:
     nm1 = loop.segments[0]
     entity = nm1.element(1)
     if entity in _PAYER:
@@ -84,7 +84,7 @@ def _name(src: Source, loop: Loop, levels: _Levels) -> None:
         levels.patient = nm1_party(src, loop, src.member_namespace(levels.payer_id))
 
 
-def _status(src: Source, loop: Loop, levels: _Levels, acknowledgment: bool) -> ClaimStatus:
+def _status(src: X12Source, loop: Loop, levels: _Levels, acknowledgment: bool) -> ClaimStatus:
     trn = loop.segments[0]
     stc = src.require(loop, "STC", loop.id)
     pcn = _ref(loop, "EJ") or (trn.element(2).strip() or None if acknowledgment else None)

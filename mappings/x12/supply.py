@@ -38,7 +38,7 @@ from hub.canonical import (
 from hub.errors import MappingError
 
 from .parties import n1_party
-from .source import Source
+from .source import X12Source
 from .values import (
     parse_amount,
     parse_date,
@@ -71,7 +71,7 @@ _LINE_TRIGGERS = frozenset({"PO1", "IT1"})
 # --------------------------------------------------------------------------- reading
 
 
-def _body(src: Source) -> list[Segment]:
+def _body(src: X12Source) -> list[Segment]:
     return src.ts.body
 
 
@@ -108,7 +108,7 @@ def _name_loops(segments: list[Segment]) -> Iterator[list[Segment]]:
         yield current
 
 
-def _parties(src: Source, segments: list[Segment], codes: frozenset[str]) -> ClaimParty | None:
+def _parties(src: X12Source, segments: list[Segment], codes: frozenset[str]) -> ClaimParty | None:
     for loop in _name_loops(segments):
         if loop[0].element(1) in codes:
             return n1_party(src, loop, f"N1[{loop[0].element(1)}]")
@@ -127,7 +127,7 @@ def _text(seg: Segment | None, pos: int) -> str | None:
 
 
 def product_ids(
-    src: Source, seg: Segment, first: int, last: int
+    src: X12Source, seg: Segment, first: int, last: int
 ) -> tuple[list[Identifier], str | None]:
     """(qualifier, id) pairs from element ``first`` on: identifiers, and a PD description."""
     ids: list[Identifier] = []
@@ -178,7 +178,7 @@ def _as_datetime(day: date | None) -> datetime | None:
 # --------------------------------------------------------------------------- 850
 
 
-def map_850(src: Source) -> list[Event]:
+def map_850(src: X12Source) -> list[Event]:
     """BEG01 purpose, BEG02 type, BEG03 PO number, BEG05 date; DTM*002 delivery requested
     (else DTM*106 required by);
     N1 BY buyer, VN/SE/SU vendor, ST ship-to; PO1 lines; AMT (after CTT) total."""
@@ -205,7 +205,7 @@ def map_850(src: Source) -> list[Event]:
     return [src.event(EventKind.SUPPLY_ORDER_PLACED, order, when)]
 
 
-def _order_line(src: Source, segments: list[Segment], n: int) -> OrderLine:
+def _order_line(src: X12Source, segments: list[Segment], n: int) -> OrderLine:
     """PO101 line number, PO102 quantity, PO103 unit, PO104 unit price, PO106… ids; PID."""
     po1 = segments[0]
     ids, described = product_ids(src, po1, 6, 26)
@@ -230,7 +230,7 @@ def _total(lines: list[list[Segment]]) -> Money | None:
 # --------------------------------------------------------------------------- 855
 
 
-def map_855(src: Source) -> list[Event]:
+def map_855(src: X12Source) -> list[Event]:
     """BAK02 acknowledgment type (accepted or not through ``x12_po_ack_type``), BAK03 PO
     number, BAK09 acknowledgment date; N1 vendor; PO1 + ACK per line."""
     head, lines = _split(_body(src), _LINE_TRIGGERS)
@@ -254,7 +254,9 @@ def map_855(src: Source) -> list[Event]:
     return [src.event(EventKind.SUPPLY_ORDER_ACKNOWLEDGED, ack, when)]
 
 
-def _ack_line(src: Source, segments: list[Segment], n: int, accepted: bool | None) -> OrderAckLine:
+def _ack_line(
+    src: X12Source, segments: list[Segment], n: int, accepted: bool | None
+) -> OrderAckLine:
     """ACK01 line status (``x12_ack_line_status``; a line without ACK takes the header's
     verdict), ACK02/03 quantity and unit (else PO102/103), ACK05 date (else SCH06)."""
     po1 = segments[0]
@@ -279,7 +281,7 @@ def _ack_line(src: Source, segments: list[Segment], n: int, accepted: bool | Non
 
 
 def _line_status(
-    src: Source, code: str | None, accepted: bool | None, loc: str
+    src: X12Source, code: str | None, accepted: bool | None, loc: str
 ) -> OrderAckLineStatus:
     if code is None:
         if accepted is False:
@@ -294,7 +296,7 @@ def _line_status(
 # --------------------------------------------------------------------------- 856
 
 
-def map_856(src: Source) -> list[Event]:
+def map_856(src: X12Source) -> list[Event]:
     """BSN02 shipment id, DTM*011 shipped date (else BSN03/04); at every HL level: TD5
     carrier (TD503 SCAC, else TD505 routing), REF*CN / REF*2I tracking, PRF01 PO numbers,
     N1 SF/SH ship-from and ST ship-to; items at ``HL*…*I``: LIN ids (LT: lot), SN1
@@ -348,7 +350,7 @@ def _carrier(body: list[Segment]) -> str | None:
     return (_text(td5, 3) or _text(td5, 5)) if td5 is not None else None
 
 
-def _items(src: Source, body: list[Segment]) -> tuple[list[ShippedItem], list[str]]:
+def _items(src: X12Source, body: list[Segment]) -> tuple[list[ShippedItem], list[str]]:
     """Walk the HL levels in order: an O level's PRF names the order of the items below."""
     items: list[ShippedItem] = []
     po_numbers: list[str] = []
@@ -369,7 +371,7 @@ def _items(src: Source, body: list[Segment]) -> tuple[list[ShippedItem], list[st
     return items, po_numbers
 
 
-def _item(src: Source, level: list[Segment], po: str | None, n: int) -> ShippedItem:
+def _item(src: X12Source, level: list[Segment], po: str | None, n: int) -> ShippedItem:
     lin, sn1 = _first(level, "LIN"), _first(level, "SN1")
     ids, _ = product_ids(src, lin, 2, 32) if lin is not None else ([], None)
     lot = next((i.value for i in ids if i.type == "LT"), None)
@@ -393,7 +395,7 @@ def _item(src: Source, level: list[Segment], po: str | None, n: int) -> ShippedI
 # --------------------------------------------------------------------------- 810
 
 
-def map_810(src: Source) -> list[Event]:
+def map_810(src: X12Source) -> list[Event]:
     """BIG01 invoice date, BIG02 invoice number, BIG04 PO number; N1 vendor (VN/SE/SU/RI)
     and bill-to (BT, else BY); IT1 lines; TDS01 total (N2: two implied decimals); ITD
     terms."""
@@ -420,7 +422,7 @@ def map_810(src: Source) -> list[Event]:
     return [src.event(EventKind.SUPPLY_ORDER_INVOICED, invoice, when)]
 
 
-def _invoice_line(src: Source, segments: list[Segment], n: int) -> InvoiceLine:
+def _invoice_line(src: X12Source, segments: list[Segment], n: int) -> InvoiceLine:
     """IT101 line number, IT102 quantity invoiced, IT103 unit, IT104 unit price, IT106…
     ids; PID description."""
     it1 = segments[0]

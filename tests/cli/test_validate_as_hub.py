@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from carehub.app.hl7v2 import Hl7v2Inbound
 from carehub.app.x12 import X12Inbound
 from carehub.cli import cli
-from hub.pipeline import Outcome, Pipeline
+from hub.pipeline import InboundOutcome, Pipeline
 from hub.store import SqlStore
 from queues import MemoryTransport, build_topology, ingress_exchange
 from tests.adapters.fhir.api.fhirapi_support import running_api
@@ -47,7 +47,7 @@ async def test_an_hl7_message_with_a_bad_field(pipeline: Pipeline, tmp_path: Pat
     bad.write_bytes(BAD_PID_7)
     hub = await pipeline.receive(Hl7v2Inbound(), BAD_PID_7, system="ehr")
     code, (verdict,) = validate(bad)
-    assert hub.outcome is Outcome.CONTENT_ERROR and code == 1
+    assert hub.outcome is InboundOutcome.CONTENT_ERROR and code == 1
     assert any(f.location and f.location.startswith("PID-7") for f in hub.report.findings)
     assert verdict["findings"] == hub.report.as_list()
 
@@ -58,7 +58,7 @@ async def test_an_x12_claim_with_an_error(pipeline: Pipeline, corpus: Path):
         X12Inbound(pipeline.store, partner="payer"), claim.read_bytes(), system="payer"
     )
     code, (verdict,) = validate(claim)
-    assert hub.outcome is not Outcome.ACCEPTED and code == 1
+    assert hub.outcome is not InboundOutcome.ACCEPTED and code == 1
     assert any(f.location == "2300/CLM05-2" for f in hub.report.findings)
     assert verdict["findings"] == hub.report.as_list()
 
@@ -78,7 +78,7 @@ async def test_an_x12_claim_the_hub_accepts_with_a_warning(
         X12Inbound(pipeline.store, partner="payer"), claim.read_bytes(), system="payer"
     )
     code, (verdict,) = validate(claim)
-    assert hub.outcome is Outcome.ACCEPTED and code == 0
+    assert hub.outcome is InboundOutcome.ACCEPTED and code == 0
     assert [f.severity.value for f in hub.report.findings if f.location == "ISA11"] == ["warning"]
     assert verdict["findings"] == hub.report.as_list()
     assert verdict["events"] == [e.kind.value for e in hub.events]

@@ -17,7 +17,7 @@ from carehub.app.hl7v2 import Hl7v2Inbound
 from carehub.app.x12 import X12Inbound
 from hub import ids
 from hub.canonical import EntityType, Event, EventKind, Patient, Provenance, Ref
-from hub.pipeline import InboundFormat, Outcome, Pipeline
+from hub.pipeline import InboundFormat, InboundOutcome, Pipeline
 from hub.store import SqlStore
 from queues import MemoryTransport, build_topology, ingress_exchange, sync_queue
 from tests.e2e.test_adt_to_fhir import A04
@@ -43,7 +43,7 @@ async def _run(db: Path, make_format: Format, raw: bytes, system: str = "ehr") -
     try:
         pipeline = Pipeline(store, transport, ingress_exchange=ingress_exchange(NS))
         result = await pipeline.receive(make_format(store), raw, system=system)
-        assert result.outcome is Outcome.ACCEPTED, result.report.as_list()
+        assert result.outcome is InboundOutcome.ACCEPTED, result.report.as_list()
         depth = (await transport.queue_depths())[sync_queue(NS)]
         published: list[str] = []
         async with transport.consume(sync_queue(NS)) as deliveries:

@@ -9,13 +9,13 @@ import pytest
 from queues_testkit import make_envelope
 
 from hub.errors import BrokerUnavailable, ConfigError, PartnerUnavailable, ValidationFailed
+from hub.ports import Settlement
 from queues import (
     HISTORY,
     LAST_ERROR,
     PARK_REASON,
     PARKED_AT,
     SOURCE_QUEUE,
-    Outcome,
     SettleResult,
     events_exchange,
     ingress_exchange,
@@ -312,10 +312,10 @@ async def test_settle_maps_the_outcome_of_the_handler(hub):
             outcomes[d.envelope.correlation_id] = await settle(d, _handler)
             assert d.settled
         assert outcomes == {
-            "ok": Outcome.ACKED,
-            "transient": Outcome.RETRIED,
-            "permanent": Outcome.PARKED,
-            "boom": Outcome.RETRIED,  # unexpected errors count as transient
+            "ok": Settlement.ACKED,
+            "transient": Settlement.RETRIED,
+            "permanent": Settlement.PARKED,
+            "boom": Settlement.RETRIED,  # unexpected errors count as transient
         }
         retried = {}
         for _ in range(2):
@@ -344,7 +344,7 @@ async def test_settle_does_not_settle_what_the_handler_settled(hub):
                 if env.correlation_id == "acks-then-raises":
                     raise ValidationFailed("after ack")
 
-            assert await settle(d, handler) is Outcome.SETTLED_BY_HANDLER
+            assert await settle(d, handler) is Settlement.SETTLED_BY_HANDLER
         assert await nothing_arrives(sub)
     assert set((await hub.transport.queue_depths()).values()) == {0}
 
@@ -357,7 +357,7 @@ async def test_settling_context_manager_reports_its_outcome(hub):
         async with settling(d, result) as env:
             assert env.id == d.envelope.id
             raise PartnerUnavailable("later")
-        assert result.outcome is Outcome.RETRIED
+        assert result.outcome is Settlement.RETRIED
         assert isinstance(result.error, PartnerUnavailable)
         again = await next_delivery(sub)
         async with settling(again) as env:

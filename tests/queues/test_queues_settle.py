@@ -22,6 +22,7 @@ from hub.errors import (
     PartnerUnavailable,
     ValidationFailed,
 )
+from hub.ports import Settlement
 from queues import (
     ATTEMPT,
     HISTORY,
@@ -30,7 +31,6 @@ from queues import (
     ROUTING_KEY,
     SOURCE_QUEUE,
     BaseDelivery,
-    Outcome,
     build_topology,
     settle,
     settling,
@@ -78,7 +78,7 @@ def delivery(**kw) -> Recorded:
 
 async def test_retry_goes_to_the_tier_of_the_current_attempt_then_acks():
     d = delivery(headers={ATTEMPT: 1, HISTORY: ["t 1 first"]})
-    assert await d.retry("second") is Outcome.RETRIED
+    assert await d.retry("second") is Settlement.RETRIED
     (op, queue, headers), ack = d.log
     assert (op, queue, ack) == ("publish", "n.dest.a.retry.2", ("ack",))
     assert headers[ATTEMPT] == 2
@@ -89,7 +89,7 @@ async def test_retry_goes_to_the_tier_of_the_current_attempt_then_acks():
 
 async def test_retry_with_no_tier_left_parks():
     d = delivery(headers={ATTEMPT: 2})
-    assert await d.retry("third") is Outcome.PARKED
+    assert await d.retry("third") is Settlement.PARKED
     (_, queue, headers), _ = d.log
     assert queue == "n.dest.a.parked"
     assert headers[PARK_REASON] == "retries exhausted: third"
@@ -127,7 +127,7 @@ async def test_settle_reports_a_park_for_retries_exhausted():
     async def transient(env):
         raise PartnerUnavailable("503")
 
-    assert await settle(d, transient) is Outcome.PARKED
+    assert await settle(d, transient) is Settlement.PARKED
     assert d.log[0][1] == "n.dest.a.parked"
 
 
@@ -138,13 +138,13 @@ async def test_a_park_the_broker_could_not_take_is_reported_as_a_retry():
     async def invalid(env):
         raise ValidationFailed("PID-3 is required")
 
-    assert await settle(d, invalid) is Outcome.RETRIED
+    assert await settle(d, invalid) is Settlement.RETRIED
     assert d.log == [("requeue",)]
 
 
 async def test_a_body_that_is_no_envelope_is_parked_as_a_parse_error():
     d = Recorded(b"MSH|^~\\&|not json")
-    assert await settle(d, _never_called) is Outcome.PARKED
+    assert await settle(d, _never_called) is Settlement.PARKED
     headers = d.log[0][2]
     assert d.log[0][1] == "n.dest.a.parked"
     assert headers[PARK_REASON].startswith("ParseError:")
@@ -191,7 +191,7 @@ async def test_a_broker_outage_while_settling_is_logged_not_raised(caplog):
     async def transient(env):
         raise PartnerUnavailable("503")
 
-    assert await settle(d, transient) is Outcome.RETRIED
+    assert await settle(d, transient) is Settlement.RETRIED
     assert d.log == [("requeue",)]
     assert "fell back to requeue" in caplog.text
 
@@ -222,9 +222,9 @@ async def test_settle_acks_on_success_and_parks_permanent_errors():
     async def invalid(env):
         raise ValidationFailed("no", code="101", location="PID-3")
 
-    assert await settle(ok, fine) is Outcome.ACKED
+    assert await settle(ok, fine) is Settlement.ACKED
     assert ok.log == [("ack",)]
-    assert await settle(bad, invalid) is Outcome.PARKED
+    assert await settle(bad, invalid) is Settlement.PARKED
     assert bad.log[0][1] == "n.dest.a.parked"
 
 

@@ -31,10 +31,9 @@ from conformance.fhir import operation_outcome, outcome_bytes
 from hub.config import MatchingConfig, MatchRule
 from hub.errors import ParseError, StoreUnavailable
 from hub.findings import Report, Severity
-from hub.pipeline import Outcome, Pipeline
+from hub.pipeline import InboundOutcome, Pipeline
 from hub.ports import Store
-from mappings.fhir import FHIR_MAPPINGS, ResourceMapping, load_vocabulary
-from mappings.fhir import MapContext as FhirContext
+from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, ResourceMapping, load_vocabulary
 
 __all__ = ["FHIR_PORT", "HubFhirBackend"]
 
@@ -66,7 +65,7 @@ class HubFhirBackend:
         self.retry_after = retry_after
         self.views = views(registry)
         self.vocab = load_vocabulary()
-        self.render_ctx = FhirContext(source=hub_name, vocab=self.vocab)
+        self.render_ctx = FhirMapContext(source=hub_name, vocab=self.vocab)
         self._support = {n: self._support_of(v) for n, v in self.views.items()}
         self.reader = FhirReader(store, self.views, self._support, self.render_ctx)
         self.planner = WritePlanner(
@@ -95,8 +94,8 @@ class HubFhirBackend:
     def outcome(self, report: Report) -> Json:
         return operation_outcome(report)
 
-    def context(self, system: str) -> FhirContext:
-        return FhirContext(source=system, vocab=self.vocab)
+    def context(self, system: str) -> FhirMapContext:
+        return FhirMapContext(source=system, vocab=self.vocab)
 
     # ----------------------------------------------------------------------- $validate
 
@@ -128,7 +127,7 @@ class HubFhirBackend:
             result = await self.pipeline.receive(
                 FhirInboundFormat(plan), raw, system=caller.system, port=FHIR_PORT, peer=caller.peer
             )
-            if result.outcome not in (Outcome.ACCEPTED, Outcome.DUPLICATE):
+            if result.outcome not in (InboundOutcome.ACCEPTED, InboundOutcome.DUPLICATE):
                 return [self._refused(result.outcome, result.report, result.response)]
             return await self.planner.finish(plan)
         except FhirError as exc:
@@ -158,7 +157,7 @@ class HubFhirBackend:
         except Exception as exc:  # the refusal is answered whatever happens here
             log.warning("refused FHIR request not kept: %s", type(exc).__name__)
 
-    def _refused(self, outcome: Outcome, report: Report, response: bytes) -> Answer:
+    def _refused(self, outcome: InboundOutcome, report: Report, response: bytes) -> Answer:
         status = _status_of(outcome, report)
         headers = {"Retry-After": str(self.retry_after)} if status == 503 else {}
         return Answer(status, json.loads(response), headers=headers)
@@ -169,8 +168,8 @@ class HubFhirBackend:
         return Answer(503, self.outcome(report), headers={"Retry-After": str(self.retry_after)})
 
 
-def _status_of(outcome: Outcome, report: Report) -> int:
-    if outcome is Outcome.UNAVAILABLE:
+def _status_of(outcome: InboundOutcome, report: Report) -> int:
+    if outcome is InboundOutcome.UNAVAILABLE:
         return 503
     if any(f.code == "structure" for f in report.errors):
         return 400

@@ -13,15 +13,14 @@ from typing import Any
 from conformance.fhir import check_resource
 from hub.errors import MappingError, UnsupportedMessage
 from hub.findings import Report
-from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import from_fhir
+from mappings.fhir import FhirMapContext, from_fhir
 
 __all__ = ["check_write", "map_resource"]
 
 Json = dict[str, Any]
 
 
-def check_write(resource: Json, ctx: FhirContext) -> Report:
+def check_write(resource: Json, ctx: FhirMapContext) -> Report:
     """``$validate``: the conformance findings, then (when there are none) the mapping's."""
     report = check_resource(resource)
     if report.ok:
@@ -29,7 +28,7 @@ def check_write(resource: Json, ctx: FhirContext) -> Report:
     return report
 
 
-def map_resource(resource: Json, ctx: FhirContext, report: Report, prefix: str = "") -> Any:
+def map_resource(resource: Json, ctx: FhirMapContext, report: Report, prefix: str = "") -> Any:
     """The canonical value of ``resource`` (an entity; a list for Schedule/Slot), or ``None``
     with the mapping's finding in ``report``: ``not-supported`` for what the hub does not map,
     ``value`` for a value it cannot take; locations after ``prefix`` (``Bundle.entry[2].``)."""

@@ -17,7 +17,7 @@ from carehub.app.fhir.views import DELETED_SOURCE, ScheduleView, View, entity_of
 from hub.canonical import EntityType
 from hub.ports import Store
 from hub.records import EntityRecord
-from mappings.fhir import MapContext as FhirContext
+from mappings.fhir import FhirMapContext
 
 __all__ = ["FhirReader"]
 
@@ -32,7 +32,7 @@ class FhirReader:
         store: Store,
         views: Mapping[str, View],
         support: Mapping[str, ResourceSupport],
-        render_ctx: FhirContext,
+        render_ctx: FhirMapContext,
     ):
         self.store = store
         self.views = views

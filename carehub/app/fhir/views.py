@@ -18,8 +18,7 @@ from hub.canonical import EntityType
 from hub.canonical.entities import Entity
 from hub.errors import MappingError, UnsupportedMessage
 from hub.records import EntityRecord
-from mappings.fhir import FHIR_MAPPINGS, ResourceMapping
-from mappings.fhir import MapContext as FhirContext
+from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, ResourceMapping
 from mappings.fhir.appointment import schedule_to_fhir, slot_to_fhir
 from mappings.fhir.practitioner import practitioner_role_to_fhir
 
@@ -69,7 +68,7 @@ class View:
     def fhir_id(self, entity: Entity) -> str:
         return str(entity.id)
 
-    def render(self, entity: Entity, ctx: FhirContext) -> Json | None:
+    def render(self, entity: Entity, ctx: FhirMapContext) -> Json | None:
         """The resource, or ``None`` when this record has no such rendering."""
         try:
             return self.mapping.render(entity, ctx)
@@ -81,7 +80,7 @@ class View:
 class RoleView(View):
     """PractitionerRole: the roles of a Practitioner, with the practitioner's id."""
 
-    def render(self, entity: Entity, ctx: FhirContext) -> Json | None:
+    def render(self, entity: Entity, ctx: FhirMapContext) -> Json | None:
         if entity.entity_type is not EntityType.PRACTITIONER:
             return None
         if not (entity.roles or entity.specialties or entity.organization):
@@ -101,7 +100,7 @@ class ScheduleView(View):
     def fhir_id(self, entity: Entity) -> str:
         return f"{entity.entity_type.value.lower()}-{entity.id}"
 
-    def render(self, entity: Entity, ctx: FhirContext) -> Json | None:
+    def render(self, entity: Entity, ctx: FhirMapContext) -> Json | None:
         if entity.entity_type not in (EntityType.PRACTITIONER, EntityType.LOCATION):
             return None
         try:
@@ -114,7 +113,7 @@ class ScheduleView(View):
 class SlotView(View):
     """Slot = the time an Appointment occupies (same id): derived, read only."""
 
-    def render(self, entity: Entity, ctx: FhirContext) -> Json | None:
+    def render(self, entity: Entity, ctx: FhirMapContext) -> Json | None:
         if entity.entity_type is not EntityType.APPOINTMENT:
             return None
         try:

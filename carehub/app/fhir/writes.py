@@ -29,13 +29,12 @@ from hub.canonical import EntityType, Event
 from hub.config import MatchRule
 from hub.context import MapContext
 from hub.findings import Report
-from hub.pipeline import MessageIdentity, Outcome
+from hub.pipeline import InboundOutcome, MessageIdentity
 from hub.ports import Store
 from hub.records import DuplicateKey, VersionConflict
 from hub.sync import CONSUMER as SYNC_CONSUMER
 from hub.sync import identifier_pairs, match_patient
-from mappings.fhir import MapContext as FhirContext
-from mappings.fhir import Vocabulary, event_kind
+from mappings.fhir import FhirMapContext, FhirVocabulary, event_kind
 
 __all__ = ["FhirInboundFormat", "WritePlanner"]
 
@@ -79,7 +78,7 @@ class FhirInboundFormat:
         return events
 
     def respond(
-        self, native: WritePlan | None, raw: bytes, outcome: Outcome, report: Report
+        self, native: WritePlan | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> bytes:
         """The OperationOutcome kept as the message's answer."""
         return outcome_bytes(report, ok_text=f"accepted ({outcome.value})")
@@ -93,7 +92,7 @@ class WritePlanner:
         store: Store,
         reader: FhirReader,
         views: Mapping[str, View],
-        vocab: Vocabulary,
+        vocab: FhirVocabulary,
         *,
         matching: list[MatchRule],
         sync_wait: float,
@@ -106,8 +105,8 @@ class WritePlanner:
         self.matching = matching
         self.sync_wait = sync_wait
 
-    def context(self, system: str) -> FhirContext:
-        return FhirContext(source=system, vocab=self.vocab)
+    def context(self, system: str) -> FhirMapContext:
+        return FhirMapContext(source=system, vocab=self.vocab)
 
     async def plan(self, caller: Caller, entries: list[WriteEntry]) -> WritePlan:
         """Targets, checks, mapping and canonical ids of every entry (``FhirError`` for a

@@ -1,4 +1,4 @@
-"""Canonical events → HL7 v2 messages: the registry ``OUTBOUND`` and ``render_event``.
+"""Canonical events → HL7 v2 messages: the registry ``OUTBOUND`` and ``render_hl7v2_event``.
 
 Every rendering validates at hl7apy's STRICT level for its structure in the configured
 version (tested for v2.5.1, the default).
@@ -15,13 +15,13 @@ from hub.errors import UnsupportedMessage
 
 from .adt import render_a04, render_a08, render_a40
 from .dft import render_p03
-from .options import OutboundOptions, control_id_for
+from .options import Hl7v2OutboundOptions, control_id_for
 from .siu import render_siu
 
-__all__ = ["OUTBOUND", "OutboundOptions", "Renderer", "control_id_for", "render_event"]
+__all__ = ["OUTBOUND", "Hl7v2OutboundOptions", "Renderer", "control_id_for", "render_hl7v2_event"]
 
 #: an outbound mapping: one event and the destination's options → the message
-Renderer = Callable[[Event, OutboundOptions], Message]
+Renderer = Callable[[Event, Hl7v2OutboundOptions], Message]
 
 #: event kind → renderer; an explicit value that carehub.app wires
 OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
@@ -38,7 +38,7 @@ OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
 )
 
 
-def render_event(event: Event, options: OutboundOptions) -> bytes:
+def render_hl7v2_event(event: Event, options: Hl7v2OutboundOptions) -> bytes:
     """The HL7 v2 message for ``event`` as bytes (UTF-8, segments ended by CR).
 
     Raises ``UnsupportedMessage`` (code 200) for an event kind with no HL7 v2 rendering and

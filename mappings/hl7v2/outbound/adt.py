@@ -9,22 +9,22 @@ from hub.errors import MappingError
 
 from .common import entity_of, new_message, patient_pid, write_evn
 from .encode import Writer, add_segment
-from .options import OutboundOptions
+from .options import Hl7v2OutboundOptions
 
 __all__ = ["render_a04", "render_a08", "render_a40"]
 
 
-def render_a04(event: Event, options: OutboundOptions) -> Message:
+def render_a04(event: Event, options: Hl7v2OutboundOptions) -> Message:
     """patient.registered → ADT^A04."""
     return _patient_message(event, options, "A04")
 
 
-def render_a08(event: Event, options: OutboundOptions) -> Message:
+def render_a08(event: Event, options: Hl7v2OutboundOptions) -> Message:
     """patient.updated → ADT^A08."""
     return _patient_message(event, options, "A08")
 
 
-def _patient_message(event: Event, options: OutboundOptions, trigger: str) -> Message:
+def _patient_message(event: Event, options: Hl7v2OutboundOptions, trigger: str) -> Message:
     """MSH, EVN, PID, [PD1], NK1*, and ``PV1|1|N``: a patient event has no visit, and
     ADT_A01 requires a PV1 (PV1-2 N, not applicable)."""
     pat = entity_of(event, Patient)
@@ -62,7 +62,7 @@ def _pd1(msg: Message, w: Writer, pat: Patient) -> None:
         add_segment(msg, "PD1", fields)
 
 
-def render_a40(event: Event, options: OutboundOptions) -> Message:
+def render_a40(event: Event, options: Hl7v2OutboundOptions) -> Message:
     """patient.merged → ADT^A40: one PID, [PD1], MRG group per retired patient in
     ``replaces``; MRG-1 the retired identifiers, MRG-7 its name. ADT_A39 has no NK1, so the
     survivor's contacts are not sent."""

@@ -10,7 +10,7 @@ from hub.errors import MappingError
 
 from ..datatypes import MARITAL_STATUS
 from .encode import Writer, add_segment
-from .options import OutboundOptions, control_id_for
+from .options import Hl7v2OutboundOptions, control_id_for
 
 __all__ = ["entity_of", "new_message", "patient_pid", "ref_pid", "write_evn"]
 
@@ -28,7 +28,7 @@ def entity_of(event: Event, cls: type[E]) -> E:
 
 
 def new_message(
-    event: Event, options: OutboundOptions, message_type: str, structure: str
+    event: Event, options: Hl7v2OutboundOptions, message_type: str, structure: str
 ) -> tuple[Message, Writer]:
     """A message with its MSH: MSH-3..6 from ``options``, MSH-7 the event time (so a
     re-render is byte-identical), MSH-9 with its structure from v2.3.1, MSH-10 the control

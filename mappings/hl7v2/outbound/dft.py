@@ -8,12 +8,12 @@ from hub.errors import MappingError
 
 from .common import entity_of, new_message, ref_pid, write_evn
 from .encode import Writer, add_segment
-from .options import OutboundOptions
+from .options import Hl7v2OutboundOptions
 
 __all__ = ["render_p03"]
 
 
-def render_p03(event: Event, options: OutboundOptions) -> Message:
+def render_p03(event: Event, options: Hl7v2OutboundOptions) -> Message:
     """MSH, EVN, PID, [PV1], FT1, DG1*: the inverse of ``mappings.hl7v2.dft``. The charge's
     diagnoses go in DG1 (which carries their type and priority), not FT1-19."""
     item = entity_of(event, Charge)

@@ -29,7 +29,7 @@ from ..datatypes import (
     V2_TABLE_URI,
     CodedTable,
 )
-from .options import OutboundOptions
+from .options import Hl7v2OutboundOptions
 
 __all__ = ["Writer", "add_segment", "split_display"]
 
@@ -55,7 +55,7 @@ def split_display(display: str | None) -> tuple[str | None, str | None]:
 class Writer:
     """Encodes values for one message: its delimiters, the destination's options."""
 
-    def __init__(self, enc: EncodingChars, options: OutboundOptions):
+    def __init__(self, enc: EncodingChars, options: Hl7v2OutboundOptions):
         self.enc = enc
         self.options = options
 

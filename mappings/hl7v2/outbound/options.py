@@ -11,14 +11,14 @@ from hub.context import Vocabulary
 from hub.errors import MappingError
 from mappings.vocab import load_vocabulary
 
-__all__ = ["OutboundOptions", "control_id_for"]
+__all__ = ["Hl7v2OutboundOptions", "control_id_for"]
 
 #: MSH-10 is ST(20) in v2.5.1
 _MAX_CONTROL_ID = 20
 
 
 @dataclass(frozen=True, slots=True)
-class OutboundOptions:
+class Hl7v2OutboundOptions:
     """Rendering options for one destination.
 
     ``destination`` is the destination system's configured name: identifiers whose
@@ -42,7 +42,7 @@ class OutboundOptions:
     reschedule_trigger: str = "S13"
     vocab: Vocabulary = field(default_factory=load_vocabulary)
 
-    def with_control_id(self, control_id: str) -> OutboundOptions:
+    def with_control_id(self, control_id: str) -> Hl7v2OutboundOptions:
         """These options for one message with the caller's MSH-10."""
         return replace(self, control_id=control_id)
 
@@ -52,7 +52,7 @@ class OutboundOptions:
         return parts >= wanted
 
 
-def control_id_for(event: Event, options: OutboundOptions) -> str:
+def control_id_for(event: Event, options: Hl7v2OutboundOptions) -> str:
     """MSH-10: the caller's control id, else 20 hex digits of a hash of the event id."""
     if options.control_id is not None:
         if not options.control_id or len(options.control_id) > _MAX_CONTROL_ID:

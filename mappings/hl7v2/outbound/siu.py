@@ -1,4 +1,4 @@
-"""appointment.booked → SIU^S12, .rescheduled → S13 (or S14, see ``OutboundOptions``),
+"""appointment.booked → SIU^S12, .rescheduled → S13 (or S14, see ``Hl7v2OutboundOptions``),
 .modified → S14, .cancelled → S15; all in the SIU_S12 structure."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hub.canonical import Appointment, AppointmentParticipant, Coded, EntityType
 
 from .common import entity_of, new_message, ref_pid
 from .encode import Writer, add_segment
-from .options import OutboundOptions
+from .options import Hl7v2OutboundOptions
 
 __all__ = ["render_siu"]
 
@@ -28,7 +28,7 @@ _TRIGGER = {
 _MINUTES = "min"
 
 
-def render_siu(event: Event, options: OutboundOptions) -> Message:
+def render_siu(event: Event, options: Hl7v2OutboundOptions) -> Message:
     """MSH, SCH, [TQ1], NTE*, [PID], RGS, AIS, AIG*, AIL*, AIP* (SIU_S12 order)."""
     appt = entity_of(event, Appointment)
     trigger = _TRIGGER.get(event.kind, options.reschedule_trigger)
@@ -45,7 +45,9 @@ def render_siu(event: Event, options: OutboundOptions) -> Message:
     return msg
 
 
-def _sch(w: Writer, appt: Appointment, trigger: str, options: OutboundOptions) -> dict[int, str]:
+def _sch(
+    w: Writer, appt: Appointment, trigger: str, options: Hl7v2OutboundOptions
+) -> dict[int, str]:
     """SCH-1/2 placer/filler ids, SCH-6 event reason (required: the cancellation reason,
     else the trigger's meaning), SCH-7 reason, SCH-8 type, SCH-9/10 duration (withdrawn in
     v2.7), SCH-11 timing (up to v2.5.1), SCH-16/SCH-20 contact and enterer (required: the
@@ -77,7 +79,7 @@ def _ei(w: Writer, appt: Appointment, type_: str, value: str | None) -> str:
     return w.ei(value, None)
 
 
-def _contact(w: Writer, appt: Appointment, options: OutboundOptions) -> str:
+def _contact(w: Writer, appt: Appointment, options: Hl7v2OutboundOptions) -> str:
     doc = next((p.ref for p in appt.participants if p.kind is EntityType.PRACTITIONER), None)
     if doc is not None:
         return w.xcn(doc)

@@ -28,7 +28,7 @@ from hub.canonical import (
     ServiceLine,
 )
 from hub.errors import MappingError
-from mappings.vocab import Vocabulary, builtin_tables
+from mappings.vocab import VocabularyTables, builtin_tables
 
 from ..claim_837 import CPT_SYSTEM
 from ..values import format_date, format_decimal, icd_to_x12
@@ -45,11 +45,11 @@ from .common import (
     reference_id,
     required,
 )
-from .options import OutboundOptions
+from .options import X12OutboundOptions
 
 __all__ = ["diagnosis_order", "render_claim"]
 
-_BUILTIN = Vocabulary(builtin_tables())
+_BUILTIN = VocabularyTables(builtin_tables())
 #: 2010BA REF*SY: nine digits (a malformed SSN is not written)
 _SSN = re.compile(r"[0-9]{9}")
 _ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -83,7 +83,7 @@ _PAT01 = frozenset({"01", "19", "20", "21", "39", "40", "53", "G8"})
 class _Writer:
     """One claim being written: the claim, its kind's guide and the destination."""
 
-    def __init__(self, claim: Claim, options: OutboundOptions) -> None:
+    def __init__(self, claim: Claim, options: X12OutboundOptions) -> None:
         self.claim = claim
         self.options = options
         self.kind = claim.kind
@@ -123,13 +123,13 @@ class _Writer:
                 present += [qualifier, number]
         if not present:
             raise MappingError(
-                "1000A PER needs a submitter phone or email (OutboundOptions)",
+                "1000A PER needs a submitter phone or email (X12OutboundOptions)",
                 code="required",
                 location="1000A/PER04",
             )
         tb.add("PER", "IC", fit(opts.submitter_contact, 60), *present)
         receiver = required(
-            opts.receiver_name, "1000B/NM103", "the receiver name (OutboundOptions)"
+            opts.receiver_name, "1000B/NM103", "the receiver name (X12OutboundOptions)"
         )
         tb.add("NM1", "40", "2", fit(receiver, 60), "", "", "", "", "46", opts.receiver_id)
 
@@ -296,7 +296,7 @@ class _Writer:
             status = required(
                 opts.patient_status,
                 "2300/CL103",
-                "the patient status code (OutboundOptions.patient_status)",
+                "the patient status code (X12OutboundOptions.patient_status)",
             )
             tb.add("CL1", "", "", status)
         self._refs(tb)
@@ -507,7 +507,7 @@ class _Writer:
         return found
 
 
-def render_claim(event: Event, options: OutboundOptions) -> Interchange:
+def render_claim(event: Event, options: X12OutboundOptions) -> Interchange:
     """The 837 interchange for a ``claim.submitted`` event (837I when the claim's kind is
     institutional). Raises ``MappingError`` naming the loop/element for what the event
     lacks and the guide requires."""

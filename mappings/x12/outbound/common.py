@@ -28,10 +28,10 @@ from hub.canonical import (
     Money,
 )
 from hub.errors import MappingError
-from mappings.vocab import Vocabulary, builtin_tables
+from mappings.vocab import VocabularyTables, builtin_tables
 
 from ..values import format_amount, format_date
-from .options import OutboundOptions
+from .options import X12OutboundOptions
 
 __all__ = [
     "address_segments",
@@ -48,7 +48,7 @@ __all__ = [
     "required",
 ]
 
-_BUILTIN = Vocabulary(builtin_tables())
+_BUILTIN = VocabularyTables(builtin_tables())
 #: HL7 0203 identifier type → the X12 qualifiers it may be written as
 _TYPE_QUALIFIERS = {
     "NPI": {"XX", "HPI"},
@@ -68,7 +68,7 @@ _SEX = {
 }
 
 
-def interchange(options: OutboundOptions, version: str = "00501") -> InterchangeBuilder:
+def interchange(options: X12OutboundOptions, version: str = "00501") -> InterchangeBuilder:
     """ISA … IEA for ``options``' partner: ISA05–08, ISA14/15, ISA12 ``version``."""
     return InterchangeBuilder(
         (options.sender_qualifier, options.sender_id),
@@ -104,7 +104,7 @@ def fit(value: str | None, width: int) -> str:
 
 
 def matches(
-    ident: Identifier, qualifier: str, options: OutboundOptions, by_type: bool = True
+    ident: Identifier, qualifier: str, options: X12OutboundOptions, by_type: bool = True
 ) -> bool:
     """Whether ``ident`` is written under ``qualifier`` (the module docstring's rule);
     with ``by_type`` False, by its namespace only."""
@@ -120,7 +120,7 @@ def matches(
 
 
 def id_for(
-    identifiers: Iterable[Identifier], qualifiers: Sequence[str], options: OutboundOptions
+    identifiers: Iterable[Identifier], qualifiers: Sequence[str], options: X12OutboundOptions
 ) -> tuple[str, str] | None:
     """The first (qualifier, value) in ``qualifiers``' order that an identifier fits by
     namespace, else by type (a namespace says more than a type: XV and PI are both

@@ -15,12 +15,12 @@ from hub.errors import MappingError
 
 from ..values import format_date
 from .common import dmg_elements, fit, id_for, interchange, name_elements, reference_id, required
-from .options import OutboundOptions
+from .options import X12OutboundOptions
 
 __all__ = ["render_270"]
 
 
-def render_270(event: Event, options: OutboundOptions) -> Interchange:
+def render_270(event: Event, options: X12OutboundOptions) -> Interchange:
     """The 270 interchange for an ``eligibility.requested`` event."""
     check = event.entity
     if not isinstance(check, EligibilityCheck):
@@ -42,7 +42,7 @@ def render_270(event: Event, options: OutboundOptions) -> Interchange:
     return builder.build()
 
 
-def _source(tb: TransactionBuilder, check: EligibilityCheck, options: OutboundOptions) -> None:
+def _source(tb: TransactionBuilder, check: EligibilityCheck, options: X12OutboundOptions) -> None:
     """2000A HL*20, 2100A NM1*PR with the payer id (PI, else XV)."""
     payer = check.payer
     if payer is None:
@@ -54,7 +54,7 @@ def _source(tb: TransactionBuilder, check: EligibilityCheck, options: OutboundOp
     tb.add("NM1", "PR", "2", fit(payer.organization_name, 60), "", "", "", "", *found)
 
 
-def _receiver(tb: TransactionBuilder, check: EligibilityCheck, options: OutboundOptions) -> None:
+def _receiver(tb: TransactionBuilder, check: EligibilityCheck, options: X12OutboundOptions) -> None:
     """2000B HL*21, 2100B NM1*1P with the provider's NPI (else its service provider
     number, payer id, EIN or SSN, as the guide allows)."""
     provider = check.provider
@@ -70,7 +70,7 @@ def _receiver(tb: TransactionBuilder, check: EligibilityCheck, options: Outbound
 
 
 def _people(
-    tb: TransactionBuilder, check: EligibilityCheck, event: Event, options: OutboundOptions
+    tb: TransactionBuilder, check: EligibilityCheck, event: Event, options: X12OutboundOptions
 ) -> None:
     """2000C subscriber, then 2000D dependent when there is one; the person asked about
     carries the TRN, DMG, DTP*291 and the EQ loops."""
@@ -99,14 +99,14 @@ def _people(
 
 
 def _trace(
-    tb: TransactionBuilder, check: EligibilityCheck, event: Event, options: OutboundOptions
+    tb: TransactionBuilder, check: EligibilityCheck, event: Event, options: X12OutboundOptions
 ) -> None:
     """TRN*1: TRN02 the check's trace (else the event's reference), TRN03 the originator."""
     trace = check.trace_number or reference_id(event)
     tb.add("TRN", "1", fit(trace, 50), _originator(check, options))
 
 
-def _originator(check: EligibilityCheck, options: OutboundOptions) -> str:
+def _originator(check: EligibilityCheck, options: X12OutboundOptions) -> str:
     """TRN03: ``1`` + the provider's EIN, else the configured one, else ``9`` + the sender
     id (ten positions, as the guide asks)."""
     if options.trace_originator:

@@ -14,7 +14,7 @@ from hub.errors import ConfigError
 __all__ = [
     "ELIGIBILITY_VERSIONS",
     "INSTITUTIONAL_VERSIONS",
-    "OutboundOptions",
+    "X12OutboundOptions",
     "PROFESSIONAL_VERSIONS",
     "PURCHASE_ORDER_VERSIONS",
 ]
@@ -30,7 +30,7 @@ def _local_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboundOptions:
+class X12OutboundOptions:
     """Rendering options for one destination (trading partner).
 
     Interchange: ``sender_id``/``sender_qualifier`` (ISA06/ISA05), ``receiver_id``/

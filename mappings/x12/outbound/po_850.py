@@ -15,20 +15,20 @@ from adapters.x12 import Interchange
 from adapters.x12.builder import TransactionBuilder
 from hub.canonical import ClaimParty, Event, Identifier, OrderLine, PurchaseOrder
 from hub.errors import MappingError
-from mappings.vocab import Vocabulary, builtin_tables
+from mappings.vocab import VocabularyTables, builtin_tables
 
 from ..values import format_date, format_decimal
 from .common import address_segments, fit, interchange, money
-from .options import OutboundOptions
+from .options import X12OutboundOptions
 
 __all__ = ["product_qualifier", "render_850"]
 
-_BUILTIN = Vocabulary(builtin_tables())
+_BUILTIN = VocabularyTables(builtin_tables())
 #: N103 qualifiers a party id may be written with, in preference order
 _N1_QUALIFIERS = ("1", "9", "91", "92", "FI", "UL", "ZZ")
 
 
-def render_850(event: Event, options: OutboundOptions) -> Interchange:
+def render_850(event: Event, options: X12OutboundOptions) -> Interchange:
     """The 850 interchange for a ``supply.order.placed`` event."""
     order = event.entity
     if not isinstance(order, PurchaseOrder):

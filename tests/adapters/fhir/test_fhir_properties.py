@@ -16,7 +16,7 @@ from adapters.fhir.api.wire import dumps, parse_json
 from adapters.fhir.fuzz import check_one
 from conformance.fhir import check_resource
 from hub.errors import MappingError
-from mappings.fhir import MapContext, from_fhir
+from mappings.fhir import FhirMapContext, from_fhir
 
 TEXT = st.text(string.ascii_letters + string.digits + " .-'é漢", min_size=1, max_size=12)
 DATE = st.dates().map(lambda d: d.isoformat())
@@ -75,7 +75,7 @@ def test_generated_resources_round_trip_byte_for_byte(resource: dict) -> None:
 def test_generated_patients_validate_and_map(resource: dict) -> None:
     """Well-formed generated Patients pass the checks and map to a canonical patient."""
     assert check_resource(resource).ok, check_resource(resource).as_list()
-    entity = from_fhir(resource, MapContext(source="ehr"))
+    entity = from_fhir(resource, FhirMapContext(source="ehr"))
     assert not isinstance(entity, list)
 
 
@@ -99,7 +99,7 @@ def test_any_resource_shaped_json_gets_findings_or_a_mapping_error(kind: str, bo
     report = check_resource(resource)
     if report.ok and kind != "Bundle":
         with contextlib.suppress(MappingError, ValueError):
-            from_fhir(resource, MapContext(source="ehr"))
+            from_fhir(resource, FhirMapContext(source="ehr"))
 
 
 def test_nan_and_infinity_are_not_json() -> None:

@@ -10,8 +10,8 @@ from hl7v2_conformance_corpus import HL7_DIR, HL7_FILES
 from adapters.hl7v2 import Limits, MllpClient, MllpServer, parse, split_messages
 from conformance.hl7v2 import (
     AckMode,
+    AckOutcome,
     ErrorCode,
-    Outcome,
     ack_code,
     acks_to_send,
     check_message,
@@ -49,16 +49,16 @@ def error(code: str, location: str | None = "PID-3", severity=Severity.ERROR) ->
 @pytest.mark.parametrize(
     ("findings", "outcome", "codes"),
     [
-        ((), Outcome.ACCEPTED, ("AA", "CA", "AA")),
-        ((Finding(Severity.WARNING, "value", "w"),), Outcome.ACCEPTED, ("AA", "CA", "AA")),
-        ((error("101"),), Outcome.CONTENT_ERROR, ("AE", "CA", "AE")),
-        ((error("103"), error("101")), Outcome.CONTENT_ERROR, ("AE", "CA", "AE")),
-        ((error("100", severity=Severity.FATAL),), Outcome.REJECTED, ("AR", "CR", "AR")),
-        ((error("200"),), Outcome.REJECTED, ("AR", "CR", "AR")),
-        ((error("201"), error("101")), Outcome.REJECTED, ("AR", "CR", "AR")),
-        ((error("203"),), Outcome.REJECTED, ("AR", "CR", "AR")),
-        ((error("207"),), Outcome.INTERNAL_ERROR, ("AR", "CE", "AE")),
-        ((error("206"), error("101")), Outcome.INTERNAL_ERROR, ("AR", "CE", "AE")),
+        ((), AckOutcome.ACCEPTED, ("AA", "CA", "AA")),
+        ((Finding(Severity.WARNING, "value", "w"),), AckOutcome.ACCEPTED, ("AA", "CA", "AA")),
+        ((error("101"),), AckOutcome.CONTENT_ERROR, ("AE", "CA", "AE")),
+        ((error("103"), error("101")), AckOutcome.CONTENT_ERROR, ("AE", "CA", "AE")),
+        ((error("100", severity=Severity.FATAL),), AckOutcome.REJECTED, ("AR", "CR", "AR")),
+        ((error("200"),), AckOutcome.REJECTED, ("AR", "CR", "AR")),
+        ((error("201"), error("101")), AckOutcome.REJECTED, ("AR", "CR", "AR")),
+        ((error("203"),), AckOutcome.REJECTED, ("AR", "CR", "AR")),
+        ((error("207"),), AckOutcome.INTERNAL_ERROR, ("AR", "CE", "AE")),
+        ((error("206"), error("101")), AckOutcome.INTERNAL_ERROR, ("AR", "CE", "AE")),
     ],
 )
 def test_outcome_and_ack_codes(findings, outcome, codes):
@@ -70,18 +70,18 @@ def test_outcome_and_ack_codes(findings, outcome, codes):
 @pytest.mark.parametrize(
     ("msh15", "msh16", "outcome", "expected"),
     [
-        (None, None, Outcome.ACCEPTED, ("original",)),
-        (None, None, Outcome.REJECTED, ("original",)),
-        ("AL", "AL", Outcome.ACCEPTED, ("accept", "application")),
-        ("AL", "NE", Outcome.ACCEPTED, ("accept",)),
-        ("NE", "AL", Outcome.CONTENT_ERROR, ("application",)),
-        ("ER", "ER", Outcome.ACCEPTED, ()),
-        ("ER", "ER", Outcome.CONTENT_ERROR, ("application",)),
-        ("ER", "AL", Outcome.REJECTED, ("accept",)),
-        ("SU", "SU", Outcome.ACCEPTED, ("accept", "application")),
-        ("SU", "SU", Outcome.REJECTED, ()),
-        ("AL", "SU", Outcome.INTERNAL_ERROR, ("accept",)),
-        (None, "AL", Outcome.ACCEPTED, ("accept", "application")),
+        (None, None, AckOutcome.ACCEPTED, ("original",)),
+        (None, None, AckOutcome.REJECTED, ("original",)),
+        ("AL", "AL", AckOutcome.ACCEPTED, ("accept", "application")),
+        ("AL", "NE", AckOutcome.ACCEPTED, ("accept",)),
+        ("NE", "AL", AckOutcome.CONTENT_ERROR, ("application",)),
+        ("ER", "ER", AckOutcome.ACCEPTED, ()),
+        ("ER", "ER", AckOutcome.CONTENT_ERROR, ("application",)),
+        ("ER", "AL", AckOutcome.REJECTED, ("accept",)),
+        ("SU", "SU", AckOutcome.ACCEPTED, ("accept", "application")),
+        ("SU", "SU", AckOutcome.REJECTED, ()),
+        ("AL", "SU", AckOutcome.INTERNAL_ERROR, ("accept",)),
+        (None, "AL", AckOutcome.ACCEPTED, ("accept", "application")),
     ],
 )
 def test_which_acks_to_send(msh15, msh16, outcome, expected):
@@ -281,7 +281,7 @@ def test_acks_need_no_trigger():
 def test_supported_types_and_triggers(supported, codes):
     report = check_message(parse(adt()), supported=supported)
     assert [f.format_code for f in report.errors] == codes
-    expected = Outcome.REJECTED if codes else Outcome.ACCEPTED
+    expected = AckOutcome.REJECTED if codes else AckOutcome.ACCEPTED
     assert outcome_of(report) == expected
 
 

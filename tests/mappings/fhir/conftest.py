@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from fhirmap_support import FIXED_NOW
 
-from mappings.fhir import MapContext
+from mappings.fhir import FhirMapContext
 
 
 @pytest.fixture
-def ctx() -> MapContext:
+def ctx() -> FhirMapContext:
     """A context with a fixed clock, so written ``created`` values are stable."""
-    return MapContext(source="ehr", clock=lambda: FIXED_NOW)
+    return FhirMapContext(source="ehr", clock=lambda: FIXED_NOW)

@@ -14,7 +14,7 @@ from hub.canonical import Patient
 from hub.errors import UnsupportedMessage
 from mappings.fhir import (
     FHIR_MAPPINGS,
-    MapContext,
+    FhirMapContext,
     carried_values,
     from_bundle,
     from_fhir,
@@ -34,7 +34,7 @@ def test_the_corpus_has_every_supported_type_we_claim() -> None:
 
 @pytest.mark.parametrize(("name", "resource"), SUPPORTED, ids=[n for n, _ in SUPPORTED])
 def test_carried_elements_survive_the_round_trip(
-    name: str, resource: dict[str, Any], ctx: MapContext
+    name: str, resource: dict[str, Any], ctx: FhirMapContext
 ) -> None:
     mapping = FHIR_MAPPINGS[resource["resourceType"]]
     if name in REFUSED:
@@ -63,14 +63,14 @@ def test_round_trip_compares_real_values() -> None:
 
 
 @pytest.mark.parametrize("resource_type", UNSUPPORTED_TYPES)
-def test_unsupported_types_are_refused_clearly(resource_type: str, ctx: MapContext) -> None:
+def test_unsupported_types_are_refused_clearly(resource_type: str, ctx: FhirMapContext) -> None:
     with pytest.raises(UnsupportedMessage) as caught:
         from_fhir({"resourceType": resource_type}, ctx)
     assert resource_type in caught.value.message
     assert caught.value.location == "resourceType"
 
 
-def test_a_synthea_bundle_maps_its_supported_entries(ctx: MapContext) -> None:
+def test_a_synthea_bundle_maps_its_supported_entries(ctx: FhirMapContext) -> None:
     path = next((corpus_dir() / "fhir").glob("msanon__Carolee951*.json"))
     bundle = load_json(path)
     result = from_bundle(bundle, ctx)

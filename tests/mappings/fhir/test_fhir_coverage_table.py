@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-import mappings.fhir as api
 from mappings.fhir import FHIR_MAPPINGS, coverage_report
 from mappings.fhir.fhirpath import compile_path, element_paths, evaluate
 
@@ -101,30 +100,3 @@ def test_availability_is_reported_as_wholly_dropped() -> None:
     schedule = coverage_report()["Schedule"]
     assert schedule["carried"] == []
     assert {"Schedule.actor", "Schedule.planningHorizon"} <= set(schedule["dropped"])
-
-
-def test_public_surface_is_locked() -> None:
-    assert sorted(api.__all__) == [
-        "BundleResult",
-        "Carried",
-        "DEFAULT_RESOURCE",
-        "FHIR_MAPPINGS",
-        "FHIR_VERSION",
-        "MapContext",
-        "ResourceMapping",
-        "Vocabulary",
-        "carried_values",
-        "coverage_report",
-        "default_namespace",
-        "default_system_uri",
-        "event_kind",
-        "from_bundle",
-        "from_fhir",
-        "load_vocabulary",
-        "mapping_for",
-        "merge_to_fhir",
-        "replaced_patients",
-        "to_fhir",
-    ]
-    for name in api.__all__:
-        assert hasattr(api, name), name

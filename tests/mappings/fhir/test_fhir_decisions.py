@@ -28,7 +28,7 @@ from hub.canonical import (
 )
 from hub.errors import MappingError
 from mappings.fhir import (
-    MapContext,
+    FhirMapContext,
     event_kind,
     from_fhir,
     merge_to_fhir,
@@ -54,7 +54,7 @@ def _merge_event() -> Event:
     )
 
 
-def test_a_merge_writes_replaces_and_replaced_by_links(ctx: MapContext) -> None:
+def test_a_merge_writes_replaces_and_replaced_by_links(ctx: FhirMapContext) -> None:
     survivor, retired = merge_to_fhir(_merge_event(), ctx)
     assert survivor["link"] == [{"other": {"reference": "Patient/p-2"}, "type": "replaces"}]
     assert retired == {
@@ -67,7 +67,7 @@ def test_a_merge_writes_replaces_and_replaced_by_links(ctx: MapContext) -> None:
     validate_fhir(retired)
 
 
-def test_merge_links_read_back(ctx: MapContext) -> None:
+def test_merge_links_read_back(ctx: FhirMapContext) -> None:
     survivor, retired = merge_to_fhir(_merge_event(), ctx)
     assert replaced_patients(survivor, ctx) == [Ref(type=EntityType.PATIENT, id="p-2")]
     back = from_fhir(retired, ctx)
@@ -75,7 +75,7 @@ def test_merge_links_read_back(ctx: MapContext) -> None:
     assert back.merged_into == "p-1" and back.active is False
 
 
-def test_merge_needs_a_merge_event(ctx: MapContext) -> None:
+def test_merge_needs_a_merge_event(ctx: FhirMapContext) -> None:
     event = _merge_event().model_copy(update={"kind": EventKind.PATIENT_UPDATED})
     with pytest.raises(MappingError):
         merge_to_fhir(event, ctx)
@@ -95,7 +95,7 @@ def test_merge_needs_a_merge_event(ctx: MapContext) -> None:
     ],
 )
 def test_patient_class_from_hl7v2_is_written_as_the_guide_says(
-    v2: str, system: str, code: str, ctx: MapContext
+    v2: str, system: str, code: str, ctx: FhirMapContext
 ) -> None:
     visit = encounter().model_copy(update={"patient_class": Coded(code=v2)})
     assert {k: v for k, v in to_fhir(visit, ctx)["class"].items() if k != "display"} == {
@@ -104,7 +104,7 @@ def test_patient_class_from_hl7v2_is_written_as_the_guide_says(
     }
 
 
-def test_an_encounter_without_class_cannot_be_written(ctx: MapContext) -> None:
+def test_an_encounter_without_class_cannot_be_written(ctx: FhirMapContext) -> None:
     visit = encounter().model_copy(update={"patient_class": None})
     with pytest.raises(MappingError) as caught:
         to_fhir(visit, ctx)
@@ -114,7 +114,7 @@ def test_an_encounter_without_class_cannot_be_written(ctx: MapContext) -> None:
 # --------------------------------------------------------------------------- Schedule / Slot
 
 
-def test_schedule_and_slot_are_read_as_nothing_kept(ctx: MapContext) -> None:
+def test_schedule_and_slot_are_read_as_nothing_kept(ctx: FhirMapContext) -> None:
     assert from_fhir({"resourceType": "Slot", "status": "free"}, ctx) == []
     assert from_fhir({"resourceType": "Schedule"}, ctx) == []
 
@@ -129,7 +129,7 @@ def test_schedule_and_slot_are_read_as_nothing_kept(ctx: MapContext) -> None:
     ],
 )
 def test_an_appointment_is_written_as_the_slot_it_occupies(
-    status: AppointmentStatus, slot: str, ctx: MapContext
+    status: AppointmentStatus, slot: str, ctx: FhirMapContext
 ) -> None:
     written = slot_to_fhir(appointment().model_copy(update={"status": status}), ctx)
     validate_fhir(written)
@@ -140,7 +140,7 @@ def test_an_appointment_is_written_as_the_slot_it_occupies(
     assert schedule["actor"][0]["reference"] == "Practitioner/dr-1"
 
 
-def test_a_slot_needs_times(ctx: MapContext) -> None:
+def test_a_slot_needs_times(ctx: FhirMapContext) -> None:
     with pytest.raises(MappingError) as caught:
         slot_to_fhir(appointment().model_copy(update={"end": None}), ctx)
     assert caught.value.location == "Slot.schedule"
@@ -149,7 +149,7 @@ def test_a_slot_needs_times(ctx: MapContext) -> None:
 # --------------------------------------------------------------------------- supply
 
 
-def test_a_multi_line_order_is_one_request_per_line(ctx: MapContext) -> None:
+def test_a_multi_line_order_is_one_request_per_line(ctx: FhirMapContext) -> None:
     order = purchase_order()
     order = order.model_copy(
         update={
@@ -170,7 +170,7 @@ def test_a_multi_line_order_is_one_request_per_line(ctx: MapContext) -> None:
     assert written[1]["itemCodeableConcept"] == {"text": "Gloves"}
 
 
-def test_a_multi_item_notice_is_one_delivery_per_item(ctx: MapContext) -> None:
+def test_a_multi_item_notice_is_one_delivery_per_item(ctx: FhirMapContext) -> None:
     notice = RICH["SupplyDelivery"]()
     notice = notice.model_copy(update={"items": [*notice.items, ShippedItem(quantity=Decimal(1))]})
     with pytest.raises(MappingError):
@@ -179,7 +179,7 @@ def test_a_multi_item_notice_is_one_delivery_per_item(ctx: MapContext) -> None:
     assert len(written) == 2 and all(validate_fhir(r) is None for r in written)
 
 
-def test_an_order_without_number_is_refused(ctx: MapContext) -> None:
+def test_an_order_without_number_is_refused(ctx: FhirMapContext) -> None:
     with pytest.raises(MappingError) as caught:
         from_fhir(
             {
@@ -205,7 +205,7 @@ def test_an_order_without_number_is_refused(ctx: MapContext) -> None:
     ],
 )
 def test_claim_types_map_through_the_vocabulary(
-    fhir_type: str, kind: ClaimKind, written: str, ctx: MapContext
+    fhir_type: str, kind: ClaimKind, written: str, ctx: FhirMapContext
 ) -> None:
     resource = to_fhir(RICH["Claim"](), ctx)
     resource["type"] = {
@@ -216,7 +216,7 @@ def test_claim_types_map_through_the_vocabulary(
     assert to_fhir(claim, ctx)["type"]["coding"][0]["code"] == written  # type: ignore[arg-type]
 
 
-def test_an_unknown_claim_type_names_the_element(ctx: MapContext) -> None:
+def test_an_unknown_claim_type_names_the_element(ctx: FhirMapContext) -> None:
     resource = to_fhir(RICH["Claim"](), ctx)
     resource["type"] = {"coding": [{"code": "space-travel"}]}
     with pytest.raises(MappingError) as caught:
@@ -224,7 +224,7 @@ def test_an_unknown_claim_type_names_the_element(ctx: MapContext) -> None:
     assert caught.value.location == "Claim.type"
 
 
-def test_a_queued_or_failed_claim_response_is_a_claim_status(ctx: MapContext) -> None:
+def test_a_queued_or_failed_claim_response_is_a_claim_status(ctx: FhirMapContext) -> None:
     resource = to_fhir(remittance(with_procedure=False), ctx)
     resource.update(
         outcome="error",
@@ -241,13 +241,13 @@ def test_a_queued_or_failed_claim_response_is_a_claim_status(ctx: MapContext) ->
     assert caught.value.location == "ClaimResponse.patient"
 
 
-def test_a_denial_travels_as_clp02(ctx: MapContext) -> None:
+def test_a_denial_travels_as_clp02(ctx: FhirMapContext) -> None:
     denied = remittance().model_copy(update={"status_code": None, "denied": True})
     back = from_fhir(to_fhir(denied, ctx, "ExplanationOfBenefit"), ctx)
     assert isinstance(back, Remittance) and back.denied and back.status_code == "4"
 
 
-def test_created_is_the_time_of_writing(ctx: MapContext) -> None:
+def test_created_is_the_time_of_writing(ctx: FhirMapContext) -> None:
     written = to_fhir(remittance(), ctx)
     assert written["created"] == "2024-05-01T12:00:00+00:00"
 
@@ -302,7 +302,7 @@ def test_other_event_kinds() -> None:
 def test_naive_times_get_the_context_zone() -> None:
     from zoneinfo import ZoneInfo
 
-    ctx = MapContext(source="ehr", local_tz=ZoneInfo("America/New_York"))
+    ctx = FhirMapContext(source="ehr", local_tz=ZoneInfo("America/New_York"))
     visit = appointment().model_copy(
         update={"start": datetime(2024, 5, 2, 9, 0), "end": datetime(2024, 5, 2, 9, 30, tzinfo=UTC)}
     )

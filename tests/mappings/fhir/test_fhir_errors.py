@@ -10,7 +10,7 @@ from fhirmap_fixtures import RICH
 from conformance.fhir import validate_fhir
 from hub.canonical import Patient
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
-from mappings.fhir import FHIR_MAPPINGS, MapContext, from_bundle, from_fhir, to_fhir
+from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, from_bundle, from_fhir, to_fhir
 
 
 @pytest.mark.parametrize(
@@ -40,27 +40,27 @@ from mappings.fhir import FHIR_MAPPINGS, MapContext, from_bundle, from_fhir, to_
     ],
 )
 def test_bad_values_name_their_element(
-    resource: dict[str, Any], location: str, ctx: MapContext
+    resource: dict[str, Any], location: str, ctx: FhirMapContext
 ) -> None:
     with pytest.raises(MappingError) as caught:
         from_fhir(resource, ctx)
     assert caught.value.location == location
 
 
-def test_a_partial_birth_date_is_dropped_not_refused(ctx: MapContext) -> None:
+def test_a_partial_birth_date_is_dropped_not_refused(ctx: FhirMapContext) -> None:
     patient = from_fhir({"resourceType": "Patient", "birthDate": "1974"}, ctx)
     assert isinstance(patient, Patient) and patient.birth_date is None
 
 
 @pytest.mark.parametrize("garbage", [None, [], "Patient", {"resourceType": 7}, {}])
-def test_garbage_is_refused_with_hub_errors(garbage: Any, ctx: MapContext) -> None:
+def test_garbage_is_refused_with_hub_errors(garbage: Any, ctx: FhirMapContext) -> None:
     with pytest.raises(CarehubError):
         from_fhir(garbage, ctx)
 
 
 @pytest.mark.parametrize("resource_type", sorted(FHIR_MAPPINGS))
 def test_malformed_elements_never_escape_as_python_errors(
-    resource_type: str, ctx: MapContext
+    resource_type: str, ctx: FhirMapContext
 ) -> None:
     """Every top-level element of the R4B model set to a wrong JSON shape: the mapping
     either ignores the element (dropped) or raises a hub error, never TypeError & co."""
@@ -78,19 +78,19 @@ def test_malformed_elements_never_escape_as_python_errors(
         assert refused > 0
 
 
-def test_a_specific_mapping_refuses_another_resource_type(ctx: MapContext) -> None:
+def test_a_specific_mapping_refuses_another_resource_type(ctx: FhirMapContext) -> None:
     with pytest.raises(UnsupportedMessage) as caught:
         FHIR_MAPPINGS["Patient"].from_fhir({"resourceType": "Practitioner"}, ctx)
     assert caught.value.location == "Patient.resourceType"
 
 
-def test_an_entity_cannot_be_written_as_an_unrelated_resource(ctx: MapContext) -> None:
+def test_an_entity_cannot_be_written_as_an_unrelated_resource(ctx: FhirMapContext) -> None:
     with pytest.raises(MappingError) as caught:
         to_fhir(RICH["Patient"](), ctx, "Claim")
     assert caught.value.location == "Claim"
 
 
-def test_a_bundle_error_says_which_entry(ctx: MapContext) -> None:
+def test_a_bundle_error_says_which_entry(ctx: FhirMapContext) -> None:
     bundle = {
         "resourceType": "Bundle",
         "type": "transaction",
@@ -129,7 +129,7 @@ def test_validation_names_the_element() -> None:
     ],
 )
 def test_error_messages_do_not_quote_values(
-    resource: dict[str, Any], secret: str, ctx: MapContext
+    resource: dict[str, Any], secret: str, ctx: FhirMapContext
 ) -> None:
     """Errors end up in logs and parked-message reasons: no PHI in them."""
     with pytest.raises(MappingError) as caught:

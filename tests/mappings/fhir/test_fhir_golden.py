@@ -31,7 +31,7 @@ from fhirmap_support import corpus_dir, load_json
 
 from conformance.fhir import validate_fhir
 from hub.canonical import Coded, Identifier, Patient
-from mappings.fhir import MapContext, from_fhir, to_fhir
+from mappings.fhir import FhirMapContext, from_fhir, to_fhir
 
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("CAREHUB_REGEN_GOLDEN") == "1"
@@ -100,7 +100,7 @@ def _check(path: Path, produced: Any) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_written_fhir_matches_its_golden(case: str, ctx: MapContext) -> None:
+def test_written_fhir_matches_its_golden(case: str, ctx: FhirMapContext) -> None:
     build, resource_type = CASES[case]
     written = to_fhir(build(), ctx, resource_type)
     validate_fhir(written)
@@ -108,7 +108,7 @@ def test_written_fhir_matches_its_golden(case: str, ctx: MapContext) -> None:
 
 
 @pytest.mark.parametrize("name", CANONICAL)
-def test_canonical_reading_matches_its_golden(name: str, ctx: MapContext) -> None:
+def test_canonical_reading_matches_its_golden(name: str, ctx: FhirMapContext) -> None:
     resource = load_json(corpus_dir() / "fhir" / name)
     validate_fhir(resource)
     entity = from_fhir(resource, ctx)

@@ -9,7 +9,7 @@ import pytest
 
 from hub.canonical import EntityType, Identifier, Patient, Ref
 from hub.errors import MappingError
-from mappings.fhir import MapContext, default_namespace, default_system_uri, from_fhir, to_fhir
+from mappings.fhir import FhirMapContext, default_namespace, default_system_uri, from_fhir, to_fhir
 from mappings.fhir.context import URI_SYSTEM
 from mappings.fhir.references import identifier_to, ref_from, ref_to
 from mappings.fhir.vocab import load_vocabulary
@@ -39,7 +39,7 @@ def test_an_npi_has_one_canonical_namespace_whichever_format_named_it() -> None:
     assert default_system_uri("NPI") == "http://hl7.org/fhir/sid/us-npi"
 
 
-def test_an_mr_identifier_from_hl7v2_looks_like_the_v2_to_fhir_guide(ctx: MapContext) -> None:
+def test_an_mr_identifier_from_hl7v2_looks_like_the_v2_to_fhir_guide(ctx: FhirMapContext) -> None:
     """PID-3 with assigning authority HOSP-MRN and type MR, as the HL7 v2 mapping makes it."""
     patient = Patient(
         id="p-1",
@@ -63,7 +63,7 @@ def test_a_site_overrides_identifier_systems_with_its_own_table(tmp_path: Path) 
     (tmp_path / "fhir_identifier_systems.csv").write_text(
         "namespace,system_uri,note\nHOSP-MRN,https://hospital.example/mrn,site MRN\n"
     )
-    ctx = MapContext(source="ehr", vocab=load_vocabulary(tmp_path))
+    ctx = FhirMapContext(source="ehr", vocab=load_vocabulary(tmp_path))
     assert identifier_to(Identifier(system="HOSP-MRN", value="1"), ctx)["system"] == (
         "https://hospital.example/mrn"
     )
@@ -71,14 +71,14 @@ def test_a_site_overrides_identifier_systems_with_its_own_table(tmp_path: Path) 
     assert ctx.vocab.patient_class["I"].code == "IMP"  # tables it does not override: packaged
 
 
-def test_a_known_canonical_id_becomes_a_literal_reference(ctx: MapContext) -> None:
+def test_a_known_canonical_id_becomes_a_literal_reference(ctx: FhirMapContext) -> None:
     assert ref_to(Ref(type=EntityType.PATIENT, id="p-1", display="Jo"), ctx) == {
         "reference": "Patient/p-1",
         "display": "Jo",
     }
 
 
-def test_without_an_id_the_reference_is_logical_by_identifier(ctx: MapContext) -> None:
+def test_without_an_id_the_reference_is_logical_by_identifier(ctx: FhirMapContext) -> None:
     ref = Ref(
         type=EntityType.PRACTITIONER,
         identifiers=[Identifier(system="http://hl7.org/fhir/sid/us-npi", value="1234567893")],
@@ -95,7 +95,7 @@ def test_without_an_id_the_reference_is_logical_by_identifier(ctx: MapContext) -
 
 
 def test_a_partner_context_keeps_unknown_fhir_ids_as_identifiers() -> None:
-    partner = MapContext(
+    partner = FhirMapContext(
         source="epic", canonical_id=lambda kind, fid: None, fhir_id=lambda kind, cid: None
     )
     ref = ref_from(
@@ -112,7 +112,7 @@ def test_a_partner_context_keeps_unknown_fhir_ids_as_identifiers() -> None:
 
 
 def test_a_resolver_translates_ids_both_ways() -> None:
-    ctx = MapContext(
+    ctx = FhirMapContext(
         source="epic",
         canonical_id=lambda kind, fid: f"c-{fid}",
         fhir_id=lambda kind, cid: cid.removeprefix("c-"),
@@ -130,7 +130,7 @@ def test_a_resolver_translates_ids_both_ways() -> None:
         "http://payer.example/claims/15476332402",
     ],
 )
-def test_uri_references_are_kept_verbatim(uri: str, ctx: MapContext) -> None:
+def test_uri_references_are_kept_verbatim(uri: str, ctx: FhirMapContext) -> None:
     ref = ref_from({"reference": uri}, "X", ctx, (EntityType.PATIENT,))
     assert ref is not None and ref.identifiers[0].system == URI_SYSTEM
     assert ref_to(ref, ctx) == {"reference": uri}
@@ -139,12 +139,14 @@ def test_uri_references_are_kept_verbatim(uri: str, ctx: MapContext) -> None:
 @pytest.mark.parametrize(
     "reference", ["#contained-1", "HealthcareService/example", "PractitionerRole/7"]
 )
-def test_references_without_a_canonical_target_are_dropped(reference: str, ctx: MapContext) -> None:
+def test_references_without_a_canonical_target_are_dropped(
+    reference: str, ctx: FhirMapContext
+) -> None:
     allowed = (EntityType.PRACTITIONER, EntityType.ORGANIZATION)
     assert ref_from({"reference": reference, "display": "x"}, "X", ctx, allowed) is None
 
 
-def test_an_unreadable_reference_names_its_element(ctx: MapContext) -> None:
+def test_an_unreadable_reference_names_its_element(ctx: FhirMapContext) -> None:
     with pytest.raises(MappingError) as caught:
         ref_from({"reference": "not a reference"}, "Encounter.subject", ctx, (EntityType.PATIENT,))
     assert caught.value.location == "Encounter.subject.reference"

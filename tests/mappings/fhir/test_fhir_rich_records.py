@@ -9,14 +9,16 @@ import pytest
 from fhirmap_fixtures import RICH
 
 from conformance.fhir import validate_fhir
-from mappings.fhir import FHIR_MAPPINGS, MapContext, from_fhir
+from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, from_fhir
 
 #: what a PractitionerRole carries of a Practitioner
 ROLE_FIELDS = {"id", "roles", "specialties", "organization"}
 
 
 @pytest.mark.parametrize("resource_type", sorted(RICH))
-def test_rich_record_writes_valid_fhir_and_reads_back(resource_type: str, ctx: MapContext) -> None:
+def test_rich_record_writes_valid_fhir_and_reads_back(
+    resource_type: str, ctx: FhirMapContext
+) -> None:
     record = RICH[resource_type]()
     written = FHIR_MAPPINGS[resource_type].render(record, ctx)
     assert written["resourceType"] == resource_type
@@ -35,7 +37,7 @@ def test_every_mapped_type_has_a_rich_record_or_a_documented_reason() -> None:
     assert set(FHIR_MAPPINGS) - set(RICH) == {"Schedule", "Slot"}
 
 
-def test_field_sources_name_what_the_message_asserted(ctx: MapContext) -> None:
+def test_field_sources_name_what_the_message_asserted(ctx: FhirMapContext) -> None:
     written = FHIR_MAPPINGS["PractitionerRole"].render(RICH["PractitionerRole"](), ctx)
     back = from_fhir(written, ctx)
     assert not isinstance(back, list)

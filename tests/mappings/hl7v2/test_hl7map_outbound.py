@@ -11,9 +11,9 @@ from hl7map_support import check_golden, context, strict_errors
 from adapters.hl7v2 import parse
 from hub.canonical import EntityType, Identifier, Ref
 from hub.errors import MappingError, UnsupportedMessage
-from mappings.hl7v2 import OUTBOUND, OutboundOptions, map_message, render_event
+from mappings.hl7v2 import OUTBOUND, Hl7v2OutboundOptions, map_message, render_hl7v2_event
 
-OPTIONS = OutboundOptions(
+OPTIONS = Hl7v2OutboundOptions(
     sending_application="CAREHUB",
     sending_facility="GHH",
     receiving_application="BILLING",
@@ -23,8 +23,8 @@ NAMES = sorted(EVENTS)
 
 
 def render(name: str, **options) -> bytes:
-    opts = OPTIONS if not options else OutboundOptions(**{**_base(), **options})
-    return render_event(EVENTS[name](), opts)
+    opts = OPTIONS if not options else Hl7v2OutboundOptions(**{**_base(), **options})
+    return render_hl7v2_event(EVENTS[name](), opts)
 
 
 def _base() -> dict:
@@ -74,7 +74,7 @@ def comparable(value):
 
 def round_trip(name: str):
     original = EVENTS[name]()
-    events = map_message(parse(render_event(original, OPTIONS)), context())
+    events = map_message(parse(render_hl7v2_event(original, OPTIONS)), context())
     return original, events
 
 
@@ -133,24 +133,26 @@ def test_charge_round_trips(name):
 def test_identifiers_prefer_the_destinations_own():
     pat = rich_patient()
     pat.identifiers.append(Identifier(value="B-77", system="BILLMRN", type="MR", source="billing"))
-    raw = render_event(event(K.PATIENT_UPDATED, pat, 20), OutboundOptions(destination="billing"))
+    raw = render_hl7v2_event(
+        event(K.PATIENT_UPDATED, pat, 20), Hl7v2OutboundOptions(destination="billing")
+    )
     assert parse(raw).get("PID-3") == "B-77"
     assert parse(raw).raw("PID-3") == "B-77^^^BILLMRN^MR"
 
 
 def test_identifiers_prefer_the_destinations_namespace_next():
-    options = OutboundOptions(destination="billing", identifier_namespaces={"patient": "GHH"})
-    raw = render_event(event(K.PATIENT_UPDATED, rich_patient(), 21), options)
+    options = Hl7v2OutboundOptions(destination="billing", identifier_namespaces={"patient": "GHH"})
+    raw = render_hl7v2_event(event(K.PATIENT_UPDATED, rich_patient(), 21), options)
     assert parse(raw).raw("PID-3") == "MRN-1001^^^GHH^MR"
 
 
 def test_all_identifiers_go_when_none_is_preferred():
-    raw = render_event(event(K.PATIENT_UPDATED, rich_patient(), 22), OPTIONS)
+    raw = render_hl7v2_event(event(K.PATIENT_UPDATED, rich_patient(), 22), OPTIONS)
     assert len(parse(raw).repetitions("PID-3")) == 2
 
 
 def test_control_id_is_the_callers():
-    raw = render_event(EVENTS["a04_minimal"](), OPTIONS.with_control_id("ENV-42"))
+    raw = render_hl7v2_event(EVENTS["a04_minimal"](), OPTIONS.with_control_id("ENV-42"))
     assert parse(raw).control_id == "ENV-42"
 
 
@@ -159,13 +161,13 @@ def test_control_id_defaults_to_a_stable_hash_of_the_event_id():
     assert first == again
     control = parse(first).control_id
     assert len(control) == 20
-    other = render_event(event(K.PATIENT_REGISTERED, minimal_patient(), 99), OPTIONS)
+    other = render_hl7v2_event(event(K.PATIENT_REGISTERED, minimal_patient(), 99), OPTIONS)
     assert parse(other).control_id != control
 
 
 def test_control_id_longer_than_msh_10_allows_is_refused():
     with pytest.raises(MappingError) as info:
-        render_event(EVENTS["a04_minimal"](), OPTIONS.with_control_id("X" * 21))
+        render_hl7v2_event(EVENTS["a04_minimal"](), OPTIONS.with_control_id("X" * 21))
     assert info.value.location == "MSH-10"
 
 
@@ -197,7 +199,7 @@ def test_delimiters_in_values_are_escaped():
 )
 def test_patient_without_what_adt_requires_is_refused(entity, location):
     with pytest.raises(MappingError) as info:
-        render_event(event(K.PATIENT_REGISTERED, entity, 30), OPTIONS)
+        render_hl7v2_event(event(K.PATIENT_REGISTERED, entity, 30), OPTIONS)
     assert info.value.location == location
 
 
@@ -207,7 +209,7 @@ def test_patient_without_what_adt_requires_is_refused(entity, location):
 )
 def test_charge_without_what_dft_requires_is_refused(update, location):
     with pytest.raises(MappingError) as info:
-        render_event(
+        render_hl7v2_event(
             event(K.CHARGE_POSTED, minimal_charge().model_copy(update=update), 31), OPTIONS
         )
     assert info.value.location == location
@@ -215,25 +217,25 @@ def test_charge_without_what_dft_requires_is_refused(update, location):
 
 def test_merge_without_a_retired_patient_is_refused():
     with pytest.raises(MappingError) as info:
-        render_event(event(K.PATIENT_MERGED, minimal_patient(), 32), OPTIONS)
+        render_hl7v2_event(event(K.PATIENT_MERGED, minimal_patient(), 32), OPTIONS)
     assert info.value.location == "MRG-1"
 
 
 def test_an_event_whose_entity_does_not_fit_is_refused():
     with pytest.raises(MappingError, match="carries a Charge"):
-        render_event(event(K.PATIENT_UPDATED, minimal_charge(), 33), OPTIONS)
+        render_hl7v2_event(event(K.PATIENT_UPDATED, minimal_charge(), 33), OPTIONS)
 
 
 def test_kinds_without_hl7_rendering_are_unsupported():
     with pytest.raises(UnsupportedMessage) as info:
-        render_event(event(K.COVERAGE_UPDATED, minimal_charge(), 34), OPTIONS)
+        render_hl7v2_event(event(K.COVERAGE_UPDATED, minimal_charge(), 34), OPTIONS)
     assert info.value.code == "200"
 
 
 def test_appointment_patient_without_a_name_says_unknown():
     appt = EVENTS["s12_minimal"]().entity
     appt.patient = Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-3")])
-    raw = render_event(event(K.APPOINTMENT_BOOKED, appt, 35), OPTIONS)
+    raw = render_hl7v2_event(event(K.APPOINTMENT_BOOKED, appt, 35), OPTIONS)
     assert parse(raw).raw("PID-5") == "^^^^^^U"
     assert strict_errors(raw) == []
 

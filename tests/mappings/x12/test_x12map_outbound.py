@@ -26,7 +26,7 @@ from conformance.x12 import check_interchange
 from hub.canonical import Claim, Event, EventKind
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from mappings.x12 import map_transaction
-from mappings.x12.outbound import OUTBOUND, render_event
+from mappings.x12.outbound import OUTBOUND, render_x12_event
 from tests.x12_support import pyx12_says, run_pyx12
 
 K = EventKind
@@ -88,7 +88,7 @@ def _own_tables_clean(data: bytes) -> None:
     ],
 )
 def test_claims_pass_pyx12_and_match_golden(name: str, build: Callable[[], Claim]) -> None:
-    data = render_event(fx.event(K.CLAIM_SUBMITTED, build()), options())
+    data = render_x12_event(fx.event(K.CLAIM_SUBMITTED, build()), options())
     _pyx12_clean(data)
     check_golden(f"out_{name}.x12", segment_lines(data))
 
@@ -103,7 +103,9 @@ def test_a_line_with_a_date_and_a_period_gets_one_dtp_472(build: Callable[[], Cl
         if line.service_date and line.service_period
     ]
     assert both, "the fixture must keep a line with both"
-    ts = next(parse(render_event(fx.event(K.CLAIM_SUBMITTED, claim), options())).transaction_sets())
+    ts = next(
+        parse(render_x12_event(fx.event(K.CLAIM_SUBMITTED, claim), options())).transaction_sets()
+    )
     lines: list[list[str]] = []
     for segment in ts.segments:
         if segment.id == "LX":
@@ -116,7 +118,7 @@ def test_a_line_with_a_date_and_a_period_gets_one_dtp_472(build: Callable[[], Cl
 def test_rich_professional_claim_reads_back_the_same() -> None:
     """Every value the 837P carries comes back; pointers follow the principal-first HI."""
     claim = fx.rich_professional()
-    data = render_event(fx.event(K.CLAIM_SUBMITTED, claim), options())
+    data = render_x12_event(fx.event(K.CLAIM_SUBMITTED, claim), options())
     back = _claim_of(data)
     assert back.patient_control_number == claim.patient_control_number
     assert back.total_charge == claim.total_charge
@@ -138,7 +140,7 @@ def test_rich_professional_claim_reads_back_the_same() -> None:
 
 
 def test_institutional_diagnoses_split_by_kind_and_keep_poa() -> None:
-    data = render_event(fx.event(K.CLAIM_SUBMITTED, fx.rich_institutional()), options())
+    data = render_x12_event(fx.event(K.CLAIM_SUBMITTED, fx.rich_institutional()), options())
     back = _claim_of(data)
     kinds = [(d.kind, d.code.code, d.present_on_admission) for d in back.diagnoses]
     assert kinds[0] == ("principal", "I21.4", "Y")
@@ -164,10 +166,10 @@ def test_corpus_claims_render_to_pyx12_clean_837s(path: Path) -> None:
     for event in _claims(path):
         if path.name in REFUSED:
             with pytest.raises(MappingError) as err:
-                render_event(event, options())
+                render_x12_event(event, options())
             assert err.value.location == REFUSED[path.name]
             continue
-        _pyx12_clean(render_event(event, options()))
+        _pyx12_clean(render_x12_event(event, options()))
 
 
 @pytest.mark.parametrize("path", CORPUS_837, ids=[p.name[:60] for p in CORPUS_837])
@@ -182,7 +184,7 @@ def test_corpus_round_trip_keeps_every_carried_value(path: Path) -> None:
             continue
         if REFUSED.get(path.name) == "2010AA/N403":
             claim.billing_provider.address.postal_code += "1234"  # type: ignore[union-attr, operator]
-        data = render_event(event, options())
+        data = render_x12_event(event, options())
         _pyx12_clean(data)
         back = _claim_of(data)
         assert back.model_dump(exclude={"meta"}) == claim.model_dump(exclude={"meta"})
@@ -199,7 +201,7 @@ def test_control_numbers_come_from_the_allocator_and_counts_are_right() -> None:
         calls.append(kind)
         return numbers[kind]
 
-    data = render_event(
+    data = render_x12_event(
         fx.event(K.CLAIM_SUBMITTED, fx.rich_professional()), options(next_control=allocate)
     )
     ic = parse(data).interchanges[0]
@@ -219,10 +221,10 @@ def test_control_numbers_come_from_the_allocator_and_counts_are_right() -> None:
 def test_re_rendering_an_event_keeps_its_reference() -> None:
     """BHT03 comes from the event id: a resend of the same event is recognisable."""
     event = fx.event(K.CLAIM_SUBMITTED, fx.minimal_professional(), n=5)
-    first = next(parse(render_event(event, options())).transaction_sets()).segments[1]
-    again = next(parse(render_event(event, options())).transaction_sets()).segments[1]
+    first = next(parse(render_x12_event(event, options())).transaction_sets()).segments[1]
+    again = next(parse(render_x12_event(event, options())).transaction_sets()).segments[1]
     other = fx.event(K.CLAIM_SUBMITTED, fx.minimal_professional(), n=6)
-    third = next(parse(render_event(other, options())).transaction_sets()).segments[1]
+    third = next(parse(render_x12_event(other, options())).transaction_sets()).segments[1]
     assert first.element(3) == again.element(3) != third.element(3)
 
 
@@ -255,13 +257,13 @@ def _without(claim: Claim, **changes: object) -> Claim:
 )
 def test_what_the_guide_requires_and_the_claim_lacks_is_named(claim: Claim, location: str) -> None:
     with pytest.raises(MappingError) as err:
-        render_event(fx.event(K.CLAIM_SUBMITTED, claim), options())
+        render_x12_event(fx.event(K.CLAIM_SUBMITTED, claim), options())
     assert err.value.location == location
 
 
 def test_institutional_claim_needs_a_patient_status_from_the_options() -> None:
     with pytest.raises(MappingError) as err:
-        render_event(
+        render_x12_event(
             fx.event(K.CLAIM_SUBMITTED, fx.minimal_institutional()), options(patient_status=None)
         )
     assert err.value.location == "2300/CL103"
@@ -271,16 +273,16 @@ def test_a_separator_inside_a_value_is_refused_not_written() -> None:
     claim = fx.minimal_professional()
     claim.subscriber.name.family = "O*BRIEN"  # type: ignore[union-attr]
     with pytest.raises(MappingError) as err:
-        render_event(fx.event(K.CLAIM_SUBMITTED, claim), options())
+        render_x12_event(fx.event(K.CLAIM_SUBMITTED, claim), options())
     assert err.value.location == "NM103"
     assert "O*BRIEN" not in str(err.value)
 
 
 def test_events_without_an_x12_rendering_are_unsupported() -> None:
     with pytest.raises(UnsupportedMessage):
-        render_event(fx.event(K.CLAIM_PAID, fx.minimal_professional()), options())
+        render_x12_event(fx.event(K.CLAIM_PAID, fx.minimal_professional()), options())
     with pytest.raises(MappingError):
-        render_event(fx.event(K.CLAIM_SUBMITTED, fx.purchase_order()), options())
+        render_x12_event(fx.event(K.CLAIM_SUBMITTED, fx.purchase_order()), options())
     assert set(OUTBOUND) == {K.CLAIM_SUBMITTED, K.ELIGIBILITY_REQUESTED, K.SUPPLY_ORDER_PLACED}
 
 
@@ -297,7 +299,7 @@ def test_options_refuse_versions_we_cannot_write() -> None:
 
 
 def test_270_with_dependent_passes_our_tables_and_matches_golden() -> None:
-    data = render_event(fx.event(K.ELIGIBILITY_REQUESTED, fx.eligibility_request()), options())
+    data = render_x12_event(fx.event(K.ELIGIBILITY_REQUESTED, fx.eligibility_request()), options())
     assert pyx12_says(data) == ("no map for 005010X279A1",)  # so our tables are the oracle
     _own_tables_clean(data)
     check_golden("out_270_dependent.x12", segment_lines(data))
@@ -316,7 +318,7 @@ def test_corpus_270_round_trips_to_the_same_structure(path: Path) -> None:
     """The 270 we write for a corpus request has the corpus file's segments, in order."""
     (ts,) = sets(path)
     (event,) = map_transaction(ts, context())
-    data = render_event(event, options())
+    data = render_x12_event(event, options())
     _own_tables_clean(data)
     ours = next(parse(data).transaction_sets())
     assert [s.id for s in ours.segments] == [s.id for s in ts.segments]
@@ -334,7 +336,7 @@ CORPUS_850 = [p for p in corpus_files() if any(ts.id == "850" for ts in sets(p))
 
 @pytest.mark.parametrize("version", ["005010", "004010"])
 def test_purchase_order_passes_our_tables_and_matches_golden(version: str) -> None:
-    data = render_event(
+    data = render_x12_event(
         fx.event(K.SUPPLY_ORDER_PLACED, fx.purchase_order()),
         options(purchase_order_version=version),
     )
@@ -352,7 +354,7 @@ def test_corpus_850_round_trips_to_the_same_structure(path: Path) -> None:
     less those the canonical order does not carry (plus a PID for a PO1 description)."""
     for ts in sets(path):
         (event,) = map_transaction(ts, context())
-        data = render_event(event, options(purchase_order_version="004010"))
+        data = render_x12_event(event, options(purchase_order_version="004010"))
         _own_tables_clean(data)
         ours = [s for s in next(parse(data).transaction_sets()).segments if s.id != "PID"]
         theirs = [s for s in ts.segments if s.id not in NOT_CARRIED_850 and s.id != "PID"]

@@ -23,7 +23,7 @@ from hub.canonical import (
 )
 from hub.errors import MappingError, UnsupportedMessage
 from mappings.hl7v2.datatypes import NPI_SYSTEM
-from mappings.vocab import Table, Vocabulary, builtin_tables
+from mappings.vocab import Table, VocabularyTables, builtin_tables
 from mappings.x12 import INBOUND, map_transaction
 from mappings.x12.values import (
     format_decimal,
@@ -203,7 +203,7 @@ def test_without_2000c_the_subscriber_is_the_patient() -> None:
 def test_site_vocabulary_overrides_apply() -> None:
     tables = dict(builtin_tables())
     tables["x12_sex"] = Table("x12_sex", {"F": "other"})
-    (_, ev) = _map(claim(), vocab=Vocabulary(tables))
+    (_, ev) = _map(claim(), vocab=VocabularyTables(tables))
     assert ev.entity.subscriber.sex.value == "other"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from adapters.x12 import TransactionSet, counter_allocator, parse
 from hub.context import MapContext
 from mappings.vocab import load_vocabulary
-from mappings.x12.outbound import OutboundOptions
+from mappings.x12.outbound import X12OutboundOptions
 from tests import golden
 from tests.corpus import corpus_dir
 
@@ -49,7 +49,7 @@ def context(**overrides: Any) -> MapContext:
     return MapContext(**fields)
 
 
-def options(**overrides: Any) -> OutboundOptions:
+def options(**overrides: Any) -> X12OutboundOptions:
     """Outbound options for a test partner with a fresh control-number counter and clock."""
     fields: dict[str, Any] = {
         "sender_id": "CAREHUB",
@@ -64,7 +64,7 @@ def options(**overrides: Any) -> OutboundOptions:
         "clock": lambda: datetime(2024, 7, 1, 12, 30),
     }
     fields.update(overrides)
-    return OutboundOptions(**fields)
+    return X12OutboundOptions(**fields)
 
 
 def sets(path: Path) -> list[TransactionSet]:
