@@ -5,7 +5,7 @@
   patient and encounter events.
 
 ``run_demo(once=True)`` runs the scenario to completion and returns counts; without
-``once`` it keeps a trickle of traffic going until interrupted.
+``once`` it keeps a trickle of traffic going until interrupted (``stop`` set: Ctrl-C).
 """
 
 from __future__ import annotations
@@ -151,6 +151,8 @@ async def run_demo(
                 await _refresh(hub.store, summary, subs, started, baseline)
                 if progress is not None:
                     progress(summary)
+                if stop is not None and stop.is_set():
+                    break  # Ctrl-C: end with the summary of what was done so far
                 if sender.done() and (
                     (once and await _settled(hub.store, summary, books, subs, started, baseline))
                     or time.monotonic() > deadline
