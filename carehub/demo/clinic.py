@@ -5,7 +5,7 @@
   patient and encounter events.
 
 ``run_demo(once=True)`` runs the scenario to completion and returns counts; without
-``once`` it keeps a trickle of traffic going until interrupted.
+``once`` it keeps a trickle of traffic going until interrupted (``stop`` set: Ctrl-C).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from adapters.hl7v2.client import MllpClient
 from carehub.app.hub import Hub
 from carehub.demo.partners import FhirSink
 from carehub.demo.traffic import adt_message, demo_patients
+from hub import ids
 from hub.config import HubConfig, parse_config
 from hub.ports import Store
+from hub.sync import CONSUMER as SYNC_CONSUMER
 from queues import topic_matches
 
 __all__ = ["DemoSummary", "demo_config", "run_demo"]
@@ -139,17 +141,26 @@ async def run_demo(
             run_id = time.strftime("%H%M%S")
             subs = cfg.destinations()
             baseline = await _counts(hub.store, subs)
-            sender = asyncio.create_task(_send_all(port, messages, connections, summary, run_id))
+            fmt = hub.inbound.hl7v2
+            books = _Books(hub.store, "ehr", lambda raw: fmt.identify(fmt.parse(raw)).dedup_key)
+            sender = asyncio.create_task(
+                _send_all(port, messages, connections, summary, books, run_id)
+            )
             deadline = started + time_limit
             while True:
                 await _refresh(hub.store, summary, subs, started, baseline)
                 if progress is not None:
                     progress(summary)
-                if sender.done() and ((once and _settled(summary)) or time.monotonic() > deadline):
+                if stop is not None and stop.is_set():
+                    break  # Ctrl-C: end with the summary of what was done so far
+                if sender.done() and (
+                    (once and await _settled(hub.store, summary, books, subs, started, baseline))
+                    or time.monotonic() > deadline
+                ):
                     break
                 if sender.done() and not once:
                     sender = asyncio.create_task(
-                        _trickle(port, summary, f"{run_id}T{summary.sent}")
+                        _trickle(port, summary, books, f"{run_id}T{summary.sent}")
                     )
                 await asyncio.sleep(0.25)
             with contextlib.suppress(asyncio.CancelledError):
@@ -163,34 +174,82 @@ async def run_demo(
             return summary
 
 
+class _Books:
+    """This run's accepted messages, followed in the store until the sync engine has applied
+    every one of their events (its ``processed`` rows).
+
+    The counts cannot tell this: the deliveries due are counted from the events applied so
+    far, so "every delivery due is recorded" also holds while accepted events still wait in
+    the broker or in the engine's hands."""
+
+    def __init__(self, store: Store, system: str, dedup_key: Callable[[bytes], str | None]):
+        self.store = store
+        self.system = system
+        self.dedup_key = dedup_key
+        #: de-duplication keys of accepted messages whose stored record is not yet read
+        self._messages: list[str] = []
+        #: ids of their events the sync engine has not applied yet (as far as last seen)
+        self._events: list[str] = []
+
+    def accepted(self, raw: bytes) -> None:
+        """``raw`` was acknowledged AA/CA: stored, and its events confirmed by the broker."""
+        key = self.dedup_key(raw)
+        if key is None:  # the demo's messages always carry MSH-10
+            raise ValueError("a demo message without a control id cannot be followed")
+        self._messages.append(key)
+
+    async def applied(self) -> bool:
+        """Whether the sync engine has applied every event of every accepted message."""
+        while self._messages:
+            record = await self.store.find_accepted_duplicate(self.system, self._messages[0])
+            if record is None:
+                return False  # its answer is not on record yet
+            basis = ids.event_basis(record.system, record.dedup_key, record.id)
+            self._events += [ids.event_id(basis, i) for i in range(record.event_count or 0)]
+            self._messages.pop(0)
+        while self._events:
+            if not await self.store.was_processed(SYNC_CONSUMER, self._events[0]):
+                return False
+            self._events.pop(0)
+        return True
+
+
 async def _send_all(
-    port: int, total: int, connections: int, summary: DemoSummary, run_id: str
+    port: int, total: int, connections: int, summary: DemoSummary, books: _Books, run_id: str
 ) -> None:
     patients = demo_patients(total)
     chunks = [patients[i::connections] for i in range(connections)]
     await asyncio.gather(
-        *(_send(port, chunk, summary, f"{run_id}C{n}") for n, chunk in enumerate(chunks) if chunk)
+        *(
+            _send(port, chunk, summary, books, f"{run_id}C{n}")
+            for n, chunk in enumerate(chunks)
+            if chunk
+        )
     )
 
 
-async def _send(port: int, patients: list[Any], summary: DemoSummary, prefix: str) -> None:
+async def _send(
+    port: int, patients: list[Any], summary: DemoSummary, books: _Books, prefix: str
+) -> None:
     client = MllpClient("127.0.0.1", port, timeout=30)
     try:
         for i, patient in enumerate(patients):
-            ack = await client.send(adt_message(patient, f"{prefix}N{i:05d}"))
+            message = adt_message(patient, f"{prefix}N{i:05d}")
+            ack = await client.send(message)
             summary.sent += 1
             if b"MSA|AA|" in ack or b"MSA|CA|" in ack:
                 summary.accepted += 1
+                books.accepted(message)
             else:
                 summary.rejected += 1
     finally:
         await client.close()
 
 
-async def _trickle(port: int, summary: DemoSummary, prefix: str) -> None:
+async def _trickle(port: int, summary: DemoSummary, books: _Books, prefix: str) -> None:
     await asyncio.sleep(2.0)
     patient = demo_patients(1, seed=summary.sent)[0]
-    await _send(port, [patient], summary, prefix)
+    await _send(port, [patient], summary, books, prefix)
 
 
 async def _counts(store: Store, subs: dict[str, list[str]]) -> dict[str, int]:
@@ -230,7 +289,25 @@ async def _refresh(
     summary.seconds = round(time.monotonic() - started, 2)
 
 
-def _settled(summary: DemoSummary) -> bool:
+async def _settled(
+    store: Store,
+    summary: DemoSummary,
+    books: _Books,
+    subs: dict[str, list[str]],
+    started: float,
+    baseline: dict[str, int],
+) -> bool:
+    """Settled, from the store's durable state rather than from time passing: every message
+    answered; every event of every accepted message applied by the sync engine; and then —
+    counted only after that, so the deliveries due are all of them — every delivery due
+    recorded as delivered or parked, none still retrying."""
     if summary.sent == 0 or summary.accepted + summary.rejected < summary.sent:
         return False
-    return summary.delivered + summary.failed >= summary.expected_deliveries > 0
+    if not await books.applied():
+        return False
+    # the engine marks an event applied only after its changes are saved and published:
+    # the deliveries due, counted now, are final for this run
+    await _refresh(store, summary, subs, started, baseline)
+    return (
+        summary.retrying == 0 and summary.delivered + summary.failed >= summary.expected_deliveries
+    )

@@ -4,6 +4,9 @@ one-line errors instead of tracebacks."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -176,6 +179,36 @@ def test_the_interactive_demo_runs_until_stopped_and_timeout_stops_it(tmp_path: 
     assert code == 0 and time.monotonic() - started >= 8
     assert summary["sent"] > 5  # the trickle went on after the first five
     assert summary["delivered"] <= summary["expected_deliveries"]
+
+
+def test_ctrl_c_ends_the_interactive_demo_with_its_summary(tmp_path: Path):
+    """``carehub demo`` runs until Ctrl-C: SIGINT ends it with its summary and exit 0."""
+    args = ["demo", "--messages", "3", "--data-dir", str(tmp_path), "--timeout", "60"]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "carehub.cli", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # the demo says it is running before the first message
+            if line.startswith("Running until Ctrl-C"):
+                break
+        else:
+            raise AssertionError(f"the demo ended before it ran: rc {demo.wait()}")
+        time.sleep(1.0)
+        stopped = time.monotonic()
+        demo.send_signal(signal.SIGINT)
+        out, _ = demo.communicate(timeout=30)
+        assert demo.returncode == 0, out
+        assert time.monotonic() - stopped < 15  # not the 60 s --timeout
+        assert "received " in out and "accepted " in out
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
 
 
 def _delete_demo_queues(amqp_url: str, ns: str) -> None:
