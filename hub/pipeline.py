@@ -14,25 +14,25 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hub import ids
 from hub.canonical import Event
 from hub.context import MapContext, Vocabulary
 from hub.envelope import Envelope
-from hub.errors import (
-    CarehubError,
-    MappingError,
-    ParseError,
-    StoreUnavailable,
-    TransientError,
-    UnsupportedMessage,
-)
+from hub.errors import CarehubError, StoreUnavailable, TransientError
 from hub.faults import fault_point
-from hub.findings import Report, Severity
+from hub.findings import IssueType, Report, Severity
+from hub.judge import (
+    InboundOutcome,
+    Judged,
+    MessageIdentity,
+    judge_parsed,
+    read,
+    unsupported,
+)
 from hub.ports import Store, Transport
-from hub.records import MessageRecord
+from hub.records import MessageRecord, MessageStatus
 
 __all__ = [
     "InboundFormat",
@@ -50,43 +50,18 @@ N = TypeVar("N")
 RefusalAnswer = Callable[["InboundOutcome", Report], bytes]
 
 
-class InboundOutcome(StrEnum):
-    """What happened to an inbound message; each format renders it its own way."""
-
-    ACCEPTED = "accepted"  # stored, mapped, published, confirmed  → AA / CA / 999 A / 2xx
-    DUPLICATE = "duplicate"  # seen before: the original answer is repeated
-    CONTENT_ERROR = "error"  # well-formed but wrong content → AE / 999 R / 422
-    REJECTED = "rejected"  # unparseable or unsupported → AR / TA1 / 400
-    UNAVAILABLE = "unavailable"  # store or broker down: retry later → AR 207 / 503
-
-
 #: statuses whose answer is final, so a resend gets the same answer
-_FINAL = ("accepted", "error", "rejected", "unsupported")
+_FINAL = (
+    MessageStatus.ACCEPTED,
+    MessageStatus.ERROR,
+    MessageStatus.REJECTED,
+    MessageStatus.UNSUPPORTED,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class MessageIdentity:
-    """How a message names itself: ``ADT^A04`` + MSH-10, and the de-duplication key
-    (MSH-3|MSH-4|MSH-10 for HL7 v2)."""
-
-    message_key: str | None
-    control_id: str | None
-    dedup_key: str | None
-    recorded_at: datetime | None = None
-
-
-class InboundFormat(Protocol, Generic[N]):
-    """One wire format, as the pipeline sees it. Implementations live beside carehub/app."""
-
-    format: str
-
-    def parse(self, raw: bytes) -> N: ...
-
-    def identify(self, native: N) -> MessageIdentity: ...
-
-    def check(self, native: N) -> Report: ...
-
-    def map(self, native: N, ctx: MapContext) -> list[Event]: ...
+class InboundFormat(Judged[N], Protocol):
+    """One wire format, as the pipeline sees it: what ``hub.judge`` reads, checks and maps,
+    and how it is answered. Implementations live beside carehub/app."""
 
     def respond(
         self, native: N | None, raw: bytes, outcome: InboundOutcome, report: Report
@@ -188,23 +163,19 @@ class Pipeline:
 
     def _parse(self, fmt: InboundFormat[Any], st: _Stage) -> None:
         """Parse before storing (no I/O), so the raw row carries the message's identity."""
-        try:
-            st.native = fmt.parse(st.raw)
-            st.identity = fmt.identify(st.native)
-        except ParseError as exc:
-            # the message cannot be read: a fatal finding, answered with a reject
-            st.report.add(Severity.FATAL, "structure", exc.message, exc.location, exc.code)
-        except Exception as exc:
+        reading = read(fmt, st.raw, st.report)
+        st.native, st.identity = reading.native, reading.identity
+        if reading.failure is not None:
             # a codec bug must not lose the message: it is stored and refused
             log.error(
                 "%s codec failed on a message from %s: %s",
                 fmt.format,
                 st.system,
-                type(exc).__name__,
+                type(reading.failure).__name__,
             )
             st.report.add(
                 Severity.FATAL,
-                "exception",
+                IssueType.EXCEPTION,
                 "the message could not be read (internal error); it is kept",
                 format_code="207",
             )
@@ -232,23 +203,15 @@ class Pipeline:
             return InboundOutcome.REJECTED
         if st.original is not None and st.original.ack is not None:
             st.report.info(
-                "duplicate",
+                IssueType.DUPLICATE,
                 f"duplicate of message {st.original.id}; original "
                 "answer repeated, not published again",
             )
             return InboundOutcome.DUPLICATE
-        st.report.extend(fmt.check(st.native))
-        if not st.report.ok:
-            rejected = any(f.code == "not-supported" for f in st.report.errors)
-            return InboundOutcome.REJECTED if rejected else InboundOutcome.CONTENT_ERROR
-        try:
-            st.events = fmt.map(st.native, self._context(fmt, st))
-        except UnsupportedMessage as exc:
-            _finding(st.report, exc, "not-supported")
-            return InboundOutcome.REJECTED
-        except (MappingError, ValueError) as exc:
-            _finding(st.report, exc, "value")
-            return InboundOutcome.CONTENT_ERROR
+        verdict = judge_parsed(fmt, st.native, self._context(fmt, st), st.report)
+        st.events = verdict.events
+        if verdict.outcome is not InboundOutcome.ACCEPTED:
+            return verdict.outcome
         return await self._publish(fmt, st)
 
     async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> InboundOutcome:
@@ -268,7 +231,7 @@ class Pipeline:
             log.warning("broker did not confirm message %s: %s", st.message_id, type(exc).__name__)
             st.report.add(
                 Severity.ERROR,
-                "transient",
+                IssueType.TRANSIENT,
                 "events could not be confirmed by the broker; not accepted, send again later",
                 format_code="207",
             )
@@ -327,9 +290,7 @@ class Pipeline:
                 followups = extra(st.native, st.raw, outcome, st.report)
         ident = st.identity or MessageIdentity(None, None, None)
         fields: dict[str, Any] = dict(
-            status=outcome.value
-            if outcome is not InboundOutcome.REJECTED or not _unsupported(st)
-            else "unsupported",
+            status=_status(outcome, st.report),
             message_key=ident.message_key,
             control_id=ident.control_id,
             dedup_key=ident.dedup_key,
@@ -362,7 +323,7 @@ class Pipeline:
         report = Report()
         report.add(
             Severity.ERROR,
-            "transient",
+            IssueType.TRANSIENT,
             f"{text}; not accepted, send again later",
             format_code="207",
         )
@@ -409,12 +370,9 @@ async def _resolve(value: bytes | Awaitable[bytes]) -> bytes:
     return await value if inspect.isawaitable(value) else value
 
 
-def _finding(report: Report, exc: CarehubError | ValueError, default_code: str) -> None:
-    if isinstance(exc, CarehubError):
-        report.error(default_code, exc.message, exc.location, exc.code)
-    else:
-        report.error(default_code, str(exc))
-
-
-def _unsupported(st: _Stage) -> bool:
-    return any(f.code == "not-supported" for f in st.report.errors)
+def _status(outcome: InboundOutcome, report: Report) -> MessageStatus:
+    """``messages.status`` for an answered message: its outcome, and a rejected message of a
+    kind the hub does not take is ``unsupported``."""
+    if outcome is InboundOutcome.REJECTED and unsupported(report):
+        return MessageStatus.UNSUPPORTED
+    return MessageStatus(outcome.value)
