@@ -24,6 +24,7 @@ from carehub.demo.partners import FhirSink
 from carehub.demo.traffic import adt_message, demo_patients
 from hub.config import HubConfig, parse_config
 from hub.ports import Store
+from hub.records import DeliveryStatus
 from queues import topic_matches
 
 __all__ = ["DemoSummary", "demo_config", "run_demo"]
@@ -198,8 +199,8 @@ async def _counts(store: Store, subs: dict[str, list[str]]) -> dict[str, int]:
     kinds = await store.event_kind_counts()
     deliveries = await store.delivery_counts()
 
-    def status(name: str) -> int:
-        return sum(n for k, n in deliveries.items() if k.endswith(f":{name}"))
+    def status(name: DeliveryStatus) -> int:
+        return sum(n for k, n in deliveries.items() if k.endswith(f":{name.value}"))
 
     due = sum(
         n
@@ -210,9 +211,9 @@ async def _counts(store: Store, subs: dict[str, list[str]]) -> dict[str, int]:
     return {
         "events": sum(kinds.values()),
         "expected_deliveries": due,
-        "delivered": status("delivered"),
-        "failed": status("parked"),
-        "retrying": status("retrying"),
+        "delivered": status(DeliveryStatus.DELIVERED),
+        "failed": status(DeliveryStatus.PARKED),
+        "retrying": status(DeliveryStatus.RETRYING),
     }
 
 
