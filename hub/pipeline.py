@@ -12,9 +12,9 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hub import ids
 from hub.canonical import Event
@@ -35,6 +35,8 @@ from hub.ports import Store, Transport
 from hub.records import MessageRecord, MessageStatus
 
 __all__ = [
+    "AnswersDuplicates",
+    "FollowsUp",
     "InboundFormat",
     "InboundResult",
     "MessageIdentity",
@@ -46,6 +48,7 @@ __all__ = [
 log = logging.getLogger("carehub.pipeline")
 
 N = TypeVar("N")
+N_contra = TypeVar("N_contra", contravariant=True)
 #: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
 RefusalAnswer = Callable[["InboundOutcome", Report], bytes]
 
@@ -68,6 +71,24 @@ class InboundFormat(Judged[N], Protocol):
     ) -> bytes | Awaitable[bytes]:
         """The answer to send back (ACK, 999/TA1, OperationOutcome); may be async."""
         ...
+
+
+@runtime_checkable
+class AnswersDuplicates(Protocol[N_contra]):
+    """An ``InboundFormat`` that answers a duplicate itself instead of repeating the original
+    answer byte for byte (X12: a fresh 999/TA1 with new control numbers)."""
+
+    def duplicate_answer(self, native: N_contra, raw: bytes) -> bytes | Awaitable[bytes]: ...
+
+
+@runtime_checkable
+class FollowsUp(Protocol[N_contra]):
+    """An ``InboundFormat`` with answers after the first (HL7 v2 enhanced mode's
+    application ack after the commit ack)."""
+
+    def followups(
+        self, native: N_contra | None, raw: bytes, outcome: InboundOutcome, report: Report
+    ) -> list[bytes]: ...
 
 
 @dataclass(slots=True)
@@ -258,18 +279,16 @@ class Pipeline:
         )
 
     def _context(self, fmt: InboundFormat[Any], st: _Stage) -> MapContext:
-        kwargs: dict[str, Any] = {}
-        if self.vocab is not None:
-            kwargs["vocab"] = self.vocab
-        return MapContext(
+        ctx = MapContext(
             source_system=st.system,
             format=fmt.format,
             source_port=st.port,
             message_id=st.message_id,
             received_at=datetime.now(UTC),
             namespaces=self.namespaces.get(st.system, {}),
-            **kwargs,
         )
+        # without a vocabulary of its own, the pipeline leaves MapContext's default
+        return ctx if self.vocab is None else replace(ctx, vocab=self.vocab)
 
     # ------------------------------------------------------------------ answer
 
@@ -277,17 +296,15 @@ class Pipeline:
         self, fmt: InboundFormat[Any], st: _Stage, outcome: InboundOutcome
     ) -> InboundResult:
         followups: list[bytes] = []
-        duplicate_answer: Any = getattr(fmt, "duplicate_answer", None)
-        if outcome is InboundOutcome.DUPLICATE and duplicate_answer is not None:
-            response = await _resolve(duplicate_answer(st.native, st.raw))
+        if outcome is InboundOutcome.DUPLICATE and isinstance(fmt, AnswersDuplicates):
+            response = await _resolve(fmt.duplicate_answer(st.native, st.raw))
         elif outcome is InboundOutcome.DUPLICATE:
             assert st.original is not None and st.original.ack is not None
             response = st.original.ack  # the original answer, byte for byte
         else:
             response = await _resolve(fmt.respond(st.native, st.raw, outcome, st.report))
-            extra = getattr(fmt, "followups", None)
-            if extra is not None:
-                followups = extra(st.native, st.raw, outcome, st.report)
+            if isinstance(fmt, FollowsUp):
+                followups = fmt.followups(st.native, st.raw, outcome, st.report)
         ident = st.identity or MessageIdentity(None, None, None)
         fields: dict[str, Any] = dict(
             status=_status(outcome, st.report),

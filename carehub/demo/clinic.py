@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.hl7v2.client import MllpClient
+from adapters.hl7v2.server import MllpServer
 from carehub.app.hub import Hub
 from carehub.demo.partners import FhirSink
 from carehub.demo.traffic import adt_message, demo_patients
@@ -127,7 +128,9 @@ async def run_demo(
         )
         async with Hub(cfg) as hub:
             assert hub.inbound is not None and hub.store is not None
-            port = hub.inbound.find("ehr").server.port
+            server = hub.inbound.find("ehr").server
+            assert isinstance(server, MllpServer)
+            port = server.port
             summary = DemoSummary(
                 data_dir=str(data_dir),
                 db_url=str(cfg.hub.db_url),
