@@ -1,9 +1,12 @@
-"""The inbound pipeline: store raw → parse → check → map → publish → answer.
+"""The inbound pipeline: parse → store raw → duplicate? → check → map → publish → answer.
 
 The acknowledgement rule lives here: nothing is acknowledged to a sender before the raw
 message is stored and its events are confirmed by the broker. Content errors are answered
 and kept, never lost. The pipeline knows no wire format: each format plugs in as an
 ``InboundFormat`` (codec + checks + mapping + acknowledgement renderer), wired by carehub/app.
+Judging a message (parse + identify, check, map, and the findings and outcome of each
+failure) is ``hub.judge``, pure; the pipeline runs it between its I/O stages.
+``InboundOutcome`` and ``MessageIdentity`` live there and are re-exported here.
 """
 
 from __future__ import annotations
