@@ -400,7 +400,7 @@ def secret(env_name: str | None, what: str) -> str:
     return value
 
 
-def iter_inbound(cfg: HubConfig) -> Iterator[tuple[str, Any]]:
+def iter_inbound(cfg: HubConfig) -> Iterator[tuple[str, InboundPort]]:
     for name, system in cfg.systems.items():
         for port in system.inbound:
             yield name, port

@@ -18,6 +18,7 @@ from hub.envelope import Envelope
 from hub.errors import PermanentError
 from hub.faults import fault_point
 from hub.ports import Delivered, Deliverer, Delivery, Settlement, Store, Unit
+from hub.records import DeliveryStatus, MessageStatus
 from hub.sync.state import content
 
 __all__ = ["OutboundWorker"]
@@ -47,15 +48,17 @@ class OutboundWorker:
     async def handle(self, delivery: Delivery) -> None:
         env = delivery.envelope
         if env.source_system == self.destination or self.destination in env.exclude_destinations:
-            await self._record(delivery, "skipped", "not sent back to its origin")
+            await self._record(delivery, DeliveryStatus.SKIPPED, "not sent back to its origin")
             return
         done = await self.store.get_delivery(env.id, self.destination)
-        if done is not None and done.status == "delivered":
+        if done is not None and done.status == DeliveryStatus.DELIVERED:
             log.info("envelope %s already delivered to %s", env.id, self.destination)
             return
         superseded = await self._superseded(delivery)
         if superseded is not None:
-            await self._record(delivery, "skipped", f"superseded: version {superseded} was sent")
+            await self._record(
+                delivery, DeliveryStatus.SKIPPED, f"superseded: version {superseded} was sent"
+            )
             return
         result = await self._deliver(env)
         fault_point("mid_delivery")
@@ -79,11 +82,11 @@ class OutboundWorker:
                     system=self.destination,
                     format=result.format,
                     raw=result.rendered,
-                    status="delivered",
+                    status=MessageStatus.DELIVERED,
                     message_key=result.message_key,
                     correlation_id=env.id,
                 )
-            status = "skipped" if result.skipped else "delivered"
+            status = DeliveryStatus.SKIPPED if result.skipped else DeliveryStatus.DELIVERED
             await self._record(delivery, status, result.response, out_id, unit)
             entity = env.payload.entity
             if not result.skipped and entity.id:
@@ -104,13 +107,13 @@ class OutboundWorker:
         env = delivery.envelope
         reason = f"{type(error).__name__}: {error}"
         if settlement is Settlement.RETRIED:
-            await self._record(delivery, "retrying", reason)
+            await self._record(delivery, DeliveryStatus.RETRYING, reason)
         elif settlement is Settlement.PARKED and isinstance(error, PermanentError):
-            await self._record(delivery, "parked", str(error))
+            await self._record(delivery, DeliveryStatus.PARKED, str(error))
             await self._audit("parked", env.id, "rejected")
         elif settlement is Settlement.PARKED:
             # a transient error is parked only when its queue has no retry tier left
-            await self._record(delivery, "parked", f"retries exhausted: {reason}")
+            await self._record(delivery, DeliveryStatus.PARKED, f"retries exhausted: {reason}")
             await self._audit("parked", env.id, "retries exhausted")
 
     async def _superseded(self, delivery: Delivery) -> int | None:
@@ -132,7 +135,7 @@ class OutboundWorker:
     async def _record(
         self,
         delivery: Delivery,
-        status: str,
+        status: DeliveryStatus,
         detail: str | None,
         outbound_id: str | None = None,
         unit: Unit | None = None,

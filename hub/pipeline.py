@@ -1,9 +1,12 @@
-"""The inbound pipeline: store raw → parse → check → map → publish → answer.
+"""The inbound pipeline: parse → store raw → duplicate? → check → map → publish → answer.
 
 The acknowledgement rule lives here: nothing is acknowledged to a sender before the raw
 message is stored and its events are confirmed by the broker. Content errors are answered
 and kept, never lost. The pipeline knows no wire format: each format plugs in as an
 ``InboundFormat`` (codec + checks + mapping + acknowledgement renderer), wired by carehub/app.
+Judging a message (parse + identify, check, map, and the findings and outcome of each
+failure) is ``hub.judge``, pure; the pipeline runs it between its I/O stages.
+``InboundOutcome`` and ``MessageIdentity`` live there and are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,29 +15,31 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hub import ids
 from hub.canonical import Event
 from hub.context import MapContext, Vocabulary
 from hub.envelope import Envelope
-from hub.errors import (
-    CarehubError,
-    MappingError,
-    ParseError,
-    StoreUnavailable,
-    TransientError,
-    UnsupportedMessage,
-)
+from hub.errors import CarehubError, StoreUnavailable, TransientError
 from hub.faults import fault_point
-from hub.findings import Report, Severity
+from hub.findings import IssueType, Report, Severity
+from hub.judge import (
+    InboundOutcome,
+    Judged,
+    MessageIdentity,
+    judge_parsed,
+    read,
+    unsupported,
+)
 from hub.ports import Store, Transport
-from hub.records import MessageRecord
+from hub.records import MessageRecord, MessageStatus
 
 __all__ = [
+    "AnswersDuplicates",
+    "FollowsUp",
     "InboundFormat",
     "InboundResult",
     "MessageIdentity",
@@ -46,53 +51,47 @@ __all__ = [
 log = logging.getLogger("carehub.pipeline")
 
 N = TypeVar("N")
+N_contra = TypeVar("N_contra", contravariant=True)
 #: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
 RefusalAnswer = Callable[["InboundOutcome", Report], bytes]
 
 
-class InboundOutcome(StrEnum):
-    """What happened to an inbound message; each format renders it its own way."""
-
-    ACCEPTED = "accepted"  # stored, mapped, published, confirmed  → AA / CA / 999 A / 2xx
-    DUPLICATE = "duplicate"  # seen before: the original answer is repeated
-    CONTENT_ERROR = "error"  # well-formed but wrong content → AE / 999 R / 422
-    REJECTED = "rejected"  # unparseable or unsupported → AR / TA1 / 400
-    UNAVAILABLE = "unavailable"  # store or broker down: retry later → AR 207 / 503
-
-
 #: statuses whose answer is final, so a resend gets the same answer
-_FINAL = ("accepted", "error", "rejected", "unsupported")
+_FINAL = (
+    MessageStatus.ACCEPTED,
+    MessageStatus.ERROR,
+    MessageStatus.REJECTED,
+    MessageStatus.UNSUPPORTED,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class MessageIdentity:
-    """How a message names itself: ``ADT^A04`` + MSH-10, and the de-duplication key
-    (MSH-3|MSH-4|MSH-10 for HL7 v2)."""
-
-    message_key: str | None
-    control_id: str | None
-    dedup_key: str | None
-    recorded_at: datetime | None = None
-
-
-class InboundFormat(Protocol, Generic[N]):
-    """One wire format, as the pipeline sees it. Implementations live beside carehub/app."""
-
-    format: str
-
-    def parse(self, raw: bytes) -> N: ...
-
-    def identify(self, native: N) -> MessageIdentity: ...
-
-    def check(self, native: N) -> Report: ...
-
-    def map(self, native: N, ctx: MapContext) -> list[Event]: ...
+class InboundFormat(Judged[N], Protocol):
+    """One wire format, as the pipeline sees it: what ``hub.judge`` reads, checks and maps,
+    and how it is answered. Implementations live beside carehub/app."""
 
     def respond(
         self, native: N | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> bytes | Awaitable[bytes]:
         """The answer to send back (ACK, 999/TA1, OperationOutcome); may be async."""
         ...
+
+
+@runtime_checkable
+class AnswersDuplicates(Protocol[N_contra]):
+    """An ``InboundFormat`` that answers a duplicate itself instead of repeating the original
+    answer byte for byte (X12: a fresh 999/TA1 with new control numbers)."""
+
+    def duplicate_answer(self, native: N_contra, raw: bytes) -> bytes | Awaitable[bytes]: ...
+
+
+@runtime_checkable
+class FollowsUp(Protocol[N_contra]):
+    """An ``InboundFormat`` with answers after the first (HL7 v2 enhanced mode's
+    application ack after the commit ack)."""
+
+    def followups(
+        self, native: N_contra | None, raw: bytes, outcome: InboundOutcome, report: Report
+    ) -> list[bytes]: ...
 
 
 @dataclass(slots=True)
@@ -188,23 +187,19 @@ class Pipeline:
 
     def _parse(self, fmt: InboundFormat[Any], st: _Stage) -> None:
         """Parse before storing (no I/O), so the raw row carries the message's identity."""
-        try:
-            st.native = fmt.parse(st.raw)
-            st.identity = fmt.identify(st.native)
-        except ParseError as exc:
-            # the message cannot be read: a fatal finding, answered with a reject
-            st.report.add(Severity.FATAL, "structure", exc.message, exc.location, exc.code)
-        except Exception as exc:
+        reading = read(fmt, st.raw, st.report)
+        st.native, st.identity = reading.native, reading.identity
+        if reading.failure is not None:
             # a codec bug must not lose the message: it is stored and refused
             log.error(
                 "%s codec failed on a message from %s: %s",
                 fmt.format,
                 st.system,
-                type(exc).__name__,
+                type(reading.failure).__name__,
             )
             st.report.add(
                 Severity.FATAL,
-                "exception",
+                IssueType.EXCEPTION,
                 "the message could not be read (internal error); it is kept",
                 format_code="207",
             )
@@ -232,23 +227,15 @@ class Pipeline:
             return InboundOutcome.REJECTED
         if st.original is not None and st.original.ack is not None:
             st.report.info(
-                "duplicate",
+                IssueType.DUPLICATE,
                 f"duplicate of message {st.original.id}; original "
                 "answer repeated, not published again",
             )
             return InboundOutcome.DUPLICATE
-        st.report.extend(fmt.check(st.native))
-        if not st.report.ok:
-            rejected = any(f.code == "not-supported" for f in st.report.errors)
-            return InboundOutcome.REJECTED if rejected else InboundOutcome.CONTENT_ERROR
-        try:
-            st.events = fmt.map(st.native, self._context(fmt, st))
-        except UnsupportedMessage as exc:
-            _finding(st.report, exc, "not-supported")
-            return InboundOutcome.REJECTED
-        except (MappingError, ValueError) as exc:
-            _finding(st.report, exc, "value")
-            return InboundOutcome.CONTENT_ERROR
+        verdict = judge_parsed(fmt, st.native, self._context(fmt, st), st.report)
+        st.events = verdict.events
+        if verdict.outcome is not InboundOutcome.ACCEPTED:
+            return verdict.outcome
         return await self._publish(fmt, st)
 
     async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> InboundOutcome:
@@ -268,7 +255,7 @@ class Pipeline:
             log.warning("broker did not confirm message %s: %s", st.message_id, type(exc).__name__)
             st.report.add(
                 Severity.ERROR,
-                "transient",
+                IssueType.TRANSIENT,
                 "events could not be confirmed by the broker; not accepted, send again later",
                 format_code="207",
             )
@@ -295,18 +282,16 @@ class Pipeline:
         )
 
     def _context(self, fmt: InboundFormat[Any], st: _Stage) -> MapContext:
-        kwargs: dict[str, Any] = {}
-        if self.vocab is not None:
-            kwargs["vocab"] = self.vocab
-        return MapContext(
+        ctx = MapContext(
             source_system=st.system,
             format=fmt.format,
             source_port=st.port,
             message_id=st.message_id,
             received_at=datetime.now(UTC),
             namespaces=self.namespaces.get(st.system, {}),
-            **kwargs,
         )
+        # without a vocabulary of its own, the pipeline leaves MapContext's default
+        return ctx if self.vocab is None else replace(ctx, vocab=self.vocab)
 
     # ------------------------------------------------------------------ answer
 
@@ -314,22 +299,18 @@ class Pipeline:
         self, fmt: InboundFormat[Any], st: _Stage, outcome: InboundOutcome
     ) -> InboundResult:
         followups: list[bytes] = []
-        duplicate_answer: Any = getattr(fmt, "duplicate_answer", None)
-        if outcome is InboundOutcome.DUPLICATE and duplicate_answer is not None:
-            response = await _resolve(duplicate_answer(st.native, st.raw))
+        if outcome is InboundOutcome.DUPLICATE and isinstance(fmt, AnswersDuplicates):
+            response = await _resolve(fmt.duplicate_answer(st.native, st.raw))
         elif outcome is InboundOutcome.DUPLICATE:
             assert st.original is not None and st.original.ack is not None
             response = st.original.ack  # the original answer, byte for byte
         else:
             response = await _resolve(fmt.respond(st.native, st.raw, outcome, st.report))
-            extra = getattr(fmt, "followups", None)
-            if extra is not None:
-                followups = extra(st.native, st.raw, outcome, st.report)
+            if isinstance(fmt, FollowsUp):
+                followups = fmt.followups(st.native, st.raw, outcome, st.report)
         ident = st.identity or MessageIdentity(None, None, None)
         fields: dict[str, Any] = dict(
-            status=outcome.value
-            if outcome is not InboundOutcome.REJECTED or not _unsupported(st)
-            else "unsupported",
+            status=_status(outcome, st.report),
             message_key=ident.message_key,
             control_id=ident.control_id,
             dedup_key=ident.dedup_key,
@@ -362,7 +343,7 @@ class Pipeline:
         report = Report()
         report.add(
             Severity.ERROR,
-            "transient",
+            IssueType.TRANSIENT,
             f"{text}; not accepted, send again later",
             format_code="207",
         )
@@ -409,12 +390,9 @@ async def _resolve(value: bytes | Awaitable[bytes]) -> bytes:
     return await value if inspect.isawaitable(value) else value
 
 
-def _finding(report: Report, exc: CarehubError | ValueError, default_code: str) -> None:
-    if isinstance(exc, CarehubError):
-        report.error(default_code, exc.message, exc.location, exc.code)
-    else:
-        report.error(default_code, str(exc))
-
-
-def _unsupported(st: _Stage) -> bool:
-    return any(f.code == "not-supported" for f in st.report.errors)
+def _status(outcome: InboundOutcome, report: Report) -> MessageStatus:
+    """``messages.status`` for an answered message: its outcome, and a rejected message of a
+    kind the hub does not take is ``unsupported``."""
+    if outcome is InboundOutcome.REJECTED and unsupported(report):
+        return MessageStatus.UNSUPPORTED
+    return MessageStatus(outcome.value)

@@ -15,7 +15,14 @@ from enum import StrEnum
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 from hub.envelope import Envelope
-from hub.records import AuditRecord, DeliveryRecord, EntityRecord, MessageRecord, MessageStatus
+from hub.records import (
+    AuditRecord,
+    DeliveryRecord,
+    DeliveryStatus,
+    EntityRecord,
+    MessageRecord,
+    MessageStatus,
+)
 
 __all__ = [
     "AuditTrail",
@@ -292,7 +299,7 @@ class MessageLog(Protocol):
         format: str,
         raw: bytes,
         port: str | None = None,
-        status: str = MessageStatus.RECEIVED,
+        status: MessageStatus = MessageStatus.RECEIVED,
         message_key: str | None = None,
         control_id: str | None = None,
         dedup_key: str | None = None,
@@ -310,7 +317,10 @@ class MessageLog(Protocol):
     async def get_message(self, message_id: str) -> MessageRecord | None: ...
 
     async def find_accepted_duplicate(
-        self, system: str, dedup_key: str, statuses: Sequence[str] = (MessageStatus.ACCEPTED,)
+        self,
+        system: str,
+        dedup_key: str,
+        statuses: Sequence[MessageStatus] = (MessageStatus.ACCEPTED,),
     ) -> MessageRecord | None:
         """The earliest message from ``system`` with ``dedup_key`` whose answer was final."""
         ...
@@ -318,7 +328,7 @@ class MessageLog(Protocol):
     async def list_messages(
         self,
         *,
-        status: str | Sequence[str] | None = None,
+        status: MessageStatus | Sequence[MessageStatus] | None = None,
         system: str | None = None,
         direction: str | None = None,
         limit: int = 100,
@@ -338,7 +348,7 @@ class DeliveryLog(Protocol):
         *,
         envelope_id: str,
         destination: str,
-        status: str,
+        status: DeliveryStatus,
         attempts: int,
         event_kind: str | None = None,
         message_id: str | None = None,
@@ -354,7 +364,7 @@ class DeliveryLog(Protocol):
         self,
         *,
         destination: str | None = None,
-        status: str | None = None,
+        status: DeliveryStatus | None = None,
         message_id: str | None = None,
         limit: int = 1000,
     ) -> list[DeliveryRecord]: ...

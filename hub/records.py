@@ -67,7 +67,7 @@ class MessageRecord:
     message_key: str | None
     control_id: str | None
     dedup_key: str | None
-    status: str
+    status: MessageStatus
     received_at: datetime
     size: int
     raw: bytes
@@ -86,7 +86,7 @@ class DeliveryRecord:
     event_kind: str | None
     message_id: str | None
     outbound_message_id: str | None
-    status: str
+    status: DeliveryStatus
     attempts: int
     detail: str | None
     updated_at: datetime

@@ -16,7 +16,8 @@ Queues know no wire format: they carry :class:`hub.envelope.Envelope` values.
 from __future__ import annotations
 
 from hub.errors import ConfigError
-from queues.amqp import AmqpDelivery, AmqpSubscription, AmqpTransport
+from queues.amqp import AmqpTransport
+from queues.amqp_consume import AmqpDelivery, AmqpSubscription
 from queues.delivery import (
     ATTEMPT,
     HISTORY,

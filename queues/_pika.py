@@ -35,6 +35,7 @@ __all__ = [
     "ConfirmTracker",
     "ConfirmWindow",
     "declare",
+    "message_properties",
     "open_connection",
     "translate",
 ]
@@ -360,3 +361,21 @@ class ConfirmWindow:
                 fut.set_result(None)
                 return
         self._free += 1
+
+
+#: every message the hub publishes is JSON (an ``Envelope``) and survives a broker restart
+JSON = "application/json"
+PERSISTENT = 2
+
+
+def message_properties(
+    message_id: str | None, correlation_id: str | None, headers: dict[str, Any]
+) -> pika.BasicProperties:
+    """The AMQP properties of a published (or republished) envelope."""
+    return pika.BasicProperties(
+        content_type=JSON,
+        delivery_mode=PERSISTENT,
+        message_id=message_id,
+        correlation_id=correlation_id,
+        headers=headers,
+    )

@@ -12,7 +12,8 @@ On it:
   until the caller's timeout, then ``BrokerUnavailable``. Never silently dropped.
 * an **operations channel** for declarations, queue depths and replay;
 * one **channel per consumer**, so its prefetch is its own and closing it hands its
-  unacked deliveries back to the broker (redelivered).
+  unacked deliveries back to the broker (redelivered) — the consuming side,
+  ``AmqpSubscription`` and ``AmqpDelivery``, is ``queues.amqp_consume``.
 
 Any channel that closes while the connection stays up (a broker channel error, a consumer
 cancelled because its queue vanished) brings the connection down on purpose: the ordinary
@@ -55,17 +56,16 @@ from queues._pika import (
     ConfirmWindow,
     close_quietly,
     declare,
+    message_properties,
     open_connection,
 )
-from queues.delivery import BaseDelivery, ParkedMessage, original_routing_key, replay_headers
+from queues.amqp_consume import AmqpSubscription
+from queues.delivery import ParkedMessage, original_routing_key, replay_headers
 from queues.topology import DEFAULT_EXCHANGE, check_destination, route
 
-__all__ = ["AmqpDelivery", "AmqpSubscription", "AmqpTransport"]
+__all__ = ["AmqpTransport"]
 
 log = logging.getLogger(__name__)
-
-JSON = "application/json"
-PERSISTENT = 2
 
 
 class AmqpTransport:
@@ -314,7 +314,7 @@ class AmqpTransport:
         not in the topology.
         """
         check_destination(self.topology, exchange, routing_key)
-        props = _properties(envelope.id, envelope.correlation_id, dict(headers or {}))
+        props = message_properties(envelope.id, envelope.correlation_id, dict(headers or {}))
         await self.publish_raw(exchange, routing_key, envelope.to_bytes(), props, timeout=timeout)
 
     async def publish_raw(
@@ -423,7 +423,7 @@ class AmqpTransport:
             DEFAULT_EXCHANGE,
             queue,
             body,
-            _properties(props.message_id, props.correlation_id, replayed),
+            message_properties(props.message_id, props.correlation_id, replayed),
         )
         ops.raw.basic_ack(method.delivery_tag)
         return True
@@ -463,148 +463,6 @@ class AmqpTransport:
         if self._ops is None:
             raise BrokerUnavailable("no operations channel")
         return self._ops
-
-
-class AmqpSubscription:
-    """Async iterator of :class:`AmqpDelivery` from one work queue, across reconnects.
-
-    ``aclose()`` (or leaving ``async with``) closes its channel, which hands unsettled
-    deliveries back to the broker; they come again with ``redelivered=True``.
-    """
-
-    def __init__(self, transport: AmqpTransport, queue: str, prefetch: int) -> None:
-        self._transport = transport
-        self.queue = queue
-        self.prefetch = prefetch
-        self._inbox: asyncio.Queue[AmqpDelivery | BaseException | None] = asyncio.Queue()
-        self._chan: Channel | None = None
-        self._generation = -1
-        self._lock = asyncio.Lock()
-        self._closed = False
-
-    def __aiter__(self) -> AmqpSubscription:
-        return self
-
-    async def __anext__(self) -> AmqpDelivery:
-        while True:
-            if self._closed:
-                raise StopAsyncIteration
-            if not self._current():
-                await self._resubscribe()
-                continue
-            item = await self._inbox.get()
-            if item is None:
-                raise StopAsyncIteration
-            if isinstance(item, BaseException):
-                raise item
-            if item._chan is self._chan and item._chan.is_open:
-                return item
-            # from a channel that died: the broker redelivers it on the new one
-
-    def _current(self) -> bool:
-        t = self._transport
-        return self._chan is not None and self._generation == t._generation and t.connected
-
-    async def _resubscribe(self) -> None:
-        try:
-            await self._transport._wait_connected(None)
-            await self._subscribe()
-        except BrokerUnavailable:
-            if self._transport._closing:
-                self._closed = True
-            else:
-                await asyncio.sleep(0.1)  # the supervisor reconnects; try again then
-
-    async def _subscribe(self) -> None:
-        """Open a channel, set prefetch, ``basic.consume`` (once per connection)."""
-        t = self._transport
-        async with self._lock:
-            if self._closed or (self._chan is not None and self._generation == t._generation):
-                return
-            if t._conn is None or not t._conn.is_open:
-                raise BrokerUnavailable("subscribe: not connected")
-            chan = await Channel.open(t._conn, t._op_timeout)
-            chan.on_unexpected_close = t._channel_failed
-            chan.raw.add_on_cancel_callback(
-                lambda _f: t._channel_failed(chan, BrokerUnavailable("cancelled"))
-            )
-            await chan.qos(self.prefetch)
-            await chan.consume(self.queue, lambda _c, m, p, b: self._arrived(chan, m, p, b))
-            self._chan, self._generation = chan, t._generation
-
-    def _arrived(self, chan: Channel, method: Any, props: Any, body: bytes) -> None:
-        self._inbox.put_nowait(AmqpDelivery(self, chan, method, props, body))
-
-    def _end(self, item: BaseException | None) -> None:
-        self._inbox.put_nowait(item)
-
-    async def aclose(self) -> None:
-        """Stop consuming; the broker requeues what this consumer left unsettled."""
-        if self._closed:
-            return
-        self._closed = True
-        self._transport._subs.discard(self)
-        if self._chan is not None:
-            await self._chan.close()
-        self._end(None)
-
-    async def __aenter__(self) -> AmqpSubscription:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-class AmqpDelivery(BaseDelivery):
-    """One message from RabbitMQ; settles on the channel it came on."""
-
-    def __init__(
-        self, sub: AmqpSubscription, chan: Channel, method: Any, props: Any, body: bytes
-    ) -> None:
-        super().__init__(
-            topology=sub._transport.topology,
-            queue=sub.queue,
-            body=body,
-            headers=props.headers,
-            routing_key=method.routing_key,
-            redelivered=bool(method.redelivered),
-        )
-        self._transport = sub._transport
-        self._chan = chan
-        self._tag = method.delivery_tag
-        self._props = props
-
-    @property
-    def message_id(self) -> str | None:
-        return self._props.message_id  # type: ignore[no-any-return]
-
-    def _alive(self) -> bool:
-        return self._chan.is_open
-
-    async def _ack(self) -> None:
-        # if the channel died meanwhile the broker redelivers; downstream dedupes
-        with contextlib.suppress(px.AMQPError):
-            self._chan.raw.basic_ack(self._tag)
-
-    async def _requeue(self) -> None:
-        with contextlib.suppress(px.AMQPError):
-            self._chan.raw.basic_nack(self._tag, requeue=True)
-
-    async def _republish(self, queue: str, headers: dict[str, Any]) -> None:
-        props = _properties(self._props.message_id, self._props.correlation_id, headers)
-        await self._transport.publish_raw(DEFAULT_EXCHANGE, queue, self.body, props)
-
-
-def _properties(
-    message_id: str | None, correlation_id: str | None, headers: dict[str, Any]
-) -> pika.BasicProperties:
-    return pika.BasicProperties(
-        content_type=JSON,
-        delivery_mode=PERSISTENT,
-        message_id=message_id,
-        correlation_id=correlation_id,
-        headers=headers,
-    )
 
 
 def _parameters(url: str, heartbeat: int, connect_timeout: float, name: str) -> pika.URLParameters:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.fhir import check_resource
-from hub.canonical import Event
+from hub.canonical import Entity, Event, EventKind
 from hub.context import MapContext
 from hub.errors import MappingError, ParseError, UnsupportedMessage
 from hub.findings import Report
@@ -35,8 +35,8 @@ class Mapped:
     """One resource of the file that maps, with the event it would raise."""
 
     resource_type: str
-    entity: Any
-    kind: Any
+    entity: Entity
+    kind: EventKind
 
 
 @dataclass

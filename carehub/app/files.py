@@ -4,7 +4,7 @@ holds, the messages in it (with the line each starts on), their findings and con
 Each message is judged by the inbound format the hub runs on its ports (``Hl7v2Inbound``,
 ``X12Reader`` — the store-free part of ``X12Inbound`` — and, for FHIR files, which reach
 the hub only over REST, ``FhirFileFormat``) through the pipeline's stages
-(``carehub.app.dryrun``), so a file validates as the hub would judge it. One difference, on
+(``hub.judge``), so a file validates as the hub would judge it. One difference, on
 purpose: a message the hub does not map (an HL7 type or trigger it does not take, an
 ``UnsupportedMessage`` from a mapping) is valid here, with a "no mapping" note — the hub
 refuses it, but nothing in it is wrong.
@@ -21,7 +21,6 @@ from typing import Any
 from adapters.hl7v2 import split_messages
 from adapters.x12 import parse as parse_x12
 from adapters.x12 import render as render_x12
-from carehub.app.dryrun import Judged, Judgement, judge
 from carehub.app.fhirfile import FhirFileFormat
 from carehub.app.hl7v2 import Hl7v2Inbound
 from carehub.app.x12 import X12Reader
@@ -30,7 +29,8 @@ from conformance.hl7v2 import ErrorCode, check_batch
 from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
-from hub.findings import Finding, Report
+from hub.findings import Finding, IssueType, Report
+from hub.judge import Judged, Judgement, judge
 from mappings.fhir import FhirMapContext, to_fhir
 from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
 from mappings.vocab import load_vocabulary
@@ -164,7 +164,7 @@ class _Kind:
 
 def _hl7_unmapped(finding: Finding) -> bool:
     """MSH-9 names a type or trigger the hub does not take (table 0357: 200, 201)."""
-    return finding.code == "not-supported" and finding.format_code in (
+    return finding.code == IssueType.NOT_SUPPORTED and finding.format_code in (
         ErrorCode.UNSUPPORTED_MESSAGE_TYPE,
         ErrorCode.UNSUPPORTED_EVENT_CODE,
     )

@@ -13,11 +13,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from carehub.app.consumers import LaneConsumer
+from carehub.app.consumers import Handler, LaneConsumer
 from carehub.app.deliverers import make_deliverer
 from carehub.app.http import HttpServer, http_wanted
 from carehub.app.inbound import InboundPorts
 from hub.config import HubConfig
+from hub.context import Vocabulary
 from hub.errors import CarehubError
 from hub.outbound import OutboundWorker
 from hub.pipeline import Pipeline
@@ -120,7 +121,7 @@ class Hub:
             len(self.inbound.ports),
         )
 
-    async def _start_destination(self, name: str, vocab: Any) -> None:
+    async def _start_destination(self, name: str, vocab: Vocabulary) -> None:
         system = self.config.systems[name]
         assert system.outbound is not None and self.store is not None
         deliverer = make_deliverer(name, system, self.config, self.store, vocab)
@@ -131,7 +132,7 @@ class Hub:
         )
 
     def _consume(
-        self, queue: str, handler: Any, name: str, *, settled: OnSettled | None = None
+        self, queue: str, handler: Handler, name: str, *, settled: OnSettled | None = None
     ) -> None:
         assert self.transport is not None
         consumer = LaneConsumer(

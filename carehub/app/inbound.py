@@ -8,7 +8,6 @@ import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from adapters.hl7v2 import Limits
 from adapters.hl7v2.server import MllpServer, PeerAllowList
@@ -29,7 +28,7 @@ class RunningPort:
     system: str
     name: str
     kind: str
-    server: Any
+    server: MllpServer | InboxWatcher
 
     @property
     def address(self) -> str:

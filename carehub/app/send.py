@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from adapters.hl7v2 import parse
 from adapters.hl7v2.client import MllpClient
-from carehub.app.files import read_items
+from carehub.app.files import FileItem, read_items
 from hub.errors import CarehubError, ConfigError
 
 __all__ = ["SendResult", "send_files"]
@@ -52,7 +52,7 @@ async def send_files(url: str, files: tuple[Path, ...], *, ack_wait: float) -> l
     return results
 
 
-async def _send_one(client: MllpClient, item: Any) -> SendResult:
+async def _send_one(client: MllpClient, item: FileItem) -> SendResult:
     try:
         control = parse(item.raw).control_id
     except CarehubError:

@@ -4,12 +4,21 @@ and out, its status, findings and answer) and what was delivered where."""
 from __future__ import annotations
 
 import sys
+from typing import TypeVar
 
 import click
 
 from carehub.cli.common import db_option, emit, fail, friendly, json_option, store_call
+from hub.records import DeliveryStatus, MessageStatus
 
 __all__ = ["deliveries", "messages"]
+
+S = TypeVar("S", MessageStatus, DeliveryStatus)
+
+
+def _status(vocabulary: type[S], value: str | None) -> S | None:
+    """The ``--status`` filter as its enum (click has checked it is one of its values)."""
+    return None if value is None else vocabulary(value)
 
 
 @click.group()
@@ -18,10 +27,7 @@ def messages() -> None:
 
 
 @messages.command("list")
-@click.option(
-    "--status",
-    help="accepted, error, rejected, unsupported, duplicate, unavailable, received, delivered",
-)
+@click.option("--status", type=click.Choice([s.value for s in MessageStatus]))
 @click.option("--system", help="Only this partner system.")
 @click.option("--direction", type=click.Choice(["in", "out"]))
 @click.option("--limit", default=50, show_default=True)
@@ -39,7 +45,9 @@ def messages_list(
     """The newest messages first. Shows ids, never content (use ``messages show``)."""
     rows = store_call(
         db_url,
-        lambda s: s.list_messages(status=status, system=system, direction=direction, limit=limit),
+        lambda s: s.list_messages(
+            status=_status(MessageStatus, status), system=system, direction=direction, limit=limit
+        ),
     )
     data = [
         {
@@ -131,7 +139,7 @@ def messages_show(message_id: str, raw_only: bool, db_url: str | None, as_json: 
 
 @click.command()
 @click.option("--destination", help="Only this destination system.")
-@click.option("--status", help="delivered, retrying, parked, skipped")
+@click.option("--status", type=click.Choice([s.value for s in DeliveryStatus]))
 @click.option("--limit", default=100, show_default=True)
 @db_option
 @json_option
@@ -141,7 +149,10 @@ def deliveries(
 ) -> None:
     """Deliveries per destination: what was sent where, and what failed."""
     rows = store_call(
-        db_url, lambda s: s.list_deliveries(destination=destination, status=status, limit=limit)
+        db_url,
+        lambda s: s.list_deliveries(
+            destination=destination, status=_status(DeliveryStatus, status), limit=limit
+        ),
     )
     data = [
         {

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from adapters.hl7v2.client import MllpClient
+from adapters.hl7v2.server import MllpServer
 from carehub.app.hub import Hub
 from carehub.demo.partners import FhirSink
 from carehub.demo.traffic import adt_message, demo_patients
 from hub import ids
 from hub.config import HubConfig, parse_config
 from hub.ports import Store
+from hub.records import DeliveryStatus
 from hub.sync import CONSUMER as SYNC_CONSUMER
 from queues import topic_matches
 
@@ -128,7 +130,9 @@ async def run_demo(
         )
         async with Hub(cfg) as hub:
             assert hub.inbound is not None and hub.store is not None
-            port = hub.inbound.find("ehr").server.port
+            server = hub.inbound.find("ehr").server
+            assert isinstance(server, MllpServer)
+            port = server.port
             summary = DemoSummary(
                 data_dir=str(data_dir),
                 db_url=str(cfg.hub.db_url),
@@ -257,8 +261,8 @@ async def _counts(store: Store, subs: dict[str, list[str]]) -> dict[str, int]:
     kinds = await store.event_kind_counts()
     deliveries = await store.delivery_counts()
 
-    def status(name: str) -> int:
-        return sum(n for k, n in deliveries.items() if k.endswith(f":{name}"))
+    def status(name: DeliveryStatus) -> int:
+        return sum(n for k, n in deliveries.items() if k.endswith(f":{name.value}"))
 
     due = sum(
         n
@@ -269,9 +273,9 @@ async def _counts(store: Store, subs: dict[str, list[str]]) -> dict[str, int]:
     return {
         "events": sum(kinds.values()),
         "expected_deliveries": due,
-        "delivered": status("delivered"),
-        "failed": status("parked"),
-        "retrying": status("retrying"),
+        "delivered": status(DeliveryStatus.DELIVERED),
+        "failed": status(DeliveryStatus.PARKED),
+        "retrying": status(DeliveryStatus.RETRYING),
     }
 
 

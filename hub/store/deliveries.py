@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from hub.records import DeliveryRecord
+from hub.records import DeliveryRecord, DeliveryStatus
 from hub.store import schema as t
 from hub.store.base import Operations, all_rows, aware, first, utcnow
 
@@ -37,7 +37,7 @@ class DeliveryOps(Operations):
         *,
         envelope_id: str,
         destination: str,
-        status: str,
+        status: DeliveryStatus,
         attempts: int,
         event_kind: str | None = None,
         message_id: str | None = None,
@@ -72,7 +72,7 @@ class DeliveryOps(Operations):
         self,
         *,
         destination: str | None = None,
-        status: str | None = None,
+        status: DeliveryStatus | None = None,
         message_id: str | None = None,
         limit: int = 1000,
     ) -> list[DeliveryRecord]:
@@ -103,7 +103,7 @@ def _delivery(r: Any) -> DeliveryRecord:
         r.event_kind,
         r.message_id,
         r.outbound_message_id,
-        r.status,
+        DeliveryStatus(r.status),
         r.attempts,
         r.detail,
         aware(r.updated_at),

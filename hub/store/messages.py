@@ -46,7 +46,7 @@ class MessageOps(Operations):
         format: str,
         raw: bytes,
         port: str | None = None,
-        status: str = MessageStatus.RECEIVED,
+        status: MessageStatus = MessageStatus.RECEIVED,
         message_key: str | None = None,
         control_id: str | None = None,
         dedup_key: str | None = None,
@@ -93,7 +93,7 @@ class MessageOps(Operations):
         self,
         system: str,
         dedup_key: str,
-        statuses: Sequence[str] = (MessageStatus.ACCEPTED,),
+        statuses: Sequence[MessageStatus] = (MessageStatus.ACCEPTED,),
     ) -> MessageRecord | None:
         """The earliest message from ``system`` with ``dedup_key`` whose answer was final
         (its status is one of ``statuses``)."""
@@ -104,7 +104,7 @@ class MessageOps(Operations):
     async def list_messages(
         self,
         *,
-        status: str | Sequence[str] | None = None,
+        status: MessageStatus | Sequence[MessageStatus] | None = None,
         system: str | None = None,
         direction: str | None = None,
         limit: int = 100,
@@ -142,7 +142,7 @@ def _message(r: Any) -> MessageRecord:
         message_key=r.message_key,
         control_id=r.control_id,
         dedup_key=r.dedup_key,
-        status=r.status,
+        status=MessageStatus(r.status),
         received_at=aware(r.received_at),
         size=r.size,
         raw=bytes(r.raw),

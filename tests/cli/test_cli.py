@@ -146,6 +146,10 @@ def test_messages_show_finds_the_raw_input(tmp_path: Path):
     mid = asyncio.run(seed())
     code, out, _ = run("messages", "list", "--db-url", db, "--status", "rejected")
     assert code == 0 and mid in out
+    code, _, err = run("messages", "list", "--db-url", db, "--status", "lost")
+    assert code == 2 and "'lost' is not one of" in err
+    code, _, err = run("deliveries", "--db-url", db, "--status", "sent")
+    assert code == 2 and "'parked'" in err
     code, out, _ = run("messages", "show", mid, "--db-url", db, "--raw")
     assert code == 0 and out == "MSH|^~\\&|A\rPID|1"
     code, _, err = run("messages", "show", "nope", "--db-url", db)

@@ -210,6 +210,18 @@ async def test_statuses_are_the_strings_the_rows_hold(store: SqlStore):
     assert [r.status for r in await store.list_deliveries(status="parked")] == ["parked"]
 
 
+async def test_records_carry_the_status_enums(store: SqlStore):
+    mid = await store.record_message(direction="in", system="a", format="x", raw=b"r")
+    await store.update_message(mid, status=MessageStatus.UNSUPPORTED)
+    got = await store.get_message(mid)
+    assert got is not None and got.status is MessageStatus.UNSUPPORTED
+    await store.record_delivery(
+        envelope_id="e", destination="d", status=DeliveryStatus.SKIPPED, attempts=1
+    )
+    delivery = await store.get_delivery("e", "d")
+    assert delivery is not None and delivery.status is DeliveryStatus.SKIPPED
+
+
 def test_the_protocols_name_every_operation_of_the_sql_store():
     """mypy proves SqlStore honours hub.ports.Store; this proves the converse: no operation
     of the store is left out of the protocols, where the core could not reach it."""
