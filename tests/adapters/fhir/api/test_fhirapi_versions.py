@@ -162,3 +162,19 @@ async def test_racing_creates_of_one_new_patient_make_one_record(api: Api) -> No
     assert len(ids) == 1
     assert sorted(r.status for r in answers).count(201) >= 1
     assert await api.store.count_entities() == {"Patient": 1}
+
+
+async def test_racing_creates_of_one_identifier_make_one_record_on_postgresql(
+    pg_url: str,
+) -> None:
+    """The FHIR backend reserves a create's id through the hub's identity service: the
+    store's insert-ignore lets the first reservation win, every racer takes its id."""
+    import asyncio
+
+    async with running_api(pg_url) as api:
+        body = {"resourceType": "Patient", "identifier": [{"system": "urn:race", "value": "PG-1"}]}
+        answers = await asyncio.gather(*(api.post("Patient", body) for _ in range(2)))
+        assert {r.status for r in answers} <= {200, 201}
+        ids = {(await r.json())["id"] for r in answers}
+        assert len(ids) == 1
+        assert await api.store.count_entities() == {"Patient": 1}
