@@ -6,7 +6,9 @@ The tombstone keeps the record's id and history (a FHIR read answers 410, histor
 delete, an update re-creates the record as a new version); its identifiers stay in the
 cross-reference, so the removal published to ``<ns>.events`` carries every identifier the hub
 knows for the record and each destination finds its own. A removal of a record that is
-unknown or already removed changes nothing and publishes nothing.
+unknown or already removed changes nothing and publishes nothing; one that names the
+version it removes (``meta.version``: a FHIR DELETE names the version it checked) is not
+applied to a record that changed since (``stale``: the FHIR API answers 409).
 """
 
 from __future__ import annotations
@@ -57,8 +59,14 @@ class Remover:
         current = await unit.get_entity(etype, canonical_id) if canonical_id else None
         if canonical_id is None or current is None:
             return _nothing("not known: nothing to remove")
+        asked = env.payload.entity.meta.version
         if is_tombstone(current):
             decision = await self._removed_before(unit, env, etype, canonical_id, again)
+        elif asked is not None and asked != current.version:
+            decision = _nothing(
+                f"asked to remove version {asked}; the record is at {current.version}"
+            )
+            decision.decision = SyncDecision.STALE
         else:
             decision = await self._apply(unit, env, etype, canonical_id, current)
         await log_decision(unit, env, etype, canonical_id, decision)

@@ -129,3 +129,22 @@ async def test_the_engine_uses_the_identity_service_it_is_given(tmp_path: Path) 
         assert engine.merger.identity is identity and engine.remover.identity is identity
     finally:
         await store.close()
+
+
+async def test_a_removal_of_a_version_the_record_moved_past_is_not_applied(
+    engine: SyncEngine,
+) -> None:
+    patient_id = await registered(engine)
+    renamed = registration()
+    renamed.payload.entity.names = [HumanName(family="Tane-Smith", given=["Mere"])]
+    assert await engine.apply(renamed)  # version 2
+    asked = removal(patient_id)
+    asked.payload.entity.meta.version = 1  # a FHIR DELETE planned against version 1
+    assert await engine.apply(asked) == []
+    record = await engine.store.get_entity("Patient", patient_id)
+    assert record is not None and record.version == 2 and record.source != DELETED_SOURCE
+    outcomes = [h["outcome"] for h in await engine.store.sync_history("Patient", patient_id)]
+    assert outcomes[-1] == "stale"
+    current = removal(patient_id)
+    current.payload.entity.meta.version = 2
+    assert await engine.apply(current)

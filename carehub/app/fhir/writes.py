@@ -97,7 +97,11 @@ def _removal(item: Planned) -> tuple[EventKind, Any] | None:
     identifiers: what subscribers find their copy by)."""
     if item.current is None or item.entity_type is None or not item.alive:
         return None
-    return REMOVED[item.entity_type], entity_of(item.current)
+    entity = entity_of(item.current)
+    # the version checked while planning: the sync engine does not remove a record that
+    # changed since (then the answer is 409, as for any write that lost a race)
+    entity.meta.version = item.current.version
+    return REMOVED[item.entity_type], entity
 
 
 class WritePlanner:
@@ -343,14 +347,29 @@ class WritePlanner:
             delay = min(delay * 2, 0.05)
         return True
 
+    async def _deleted(self, item: Planned, applied: bool) -> Answer:
+        """204 once the sync engine removed the record; 409 when it did not, because the
+        record changed after the delete was planned; 202 past the wait."""
+        e = item.entry
+        if not applied:
+            return _accepted(item)
+        assert item.fhir_id is not None
+        stored = await self.reader.read(e.resource_type, item.fhir_id)
+        if stored is not None and not stored.deleted:
+            raise FhirError(
+                409,
+                "conflict",
+                "the resource changed while it was being deleted",
+                location=e.location or None,
+            )
+        return Answer(204, None, e.resource_type, item.fhir_id)
+
     async def _answer(self, item: Planned, applied: bool) -> Answer:
         e = item.entry
         if item.answer is not None:
             return item.answer
         if e.method == "DELETE":
-            if not applied:
-                return _accepted(item)
-            return Answer(204, None, e.resource_type, item.fhir_id)
+            return await self._deleted(item, applied)
         assert item.fhir_id is not None
         stored = await self.reader.read(e.resource_type, item.fhir_id) if applied else None
         if stored is None or stored.deleted:
