@@ -87,9 +87,23 @@ class FhirClient:
     ) -> FhirResponse:
         """``PUT [base]/Type?identifier=system|value``: creates or updates exactly one
         resource, so a retry never creates a duplicate."""
-        token = f"{system}|{value}" if system else value
-        path = f"{resource_type}?identifier={quote(token, safe='|:/')}"
+        path = _by_identifier(resource_type, system, value)
         return await self.request("PUT", path, resource, idempotency_key=idempotency_key)
+
+    async def conditional_delete(
+        self,
+        resource_type: str,
+        system: str | None,
+        value: str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> FhirResponse:
+        """``DELETE [base]/Type?identifier=system|value`` (http.html#cdelete): removes the
+        resource that identifier names; a retry, or a partner that never had it, is no
+        error (200/204 either way)."""
+        return await self.request(
+            "DELETE", _by_identifier(resource_type, system, value), idempotency_key=idempotency_key
+        )
 
     async def transaction(
         self, bundle: Mapping[str, Any], *, idempotency_key: str | None = None
@@ -156,6 +170,12 @@ class FhirClient:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         return self._session
+
+
+def _by_identifier(resource_type: str, system: str | None, value: str) -> str:
+    """``Type?identifier=system|value``: the search a conditional interaction names."""
+    token = f"{system}|{value}" if system else value
+    return f"{resource_type}?identifier={quote(token, safe='|:/')}"
 
 
 def _sort(status: int, raw: bytes, headers: Mapping[str, str]) -> FhirResponse:

@@ -19,7 +19,7 @@ from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from adapters.x12.inbox import Outbox
 from conformance.fhir import validate_fhir
-from hub.canonical import Event, EventKind
+from hub.canonical import REMOVALS, Event, EventKind
 from hub.config import (
     FhirOutbound,
     HubConfig,
@@ -51,14 +51,21 @@ __all__ = [
 #: identifier system used when a record has no identifier a partner could update it by
 CANONICAL_ID_SYSTEM = "urn:carehub:canonical-id"
 
+#: why a removal is not sent in HL7 v2 or X12: neither has a message that faithfully says
+#: "this record no longer exists at its source" (an A23 deletes a visit, an A29 a person's
+#: information, an S17 an appointment as entered in error — each means something narrower)
+_NO_REMOVAL = "a removal at the source has no faithful {format} equivalent; not sent"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FhirRendered(Rendered):
     """A FHIR delivery: a conditional update of ``resource`` by ``identifier`` (system,
-    value), or — ``identifier`` None — ``resource`` is a transaction Bundle to POST."""
+    value) — a conditional delete by it when ``delete`` — or, ``identifier`` None,
+    ``resource`` is a transaction Bundle to POST."""
 
     resource: Mapping[str, Any] = field(default_factory=dict)
     identifier: tuple[str | None, str] | None = None
+    delete: bool = False
 
 
 class FhirDeliverer:
@@ -86,6 +93,8 @@ class FhirDeliverer:
         """The resource (a Bundle for a merge), validated, and the identifier to update by."""
         if envelope.payload.kind is EventKind.PATIENT_MERGED:
             return self._render_merge(envelope)
+        if envelope.payload.kind in REMOVALS:
+            return self._render_removal(envelope)
         try:
             mapped = to_fhir(envelope.payload.entity, self.ctx)
         except UnsupportedMessage as exc:
@@ -125,6 +134,28 @@ class FhirDeliverer:
             resource=bundle,
         )
 
+    def _render_removal(self, envelope: Envelope) -> FhirRendered:
+        """A removal: ``DELETE Type?identifier=…``, by the identifier a conditional update
+        of the record would use, so the partner removes the copy the hub gave it."""
+        try:
+            mapped = to_fhir(envelope.payload.entity, self.ctx)
+        except UnsupportedMessage as exc:
+            return FhirRendered(format="fhir", skipped=exc.message)
+        resource, identifier = self._keyed(mapped, envelope)
+        rtype = str(resource["resourceType"])
+        system, value = identifier
+        token = f"{system}|{value}" if system else value
+        return FhirRendered(
+            format="fhir",
+            message_key=f"{rtype}/delete",
+            # no body goes out: the request line is what the outbound log keeps
+            body=f"DELETE {rtype}?identifier={token}".encode(),
+            idempotency_key=delivery_key(envelope.id, self.name),
+            resource={"resourceType": rtype},
+            identifier=identifier,
+            delete=True,
+        )
+
     def _keyed(
         self, resource: dict[str, Any], envelope: Envelope
     ) -> tuple[dict[str, Any], tuple[str | None, str]]:
@@ -148,10 +179,19 @@ class FhirDeliverer:
         return keyed, (CANONICAL_ID_SYSTEM, entity_id)
 
     async def send(self, rendered: FhirRendered) -> Delivered:
-        """``PUT Type?identifier=…`` (or ``POST`` the transaction) with the idempotency key."""
+        """``PUT Type?identifier=…`` (``DELETE`` for a removal, or ``POST`` the transaction)
+        with the idempotency key."""
         if rendered.identifier is None:
             resp = await self.client.transaction(
                 rendered.resource, idempotency_key=rendered.idempotency_key
+            )
+        elif rendered.delete:
+            system, value = rendered.identifier
+            resp = await self.client.conditional_delete(
+                str(rendered.resource["resourceType"]),
+                system,
+                value,
+                idempotency_key=rendered.idempotency_key,
             )
         else:
             system, value = rendered.identifier
@@ -203,6 +243,8 @@ class MllpDeliverer:
     def render(self, envelope: Envelope) -> Rendered:
         """The HL7 v2 message, its MSH-10 derived from the envelope id and destination."""
         event = envelope.payload
+        if event.kind in REMOVALS:
+            return Rendered(format="hl7v2", skipped=_NO_REMOVAL.format(format="HL7 v2"))
         if event.kind not in HL7_OUTBOUND:
             return Rendered(format="hl7v2", skipped=f"no HL7 v2 rendering for {event.kind.value}")
         control = mllp_control_id(envelope.id, self.name)
@@ -287,6 +329,8 @@ class X12OutboxDeliverer:
     def render(self, envelope: Envelope) -> X12Rendered:
         """Whether the event has an X12 rendering, and the file it is written to."""
         event = envelope.payload
+        if event.kind in REMOVALS:
+            return X12Rendered(format="x12", skipped=_NO_REMOVAL.format(format="X12"))
         if event.kind not in X12_OUTBOUND:
             return X12Rendered(format="x12", skipped=f"no X12 rendering for {event.kind.value}")
         return X12Rendered(

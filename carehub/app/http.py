@@ -23,6 +23,7 @@ from hub.config import HubConfig, X12HttpInbound
 from hub.errors import ConfigError, ParseError
 from hub.pipeline import InboundOutcome, Pipeline
 from hub.ports import Store, Transport
+from hub.sync import IdentityService
 from queues import ParkedMessage, work_queue
 
 __all__ = ["HttpServer", "http_wanted"]
@@ -41,8 +42,18 @@ def http_wanted(config: HubConfig) -> bool:
 
 
 class HttpServer:
-    def __init__(self, config: HubConfig, pipeline: Pipeline, store: Store, transport: Transport):
+    def __init__(
+        self,
+        config: HubConfig,
+        pipeline: Pipeline,
+        store: Store,
+        transport: Transport,
+        *,
+        identity: IdentityService | None = None,
+    ):
         self.config = config
+        #: the hub's identity service, shared with its sync engine (the FHIR API plans ids)
+        self.identity = identity
         self.pipeline = pipeline
         self.store = store
         self.transport = transport
@@ -63,7 +74,10 @@ class HttpServer:
         root.router.add_get("/admin/status", self.status)
         root.router.add_get("/admin/parked/{destination}", self.parked)
         root.router.add_post("/admin/parked/{destination}/replay", self.replay)
-        mount_fhir(root, make_fhir_app(self.pipeline, self.store, self.config, auth=self.auth))
+        fhir = make_fhir_app(
+            self.pipeline, self.store, self.config, auth=self.auth, identity=self.identity
+        )
+        mount_fhir(root, fhir)
         return root
 
     async def start(self) -> None:

@@ -24,7 +24,7 @@ from hub.outbound import OutboundWorker
 from hub.pipeline import Pipeline
 from hub.ports import Deliverer, OnSettled, Transport
 from hub.store import SqlStore
-from hub.sync import SyncEngine
+from hub.sync import IdentityService, SyncEngine
 from mappings.vocab import load_vocabulary
 from queues import (
     build_topology,
@@ -103,8 +103,14 @@ class Hub:
             vocab=vocab,
             namespaces={n: s.identifiers for n, s in cfg.systems.items()},
         )
+        # one identity service: the sync engine and the FHIR API decide ids the same way
+        identity = IdentityService(cfg.matching.patient)
         self.sync = SyncEngine(
-            self.store, self.transport, events_exchange=events_exchange(self.ns), config=cfg
+            self.store,
+            self.transport,
+            events_exchange=events_exchange(self.ns),
+            config=cfg,
+            identity=identity,
         )
         self._consume(sync_queue(self.ns), self.sync.handle, "sync")
         for name in cfg.destinations():
@@ -112,7 +118,9 @@ class Hub:
         self.inbound = InboundPorts(cfg, self.pipeline)
         await self.inbound.start()
         if http_wanted(cfg):
-            self.http = HttpServer(cfg, self.pipeline, self.store, self.transport)
+            self.http = HttpServer(
+                cfg, self.pipeline, self.store, self.transport, identity=identity
+            )
             await self.http.start()
         log.info(
             "hub %s started: %d destinations, %d inbound ports",

@@ -1,9 +1,9 @@
 """Simulated partner systems for the demo and the tests: real servers on real sockets.
 
 - ``FhirSink``: a small FHIR server (aiohttp) standing in for a partner's FHIR endpoint. It
-  applies conditional updates by identifier, counts what it applied, recognises repeated
-  idempotency keys (a copy is acknowledged, never applied twice), and can be told to fail
-  (503 with Retry-After) or reject (422) to exercise retries and parking.
+  applies conditional updates and conditional deletes by identifier, counts what it applied,
+  recognises repeated idempotency keys (a copy is acknowledged, never applied twice), and can
+  be told to fail (503 with Retry-After) or reject (422) to exercise retries and parking.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class FhirSink:
     resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     requests: list[SinkRecord] = field(default_factory=list)
     applied: Counter[str] = field(default_factory=Counter)
+    #: resourceType → how many resources conditional deletes removed
+    deleted: Counter[str] = field(default_factory=Counter)
     transactions: list[dict[str, Any]] = field(default_factory=list)
     repeated_keys: int = 0
     _keys: set[str] = field(default_factory=set)
@@ -67,6 +69,7 @@ class FhirSink:
     async def start(self) -> None:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_route("PUT", "/fhir/{rtype}", self._conditional_update)
+        app.router.add_route("DELETE", "/fhir/{rtype}", self._conditional_delete)
         app.router.add_route("POST", "/fhir", self._transaction)
         app.router.add_route("GET", "/fhir/{rtype}/{rid}", self._read)
         self._runner = web.AppRunner(app, access_log=None)
@@ -132,6 +135,20 @@ class FhirSink:
                 "ETag": f'W/"{version}"',
             },
         )
+
+    async def _conditional_delete(self, request: web.Request) -> web.Response:
+        """``DELETE Type?identifier=…``: removes what the identifier names; nothing to
+        remove is no error (http.html#cdelete), so a repeated delete answers 204 too."""
+        rtype = request.match_info["rtype"]
+        key = request.headers.get("X-Idempotency-Key")
+        self.requests.append(SinkRecord("DELETE", request.path, request.query_string, key, None))
+        token = request.query.get("identifier")
+        if not token:
+            return _outcome(400, "invalid", "conditional delete needs ?identifier=")
+        async with self._lock:
+            if self.resources.get(rtype, {}).pop(token, None) is not None:
+                self.deleted[rtype] += 1
+        return web.Response(status=204)
 
     async def _transaction(self, request: web.Request) -> web.Response:
         """A transaction Bundle of conditional updates (``PUT Type?identifier=…``)."""

@@ -6,6 +6,7 @@
 | ``identity`` | the identity service: cross-reference, reservations, matching, reviews |
 | ``rules`` | the judgements (redelivered, stale, echo, ownership, unchanged), in order |
 | ``merge`` | ``patient.merged``: retire, re-point identifiers and references |
+| ``removal`` | removals (a FHIR DELETE): the tombstone version, published to subscribers |
 | ``bookings`` | double-booking detection (``appointment.conflict``) |
 | ``decisions`` | ``SyncDecision`` (what ``sync_log`` records) and ``Decision`` |
 | ``state`` | a record's state in canonical JSON: content, references, merging |
@@ -24,11 +25,13 @@ from hub.sync.identity import (
     identifier_pairs,
     match_patient,
 )
+from hub.sync.removal import DELETED_SOURCE, Remover, is_tombstone
 from hub.sync.rules import Case, Rule, default_judgements
 from hub.sync.state import merge_state
 
 __all__ = [
     "CONSUMER",
+    "DELETED_SOURCE",
     "MAX_CANDIDATES",
     "Case",
     "Decision",
@@ -36,11 +39,13 @@ __all__ = [
     "IdentityService",
     "IdentityStore",
     "PatientMatch",
+    "Remover",
     "Rule",
     "SyncDecision",
     "SyncEngine",
     "default_judgements",
     "identifier_pairs",
+    "is_tombstone",
     "match_patient",
     "merge_state",
 ]

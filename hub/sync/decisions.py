@@ -31,6 +31,8 @@ class SyncDecision(StrEnum):
     REPUBLISHED = "republished"
     #: a record that pointed at a retired patient now points at the survivor (a merge)
     REPOINTED = "repointed"
+    #: the record was removed at its source: a tombstone version written and published
+    REMOVED = "removed"
 
 
 @dataclass

@@ -4,7 +4,9 @@ For each delivery: skip an event already applied (``processed``), apply it in on
 transaction — identify the record (``hub.sync.identity``), run the judgements in order
 (``hub.sync.rules``), save the new versioned state — retrying when another worker wrote the
 record first, publish what changed (plus double bookings, ``hub.sync.bookings``), and mark
-the event applied. ``patient.merged`` is applied by ``hub.sync.merge``.
+the event applied. Kinds that are not a change of state have their own handler (the table
+``SyncEngine.handlers``): ``patient.merged`` is applied by ``hub.sync.merge``, a removal
+(``hub.canonical.REMOVALS``) by ``hub.sync.removal``.
 
 Writes are optimistic (versioned): two workers racing on one record cannot both win; the
 loser re-reads and re-decides. No global lock. Every decision is written to ``sync_log``:
@@ -14,10 +16,10 @@ loser re-reads and re-decides. No global lock. Every decision is written to ``sy
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from hub.canonical import EntityType, Event, EventKind
+from hub.canonical import REMOVALS, EntityType, Event, EventKind
 from hub.config import HubConfig
 from hub.envelope import Envelope
 from hub.errors import TransientError
@@ -29,15 +31,19 @@ from hub.sync.bookings import double_bookings
 from hub.sync.decisions import Decision, log_decision
 from hub.sync.identity import IdentityService, json_pairs, targets
 from hub.sync.merge import Merger, repoint_references
+from hub.sync.removal import Remover
 from hub.sync.rules import Case, Rule, default_judgements
 
-__all__ = ["CONSUMER", "SyncEngine"]
+__all__ = ["CONSUMER", "Handler", "SyncEngine"]
 
 log = logging.getLogger("carehub.sync")
 
 #: the consumer name under which applied events are recorded (``processed``)
 CONSUMER = "sync"
 _ATTEMPTS = 4
+
+#: how one kind of event is applied: (transaction unit, envelope, seen before?) → decision
+Handler = Callable[[Unit, Envelope, bool], Awaitable[Decision]]
 
 
 class SyncEngine:
@@ -52,16 +58,25 @@ class SyncEngine:
         events_exchange: str,
         config: HubConfig | None = None,
         judgements: Sequence[Rule] | None = None,
+        identity: IdentityService | None = None,
     ):
+        """``identity``: the hub's one identity service (shared with the FHIR API, which
+        plans ids with it); by default one of the config's matching rules."""
         self.store = store
         self.transport = transport
         self.events = events_exchange
         cfg = config or HubConfig()
-        self.identity = IdentityService(cfg.matching.patient)
+        self.identity = identity or IdentityService(cfg.matching.patient)
         self.judgements: tuple[Rule, ...] = tuple(
             default_judgements(cfg.ownership) if judgements is None else judgements
         )
         self.merger = Merger(self.identity, self._save)
+        self.remover = Remover(self.identity)
+        #: event kinds applied by their own handler; every other kind is a change of state
+        self.handlers: Mapping[EventKind, Handler] = {
+            EventKind.PATIENT_MERGED: self._merge,
+            **dict.fromkeys(REMOVALS, self.remover.remove),
+        }
 
     async def handle(self, delivery: Delivery) -> None:
         env = delivery.envelope
@@ -96,12 +111,13 @@ class SyncEngine:
     async def apply(self, env: Envelope, *, again: bool = True) -> list[Event]:
         """Apply one event in one transaction; return the events to publish. ``again``:
         the event may have been applied before (then it is only republished)."""
+        handler = self.handlers.get(env.payload.kind, self._upsert)
         async with self.store.unit() as unit:
-            if env.payload.kind is EventKind.PATIENT_MERGED:
-                decision = await self.merger.merge(unit, env)
-            else:
-                decision = await self._upsert(unit, env, again)
+            decision = await handler(unit, env, again)
         return decision.out
+
+    async def _merge(self, unit: Unit, env: Envelope, again: bool) -> Decision:
+        return await self.merger.merge(unit, env)
 
     async def _upsert(self, unit: Unit, env: Envelope, again: bool) -> Decision:
         event, source = env.payload, env.source_system

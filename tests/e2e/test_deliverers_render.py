@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from carehub.app.deliverers import FhirDeliverer, FhirRendered, X12Rendered, make_deliverer
-from hub.canonical import Event, EventKind, HumanName, Patient, Provenance
+from hub.canonical import Event, EventKind, HumanName, Identifier, Patient, Provenance
 from hub.config import parse_config
 from hub.envelope import Envelope
 from hub.ports import Deliverer
@@ -112,3 +112,50 @@ async def test_an_event_the_format_cannot_carry_is_skipped_at_render(tmp_path: P
         await deliverer.close()
     assert isinstance(rendered, X12Rendered)
     assert rendered.skipped == "no X12 rendering for patient.registered"
+
+
+def _removed_patient() -> Event:
+    """A removal as the sync engine publishes it: the record with every known identifier."""
+    patient = Patient(
+        id="c-43",
+        identifiers=[
+            Identifier(value="P-7", system="urn:example:portal"),
+            Identifier(value="MRN-7", system="urn:oid:1.2.3"),
+        ],
+        names=[HumanName(family="Tane")],
+    )
+    return Event(
+        kind=EventKind.PATIENT_REMOVED,
+        entity=patient,
+        provenance=Provenance(source_system="portal", format="fhir"),
+    )
+
+
+async def test_fhir_renders_a_removal_as_a_conditional_delete_by_identifier(
+    tmp_path: Path,
+) -> None:
+    deliverer = _deliverer(tmp_path, "billing")
+    env = _envelope(_removed_patient())
+    try:
+        rendered = deliverer.render(env)
+        update = deliverer.render(
+            _envelope(_removed_patient().model_copy(update={"kind": EventKind.PATIENT_UPDATED}))
+        )
+    finally:
+        await deliverer.close()
+    assert isinstance(rendered, FhirRendered) and isinstance(update, FhirRendered)
+    assert rendered.delete and not update.delete
+    assert rendered.identifier == update.identifier == ("urn:example:portal", "P-7")
+    assert rendered.body == b"DELETE Patient?identifier=urn:example:portal|P-7"
+    assert rendered.idempotency_key == "env-1:billing"
+
+
+@pytest.mark.parametrize("name", ["lab", "payer"])
+async def test_hl7v2_and_x12_skip_a_removal_with_the_reason(tmp_path: Path, name: str) -> None:
+    deliverer = _deliverer(tmp_path, name)
+    try:
+        rendered = deliverer.render(_envelope(_removed_patient()))
+    finally:
+        await deliverer.close()
+    assert rendered.skipped is not None
+    assert "a removal at the source has no faithful" in rendered.skipped

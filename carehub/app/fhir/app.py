@@ -14,6 +14,7 @@ from carehub.app.fhir.backend import HubFhirBackend
 from hub.config import HubConfig
 from hub.pipeline import Pipeline
 from hub.ports import Store
+from hub.sync import IdentityService
 
 __all__ = ["make_fhir_app", "store_audit"]
 
@@ -36,16 +37,19 @@ def make_fhir_app(
     *,
     sync_wait: float = 5.0,
     auth: Authenticator | None = None,
+    identity: IdentityService | None = None,
 ) -> web.Application:
     """The FHIR API sub-app of the hub; mount it at ``/fhir`` of the hub's HTTP server
     (``adapters.fhir.api.mount_fhir``). ``auth``: the server's authenticator, shared with
-    its other endpoints (default: one for the config's clients)."""
+    its other endpoints (default: one for the config's clients). ``identity``: the hub's
+    identity service, shared with its sync engine (default: one of the config's matching
+    rules)."""
     backend = HubFhirBackend(
         pipeline,
         store,
         hub_name=config.hub.name,
         sync_wait=sync_wait,
-        matching=list(config.matching.patient),
+        identity=identity or IdentityService(config.matching.patient),
     )
     http = config.hub.http
     settings = ApiSettings(

@@ -1,8 +1,8 @@
 """``HubFhirBackend``: the ``adapters.fhir.api.FhirBackend`` the hub implements, composed of
 the views (``views.py``), the read side (``reads.py``) and the write planner (``writes.py``).
 
-A write is planned, run through the pipeline as one message (``FhirInboundFormat``), then
-its deletes are applied and the answer waits (bounded) until the sync engine has applied
+A write (a delete too) is planned, run through the pipeline as one message
+(``FhirInboundFormat``), then the answer waits (bounded) until the sync engine has applied
 the events; past the wait it is 202. ``$validate`` says what a write would say.
 """
 
@@ -33,6 +33,7 @@ from hub.errors import ParseError, StoreUnavailable
 from hub.findings import Report, Severity
 from hub.pipeline import InboundOutcome, Pipeline
 from hub.ports import Store
+from hub.sync import IdentityService
 from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, ResourceMapping, load_vocabulary
 
 __all__ = ["FHIR_PORT", "HubFhirBackend"]
@@ -56,11 +57,14 @@ class HubFhirBackend:
         retry_after: int = 5,
         registry: Mapping[str, ResourceMapping] = FHIR_MAPPINGS,
         matching: list[MatchRule] | None = None,
+        identity: IdentityService | None = None,
     ):
+        """``identity``: the hub's one identity service, shared with the sync engine; by
+        default one of ``matching`` (the config's patient matching rules)."""
         self.pipeline = pipeline
         self.store = store
-        #: the patient matching rules (config ``matching:``), as the sync engine applies them
-        self.matching = matching if matching is not None else list(MatchingConfig().patient)
+        rules = matching if matching is not None else list(MatchingConfig().patient)
+        self.identity = identity or IdentityService(rules)
         self.sync_wait = sync_wait
         self.retry_after = retry_after
         self.views = views(registry)
@@ -73,7 +77,7 @@ class HubFhirBackend:
             self.reader,
             self.views,
             self.vocab,
-            matching=self.matching,
+            identity=self.identity,
             sync_wait=sync_wait,
         )
 
@@ -119,7 +123,7 @@ class HubFhirBackend:
     # ----------------------------------------------------------------------- writes
 
     async def write(self, caller: Caller, entries: list[WriteEntry], raw: bytes) -> list[Answer]:
-        """Plan, run through the pipeline, apply deletes, wait for the sync engine, answer."""
+        """Plan, run through the pipeline, wait for the sync engine, answer."""
         try:
             plan = await self.planner.plan(caller, entries)
             if plan.settled:

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.fhir.api import Answer, Caller, WriteEntry
-from carehub.app.fhir.views import DELETED_SOURCE, View
+from carehub.app.fhir.views import View
 from hub.canonical import EntityType, Event
 from hub.findings import Report
 from hub.records import EntityRecord
+from hub.sync import is_tombstone
 
 __all__ = ["Planned", "WritePlan"]
 
@@ -38,7 +39,7 @@ class Planned:
     @property
     def alive(self) -> bool:
         """A current state exists and is not a tombstone."""
-        return self.current is not None and self.current.source != DELETED_SOURCE
+        return self.current is not None and not is_tombstone(self.current)
 
 
 @dataclass

@@ -1,21 +1,20 @@
 """FHIR writes, planned before the pipeline runs: conditional searches, checks, mapping, and
 the canonical id of every resource — the URL id for an update, the id the cross-reference
-already gives its identifiers, else a new uuid, set on ``entity.id`` so the sync engine keeps
-it. The plan is the native value of ``FhirInboundFormat``, so one pipeline message stores the
-raw body, publishes the events and waits for the broker's confirm.
+already gives its identifiers, else a new id reserved for them — planned with the hub's one
+``hub.sync.IdentityService`` and set on ``entity.id`` so the sync engine keeps it. The plan is
+the native value of ``FhirInboundFormat``, so one pipeline message stores the raw body,
+publishes the events and waits for the broker's confirm.
 
-Then, outside the pipeline: deletes (the canonical model and the sync engine know no
-deletion, so a delete writes a tombstone version, ``DELETED_SOURCE``, straight to the store;
-no event is published — docs/fhir-api.md, "Deletes"), the bounded wait until the sync engine
-has applied the events (read-your-writes), and the answers.
+A delete is an event like any other write: the removal of its record (``hub.canonical.REMOVED``),
+which the sync engine applies (a tombstone version, ``hub.sync.removal``) and publishes to the
+subscribers. Then the bounded wait until the sync engine has applied the events
+(read-your-writes), and the answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,17 +22,15 @@ from adapters.fhir.api import Answer, Caller, FhirError, Stored, WriteEntry, rew
 from carehub.app.fhir.checks import map_resource
 from carehub.app.fhir.plan import Planned, WritePlan
 from carehub.app.fhir.reads import FhirReader
-from carehub.app.fhir.views import DELETED_SOURCE, View, entity_of
+from carehub.app.fhir.views import View, entity_of
 from conformance.fhir import check_resource, operation_outcome, outcome_bytes
-from hub.canonical import EntityType, Event
-from hub.config import MatchRule
+from hub.canonical import REMOVED, EntityType, Event, EventKind
 from hub.context import MapContext
 from hub.findings import Report
 from hub.pipeline import InboundOutcome, MessageIdentity
 from hub.ports import Store
-from hub.records import DuplicateKey, VersionConflict
 from hub.sync import CONSUMER as SYNC_CONSUMER
-from hub.sync import identifier_pairs, match_patient
+from hub.sync import IdentityService
 from mappings.fhir import FhirMapContext, FhirVocabulary, event_kind
 
 __all__ = ["FhirInboundFormat", "WritePlanner"]
@@ -63,16 +60,18 @@ class FhirInboundFormat:
         return native.report
 
     def map(self, native: WritePlan, ctx: MapContext) -> list[Event]:
+        """One event per entry that writes: its change, or for a delete the removal of the
+        record as it stands (``hub.canonical.REMOVED``)."""
         events = []
         for item in native.items:
-            if item.entity is None or item.answer is not None:
+            if item.answer is not None:
                 continue
-            previous = entity_of(item.current) if item.alive and item.current else None
-            kind = event_kind(item.entry.resource_type, item.entity, previous)
-            if kind is None:
+            found = _removal(item) if item.entry.method == "DELETE" else _change(item)
+            if found is None:
                 continue
+            kind, entity = found
             item.event = Event(
-                kind=kind, entity=item.entity, provenance=ctx.provenance(item.entry.resource_type)
+                kind=kind, entity=entity, provenance=ctx.provenance(item.entry.resource_type)
             )
             events.append(item.event)
         return events
@@ -84,8 +83,29 @@ class FhirInboundFormat:
         return outcome_bytes(report, ok_text=f"accepted ({outcome.value})")
 
 
+def _change(item: Planned) -> tuple[EventKind, Any] | None:
+    """A create or update: the kind of change, and the mapped entity."""
+    if item.entity is None:
+        return None
+    previous = entity_of(item.current) if item.alive and item.current else None
+    kind = event_kind(item.entry.resource_type, item.entity, previous)
+    return (kind, item.entity) if kind is not None else None
+
+
+def _removal(item: Planned) -> tuple[EventKind, Any] | None:
+    """A delete of a live record: its removal, carrying the record as it stands (its id and
+    identifiers: what subscribers find their copy by)."""
+    if item.current is None or item.entity_type is None or not item.alive:
+        return None
+    entity = entity_of(item.current)
+    # the version checked while planning: the sync engine does not remove a record that
+    # changed since (then the answer is 409, as for any write that lost a race)
+    entity.meta.version = item.current.version
+    return REMOVED[item.entity_type], entity
+
+
 class WritePlanner:
-    """Plans writes, applies deletes, waits for the sync engine and answers each entry."""
+    """Plans writes, waits for the sync engine and answers each entry."""
 
     def __init__(
         self,
@@ -94,15 +114,16 @@ class WritePlanner:
         views: Mapping[str, View],
         vocab: FhirVocabulary,
         *,
-        matching: list[MatchRule],
+        identity: IdentityService,
         sync_wait: float,
     ):
         self.store = store
         self.reader = reader
         self.views = views
         self.vocab = vocab
-        #: the patient matching rules (config ``matching:``), as the sync engine applies them
-        self.matching = matching
+        #: the hub's identity service (the sync engine's): cross-reference, reservations,
+        #: the config's patient matching rules
+        self.identity = identity
         self.sync_wait = sync_wait
 
     def context(self, system: str) -> FhirMapContext:
@@ -222,10 +243,8 @@ class WritePlanner:
     async def _assign(self, plan: WritePlan, item: Planned) -> None:
         entity = item.entity
         item.entity_type = entity.entity_type
-        pairs = identifier_pairs(entity.identifiers, plan.caller.system)
-        known = sorted(
-            set((await self.store.resolve_identifiers(entity.entity_type.value, pairs)).values())
-        )
+        pairs = self.identity.pairs(entity.identifiers, plan.caller.system)
+        known = await self.identity.resolve(self.store, entity.entity_type.value, pairs)
         wanted = item.fhir_id
         if item.entry.resource_type == "PractitionerRole" and entity.id is not None:
             if wanted is not None and wanted != entity.id:
@@ -245,39 +264,25 @@ class WritePlanner:
                 location=f"{item.prefix}{item.entry.resource_type}.identifier",
             )
         if wanted is None:
-            wanted = (
-                known[0] if known else await self._reserve(entity.entity_type, pairs, plan, entity)
-            )
+            wanted = known[0] if known else await self._new_id(plan, entity, pairs)
         item.fhir_id = wanted
         entity.id = wanted
 
-    async def _reserve(
-        self,
-        etype: EntityType,
-        pairs: list[tuple[str, str]],
-        plan: WritePlan,
-        plan_record: Any = None,
-    ) -> str:
-        """A new id, with the identifiers linked to it now: two creates of one new patient
-        racing each other must end as one record, and the sync engine only links them
-        when it applies the event. The loser of the race takes the winner's id."""
-        if etype is EntityType.PATIENT and self.matching:
-            # a patient the hub knows under other identifiers (HL7 v2 MRN, X12 member id):
-            # the same demographic rules the sync engine applies
-            record = plan_record.model_dump(mode="json", exclude_none=True) if plan_record else {}
-            match = await match_patient(self.store, record, self.matching)
+    async def _new_id(self, plan: WritePlan, entity: Any, pairs: list[tuple[str, str]]) -> str:
+        """The id of a create no identifier names yet: a patient the hub knows under other
+        identifiers (HL7 v2 MRN, X12 member id) by the matching rules the sync engine
+        applies, else an id reserved for the identifiers now — two creates of one new
+        patient racing each other end as one record (the sync engine links identifiers only
+        when it applies the event)."""
+        if entity.entity_type is EntityType.PATIENT:
+            match = await self.identity.match(
+                self.store, entity.model_dump(mode="json", exclude_none=True)
+            )
             if match.linked:
                 return match.linked
-        candidate = str(uuid.uuid4())
-        if not pairs:
-            return candidate
-        with contextlib.suppress(DuplicateKey):  # a racing insert of the same pair
-            await self.store.link_identifiers(
-                etype.value, candidate, pairs, source=plan.caller.system
-            )
-        linked = set((await self.store.resolve_identifiers(etype.value, pairs)).values())
-        others = sorted(linked - {candidate})
-        return others[0] if others else candidate
+        return await self.identity.reserve(
+            self.store, entity.entity_type.value, pairs, plan.caller.system
+        )
 
     async def _current(self, item: Planned) -> None:
         """What the store holds for the target now; If-Match; delete preconditions."""
@@ -318,45 +323,10 @@ class WritePlanner:
         item.status = 200 if item.alive else 201
 
     async def finish(self, plan: WritePlan) -> list[Answer]:
-        """After the pipeline took the plan: the deletes, the wait for the sync engine (bounded
-        by ``sync_wait``), then one answer per entry."""
-        await self._apply_deletes(plan)
+        """After the pipeline took the plan: the wait for the sync engine (bounded by
+        ``sync_wait``), then one answer per entry."""
         applied = await self._wait_applied(plan)
         return [await self._answer(p, applied) for p in plan.items]
-
-    async def _apply_deletes(self, plan: WritePlan) -> None:
-        for item in plan.items:
-            if item.entry.method != "DELETE" or item.answer is not None:
-                continue
-            assert item.current is not None and item.entity_type is not None
-            tombstone: Json = {
-                "id": item.current.id,
-                "entity_type": item.entity_type.value,
-                "identifiers": [],
-                "meta": {"source": DELETED_SOURCE, "field_sources": {}},
-            }
-            try:
-                await self.store.save_entity(
-                    item.entity_type.value,
-                    item.current.id,
-                    tombstone,
-                    source=DELETED_SOURCE,
-                    event_kind="fhir.deleted",
-                    expected_version=item.current.version,
-                )
-            except VersionConflict as exc:
-                raise FhirError(
-                    409,
-                    "conflict",
-                    "the resource changed while it was being deleted",
-                    location=item.entry.location or None,
-                ) from exc
-            log.info(
-                "FHIR delete of %s/%s by %s",
-                item.entity_type.value,
-                item.current.id,
-                plan.caller.client,
-            )
 
     async def _wait_applied(self, plan: WritePlan) -> bool:
         """Until the sync engine has applied every event (bounded by ``sync_wait``)."""
@@ -377,18 +347,33 @@ class WritePlanner:
             delay = min(delay * 2, 0.05)
         return True
 
+    async def _deleted(self, item: Planned, applied: bool) -> Answer:
+        """204 once the sync engine removed the record; 409 when it did not, because the
+        record changed after the delete was planned; 202 past the wait."""
+        e = item.entry
+        if not applied:
+            return _accepted(item)
+        assert item.fhir_id is not None
+        stored = await self.reader.read(e.resource_type, item.fhir_id)
+        if stored is not None and not stored.deleted:
+            raise FhirError(
+                409,
+                "conflict",
+                "the resource changed while it was being deleted",
+                location=e.location or None,
+            )
+        return Answer(204, None, e.resource_type, item.fhir_id)
+
     async def _answer(self, item: Planned, applied: bool) -> Answer:
         e = item.entry
         if item.answer is not None:
             return item.answer
         if e.method == "DELETE":
-            return Answer(204, None, e.resource_type, item.fhir_id)
+            return await self._deleted(item, applied)
         assert item.fhir_id is not None
         stored = await self.reader.read(e.resource_type, item.fhir_id) if applied else None
         if stored is None or stored.deleted:
-            report = Report()
-            report.info("informational", "accepted; not yet applied to the hub's state")
-            return Answer(202, operation_outcome(report), e.resource_type, item.fhir_id)
+            return _accepted(item)
         return Answer(
             item.status,
             stored.resource,
@@ -397,6 +382,13 @@ class WritePlanner:
             stored.version,
             stored.last_updated,
         )
+
+
+def _accepted(item: Planned) -> Answer:
+    """202: confirmed by the broker, not yet applied by the sync engine within the wait."""
+    report = Report()
+    report.info("informational", "accepted; not yet applied to the hub's state")
+    return Answer(202, operation_outcome(report), item.entry.resource_type, item.fhir_id)
 
 
 def _found(stored: Stored) -> Answer:

@@ -162,3 +162,62 @@ async def test_racing_creates_of_one_new_patient_make_one_record(api: Api) -> No
     assert len(ids) == 1
     assert sorted(r.status for r in answers).count(201) >= 1
     assert await api.store.count_entities() == {"Patient": 1}
+
+
+async def test_racing_creates_of_one_identifier_make_one_record_on_postgresql(
+    pg_url: str,
+) -> None:
+    """The FHIR backend reserves a create's id through the hub's identity service: the
+    store's insert-ignore lets the first reservation win, every racer takes its id."""
+    import asyncio
+
+    async with running_api(pg_url) as api:
+        body = {"resourceType": "Patient", "identifier": [{"system": "urn:race", "value": "PG-1"}]}
+        answers = await asyncio.gather(*(api.post("Patient", body) for _ in range(2)))
+        assert {r.status for r in answers} <= {200, 201}
+        ids = {(await r.json())["id"] for r in answers}
+        assert len(ids) == 1
+        assert await api.store.count_entities() == {"Patient": 1}
+
+
+async def test_a_delete_that_lost_a_race_to_an_update_is_409(tmp_path: Any) -> None:
+    """The delete is planned against version 1; an update is applied before the sync engine
+    gets to the removal: the record is not removed and the answer is 409."""
+    import asyncio
+
+    from fhirapi_support import _sync_loop
+
+    from hub.sync import SyncEngine
+    from queues import events_exchange, sync_queue
+
+    async with running_api(f"sqlite:///{tmp_path / 'h.db'}", sync=False) as api:
+        engine = SyncEngine(
+            api.store, api.transport, events_exchange=events_exchange(api.namespace)
+        )
+
+        def consuming() -> asyncio.Task[None]:
+            return asyncio.create_task(_sync_loop(api.transport, sync_queue(api.namespace), engine))
+
+        consumer = consuming()
+        assert (await api.put("Patient/example", patient())).status == 201
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+
+        deleting = asyncio.create_task(api.delete("Patient/example"))
+        while len(await api.store.list_messages()) < 2:
+            await asyncio.sleep(0.01)  # the delete is confirmed and waits for the engine
+        renamed = Patient(id="example", birth_date="1975-01-01")
+        event = Event(
+            kind=EventKind.PATIENT_UPDATED,
+            entity=renamed,
+            provenance=Provenance(source_system="lab", format="hl7v2"),
+        )
+        await engine.apply(Envelope(source_system="lab", format="hl7v2", payload=event))
+        consumer = consuming()
+        try:
+            resp = await deleting
+            assert resp.status == 409, await resp.text()
+            assert (await api.get("Patient/example")).status == 200
+        finally:
+            consumer.cancel()
+            await asyncio.gather(consumer, return_exceptions=True)
