@@ -42,8 +42,6 @@ __all__ = [
     "FollowsUp",
     "InboundFormat",
     "InboundResult",
-    "MessageIdentity",
-    "InboundOutcome",
     "Pipeline",
     "RefusalAnswer",
 ]

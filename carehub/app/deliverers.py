@@ -29,6 +29,7 @@ from hub.config import (
     X12Outbox,
     secret,
 )
+from hub.context import Vocabulary
 from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ids import delivery_key, mllp_control_id, outbox_file_name
@@ -221,7 +222,7 @@ class MllpDeliverer:
 
     format = "hl7v2"
 
-    def __init__(self, name: str, system: SystemConfig, outbound: MllpOutbound, vocab: Any):
+    def __init__(self, name: str, system: SystemConfig, outbound: MllpOutbound, vocab: Vocabulary):
         self.name = name
         self.options = Hl7v2OutboundOptions(
             version=outbound.version,
@@ -382,7 +383,7 @@ class X12OutboxDeliverer:
 
 
 def make_deliverer(
-    name: str, system: SystemConfig, config: HubConfig, store: Store, vocab: Any
+    name: str, system: SystemConfig, config: HubConfig, store: Store, vocab: Vocabulary
 ) -> Deliverer[Any]:
     """The deliverer for ``system``'s outbound endpoint."""
     outbound = system.outbound

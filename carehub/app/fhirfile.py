@@ -22,7 +22,7 @@ from hub.canonical import Entity, Event, EventKind
 from hub.context import MapContext
 from hub.errors import MappingError, ParseError, UnsupportedMessage
 from hub.findings import Report
-from hub.pipeline import MessageIdentity
+from hub.judge import MessageIdentity
 from mappings.fhir import FhirMapContext, event_kind, from_fhir
 
 __all__ = ["FhirFile", "FhirFileFormat", "Mapped"]

@@ -20,7 +20,8 @@ from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError
 from hub.findings import Report
-from hub.pipeline import InboundOutcome, InboundResult, MessageIdentity, Pipeline
+from hub.judge import InboundOutcome, MessageIdentity
+from hub.pipeline import InboundResult, Pipeline
 from mappings.hl7v2 import INBOUND, map_message
 
 __all__ = ["Hl7v2Inbound", "mllp_handler", "mllp_refuser", "peer_text", "supported_triggers"]

@@ -21,7 +21,8 @@ from carehub.app.fhir import make_fhir_app
 from carehub.app.x12 import X12Inbound
 from hub.config import HubConfig, X12HttpInbound
 from hub.errors import ConfigError, ParseError
-from hub.pipeline import InboundOutcome, Pipeline
+from hub.judge import InboundOutcome
+from hub.pipeline import Pipeline
 from hub.ports import Store, Transport
 from hub.sync import IdentityService
 from queues import ParkedMessage, work_queue

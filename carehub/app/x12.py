@@ -21,7 +21,8 @@ from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import UnsupportedMessage
 from hub.findings import Report, Severity
-from hub.pipeline import InboundOutcome, InboundResult, MessageIdentity, Pipeline
+from hub.judge import InboundOutcome, MessageIdentity
+from hub.pipeline import InboundResult, Pipeline
 from hub.ports import Store
 from mappings.x12 import map_transaction
 

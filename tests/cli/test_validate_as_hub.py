@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from carehub.app.hl7v2 import Hl7v2Inbound
 from carehub.app.x12 import X12Inbound
 from carehub.cli import cli
-from hub.pipeline import InboundOutcome, Pipeline
+from hub.judge import InboundOutcome
+from hub.pipeline import Pipeline
 from hub.store import SqlStore
 from queues import MemoryTransport, build_topology, ingress_exchange
 from tests.adapters.fhir.api.fhirapi_support import running_api

@@ -17,7 +17,8 @@ from carehub.app.hl7v2 import Hl7v2Inbound
 from carehub.app.x12 import X12Inbound
 from hub import ids
 from hub.canonical import EntityType, Event, EventKind, Patient, Provenance, Ref
-from hub.pipeline import InboundFormat, InboundOutcome, Pipeline
+from hub.judge import InboundOutcome
+from hub.pipeline import InboundFormat, Pipeline
 from hub.store import SqlStore
 from queues import MemoryTransport, build_topology, ingress_exchange, sync_queue
 from tests.e2e.test_adt_to_fhir import A04

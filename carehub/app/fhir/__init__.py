@@ -18,11 +18,10 @@ from __future__ import annotations
 from carehub.app.fhir.app import make_fhir_app, store_audit
 from carehub.app.fhir.backend import FHIR_PORT, HubFhirBackend
 from carehub.app.fhir.plan import WritePlan
-from carehub.app.fhir.views import DELETED_SOURCE, views
+from carehub.app.fhir.views import views
 from carehub.app.fhir.writes import FhirInboundFormat
 
 __all__ = [
-    "DELETED_SOURCE",
     "FHIR_PORT",
     "FhirInboundFormat",
     "HubFhirBackend",

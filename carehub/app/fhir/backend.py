@@ -30,8 +30,9 @@ from carehub.app.fhir.writes import FhirInboundFormat, WritePlanner
 from conformance.fhir import operation_outcome, outcome_bytes
 from hub.config import MatchingConfig, MatchRule
 from hub.errors import ParseError, StoreUnavailable
-from hub.findings import Report, Severity
-from hub.pipeline import InboundOutcome, Pipeline
+from hub.findings import IssueType, Report, Severity
+from hub.judge import InboundOutcome
+from hub.pipeline import Pipeline
 from hub.ports import Store
 from hub.sync import IdentityService
 from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, ResourceMapping, load_vocabulary
@@ -175,6 +176,6 @@ class HubFhirBackend:
 def _status_of(outcome: InboundOutcome, report: Report) -> int:
     if outcome is InboundOutcome.UNAVAILABLE:
         return 503
-    if any(f.code == "structure" for f in report.errors):
+    if any(f.code == IssueType.STRUCTURE for f in report.errors):
         return 400
     return 422

@@ -13,10 +13,11 @@ from pydantic import ValidationError
 
 from adapters.fhir.api import FhirError, ResourceSupport, Stored, matches, parse_search
 from adapters.fhir.api.search import date_range
-from carehub.app.fhir.views import DELETED_SOURCE, ScheduleView, View, entity_of
+from carehub.app.fhir.views import ScheduleView, View, entity_of
 from hub.canonical import EntityType
 from hub.ports import Store
 from hub.records import EntityRecord
+from hub.sync import DELETED_SOURCE
 from mappings.fhir import FhirMapContext
 
 __all__ = ["FhirReader"]

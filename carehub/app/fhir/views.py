@@ -18,13 +18,11 @@ from hub.canonical import EntityType
 from hub.canonical.entities import Entity
 from hub.errors import MappingError, UnsupportedMessage
 from hub.records import EntityRecord
-from hub.sync import DELETED_SOURCE
 from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, ResourceMapping
 from mappings.fhir.appointment import schedule_to_fhir, slot_to_fhir
 from mappings.fhir.practitioner import practitioner_role_to_fhir
 
 __all__ = [
-    "DELETED_SOURCE",
     "RoleView",
     "ScheduleView",
     "SlotView",

@@ -27,7 +27,7 @@ from conformance.fhir import check_resource, operation_outcome, outcome_bytes
 from hub.canonical import REMOVED, EntityType, Event, EventKind
 from hub.context import MapContext
 from hub.findings import Report
-from hub.pipeline import InboundOutcome, MessageIdentity
+from hub.judge import InboundOutcome, MessageIdentity
 from hub.ports import Store
 from hub.sync import CONSUMER as SYNC_CONSUMER
 from hub.sync import IdentityService
