@@ -11,19 +11,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+import pika
 import pika.exceptions as px
 
 from hub.errors import BrokerUnavailable
+from hub.ports import Topology
 from queues._pika import Channel, message_properties
 from queues.delivery import BaseDelivery
 from queues.topology import DEFAULT_EXCHANGE
 
-if TYPE_CHECKING:  # the transport creates subscriptions: a runtime import would be a cycle
-    from queues.amqp import AmqpTransport
 
-__all__ = ["AmqpDelivery", "AmqpSubscription"]
+class ConsumerHost(Protocol):
+    """What a subscription needs of the transport that owns the connection
+    (:class:`queues.amqp.AmqpTransport`): the connection and its generation (bumped on every
+    reconnect), waiting for it, reporting a failed channel, forgetting a closed subscription,
+    and publishing with confirm (retry tiers, parking). A protocol rather than an import, since
+    the transport creates the subscriptions."""
+
+    _conn: Any
+    _generation: int
+    _closing: bool
+    _op_timeout: float
+    _subs: set[AmqpSubscription]
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def topology(self) -> Topology: ...
+
+    async def _wait_connected(self, deadline: float | None) -> None: ...
+
+    def _channel_failed(self, chan: Channel, reason: BaseException) -> None: ...
+
+    async def publish_raw(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: pika.BasicProperties,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the transport's own signature
+    ) -> None: ...
+
+
+__all__ = ["AmqpDelivery", "AmqpSubscription", "ConsumerHost"]
 
 
 class AmqpSubscription:
@@ -33,7 +67,7 @@ class AmqpSubscription:
     deliveries back to the broker; they come again with ``redelivered=True``.
     """
 
-    def __init__(self, transport: AmqpTransport, queue: str, prefetch: int) -> None:
+    def __init__(self, transport: ConsumerHost, queue: str, prefetch: int) -> None:
         self._transport = transport
         self.queue = queue
         self.prefetch = prefetch

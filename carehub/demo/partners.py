@@ -18,6 +18,11 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.hl7v2 import parse
+from adapters.hl7v2.server import MllpServer
+from conformance.hl7v2 import render_ack
+from hub.findings import Report
+
 __all__ = ["FhirSink", "MllpSink", "SinkRecord"]
 
 FHIR_JSON = "application/fhir+json"
@@ -201,8 +206,6 @@ class MllpSink:
     _server: Any = None
 
     async def __aenter__(self) -> MllpSink:
-        from adapters.hl7v2.server import MllpServer
-
         self._server = MllpServer(self._handle, "127.0.0.1", self.port)
         await self._server.start()
         self.port = self._server.port
@@ -212,10 +215,6 @@ class MllpSink:
         await self._server.close()
 
     async def _handle(self, frame: bytes, peer: Any) -> bytes:
-        from adapters.hl7v2 import parse
-        from conformance.hl7v2 import render_ack
-        from hub.findings import Report
-
         self.received.append(frame)
         msg = parse(frame)
         report = Report()
