@@ -24,11 +24,15 @@ async def _never_applied(self: Any, env: Any) -> bool:
     return False
 
 
+def _never_removed(record: Any) -> bool:
+    return False
+
+
 def _allows_all(self: Any, resource_type: str, permission: str) -> bool:
     return True
 
 
-#: name → (module, class, attribute, replacement)
+#: name → (module, class — "" for a module-level function —, attribute, replacement)
 SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "echo": ("hub.sync.rules", "Echo", "judge", _no_judgement),
     "stale": ("hub.sync.rules", "Stale", "judge", _no_judgement),
@@ -36,6 +40,7 @@ SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "unchanged": ("hub.sync.rules", "Unchanged", "judge", _no_judgement),
     "redelivered": ("hub.sync.rules", "Redelivered", "judge", _no_judgement),
     "duplicate-event": ("hub.sync.engine", "SyncEngine", "_already_applied", _never_applied),
+    "removed-before": ("hub.sync.removal", "", "is_tombstone", _never_removed),
     "fhir-scope": ("adapters.fhir.api.auth", "ApiClient", "allows", _allows_all),
 }
 
@@ -47,7 +52,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if name not in SWITCHES:
         raise pytest.UsageError(f"{ENV}={name!r}: no such guarded check ({', '.join(SWITCHES)})")
     module, cls, attr, replacement = SWITCHES[name]
-    target = getattr(importlib.import_module(module), cls)
+    target = importlib.import_module(module)
+    if cls:
+        target = getattr(target, cls)
     if not hasattr(target, attr):
-        raise pytest.UsageError(f"{module}.{cls} has no {attr}: the guard table is stale")
+        raise pytest.UsageError(f"{module} {cls} has no {attr}: the guard table is stale")
     setattr(target, attr, replacement)
