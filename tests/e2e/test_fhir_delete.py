@@ -6,7 +6,7 @@ the reason, and a delete of a record already removed publishes nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 from carehub.app.hub import Hub
 from carehub.demo.partners import FhirSink, MllpSink
 from hub.config import parse_config
+from tests.waiting import eventually
 
 CONFIG = """
 hub:
@@ -73,19 +74,6 @@ async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         cfg = parse_config(text).with_overrides(db_url=f"sqlite:///{tmp_path / 'h.db'}")
         async with Hub(cfg) as hub, aiohttp.ClientSession(headers=HEADERS) as http:
             yield Site(hub, fhir, lab, http)
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def created(site: Site) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -21,6 +21,7 @@ from adapters.hl7v2.client import MllpClient
 from carehub.app.hub import Hub
 from carehub.demo.partners import FhirSink, MllpSink
 from hub.config import parse_config
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -148,19 +149,6 @@ async def site(
         cfg = parse_config(text).with_overrides(db_url=db_url, amqp_url=amqp_url)
         async with Hub(cfg) as hub:
             yield Site(hub, fhir, lab)
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def test_one_patient_from_hl7v2_fhir_and_x12(site: Site, corpus: Path):
