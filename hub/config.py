@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -398,9 +398,3 @@ def secret(env_name: str | None, what: str) -> str:
     if not value:
         raise ConfigError(f"{what}: environment variable {env_name} is not set")
     return value
-
-
-def iter_inbound(cfg: HubConfig) -> Iterator[tuple[str, InboundPort]]:
-    for name, system in cfg.systems.items():
-        for port in system.inbound:
-            yield name, port
