@@ -111,9 +111,13 @@ class X12InboxInbound(_Model):
 
 
 class X12HttpInbound(_Model):
+    """The system posts interchanges to ``/x12/{system}`` on the hub's HTTP server."""
+
     type: Literal["x12-http"]
     name: str | None = None
-    client: str | None = None
+    #: the API client (``clients:``) whose token alone may post as this system (required:
+    #: without it any client's token would do)
+    client: str
 
 
 InboundPort = Annotated[
@@ -347,6 +351,12 @@ def _describe(exc: ValidationError, source: str, lines: Mapping[tuple[str, ...],
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the config reference in the README)"
+        elif err["type"] == "missing" and err["loc"][-2:] == ("x12-http", "client"):
+            system = loc[1] if len(loc) > 1 else "{system}"
+            msg += (
+                " (name the API client, under clients:, whose token alone may post to"
+                f" /x12/{system})"
+            )
         problems.append(f"{source}:{line}: {key}: {msg}")
     return "\n".join(problems)
 
@@ -388,6 +398,23 @@ def _check_references(cfg: HubConfig, source: str, lines: Mapping[tuple[str, ...
                     f"systems.{name}.inbound.{i}.client: no client {client!r} "
                     "under clients:"
                 )
+    _check_shared_tokens(cfg, source, lines)
+
+
+def _check_shared_tokens(cfg: HubConfig, source: str, lines: Mapping[tuple[str, ...], int]) -> None:
+    """Two clients naming one token variable would be one identity: the token would sign
+    in as whichever is found first. Refused; equal values in two variables are refused at
+    start (``carehub.app.access``), where the values are known."""
+    first: dict[str, str] = {}
+    for cid, client in cfg.clients.items():
+        other = first.setdefault(client.token_env, cid)
+        if other != cid:
+            loc = ("clients", cid, "token_env")
+            raise ConfigError(
+                f"{source}:{_nearest_line(loc, lines)}: clients.{cid}.token_env: "
+                f"{client.token_env} is the token variable of client {other!r} too; "
+                "each client needs its own token"
+            )
 
 
 def secret(env_name: str | None, what: str) -> str:

@@ -31,14 +31,26 @@ def authenticator(config: HubConfig) -> Authenticator:
 
 def api_clients(config: HubConfig) -> dict[str, tuple[str, str, list[str]]]:
     """``{client id: (token, system, scopes)}`` from ``clients:``; a client whose token
-    variable is unset is left out (it cannot authenticate), with a warning naming it."""
+    variable is unset is left out (it cannot authenticate), with a warning naming it.
+
+    Two clients whose variables hold the same token are a ``ConfigError``: the token would
+    sign in as one of them, with its scopes and its system. The message names the clients
+    and the variables, never the value."""
     out = {}
+    holder: dict[str, str] = {}  # token -> the first client holding it
     for cid, client in config.clients.items():
         try:
             token = secret(client.token_env, f"clients.{cid}.token_env")
         except ConfigError:
             log.warning("API client %s: its token variable is not set; it cannot sign in", cid)
             continue
+        other = holder.setdefault(token.strip(), cid)
+        if other != cid:
+            raise ConfigError(
+                f"clients.{cid}.token_env: {client.token_env} holds the same token as "
+                f"{config.clients[other].token_env} (client {other!r}); each client needs "
+                "its own token"
+            )
         out[cid] = (token, _client_system(config, cid, client.system), list(client.scopes))
     return out
 

@@ -3,8 +3,9 @@
 
 Every endpoint but /health and /fhir/metadata needs a bearer token of a configured client
 (``clients:``), checked by the one authenticator the FHIR API uses too
-(``carehub/app/access.py``); admin endpoints need a client with the ``carehub/admin`` scope.
-Every admin action is written to the audit trail.
+(``carehub/app/access.py``); admin endpoints need a client with the ``carehub/admin`` scope,
+``/x12/{system}`` the client its port names. Every denial (401 and 403), every admin action
+and every read of parked messages is written to the audit trail.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ __all__ = ["HttpServer", "http_wanted"]
 log = logging.getLogger("carehub.http")
 
 EDI = "application/edi-x12"
+
+#: the longest audit subject taken from a URL (an unknown path is attacker-chosen)
+_SUBJECT_MAX = 200
 
 
 def http_wanted(config: HubConfig) -> bool:
@@ -114,16 +118,19 @@ class HttpServer:
 
     async def x12(self, request: web.Request) -> web.Response:
         """One interchange in; its TA1/999/997 out (200), or 503 when nothing could be made
-        durable (send again later)."""
+        durable (send again later). Only the client the system's port names may post: the
+        token is checked before the system, so an unauthenticated caller learns nothing about
+        which systems exist (401 for all)."""
         system = request.match_info["system"]
+        subject = f"x12:{system}"
+        client = await self._authenticated(request, subject)
+        if isinstance(client, web.Response):
+            return client
         port = self.x12_ports.get(system)
         if port is None:
             return _problem(404, f"system {system} takes no X12 over HTTP")
-        client = self._client(request)
-        if client is None:
-            return _problem(401, "a bearer token is needed", auth=True)
-        if port.client is not None and client.id != port.client:
-            await self._audit(client.id, "denied", f"x12:{system}", request)
+        if client.id != port.client:
+            await self._denied(client.id, subject, request, 403)
             return _problem(403, f"client {client.id} may not send X12 as {system}")
         body = await request.read()
         port_name = port.name or "x12-http"
@@ -136,12 +143,12 @@ class HttpServer:
                 lambda outcome, report: b"HTTP 415",
                 system=system,
                 port=port_name,
-                peer=request.remote,
+                peer=_peer(request, client),
             )
             return _problem(415, text)
         fmt = X12Inbound(self.store, partner=system)
         result = await self.pipeline.receive(
-            fmt, body, system=system, port=port_name, peer=request.remote
+            fmt, body, system=system, port=port_name, peer=_peer(request, client)
         )
         if result.outcome is InboundOutcome.UNAVAILABLE:
             return _problem(
@@ -170,6 +177,8 @@ class HttpServer:
         )
 
     async def parked(self, request: web.Request) -> web.Response:
+        """Parked messages with the partner's reason — which may quote content, so the read
+        is audited before anything is shown (no audit record, no answer: 503)."""
         client = await self._admin(request)
         if isinstance(client, web.Response):
             return client
@@ -178,6 +187,13 @@ class HttpServer:
             return _problem(404, f"no destination {dest}")
         peek = getattr(self.transport, "peek_parked", None)
         items = await peek(work_queue(self.config.hub.namespace, dest)) if peek else []
+        try:
+            await self._audit(
+                client.id, "read", f"parked:{dest}", request, detail=f"{len(items)} messages"
+            )
+        except Exception as exc:
+            log.warning("audit record not written, parked list withheld: %s", type(exc).__name__)
+            return _problem(503, "the read could not be audited; try again later")
         return web.json_response([_parked_view(i) for i in items])
 
     async def replay(self, request: web.Request) -> web.Response:
@@ -198,27 +214,54 @@ class HttpServer:
     def _client(self, request: web.Request) -> ApiClient | None:
         return self.auth.identify(request.headers.get("Authorization"))
 
-    async def _admin(self, request: web.Request) -> ApiClient | web.Response:
+    async def _authenticated(self, request: web.Request, subject: str) -> ApiClient | web.Response:
+        """The calling client, or 401 (audited as ``denied`` by ``anonymous``)."""
         client = self._client(request)
         if client is None:
+            await self._denied("anonymous", subject, request, 401)
             return _problem(401, "a bearer token is needed", auth=True)
+        return client
+
+    async def _admin(self, request: web.Request) -> ApiClient | web.Response:
+        client = await self._authenticated(request, request.path)
+        if isinstance(client, web.Response):
+            return client
         if not client.has_scope(ADMIN_SCOPE):
-            await self._audit(client.id, "denied", request.path, request)
+            await self._denied(client.id, request.path, request, 403)
             return _problem(403, f"the {ADMIN_SCOPE} scope is needed")
         return client
+
+    async def _denied(self, actor: str, subject: str, request: web.Request, status: int) -> None:
+        """Audit a denial (outcome: the HTTP status). A denial stands even when the record
+        cannot be written; that is logged (error class only)."""
+        try:
+            await self.store.audit(
+                actor=actor,
+                action="denied",
+                outcome=str(status),
+                subject=subject[:_SUBJECT_MAX],
+                peer=request.remote,
+            )
+        except Exception as exc:
+            log.warning("audit record of a denial not written: %s", type(exc).__name__)
 
     async def _audit(
         self, actor: str, action: str, subject: str, request: web.Request, detail: str | None = None
     ) -> None:
-        outcome = "denied" if action == "denied" else "ok"
         await self.store.audit(
             actor=actor,
             action=action,
-            outcome=outcome,
+            outcome="ok",
             subject=subject,
             peer=request.remote,
             detail=detail,
         )
+
+
+def _peer(request: web.Request, client: ApiClient) -> str:
+    """Where an X12 post comes from and who sent it, for the message log and the audit
+    trail (as MLLP names a certificate's ``cn=``)."""
+    return f"{request.remote} client={client.id}"
 
 
 def _parked_view(item: ParkedMessage) -> dict[str, Any]:
