@@ -1,19 +1,52 @@
 """``carehub messages`` and ``carehub deliveries``: the raw message log (every message in
-and out, its status, findings and answer) and what was delivered where."""
+and out, its status, findings and answer) and what was delivered where.
+
+The message log holds raw PHI: ``messages list`` and ``messages show`` are audited as reads
+(actor ``cli:<OS user>``, peer ``cli@<host>``) before anything is printed; when the record
+cannot be written, nothing is shown."""
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 import sys
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from carehub.cli.common import db_option, emit, fail, friendly, json_option, store_call
-from hub.records import DeliveryStatus, MessageStatus
+from hub.errors import StoreUnavailable
+from hub.records import DeliveryStatus, MessageRecord, MessageStatus
+
+if TYPE_CHECKING:  # the store is imported when a command opens it (start-up time)
+    from hub.store import SqlStore
 
 __all__ = ["deliveries", "messages"]
 
 S = TypeVar("S", MessageStatus, DeliveryStatus)
+
+
+def _who() -> tuple[str, str]:
+    """The audit actor and peer of this command: the OS user and the host it runs on."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container's bare uid): say the uid
+        user = f"uid:{os.getuid()}"
+    return f"cli:{user}", f"cli@{socket.gethostname()}"
+
+
+async def _audit_read(store: SqlStore, subject: str, outcome: str, detail: str | None) -> None:
+    """Record the read before anything is shown; no record, no output (a clear error)."""
+    actor, peer = _who()
+    try:
+        await store.audit(
+            actor=actor, action="read", outcome=outcome, subject=subject, peer=peer, detail=detail
+        )
+    except Exception as exc:
+        raise StoreUnavailable(
+            f"the read could not be written to the audit trail ({exc}); nothing is shown"
+        ) from exc
 
 
 def _status(vocabulary: type[S], value: str | None) -> S | None:
@@ -43,13 +76,22 @@ def messages_list(
     as_json: bool,
 ) -> None:
     """The newest messages first. Shows ids, never content (use ``messages show``)."""
-    rows = store_call(
-        db_url,
-        lambda s: s.list_messages(
+
+    async def listed(store: SqlStore) -> list[MessageRecord]:
+        found = await store.list_messages(
             status=_status(MessageStatus, status), system=system, direction=direction, limit=limit
-        ),
-    )
-    data = [
+        )
+        filters = [
+            f"{k}={v}"
+            for k, v in (("status", status), ("system", system), ("direction", direction))
+            if v
+        ]
+        detail = " ".join([f"{len(found)} listed", *filters])
+        await _audit_read(store, "messages", "ok", detail)
+        return found
+
+    rows = store_call(db_url, listed)
+    data: list[dict[str, Any]] = [
         {
             "id": m.id,
             "received_at": m.received_at.isoformat(),
@@ -85,7 +127,16 @@ def messages_list(
 @friendly
 def messages_show(message_id: str, raw_only: bool, db_url: str | None, as_json: bool) -> None:
     """One message: its raw bytes as received, status, findings and the answer we gave."""
-    m = store_call(db_url, lambda s: s.get_message(message_id))
+
+    async def shown(store: SqlStore) -> MessageRecord | None:
+        found = await store.get_message(message_id)
+        outcome = "ok" if found is not None else "not-found"
+        await _audit_read(
+            store, f"message:{message_id}"[:200], outcome, "raw" if raw_only else None
+        )
+        return found
+
+    m = store_call(db_url, shown)
     if m is None:
         fail(f"no message {message_id}")
     if raw_only:

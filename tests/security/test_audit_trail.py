@@ -1,6 +1,9 @@
 """Every message received, read, sent, replayed or parked leaves an audit record saying who,
 what, when, from where and with what outcome — driven through a running hub: MLLP in, FHIR
-read, delivery to a partner FHIR server, a partner refusal that parks, an admin replay."""
+read, delivery to a partner FHIR server, a partner refusal that parks, an admin read of the
+parked messages and their replay. Reads of the raw message log from the command line
+(``carehub messages list/show``) are audited with the OS user; a read whose audit record
+cannot be written shows nothing."""
 
 from __future__ import annotations
 
@@ -76,11 +79,16 @@ async def test_received_read_sent_parked_and_replayed_are_audited(
                 f"{base(hub)}/fhir/Patient/{patient_id}", headers=bearer("reader")
             ) as resp:
                 assert resp.status == 200
+            parked_list = f"{base(hub)}/admin/parked/billing"
+            async with http.get(parked_list, headers=bearer("ops")) as resp:
+                assert resp.status == 200 and len(await resp.json()) >= 1
             replay = f"{base(hub)}/admin/parked/billing/replay"
             async with http.post(replay, headers=bearer("ops")) as resp:
                 assert (await resp.json())["replayed"] >= 1
 
         reads = await store.audit_trail(action="read")
+        parked_reads = [r for r in reads if r.subject == "parked:billing"]
+        reads = [r for r in reads if r.subject != "parked:billing"]
         replayed = await store.audit_trail(action="replayed")
 
         assert {r.actor for r in received} == {"ehr"}
@@ -101,5 +109,123 @@ async def test_received_read_sent_parked_and_replayed_are_audited(
         assert replayed[0].actor == "ops" and replayed[0].peer == "127.0.0.1"
         assert replayed[0].subject == "destination:billing" and replayed[0].outcome == "ok"
 
-        for record in (received[0], reads[0], sent[0], parked[0], replayed[0]):
+        assert len(parked_reads) == 1
+        assert parked_reads[0].actor == "ops" and parked_reads[0].peer == "127.0.0.1"
+        assert parked_reads[0].outcome == "ok" and parked_reads[0].detail == "1 messages"
+
+        for record in (received[0], reads[0], sent[0], parked[0], parked_reads[0], replayed[0]):
             complete(record, started)
+
+
+def refuse_audit_inserts(db_file: Path) -> None:
+    """Make the database itself refuse new audit records (a real failure, from outside the
+    hub: a trigger), as a full disk or a revoked grant would."""
+    import sqlite3
+
+    with sqlite3.connect(db_file) as db:
+        db.execute(
+            "CREATE TRIGGER audit_refused BEFORE INSERT ON audit "
+            "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+        )
+
+
+async def test_a_parked_list_whose_read_cannot_be_audited_is_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    async with (
+        secured_hub(tmp_path, monkeypatch) as (hub, _sink),
+        aiohttp.ClientSession() as http,
+    ):
+        url = f"{base(hub)}/admin/parked/billing"
+        async with http.get(url, headers=bearer("ops")) as resp:
+            assert resp.status == 200
+        refuse_audit_inserts(tmp_path / "sec.db")
+        async with http.get(url, headers=bearer("ops")) as resp:
+            assert resp.status == 503
+            assert "could not be audited" in (await resp.json())["error"]
+        async with http.get(url) as resp:  # a denial stands without its record
+            assert resp.status == 401
+
+
+def seed_message(db: str, raw: bytes) -> str:
+    from hub.store import SqlStore
+
+    async def seed() -> str:
+        store = await SqlStore.open(db)
+        try:
+            return await store.record_message(
+                direction="in", system="ehr", format="hl7v2", raw=raw, status="accepted"
+            )
+        finally:
+            await store.close()
+
+    return asyncio.run(seed())
+
+
+def read_trail(db: str, action: str) -> list[AuditRecord]:
+    from hub.store import SqlStore
+
+    async def trail() -> list[AuditRecord]:
+        store = await SqlStore.open(db)
+        try:
+            return await store.audit_trail(action=action)
+        finally:
+            await store.close()
+
+    return asyncio.run(trail())
+
+
+RAW = b"MSH|^~\\&|EHR|GH|HUB|GH|20240101||ADT^A04|M1|P|2.5.1\rPID|1||4455667||Okonkwo^Chidinma"
+
+
+def test_cli_reads_of_the_message_log_are_audited_with_the_os_user(tmp_path: Path):
+    import getpass
+    import socket
+
+    from click.testing import CliRunner
+
+    from carehub.cli import cli
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    started = datetime.now(UTC)
+    mid = seed_message(db, RAW)
+    runner = CliRunner()
+    for args in (
+        ["messages", "list", "--system", "ehr"],
+        ["messages", "show", mid],
+        ["messages", "show", mid, "--raw"],
+        ["messages", "show", "no-such-id"],
+    ):
+        runner.invoke(cli, [*args, "--db-url", db], catch_exceptions=False)
+    reads = sorted(read_trail(db, "read"), key=lambda r: r.id)
+    who = f"cli:{getpass.getuser()}"
+    assert [(r.actor, r.subject, r.outcome, r.detail) for r in reads] == [
+        (who, "messages", "ok", "1 listed system=ehr"),
+        (who, f"message:{mid}", "ok", None),
+        (who, f"message:{mid}", "ok", "raw"),
+        (who, "message:no-such-id", "not-found", None),
+    ]
+    for record in reads:
+        assert record.peer == f"cli@{socket.gethostname()}"
+        complete(record, started)
+
+
+def test_cli_shows_no_raw_message_when_the_read_cannot_be_audited(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from carehub.cli import cli
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    mid = seed_message(db, RAW)
+    refuse_audit_inserts(tmp_path / "cli.db")
+    runner = CliRunner()
+    for args in (
+        ["messages", "show", mid, "--raw"],
+        ["messages", "show", mid],
+        ["messages", "list"],
+    ):
+        result = runner.invoke(cli, [*args, "--db-url", db], catch_exceptions=False)
+        assert result.exit_code != 0, args
+        assert b"Okonkwo" not in result.stdout_bytes and mid.encode() not in result.stdout_bytes
+        assert "could not be written to the audit trail" in result.output
+        assert "Traceback" not in result.output
