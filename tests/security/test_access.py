@@ -124,8 +124,9 @@ async def test_x12_over_http_needs_the_token_of_the_systems_client(hub: Hub):
         assert (await call(hub, "POST", "/x12/clearinghouse", headers, isa))[0] == 401
     for client in ("reader", "writer", "ops"):
         assert (await call(hub, "POST", "/x12/clearinghouse", bearer(client), isa))[0] == 403
-    assert (await call(hub, "POST", "/x12/clearinghouse", bearer("ch"), isa))[0] == 200
     assert hub.store is not None
+    assert not await hub.store.list_messages(direction="in")  # nothing taken from them
+    assert (await call(hub, "POST", "/x12/clearinghouse", bearer("ch"), isa))[0] == 200
     denied = [
         (a.actor, a.outcome)
         for a in await hub.store.audit_trail(action="denied")
