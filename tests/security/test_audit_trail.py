@@ -178,9 +178,12 @@ def read_trail(db: str, action: str) -> list[AuditRecord]:
 RAW = b"MSH|^~\\&|EHR|GH|HUB|GH|20240101||ADT^A04|M1|P|2.5.1\rPID|1||4455667||Okonkwo^Chidinma"
 
 
-def test_cli_reads_of_the_message_log_are_audited_with_the_os_user(tmp_path: Path):
-    import getpass
+def test_cli_reads_of_the_message_log_are_audited_with_the_os_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     import socket
+
+    monkeypatch.setenv("LOGNAME", "audit-tester")  # the OS login name getpass reads first
 
     from click.testing import CliRunner
 
@@ -198,7 +201,7 @@ def test_cli_reads_of_the_message_log_are_audited_with_the_os_user(tmp_path: Pat
     ):
         runner.invoke(cli, [*args, "--db-url", db], catch_exceptions=False)
     reads = sorted(read_trail(db, "read"), key=lambda r: r.id)
-    who = f"cli:{getpass.getuser()}"
+    who = "cli:audit-tester"
     assert [(r.actor, r.subject, r.outcome, r.detail) for r in reads] == [
         (who, "messages", "ok", "1 listed system=ehr"),
         (who, f"message:{mid}", "ok", None),
