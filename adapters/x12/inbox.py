@@ -213,6 +213,7 @@ class InboxWatcher:
         self._noted: set[tuple[str, int]] = set()
         self._real: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._polling = asyncio.Lock()
 
     async def start(self) -> None:
         await asyncio.to_thread(self._prepare)
@@ -242,6 +243,10 @@ class InboxWatcher:
 
     async def poll_once(self) -> int:
         """Finish leftovers from a crash, then claim and handle new files. Returns how many."""
+        async with self._polling:  # one poll at a time (the loop's and a caller's)
+            return await self._poll()
+
+    async def _poll(self) -> int:
         count = 0
         with self._open_dirs() as dirs:
             for leftover in sorted(os.listdir(dirs.processing)):
@@ -460,7 +465,7 @@ def _subdir(parent: int, name: str, *, where: Path) -> int:
         except OSError as exc:
             if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
-        aside = f".{name}.refused-{_stamp()}"
+        aside = f".{name.lstrip('.')}.refused-{_stamp()}"
         with contextlib.suppress(FileNotFoundError):
             os.rename(name, aside, src_dir_fd=parent, dst_dir_fd=parent)
             log.warning(
