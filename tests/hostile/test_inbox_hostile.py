@@ -48,14 +48,14 @@ def _finding(inbox: Path, name: str) -> str:
 
 
 async def _refused(inbox: Path, name: str) -> str:
-    await eventually(lambda: (inbox / "error" / f"{name}.findings.json").exists(), 5)
+    await eventually((inbox / "error" / f"{name}.findings.json").exists, 5)
     return _finding(inbox, name)
 
 
 async def _still_processing(inbox: Path) -> None:
     """A good-enough file dropped after the hostile one is still answered."""
     (inbox / "after.edi").write_bytes(ISA)
-    await eventually(lambda: (inbox / "error" / "after.edi").exists(), 5)
+    await eventually((inbox / "error" / "after.edi").exists, 5)
     assert any((inbox / "acks").iterdir())
 
 

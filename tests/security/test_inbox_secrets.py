@@ -54,7 +54,7 @@ async def test_a_link_to_a_file_of_secrets_is_refused_and_nothing_of_it_is_kept(
     inbox = tmp_path / "inbox"
     async with await _hub(tmp_path, inbox) as hub:
         (inbox / "environ.edi").symlink_to(secret)
-        await eventually(lambda: (inbox / "error" / "environ.edi.findings.json").exists())
+        await eventually((inbox / "error" / "environ.edi.findings.json").exists)
         assert hub.store is not None
         stored = await hub.store.list_messages(direction="in")
     assert stored == []  # not read, so not in the message log
