@@ -130,6 +130,8 @@ class FhirOutbound(_Model):
     timeout: float = 30.0
     #: identifier system URI this partner uses for patients (conditional update key)
     patient_identifier_system: str | None = None
+    #: a 3xx answer (never followed): ``fail`` parks the delivery, ``retry`` retries it
+    redirects: Literal["fail", "retry"] = "fail"
 
 
 class MllpOutbound(_Model):
