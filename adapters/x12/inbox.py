@@ -151,7 +151,7 @@ class Outbox:
                 ) from exc
             raise
         try:
-            tmp = f".{name[:200]}.{uuid.uuid4().hex[:8]}.tmp"
+            tmp = f".{_short(name)}.{uuid.uuid4().hex[:8]}.tmp"
             _write_new(folder, tmp, data)
             os.rename(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
             os.fsync(folder)
@@ -210,7 +210,7 @@ class InboxWatcher:
         #: a handler that keeps raising on the same file gets it moved to error/ after this
         self.max_failures = 5
         self._failures: dict[str, int] = {}
-        self._noted: set[tuple[str, int]] = set()
+        self._noted: set[tuple[str, str]] = set()
         self._real: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._polling = asyncio.Lock()
@@ -288,8 +288,8 @@ class InboxWatcher:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
-                if stat.S_ISDIR(st.st_mode):
-                    self._note_folder(name, st.st_ino)
+                if stat.S_ISDIR(st.st_mode):  # not looked into, not moved: said once
+                    self._note(name, "is a folder; not read (only files are)")
                     continue
                 if now - st.st_mtime >= self.settle_seconds:
                     ready.append(name)
@@ -302,20 +302,22 @@ class InboxWatcher:
         parent = os.path.realpath(self.outbox.path.parent)
         return self.outbox.path.name if parent == self._real else None
 
-    def _note_folder(self, name: str, inode: int) -> None:
-        """A folder in the inbox is not read (files are not looked for below the inbox):
-        said once, not moved."""
-        if (name, inode) not in self._noted:
-            self._noted.add((name, inode))
-            log.warning("inbox %s: %s is a folder; not read (only files are)", self.path, name)
+    def _note(self, name: str, why: str) -> None:
+        """Say once that ``name`` is left where it is, and why."""
+        if (name, why) not in self._noted:
+            self._noted.add((name, why))
+            log.warning("inbox %s: %s %s", self.path, name, why)
 
     def _claim(self, name: str, dirs: _Dirs) -> str | None:
         """Atomically move ``name`` into .processing; None if another watcher got it. A link
         is moved as a link: rename never follows it."""
-        target = f"{_stamp()}-{name[:200]}"
+        target = f"{_stamp()}-{_short(name)}"
         try:
             os.rename(name, target, src_dir_fd=dirs.root, dst_dir_fd=dirs.processing)
         except FileNotFoundError:
+            return None
+        except OSError as exc:  # said once; the other files are still taken
+            self._note(name, f"cannot be claimed ({exc.strerror or type(exc).__name__})")
             return None
         return target
 
@@ -352,8 +354,12 @@ class InboxWatcher:
             opened = self._open(claimed, dirs)
         except FileNotFoundError:
             return
-        except _Refused as why:
-            self._refuse(claimed, original, str(why), dirs)
+        except _Refused as refused:
+            self._refuse(claimed, original, str(refused), dirs)
+            return
+        except OSError as exc:  # unreadable to us (permissions): refused, not retried forever
+            reason = f"cannot be opened ({exc.strerror or type(exc).__name__})"
+            self._refuse(claimed, original, reason, dirs)
             return
         try:
             result = await self.handler(opened)
@@ -475,6 +481,12 @@ def _subdir(parent: int, name: str, *, where: Path) -> int:
                 aside,
             )
     raise OSError(errno.ELOOP, f"{where}/{name} keeps being replaced by a link")
+
+
+def _short(name: str, limit: int = 200) -> str:
+    """``name`` cut to ``limit`` bytes on disk, so a stamp can be put before it."""
+    raw = os.fsencode(name)
+    return name if len(raw) <= limit else os.fsdecode(raw[:limit])
 
 
 def _stamp() -> str:

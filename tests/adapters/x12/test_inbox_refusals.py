@@ -302,3 +302,18 @@ def test_a_link_planted_at_the_outbox_temp_name_is_not_written_through(
     with pytest.raises(FileExistsError):
         out.write("a.999", b"answer")
     assert secret_file.read_bytes() == SECRET
+
+
+async def test_a_name_at_the_file_system_limit_is_still_claimed_and_handled(tmp_path: Path):
+    """254 bytes of name leave no room for the claim stamp: the claimed name is cut (by
+    bytes, on disk) rather than the claim failing on every poll."""
+    handler = Recorder()
+    w = await _watcher(tmp_path, handler)
+    name = "é" * 125 + ".x12"
+    assert len(os.fsencode(name)) == 254
+    (w.path / name).write_bytes(b"ISA long")
+    _settle(w.path / name)
+    await w.poll_once()
+    await w.stop()
+    assert handler.seen == [b"ISA long"]
+    assert not (w.path / name).exists() and not list(w.processing.iterdir())
