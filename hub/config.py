@@ -108,6 +108,8 @@ class X12InboxInbound(_Model):
     poll_seconds: float = Field(default=2.0, gt=0)
     #: a file is taken once it has not changed for this long (the partner finished writing)
     settle_seconds: float = Field(default=1.0, ge=0)
+    #: a larger file is refused unread (moved to error/ with a finding); 64 MiB by default
+    max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
 
 
 class X12HttpInbound(_Model):
@@ -132,6 +134,8 @@ class FhirOutbound(_Model):
     timeout: float = 30.0
     #: identifier system URI this partner uses for patients (conditional update key)
     patient_identifier_system: str | None = None
+    #: a 3xx answer (never followed): ``fail`` parks the delivery, ``retry`` retries it
+    redirects: Literal["fail", "retry"] = "fail"
 
 
 class MllpOutbound(_Model):

@@ -4,6 +4,12 @@ Sorts the partner's answers (CONVENTIONS habit 2): 2xx → done; 429 and 5xx, co
 errors and timeouts → ``PartnerUnavailable`` (transient, ``retry_after`` from the header);
 other 4xx → ``PartnerRejected`` with the partner's OperationOutcome text. A short tenacity
 back-off covers blips; longer outages go to the broker's retry tiers.
+
+Redirects are never followed (``allow_redirects=False``): a write that ends at another
+origin is not a write to the partner, and the bearer token must not travel there. A 3xx is
+a failure that names the status and the origin of its ``Location`` (never its path or
+query) — ``PartnerRejected`` (parked) by default, ``PartnerUnavailable`` (retried) with
+``redirects="retry"`` (docs/security.md, "Outbound HTTP").
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
 from tenacity import (
@@ -27,9 +33,19 @@ from tenacity import (
 
 from hub.errors import PartnerRejected, PartnerUnavailable
 
-__all__ = ["FHIR_JSON", "FhirClient", "FhirResponse", "outcome_text"]
+__all__ = [
+    "FHIR_JSON",
+    "FhirClient",
+    "FhirResponse",
+    "RedirectPolicy",
+    "outcome_text",
+    "redirect_error",
+]
 
 FHIR_JSON = "application/fhir+json"
+
+#: what a 3xx answer is: ``fail`` a permanent failure (parked), ``retry`` a transient one
+RedirectPolicy = Literal["fail", "retry"]
 
 TokenSource = Callable[[], Awaitable[str | None]]
 
@@ -54,8 +70,10 @@ class FhirClient:
         attempts: int = 3,
         max_backoff: float = 5.0,
         session: aiohttp.ClientSession | None = None,
+        redirects: RedirectPolicy = "fail",
     ):
         self.base_url = base_url.rstrip("/")
+        self.redirects: RedirectPolicy = redirects
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._attempts = attempts
@@ -159,8 +177,17 @@ class FhirClient:
         data = json.dumps(body).encode() if body is not None else None
         try:
             async with self._http().request(
-                method, url, data=data, headers=headers, timeout=self._timeout
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
             ) as resp:
+                if 300 <= resp.status < 400:
+                    raise redirect_error(
+                        f"{method} {self.base_url}", resp.status, url, resp.headers, self.redirects
+                    )
                 raw = await resp.read()
                 return _sort(resp.status, raw, resp.headers)
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
@@ -170,6 +197,40 @@ class FhirClient:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         return self._session
+
+
+def redirect_error(
+    what: str, status: int, url: str, headers: Mapping[str, str], policy: RedirectPolicy
+) -> PartnerRejected | PartnerUnavailable:
+    """The failure a 3xx answer is (it is not followed): names the status and the origin
+    the ``Location`` points to — scheme, host and port only, no path, query or user."""
+    text = (
+        f"{what}: partner answered {status}, a redirect to {_origin(url, headers.get('Location'))}"
+        " (redirects are not followed)"
+    )
+    if policy == "retry":
+        return PartnerUnavailable(text, code=str(status))
+    return PartnerRejected(text, code=str(status))
+
+
+def _origin(base: str, location: str | None) -> str:
+    """``scheme://host[:port]`` of ``location`` (relative to ``base``), and whether it is
+    the partner's own origin; nothing else of it."""
+    if not location:
+        return "no Location"
+    try:
+        parts = urlsplit(urljoin(base, location.strip()))
+        host, port = parts.hostname, parts.port
+        own = urlsplit(base)
+        own_origin = (own.scheme, own.hostname, own.port)
+    except ValueError:
+        return "an unreadable Location"
+    if not parts.scheme or not host or not host.isprintable() or len(host) > 255:
+        return "an unreadable Location"
+    shown = f"[{host}]" if ":" in host else host
+    origin = f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
+    same = own_origin == (parts.scheme, host, port)
+    return f"{origin} ({'the same' if same else 'another'} origin)"
 
 
 def _by_identifier(resource_type: str, system: str | None, value: str) -> str:

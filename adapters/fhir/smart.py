@@ -3,7 +3,9 @@ whose FHIR servers ask for it (HL7 SMART App Launch 2.x, "Backend Services").
 
 The client signs a short-lived JWT (RS384 for an RSA key, ES384 for a P-384 EC key) with
 its private key, posts it to the partner's token endpoint as a ``client_credentials`` grant,
-and uses the access token until shortly before it expires.
+and uses the access token until shortly before it expires. The token request never follows
+a redirect: a 3xx fails (permanently by default, ``redirects="retry"`` transiently) naming
+the ``Location``'s origin only — the signed assertion goes nowhere but ``token_url``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from adapters.fhir.client import RedirectPolicy, redirect_error
 from hub.errors import ConfigError, PartnerRejected, PartnerUnavailable
 
 __all__ = ["SmartBackendAuth", "sign_assertion"]
@@ -86,8 +89,10 @@ class SmartBackendAuth:
         scope: str = "system/*.rs",
         kid: str | None = None,
         timeout: float = 30.0,
+        redirects: RedirectPolicy = "fail",
     ):
         self.token_url = token_url
+        self.redirects: RedirectPolicy = redirects
         self.client_id = client_id
         self.scope = scope
         self.kid = kid
@@ -120,10 +125,14 @@ class SmartBackendAuth:
         try:
             async with (
                 aiohttp.ClientSession(timeout=self._timeout) as http,
-                http.post(self.token_url, data=form) as resp,
+                http.post(self.token_url, data=form, allow_redirects=False) as resp,
             ):
-                body = await resp.json(content_type=None)
                 status = resp.status
+                if 300 <= status < 400:
+                    raise redirect_error(
+                        "token endpoint", status, self.token_url, resp.headers, self.redirects
+                    )
+                body = await resp.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise PartnerUnavailable(f"token endpoint: {type(exc).__name__}") from exc
         if status >= 500 or status == 429:

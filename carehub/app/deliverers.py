@@ -80,7 +80,9 @@ class FhirDeliverer:
         self.outbound = outbound
         self.ctx = FhirMapContext(source=name)
         self._smart = _smart(name, outbound) if outbound.auth.type == "smart-backend" else None
-        self.client = FhirClient(outbound.url, token=self._token, timeout=outbound.timeout)
+        self.client = FhirClient(
+            outbound.url, token=self._token, timeout=outbound.timeout, redirects=outbound.redirects
+        )
 
     async def _token(self) -> str | None:
         auth = self.outbound.auth
@@ -275,7 +277,11 @@ def _smart(name: str, outbound: FhirOutbound) -> SmartBackendAuth:
         raise ConfigError(f"{where}: smart-backend needs token_url and client_id")
     key = secret(auth.private_key_env, f"{where}.private_key_env")
     return SmartBackendAuth(
-        auth.token_url, auth.client_id, key, scope=auth.scope or "system/*.cruds"
+        auth.token_url,
+        auth.client_id,
+        key,
+        scope=auth.scope or "system/*.cruds",
+        redirects=outbound.redirects,
     )
 
 

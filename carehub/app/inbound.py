@@ -61,6 +61,7 @@ class InboundPorts:
             outbox=acks,
             poll_seconds=cfg.poll_seconds,
             settle_seconds=cfg.settle_seconds,
+            max_file_bytes=cfg.max_file_bytes,
         )
         await watcher.start()
         self.ports.append(RunningPort(system, name, "x12-inbox", watcher))

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from adapters.x12 import TransactionSet, X12Document, parse
-from adapters.x12.inbox import InboxResult
+from adapters.x12.inbox import InboxFile, InboxResult
 from conformance.x12 import acknowledge, check_interchange, refuse_unreadable
 from conformance.x12.verdict import InterchangeVerdict, judge
 from hub.canonical import Event
@@ -168,17 +167,19 @@ def _accepted_sets(verdict: InterchangeVerdict) -> list[TransactionSet]:
 
 def inbox_handler(
     pipeline: Pipeline, fmt: X12Inbound, *, system: str, port: str
-) -> Callable[[Path], Awaitable[InboxResult]]:
-    """A watched-inbox handler: one file through the pipeline; its answers to the outbox."""
+) -> Callable[[InboxFile], Awaitable[InboxResult]]:
+    """A watched-inbox handler: one file through the pipeline; its answers to the outbox.
+    The watcher has opened and checked the file (a regular file inside the inbox, under
+    ``max_file_bytes``); it is read through that descriptor, never reopened by name."""
 
-    async def handle(path: Path) -> InboxResult:
-        data = await asyncio.to_thread(path.read_bytes)
+    async def handle(file: InboxFile) -> InboxResult:
+        data = await asyncio.to_thread(file.read)
         result: InboundResult = await pipeline.receive(
-            fmt, data, system=system, port=port, peer=f"file:{path.name}"
+            fmt, data, system=system, port=port, peer=f"file:{file.name}"
         )
         if result.outcome is InboundOutcome.UNAVAILABLE:
             raise ConnectionError("store or broker unavailable; the file stays claimed")
-        stem = path.name.split("-", 1)[-1]
+        stem = file.name.split("-", 1)[-1]
         names = [
             f"{stem}.{_kind(a)}.{i}"
             for i, a in enumerate([result.response, *result.followups])

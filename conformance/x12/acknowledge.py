@@ -29,7 +29,6 @@ from conformance.x12.codes import HEALTH_CARE_GROUPS
 from conformance.x12.envelope import SeenControl
 from conformance.x12.renderers import render_997, render_999, render_ta1
 from conformance.x12.verdict import InterchangeVerdict, judge
-from hub.errors import ParseError
 from hub.findings import Report
 
 __all__ = ["Acknowledgment", "acknowledge", "refuse_unreadable"]
@@ -106,9 +105,10 @@ def refuse_unreadable(
     interchange): TA105 022 when there is no ISA, 023 when the input ends inside it, else
     026 (the separators are unusable — a letter, a blank, or not where X12.5 puts them).
 
-    ISA05–ISA10 and ISA13 are read at their X12.5 fixed positions, so the TA1 still names
-    the sender and the interchange when the header is otherwise in shape; what cannot be
-    read is answered as zeros (TA101) and ``UNKNOWN`` parties.
+    Nothing of input that is not X12 is echoed: only ISA13, read at its X12.5 fixed
+    position, and only when it is nine digits (else zeros). The parties are ``UNKNOWN`` and
+    TA102/TA103 zeros — the bytes at those positions could be anything, a secret included
+    (docs/security.md, "The X12 inbox").
     """
     text = raw.decode("latin-1")
     start = text.find("ISA")
@@ -122,15 +122,10 @@ def refuse_unreadable(
 
 
 def _salvaged(head: str) -> Interchange:
-    """An interchange built from the fixed-position fields of a broken ISA (or a blank one)."""
-    if head:
-        chars = [" " if c in "*:~\r\n" else c for c in head.ljust(ISA_LENGTH)[: ISA_LENGTH - 1]]
-        for offset in isa_separator_offsets():
-            chars[offset] = "*"
-        chars[ISA_LENGTH - 2] = ":"
-        isa = "".join(chars) + "~"
-        try:
-            return parse(f"{isa}IEA*0*{isa.split('*')[13]}~".encode("latin-1")).interchanges[0]
-        except (ParseError, IndexError):
-            pass
-    return parse(f"{_BLANK_ISA}IEA*0*000000000~".encode()).interchanges[0]
+    """A blank interchange carrying only the ISA13 of a broken ISA (when it is 9 digits)."""
+    at = isa_separator_offsets()[12] + 1
+    control = head[at : at + 9]
+    if not (len(control) == 9 and control.isascii() and control.isdigit()):
+        control = "000000000"
+    isa = _BLANK_ISA.replace("000000000", control)
+    return parse(f"{isa}IEA*0*{control}~".encode()).interchanges[0]

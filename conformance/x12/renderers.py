@@ -3,9 +3,9 @@
 Each renders a whole answering interchange with ``adapters.x12.builder`` — sender and
 receiver swapped from the inbound ISA (or the site's own id), the inbound separators when
 they are sound, control numbers from the injected ``next_control``. Values echoed from the
-inbound file (control numbers, ids, bad data) are fitted to the acknowledgment's element
-formats so that the acknowledgment itself is always valid X12; where a value cannot be
-echoed faithfully the rule is written at the helper that fits it.
+inbound file (control numbers, ids; never a data value — no IK404 copy) are fitted to the
+acknowledgment's element formats so that the acknowledgment itself is always valid X12;
+where a value cannot be echoed faithfully the rule is written at the helper that fits it.
 """
 
 from __future__ import annotations
@@ -268,18 +268,10 @@ def _element_fields(
         data_ele,
         style.element_code(f.format_code or "1"),
     ]
-    copy = _copy(f.value, delimiters)
-    if copy:
-        fields.append(copy)
+    # no IK404/AK404 copy of the bad value: an answer echoes no data from the input, only
+    # where the error is and its code (the value could be PHI, or a secret that reached the
+    # inbox; the acks folder is read by the partner) — docs/security.md, "The X12 inbox"
     return fields
-
-
-def _copy(value: str | None, d: Delimiters) -> str:
-    """IK404 copy of the bad value — left out unless it is printable ASCII free of the
-    answer's separators (anything else would break the acknowledgment itself)."""
-    if not value or _printable(value, d) != value:
-        return ""
-    return value[:99]
 
 
 def _printable(value: str, d: Delimiters | None = None) -> str:

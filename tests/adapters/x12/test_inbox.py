@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from adapters.x12.inbox import InboxResult, InboxWatcher, Outbox
+from adapters.x12.inbox import InboxFile, InboxResult, InboxWatcher, Outbox
 
 
 class Recorder:
@@ -15,15 +15,14 @@ class Recorder:
         self.ok = ok
         self.raise_times = raise_times
 
-    async def __call__(self, path: Path) -> InboxResult:
+    async def __call__(self, file: InboxFile) -> InboxResult:
         if self.raise_times:
             self.raise_times -= 1
             raise ConnectionError("broker down")
-        self.seen.append(path.read_bytes())
+        data = file.read()
+        self.seen.append(data)
         findings = [] if self.ok else [{"severity": "error", "code": "024", "text": "bad"}]
-        return InboxResult(
-            self.ok, [(f"{path.name}.999", b"999 for " + path.read_bytes())], findings
-        )
+        return InboxResult(self.ok, [(f"{file.name}.999", b"999 for " + data)], findings)
 
 
 def _drop(folder: Path, name: str, data: bytes) -> Path:
@@ -98,12 +97,12 @@ async def test_two_watchers_never_claim_the_same_file(tmp_path: Path):
     for i in range(20):
         _drop(inbox, f"f{i}.x12", str(i).encode())
     # interleave: each claim is an atomic rename, so the loser just skips the file
-    paths = wa._ready_files()
-    for p in paths:
-        for w in (wa, wb):
-            claimed = w._claim(p)
-            if claimed is not None:
-                await w._handle(claimed)
+    with wa._open_dirs() as da, wb._open_dirs() as db:
+        for name in wa._ready_files(da):
+            for w, d in ((wa, da), (wb, db)):
+                claimed = w._claim(name, d)
+                if claimed is not None:
+                    await w._handle(claimed, d)
     await wa.stop()
     await wb.stop()
     assert sorted(a.seen + b.seen) == sorted(str(i).encode() for i in range(20))

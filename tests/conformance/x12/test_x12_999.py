@@ -116,9 +116,10 @@ def test_missing_required_element_is_ik4_code_1(base: str) -> None:
     assert segments(ack.ack_999, "IK4") == [["IK4", "3", "1035", "1"]]
 
 
-def test_invalid_code_is_ik4_code_7_with_a_copy_of_the_value(base: str) -> None:
+def test_invalid_code_is_ik4_code_7_without_a_copy_of_the_value(base: str) -> None:
+    """No IK404: an answer echoes no data value of the input (docs/security.md)."""
     ack = ack_of(base.replace("HL*1**20*1", "HL*1**20*9"))
-    assert segments(ack.ack_999, "IK4") == [["IK4", "4", "736", "7", "9"]]
+    assert segments(ack.ack_999, "IK4") == [["IK4", "4", "736", "7"]]
     report = ack.report
     (finding,) = [f for f in x12_findings(report) if f.level == Level.ELEMENT]
     assert finding.location == "2000A/HL04" and finding.value == "9"
@@ -127,7 +128,7 @@ def test_invalid_code_is_ik4_code_7_with_a_copy_of_the_value(base: str) -> None:
 
 def test_component_errors_point_at_the_component(base: str) -> None:
     ack = ack_of(base.replace("CLM*456DFH43*237.5***13:A:1", "CLM*456DFH43*237.5***13:X:1"))
-    assert segments(ack.ack_999, "IK4") == [["IK4", "5:2", "1332", "7", "X"]]
+    assert segments(ack.ack_999, "IK4") == [["IK4", "5:2", "1332", "7"]]
     (finding,) = [f for f in x12_findings(ack.report) if f.level == Level.ELEMENT]
     assert finding.location == "2300/CLM05-2"
 
