@@ -40,6 +40,7 @@ SCOPES = {
     "cr": "system/Patient.cr",
     "ru": "system/Patient.ru",
     "cru": "system/Patient.cru",
+    "role-c": "system/PractitionerRole.c",
 }
 TOKENS = {name: f"tok-ws-{name}-5d1e" for name in SCOPES}
 
@@ -217,6 +218,29 @@ async def test_c_only_create_of_a_known_identifier_changes_nothing_and_discloses
     await unchanged(scene, before)
     denied = [a for a in await scene.audit("create") if a.actor == "c"]
     assert [a.outcome for a in denied] == ["409"]
+    # refused, and kept: the body as sent, with the answer given, in the message log
+    assert scene.hub.store is not None
+    kept = await scene.hub.store.list_messages(status="rejected")
+    assert [k.raw for k in kept] == [json.dumps(patient()).encode()]
+    assert b"system/Patient.u" in (kept[0].ack or b"")
+
+
+async def test_c_only_create_of_the_same_person_under_a_new_mrn_changes_nothing(
+    scene: Scene,
+):
+    """Another identifier, the victim's demographics: whether the matching rules link it to
+    the victim or not, the victim's record is neither changed nor shown."""
+    before = await scene.victim()
+    twin = victim_patient()
+    twin["identifier"] = [{"system": MRN_SYSTEM, "value": "NEW-TWIN"}]
+    twin["name"][0]["given"] = ["Chidinma", ATTACKER_NAME]
+    reply = await scene.call("POST", "Patient", "c", twin)
+    assert reply.status in (201, 409), reply.body
+    assert reply.body == b"" or reply.json["resourceType"] == "OperationOutcome"
+    assert SSN not in reply.body.decode() and "555-0147" not in reply.body.decode()
+    after = await scene.victim()
+    assert after["meta"]["versionId"] == before["meta"]["versionId"]
+    assert after["name"] == before["name"]
 
 
 async def test_create_with_u_but_no_r_changes_the_record_and_answers_without_a_body(
@@ -412,3 +436,67 @@ async def test_batch_entries_follow_the_same_rules_each_on_its_own(scene: Scene)
     assert all("resource" not in e for e in entries), entries
     no_phi(reply)
     await unchanged(scene, before)
+
+
+async def test_batch_of_a_u_only_client_creates_nothing_and_shows_nothing(scene: Scene):
+    before = await scene.victim()
+    sent = bundle(
+        "batch",
+        {
+            "resource": newcomer("NEW-8"),
+            "request": {"method": "PUT", "url": "Patient?identifier=NEW-8"},
+        },
+        {
+            "resource": patient(family=VICTIM_NAME),
+            "request": {"method": "PUT", "url": f"Patient?identifier={MRN}"},
+        },
+    )
+    reply = await scene.call("POST", "", "u", sent)
+    assert reply.status == 200, reply.body
+    entries = reply.json["entry"]
+    assert [e["response"]["status"][:3] for e in entries] == ["403", "200"]
+    assert entries[0]["response"]["outcome"]["issue"][0]["code"] == "forbidden"
+    assert all("resource" not in e for e in entries), entries
+    assert SSN not in reply.body.decode()
+    nobody = await scene.call("GET", "Patient?identifier=NEW-8", "full")
+    assert nobody.json["total"] == 0
+    after = await scene.victim()
+    assert after["meta"]["versionId"] != before["meta"]["versionId"]  # u may change it
+    denied = [(a.action, a.outcome) for a in await scene.audit("denied") if a.actor == "u"]
+    assert denied == [("denied", "403")]
+    assert not [a for a in await scene.audit("read") if a.actor == "u"]
+
+
+# --------------------------------------------------------------------------- PractitionerRole
+
+
+def role(practitioner_id: str, code: str) -> dict[str, Any]:
+    taxonomy = "http://nucc.org/provider-taxonomy"
+    return {
+        "resourceType": "PractitionerRole",
+        "practitioner": {"reference": f"Practitioner/{practitioner_id}"},
+        "code": [{"coding": [{"system": taxonomy, "code": code}]}],
+    }
+
+
+async def test_a_role_is_created_with_c_until_one_exists_then_changing_it_needs_u(
+    scene: Scene,
+):
+    """A PractitionerRole is part of its Practitioner: the practitioner's record exists, but
+    while it has no role, writing one creates the PractitionerRole (c); once it has one,
+    another POST would change it (u)."""
+    doctor = {
+        "resourceType": "Practitioner",
+        "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}],
+        "name": [{"family": "Roberts"}],
+    }
+    made = await scene.call("POST", "Practitioner", "full", doctor)
+    assert made.status == 201, made.body
+    pid = made.json["id"]
+    first = await scene.call("POST", "PractitionerRole", "role-c", role(pid, "208D00000X"))
+    assert first.status in (200, 201) and first.body == b"", first.body
+    second = await scene.call("POST", "PractitionerRole", "role-c", role(pid, "207Q00000X"))
+    assert second.status == 409, second.body
+    roles = await scene.call("GET", f"PractitionerRole/{pid}", "full")
+    codes = [c["coding"][0]["code"] for c in roles.json["code"]]
+    assert codes == ["208D00000X"]
