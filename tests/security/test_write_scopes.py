@@ -278,6 +278,10 @@ async def test_create_with_cru_shows_the_record_and_audits_the_read(scene: Scene
     reads = [a for a in await scene.audit("read") if a.actor == "cru"]
     assert [(a.subject, a.outcome) for a in reads] == [(f"Patient/{before['id']}", "200")]
     assert reads[0].peer == "127.0.0.1"
+    # the same client asking for no body: nothing disclosed, no read recorded
+    quiet = await scene.call("POST", "Patient", "cru", patient(), Prefer="return=minimal")
+    assert quiet.status == 200 and quiet.body == b""
+    assert len([a for a in await scene.audit("read") if a.actor == "cru"]) == 1
 
 
 async def test_a_new_record_by_a_c_only_client_is_created_without_a_body(scene: Scene):
@@ -500,3 +504,14 @@ async def test_a_role_is_created_with_c_until_one_exists_then_changing_it_needs_
     roles = await scene.call("GET", f"PractitionerRole/{pid}", "full")
     codes = [c["coding"][0]["code"] for c in roles.json["code"]]
     assert codes == ["208D00000X"]
+
+
+async def test_batch_entries_with_r_are_shown_and_audited_as_reads(scene: Scene):
+    before = await scene.victim()
+    sent = bundle("batch", post_entry(patient(), ifNoneExist=f"identifier={MRN}"))
+    reply = await scene.call("POST", "", "cr", sent)
+    assert reply.status == 200, reply.body
+    (entry,) = reply.json["entry"]
+    assert entry["resource"]["id"] == before["id"]
+    reads = [(a.subject, a.outcome) for a in await scene.audit("read") if a.actor == "cr"]
+    assert reads == [(f"Patient/{before['id']}", "200")]
