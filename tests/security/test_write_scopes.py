@@ -156,6 +156,19 @@ def newcomer(mrn: str) -> dict[str, Any]:
     return patient(mrn, "Newcomer")
 
 
+def correction() -> dict[str, Any]:
+    """The victim as the victim's own system would send them, with a new phone number: an
+    update the matching rules take as the same person (a client with ``u`` may send it)."""
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": MRN_SYSTEM, "value": MRN}],
+        "name": [{"family": VICTIM_NAME, "given": ["Chidinma"]}],
+        "gender": "female",
+        "birthDate": "1985-02-14",
+        "telecom": [{"system": "phone", "value": "555-0199"}],
+    }
+
+
 def victim_patient() -> dict[str, Any]:
     return {
         "resourceType": "Patient",
@@ -247,7 +260,7 @@ async def test_create_with_u_but_no_r_changes_the_record_and_answers_without_a_b
     scene: Scene,
 ):
     before = await scene.victim()
-    reply = await scene.call("POST", "Patient", "cu", patient(), Prefer="return=representation")
+    reply = await scene.call("POST", "Patient", "cu", correction(), Prefer="return=representation")
     assert reply.status == 200, reply.body
     assert reply.body == b""
     assert reply.headers["ETag"] and "/Patient/" in reply.headers["Location"]
@@ -258,7 +271,7 @@ async def test_create_with_u_but_no_r_changes_the_record_and_answers_without_a_b
 
 async def test_create_with_cu_and_no_prefer_is_minimal_too(scene: Scene):
     """No Prefer at all (a representation by default): still no body without r."""
-    reply = await scene.call("POST", "Patient", "cu", patient())
+    reply = await scene.call("POST", "Patient", "cu", correction())
     assert reply.status == 200 and reply.body == b"", reply.body
 
 
@@ -272,14 +285,14 @@ async def test_create_with_r_but_no_u_changes_nothing(scene: Scene):
 
 async def test_create_with_cru_shows_the_record_and_audits_the_read(scene: Scene):
     before = await scene.victim()
-    reply = await scene.call("POST", "Patient", "cru", patient())
+    reply = await scene.call("POST", "Patient", "cru", correction())
     assert reply.status == 200, reply.body
     assert reply.json["id"] == before["id"]
     reads = [a for a in await scene.audit("read") if a.actor == "cru"]
     assert [(a.subject, a.outcome) for a in reads] == [(f"Patient/{before['id']}", "200")]
     assert reads[0].peer == "127.0.0.1"
     # the same client asking for no body: nothing disclosed, no read recorded
-    quiet = await scene.call("POST", "Patient", "cru", patient(), Prefer="return=minimal")
+    quiet = await scene.call("POST", "Patient", "cru", correction(), Prefer="return=minimal")
     assert quiet.status == 200 and quiet.body == b""
     assert len([a for a in await scene.audit("read") if a.actor == "cru"]) == 1
 
@@ -352,7 +365,7 @@ async def test_cu_conditional_update_that_creates_is_created_without_a_body(scen
 
 async def test_ru_conditional_update_shows_the_record_and_audits_the_read(scene: Scene):
     before = await scene.victim()
-    body = patient(family=VICTIM_NAME)
+    body = correction()
     reply = await scene.call("PUT", f"Patient?identifier={MRN}", "ru", body)
     assert reply.status == 200, reply.body
     assert reply.json["id"] == before["id"]
@@ -394,7 +407,7 @@ async def test_transaction_entries_carry_no_resource_without_r(scene: Scene):
         "transaction",
         post_entry(newcomer("NEW-4")),
         post_entry(patient(), ifNoneExist=f"identifier={MRN}"),
-        post_entry(patient(family=VICTIM_NAME)),
+        post_entry(correction()),
     )
     reply = await scene.call("POST", "", "cu", sent, Prefer="return=representation")
     assert reply.status == 200, reply.body
@@ -451,7 +464,7 @@ async def test_batch_of_a_u_only_client_creates_nothing_and_shows_nothing(scene:
             "request": {"method": "PUT", "url": "Patient?identifier=NEW-8"},
         },
         {
-            "resource": patient(family=VICTIM_NAME),
+            "resource": correction(),
             "request": {"method": "PUT", "url": f"Patient?identifier={MRN}"},
         },
     )
