@@ -168,7 +168,7 @@ class WritePlanner:
         if e.if_none_exist:
             hits = await self._matches(e.resource_type, e.if_none_exist, e.location)
             if hits:
-                item.answer = shown(_found(hits[0]), plan.caller, e.resource_type)
+                item.answer = _shown(_found(hits[0]), plan.caller, e.resource_type)
         elif e.conditional:
             hits = await self._matches(e.resource_type, e.conditional, e.location)
             item.fhir_id = hits[0].id if hits else self._conditional_id(e)
@@ -329,7 +329,7 @@ class WritePlanner:
         ``sync_wait``), then one answer per entry."""
         applied = await self._wait_applied(plan)
         return [
-            shown(await self._answer(p, applied), plan.caller, p.entry.resource_type)
+            _shown(await self._answer(p, applied), plan.caller, p.entry.resource_type)
             for p in plan.items
         ]
 
@@ -419,7 +419,7 @@ def _within_scopes(caller: Caller, item: Planned) -> None:
         )
 
 
-def shown(answer: Answer, caller: Caller, resource_type: str) -> Answer:
+def _shown(answer: Answer, caller: Caller, resource_type: str) -> Answer:
     """``answer`` as the caller may see it: a resource in the body only with ``r`` on its
     type; without, the status and headers alone (``Prefer: return=minimal``, whatever the
     client asked for). OperationOutcomes (202, errors) are kept."""
