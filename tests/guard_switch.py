@@ -42,6 +42,7 @@ SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "duplicate-event": ("hub.sync.engine", "SyncEngine", "_already_applied", _never_applied),
     "removed-before": ("hub.sync.removal", "", "is_tombstone", _never_removed),
     "fhir-scope": ("adapters.fhir.api.auth", "ApiClient", "allows", _allows_all),
+    "fhir-write-scope": ("adapters.fhir.api.model", "Caller", "may", _allows_all),
 }
 
 

@@ -19,6 +19,7 @@ from tests.guard_switch import ENV, SWITCHES
 
 REPO = Path(__file__).resolve().parent.parent
 SYNC = "tests/sync/test_sync.py::"
+WRITE_SCOPES = "tests/security/test_write_scopes.py::"
 
 #: check → the tests that must catch it
 CATCHERS: dict[str, list[str]] = {
@@ -37,6 +38,12 @@ CATCHERS: dict[str, list[str]] = {
     ],
     "fhir-scope": [
         "tests/adapters/fhir/api/test_fhirapi_auth.py::test_scope_letters_map_to_interactions"
+    ],
+    "fhir-write-scope": [
+        WRITE_SCOPES
+        + "test_c_only_create_of_a_known_identifier_changes_nothing_and_discloses_nothing",
+        WRITE_SCOPES + "test_u_only_conditional_update_that_would_create_is_403",
+        WRITE_SCOPES + "test_if_none_exist_match_without_r_has_no_body",
     ],
 }
 

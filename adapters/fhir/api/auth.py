@@ -95,6 +95,14 @@ class ApiClient:
     def allows_any(self, resource_type: str) -> bool:
         return any(g.resource_type in ("*", resource_type) for g in self.grants)
 
+    def permissions(self) -> dict[str, str]:
+        """The permission letters of every grant, by resource type (``*``: every type)."""
+        out: dict[str, str] = {}
+        for g in self.grants:
+            have = out.get(g.resource_type, "") + "".join(g.permissions)
+            out[g.resource_type] = "".join(c for c in _ORDER if c in have)
+        return out
+
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()

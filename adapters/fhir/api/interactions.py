@@ -45,16 +45,19 @@ __all__ = [
     "base_url",
     "caller",
     "check_body_id",
+    "discloses",
     "enter",
     "history_answer",
     "peer_of",
     "prefer",
+    "response_body",
     "run_search",
     "search_answer",
     "stored_response",
     "subject_of",
     "support_of",
     "version_headers",
+    "write_audit",
 ]
 
 log = logging.getLogger("carehub.fhir.api")
@@ -183,7 +186,7 @@ async def enter(
 
 
 def caller(request: web.Request, client: ApiClient) -> Caller:
-    return Caller(client.id, client.system, peer_of(request))
+    return Caller(client.id, client.system, peer_of(request), client.permissions())
 
 
 def version_headers(base: str, answer: Answer | Stored) -> dict[str, str]:
@@ -217,6 +220,11 @@ def answer_response(request: web.Request, answer: Answer) -> web.Response:
         headers["Location"] = headers["Content-Location"]
     if answer.status == 202 and answer.resource_type and answer.id:
         headers["Content-Location"] = f"{base}/{answer.resource_type}/{answer.id}"
+    return fhir_response(answer.status, response_body(request, answer), headers=headers)
+
+
+def response_body(request: web.Request, answer: Answer) -> Json | None:
+    """The body a write's answer is sent with, after ``Prefer: return=``."""
     body = answer.body
     if answer.ok and body is not None:
         wanted = prefer(request, "return")
@@ -224,7 +232,28 @@ def answer_response(request: web.Request, answer: Answer) -> web.Response:
             body = None
         elif wanted == "operationoutcome":
             body = request.app[BACKEND].outcome(_info(f"{answer.status}"))
-    return fhir_response(answer.status, body, headers=headers)
+    return body
+
+
+def discloses(body: Json | None) -> bool:
+    """A write's answer carries a resource (not an OperationOutcome): a read as well."""
+    return body is not None and body.get("resourceType") != "OperationOutcome"
+
+
+async def write_audit(
+    request: web.Request,
+    client: ApiClient,
+    interaction: Interaction,
+    subject: str,
+    answer: Answer,
+    sent: Json | None,
+) -> None:
+    """The audit of one write: its action (``denied`` when the backend refused it for the
+    scopes, 403), and a ``read`` too when the answer carries the resource (``sent``)."""
+    action = "denied" if answer.status == 403 else AUDIT_ACTION[interaction]
+    await audit(request, client.id, action, subject, answer.status)
+    if discloses(sent):
+        await audit(request, client.id, "read", subject, answer.status)
 
 
 def _info(text: str) -> Report:

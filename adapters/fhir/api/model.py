@@ -69,11 +69,21 @@ class ResourceSupport:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: the API client id, the partner system it writes as, and its address."""
+    """Who is asking: the API client id, the partner system it writes as, its address, and
+    the SMART permission letters (``cruds``) its scopes grant per resource type (``*``: every
+    type). The HTTP layer checks the letter of the interaction asked for; the backend checks
+    what a write turns out to be with ``may`` — a create that lands on an existing record
+    changes it only with ``u`` and shows it only with ``r``, an update that creates needs
+    ``c`` (docs/security.md, "Write scopes"). No permissions given: none granted."""
 
     client: str
     system: str
     peer: str | None = None
+    permissions: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def may(self, resource_type: str, letter: str) -> bool:
+        """One of the client's scopes grants ``letter`` on ``resource_type``."""
+        return any(letter in self.permissions.get(t, "") for t in ("*", resource_type))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ from adapters.fhir.api.capability import capability_statement
 from adapters.fhir.api.errors import FhirError
 from adapters.fhir.api.interactions import (
     AUDIT,
-    AUDIT_ACTION,
     AUTH,
     BACKEND,
     SETTINGS,
@@ -37,10 +36,12 @@ from adapters.fhir.api.interactions import (
     check_body_id,
     enter,
     history_answer,
+    response_body,
     search_answer,
     stored_response,
     subject_of,
     support_of,
+    write_audit,
 )
 from adapters.fhir.api.middleware import error_middleware, outcome_response
 from adapters.fhir.api.model import FhirBackend, Interaction, Stored, WriteEntry
@@ -263,7 +264,9 @@ async def _write(
     answers = await request.app[BACKEND].write(caller(request, client), [entry], raw)
     answer = answers[0]
     subject = subject_of(entry.resource_type, answer.id or entry.id)
-    await audit(request, client.id, AUDIT_ACTION[entry.interaction], subject, answer.status)
+    await write_audit(
+        request, client, entry.interaction, subject, answer, response_body(request, answer)
+    )
     return answer_response(request, answer)
 
 

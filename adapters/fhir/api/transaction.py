@@ -25,6 +25,7 @@ from adapters.fhir.api.interactions import (
     history_answer,
     search_answer,
     support_of,
+    write_audit,
 )
 from adapters.fhir.api.model import Answer, Interaction, Stored, WriteEntry
 from adapters.fhir.api.wire import dumps
@@ -173,13 +174,11 @@ async def run_transaction(
                 exc.location = exc.location or entry.location
                 raise
     for i, entry in enumerate(entries):
-        await audit(
-            request,
-            client.id,
-            AUDIT_ACTION[kinds[i]],
-            _answer_subject(entry, answers[i]),
-            answers[i].status,
-        )
+        subject = _answer_subject(entry, answers[i])
+        if entry.method == "GET":
+            await audit(request, client.id, AUDIT_ACTION[kinds[i]], subject, answers[i].status)
+        else:  # entry.resource: a read too
+            await write_audit(request, client, kinds[i], subject, answers[i], answers[i].body)
     return [answers[i] for i in range(len(entries))]
 
 
@@ -196,7 +195,8 @@ async def _audit_all(
     status: int,
 ) -> None:
     for entry, kind in zip(entries, kinds, strict=True):
-        await audit(request, client.id, AUDIT_ACTION[kind], _subject(entry), status)
+        action = "denied" if status == 403 else AUDIT_ACTION[kind]  # the backend's scope check
+        await audit(request, client.id, action, _subject(entry), status)
 
 
 async def run_batch(
@@ -222,9 +222,13 @@ async def _batch_entry(request: web.Request, client: ApiClient, entry: EntryRequ
                 else f"{entry.method} {_subject(entry)}".encode()
             )
             answer = (await backend.write(caller(request, client), [write], raw))[0]
+            # the backend's answer: audited here, a 403 (its scope check) as denied
+            subject = _answer_subject(entry, answer)
+            await write_audit(request, client, interaction, subject, answer, answer.body)
+            return answer
     except FhirError as exc:
         exc.location = exc.location or entry.location
         answer = Answer(exc.status, backend.outcome(exc.report()))
-    if answer.status not in (401, 403):
+    if answer.status not in (401, 403):  # a denial by _admit is audited already
         await audit(request, client.id, action, _answer_subject(entry, answer), answer.status)
     return answer

@@ -136,6 +136,9 @@ class HubFhirBackend:
                 return [self._refused(result.outcome, result.report, result.response)]
             return await self.planner.finish(plan)
         except FhirError as exc:
+            # refused while planning (a scope, a conflict, a precondition): kept all the same
+            if any(e.resource is not None for e in entries):
+                await self.refused(caller, raw, exc.status, exc.report())
             return [Answer(exc.status, self.outcome(exc.report()), headers=exc.headers)]
         except StoreUnavailable:
             return [self._unavailable("the store is unavailable")]

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from adapters.fhir.api import Interaction
 from hub.canonical import EntityType
-from hub.canonical.entities import Entity
+from hub.canonical.entities import Entity, Practitioner
 from hub.errors import MappingError, UnsupportedMessage
 from hub.records import EntityRecord
+from hub.sync import is_tombstone
 from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, ResourceMapping
 from mappings.fhir.appointment import schedule_to_fhir, slot_to_fhir
 from mappings.fhir.practitioner import practitioner_role_to_fhir
@@ -65,6 +66,11 @@ class View:
     def fhir_id(self, entity: Entity) -> str:
         return str(entity.id)
 
+    def present(self, record: EntityRecord) -> bool:
+        """The record holds a live resource of this type: a write to it changes that
+        resource (an update, scope ``u``) rather than creating one (``c``)."""
+        return not is_tombstone(record)
+
     def render(self, entity: Entity, ctx: FhirMapContext) -> Json | None:
         """The resource, or ``None`` when this record has no such rendering."""
         try:
@@ -77,12 +83,26 @@ class View:
 class RoleView(View):
     """PractitionerRole: the roles of a Practitioner, with the practitioner's id."""
 
+    def present(self, record: EntityRecord) -> bool:
+        """A practitioner without a role holds no PractitionerRole yet: writing one creates
+        it. A record that does not validate counts as present (changing it needs ``u``)."""
+        if not super().present(record):
+            return False
+        try:
+            return _has_role(entity_of(record))
+        except ValidationError:
+            return True
+
     def render(self, entity: Entity, ctx: FhirMapContext) -> Json | None:
-        if entity.entity_type is not EntityType.PRACTITIONER:
-            return None
-        if not (entity.roles or entity.specialties or entity.organization):
+        if not _has_role(entity):
             return None
         return {"id": entity.id, **practitioner_role_to_fhir(entity, ctx)}
+
+
+def _has_role(entity: Entity) -> TypeGuard[Practitioner]:
+    return isinstance(entity, Practitioner) and bool(
+        entity.roles or entity.specialties or entity.organization
+    )
 
 
 @dataclass(frozen=True)

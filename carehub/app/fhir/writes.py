@@ -14,6 +14,7 @@ subscribers. Then the bounded wait until the sync engine has applied the events
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -138,7 +139,7 @@ class WritePlanner:
         ]
         plan = WritePlan(caller, items, message_key=_message_key(entries))
         for item in items:
-            await self._target(item)
+            await self._target(plan, item)
         live = [p for p in items if p.answer is None and p.entry.method != "DELETE"]
         for item in live:
             self._check(plan, item)
@@ -146,6 +147,7 @@ class WritePlanner:
             await self._identify(plan, [p for p in live if p.entity is not None])
         for item in items:
             await self._current(item)
+            _within_scopes(plan.caller, item)
         return plan
 
     def _writable(self, entry: WriteEntry) -> View:
@@ -159,14 +161,14 @@ class WritePlanner:
             )
         return view
 
-    async def _target(self, item: Planned) -> None:
+    async def _target(self, plan: WritePlan, item: Planned) -> None:
         """Resolve a conditional create/update/delete to its target (or its answer)."""
         e = item.entry
         item.fhir_id = e.id
         if e.if_none_exist:
             hits = await self._matches(e.resource_type, e.if_none_exist, e.location)
             if hits:
-                item.answer = _found(hits[0])
+                item.answer = _shown(_found(hits[0]), plan.caller, e.resource_type)
         elif e.conditional:
             hits = await self._matches(e.resource_type, e.conditional, e.location)
             item.fhir_id = hits[0].id if hits else self._conditional_id(e)
@@ -326,7 +328,10 @@ class WritePlanner:
         """After the pipeline took the plan: the wait for the sync engine (bounded by
         ``sync_wait``), then one answer per entry."""
         applied = await self._wait_applied(plan)
-        return [await self._answer(p, applied) for p in plan.items]
+        return [
+            _shown(await self._answer(p, applied), plan.caller, p.entry.resource_type)
+            for p in plan.items
+        ]
 
     async def _wait_applied(self, plan: WritePlan) -> bool:
         """Until the sync engine has applied every event (bounded by ``sync_wait``)."""
@@ -382,6 +387,48 @@ class WritePlanner:
             stored.version,
             stored.last_updated,
         )
+
+
+def _within_scopes(caller: Caller, item: Planned) -> None:
+    """What a write turns out to do, against the caller's scopes (the HTTP layer checked the
+    letter of the interaction asked for; docs/security.md, "Write scopes"): a create that
+    lands on an existing record (its identifiers or demographics name it) changes that record
+    only with ``u`` — 409, nothing changed, the record not named; an update whose target does
+    not exist creates it, which needs ``c`` — 403."""
+    e = item.entry
+    if item.answer is not None or e.method == "DELETE" or item.fhir_id is None:
+        return
+    rtype, where = e.resource_type, e.location or None
+    exists = item.current is not None and item.view.present(item.current)
+    if e.method == "POST" and exists and not caller.may(rtype, "u"):
+        raise FhirError(
+            409,
+            "conflict",
+            f"this {rtype} matches an existing record (by identifier or by the matching "
+            f"rules); changing it needs the scope system/{rtype}.u. Nothing was changed",
+            location=where,
+        )
+    if e.method == "PUT" and not exists and not caller.may(rtype, "c"):
+        raise FhirError(
+            403,
+            "forbidden",
+            f"no {rtype} matches, so this update would create one; creating needs the scope "
+            f"system/{rtype}.c. Nothing was written",
+            location=where,
+            headers={"WWW-Authenticate": 'Bearer realm="carehub-fhir", error="insufficient_scope"'},
+        )
+
+
+def _shown(answer: Answer, caller: Caller, resource_type: str) -> Answer:
+    """``answer`` as the caller may see it: a resource in the body only with ``r`` on its
+    type; without, the status and headers alone (``Prefer: return=minimal``, whatever the
+    client asked for). OperationOutcomes (202, errors) are kept."""
+    body = answer.body
+    if body is None or body.get("resourceType") == "OperationOutcome":
+        return answer
+    if caller.may(resource_type, "r"):
+        return answer
+    return dataclasses.replace(answer, body=None)
 
 
 def _accepted(item: Planned) -> Answer:

@@ -1,0 +1,530 @@
+"""A write scope must not read (issue 11, item 3), against a running hub with a subscriber.
+
+SMART v2 letters: c create, r read, u update, d delete, s search. A create that lands on an
+existing record (its identifier is known, or its If-None-Exist matches) changes that record
+only with ``u`` and shows it only with ``r``; a conditional update that creates needs ``c``;
+an answer never carries a resource the client may not read (no ``r``: no body, whatever
+``Prefer`` asks); every answer that carries a resource is audited as a read too.
+
+Each test asserts what must not happen: no body, no PHI in the answer, the stored record
+unchanged (same version), nothing new delivered to the subscriber, and the audit rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink
+from hub.config import parse_config
+from tests.waiting import eventually
+
+SSN = "999-41-7733"
+MRN = "77001"
+VICTIM_NAME = "Okonkwo"
+ATTACKER_NAME = "Mallory"
+MRN_SYSTEM = "urn:oid:1.2.3.4.77"
+
+SCOPES = {
+    "full": "system/*.cruds",
+    "c": "system/Patient.c",
+    "u": "system/Patient.u",
+    "cu": "system/Patient.cu",
+    "cr": "system/Patient.cr",
+    "ru": "system/Patient.ru",
+    "cru": "system/Patient.cru",
+    "role-c": "system/PractitionerRole.c",
+}
+TOKENS = {name: f"tok-ws-{name}-5d1e" for name in SCOPES}
+
+CONFIG = """
+hub:
+  namespace: wscope
+  retry_delays: [0.1]
+  delivery_limit: 2
+  http: {{port: 0}}
+systems:
+  ehr:
+    inbound:
+      - {{type: fhir, client: full}}
+  billing:
+    outbound: {{type: fhir, url: "{sink}"}}
+    subscribes: ["patient.*"]
+clients:
+{clients}
+"""
+
+
+def _clients() -> str:
+    return "\n".join(
+        f'  {name}: {{token_env: WS_T_{name.upper()}, scopes: ["{scope}"], system: ehr}}'
+        for name, scope in SCOPES.items()
+    )
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: Any
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Scene:
+    hub: Hub
+    sink: FhirSink
+
+    @property
+    def url(self) -> str:
+        assert self.hub.http is not None
+        return f"http://127.0.0.1:{self.hub.http.port}/fhir"
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        client: str,
+        body: Any = None,
+        **headers: str,
+    ) -> Reply:
+        hdrs = {"Authorization": f"Bearer {TOKENS[client]}", **headers}
+        data = None
+        if body is not None:
+            hdrs["Content-Type"] = "application/fhir+json"
+            data = json.dumps(body).encode()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, f"{self.url}/{path}", headers=hdrs, data=data) as resp,
+        ):
+            return Reply(resp.status, await resp.read(), resp.headers)
+
+    async def victim(self) -> dict[str, Any]:
+        """The victim's record, as a full client reads it."""
+        found = await self.call("GET", f"Patient?identifier={MRN}", "full")
+        assert found.status == 200, found.body
+        entries = found.json.get("entry", [])
+        assert len(entries) == 1, found.json
+        resource: dict[str, Any] = entries[0]["resource"]
+        return resource
+
+    async def audit(self, action: str) -> list[Any]:
+        assert self.hub.store is not None
+        return await self.hub.store.audit_trail(action=action)
+
+    async def delivered_names(self) -> set[str]:
+        """Every family name delivered to billing so far — after a barrier write by the full
+        client has been delivered, so whatever an earlier request published is in too."""
+        barrier = patient("B-" + str(len(self.sink.requests)), "Barrier")
+        done = await self.call("POST", "Patient", "full", barrier)
+        assert done.status == 201, done.body
+        value = barrier["identifier"][0]["value"]
+
+        def arrived() -> bool:
+            return any(value in json.dumps(r.resource) for r in self.sink.requests)
+
+        await eventually(arrived)
+        return {
+            name["family"]
+            for r in self.sink.requests
+            if r.resource
+            for name in r.resource.get("name", [])
+        }
+
+
+def patient(mrn: str = MRN, family: str = ATTACKER_NAME, **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": MRN_SYSTEM, "value": mrn}],
+        "name": [{"family": family, "given": ["Eve"]}],
+        **extra,
+    }
+
+
+def newcomer(mrn: str) -> dict[str, Any]:
+    """A patient nobody knows yet."""
+    return patient(mrn, "Newcomer")
+
+
+def correction() -> dict[str, Any]:
+    """The victim as the victim's own system would send them, with a new phone number: an
+    update the matching rules take as the same person (a client with ``u`` may send it)."""
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": MRN_SYSTEM, "value": MRN}],
+        "name": [{"family": VICTIM_NAME, "given": ["Chidinma"]}],
+        "gender": "female",
+        "birthDate": "1985-02-14",
+        "telecom": [{"system": "phone", "value": "555-0199"}],
+    }
+
+
+def victim_patient() -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "identifier": [
+            {"system": MRN_SYSTEM, "value": MRN},
+            {"system": "http://hl7.org/fhir/sid/us-ssn", "value": SSN},
+        ],
+        "name": [{"family": VICTIM_NAME, "given": ["Chidinma"]}],
+        "gender": "female",
+        "birthDate": "1985-02-14",
+        "telecom": [{"system": "phone", "value": "555-0147"}],
+    }
+
+
+@pytest.fixture
+async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Scene]:
+    for name, token in TOKENS.items():
+        monkeypatch.setenv(f"WS_T_{name.upper()}", token)
+    async with FhirSink() as sink:
+        cfg = parse_config(CONFIG.format(sink=sink.base_url, clients=_clients())).with_overrides(
+            db_url=f"sqlite:///{tmp_path / 'ws.db'}"
+        )
+        async with Hub(cfg) as hub:
+            s = Scene(hub, sink)
+            made = await s.call("POST", "Patient", "full", victim_patient())
+            assert made.status == 201, made.body
+            yield s
+
+
+def no_phi(reply: Reply) -> None:
+    """Nothing of the victim in the answer: not the SSN, the name, the phone."""
+    text = reply.body.decode(errors="replace")
+    for secret in (SSN, VICTIM_NAME, "555-0147", "1985-02-14"):
+        assert secret not in text, f"{secret} disclosed: {text[:300]}"
+
+
+async def unchanged(scene: Scene, before: dict[str, Any]) -> None:
+    after = await scene.victim()
+    assert after["meta"]["versionId"] == before["meta"]["versionId"], after
+    assert after["name"] == before["name"]
+    assert ATTACKER_NAME not in await scene.delivered_names()
+
+
+# --------------------------------------------------------------------------- create
+
+
+async def test_c_only_create_of_a_known_identifier_changes_nothing_and_discloses_nothing(
+    scene: Scene,
+):
+    """The issue's case: system/Patient.c POSTs a Patient carrying the victim's MRN."""
+    before = await scene.victim()
+    reply = await scene.call("POST", "Patient", "c", patient())
+    assert reply.status == 409, reply.body
+    outcome = reply.json
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["code"] == "conflict"
+    assert "system/Patient.u" in outcome["issue"][0]["diagnostics"]
+    no_phi(reply)
+    assert before["id"] not in reply.body.decode()  # not even the victim's id without r
+    await unchanged(scene, before)
+    denied = [a for a in await scene.audit("create") if a.actor == "c"]
+    assert [a.outcome for a in denied] == ["409"]
+    # refused, and kept: the body as sent, with the answer given, in the message log
+    assert scene.hub.store is not None
+    kept = await scene.hub.store.list_messages(status="rejected")
+    assert [k.raw for k in kept] == [json.dumps(patient()).encode()]
+    assert b"system/Patient.u" in (kept[0].ack or b"")
+
+
+async def test_c_only_create_of_the_same_person_under_a_new_mrn_changes_nothing(
+    scene: Scene,
+):
+    """Another identifier, the victim's demographics: whether the matching rules link it to
+    the victim or not, the victim's record is neither changed nor shown."""
+    before = await scene.victim()
+    twin = victim_patient()
+    twin["identifier"] = [{"system": MRN_SYSTEM, "value": "NEW-TWIN"}]
+    twin["name"][0]["given"] = ["Chidinma", ATTACKER_NAME]
+    reply = await scene.call("POST", "Patient", "c", twin)
+    assert reply.status in (201, 409), reply.body
+    assert reply.body == b"" or reply.json["resourceType"] == "OperationOutcome"
+    assert SSN not in reply.body.decode() and "555-0147" not in reply.body.decode()
+    after = await scene.victim()
+    assert after["meta"]["versionId"] == before["meta"]["versionId"]
+    assert after["name"] == before["name"]
+
+
+async def test_create_with_u_but_no_r_changes_the_record_and_answers_without_a_body(
+    scene: Scene,
+):
+    before = await scene.victim()
+    reply = await scene.call("POST", "Patient", "cu", correction(), Prefer="return=representation")
+    assert reply.status == 200, reply.body
+    assert reply.body == b""
+    assert reply.headers["ETag"] and "/Patient/" in reply.headers["Location"]
+    after = await scene.victim()
+    assert after["meta"]["versionId"] != before["meta"]["versionId"]
+    assert not [a for a in await scene.audit("read") if a.actor == "cu"]
+
+
+async def test_create_with_cu_and_no_prefer_is_minimal_too(scene: Scene):
+    """No Prefer at all (a representation by default): still no body without r."""
+    reply = await scene.call("POST", "Patient", "cu", correction())
+    assert reply.status == 200 and reply.body == b"", reply.body
+
+
+async def test_create_with_r_but_no_u_changes_nothing(scene: Scene):
+    before = await scene.victim()
+    reply = await scene.call("POST", "Patient", "cr", patient())
+    assert reply.status == 409, reply.body
+    no_phi(reply)
+    await unchanged(scene, before)
+
+
+async def test_create_with_cru_shows_the_record_and_audits_the_read(scene: Scene):
+    before = await scene.victim()
+    reply = await scene.call("POST", "Patient", "cru", correction())
+    assert reply.status == 200, reply.body
+    assert reply.json["id"] == before["id"]
+    reads = [a for a in await scene.audit("read") if a.actor == "cru"]
+    assert [(a.subject, a.outcome) for a in reads] == [(f"Patient/{before['id']}", "200")]
+    assert reads[0].peer == "127.0.0.1"
+    # the same client asking for no body: nothing disclosed, no read recorded
+    quiet = await scene.call("POST", "Patient", "cru", correction(), Prefer="return=minimal")
+    assert quiet.status == 200 and quiet.body == b""
+    assert len([a for a in await scene.audit("read") if a.actor == "cru"]) == 1
+
+
+async def test_a_new_record_by_a_c_only_client_is_created_without_a_body(scene: Scene):
+    reply = await scene.call("POST", "Patient", "c", newcomer("NEW-1"))
+    assert reply.status == 201, reply.body
+    assert reply.body == b""
+    assert "/Patient/" in reply.headers["Location"]
+    assert not [a for a in await scene.audit("read") if a.actor == "c"]
+
+
+# --------------------------------------------------------------------------- If-None-Exist
+
+
+async def test_if_none_exist_match_without_r_has_no_body(scene: Scene):
+    before = await scene.victim()
+    reply = await scene.call(
+        "POST", "Patient", "c", patient(), **{"If-None-Exist": f"identifier={MRN}"}
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body == b""
+    no_phi(reply)
+    await unchanged(scene, before)
+    assert not [a for a in await scene.audit("read") if a.actor == "c"]
+
+
+async def test_if_none_exist_match_with_r_shows_the_record_and_audits_the_read(scene: Scene):
+    before = await scene.victim()
+    reply = await scene.call(
+        "POST", "Patient", "cr", patient(), **{"If-None-Exist": f"identifier={MRN}"}
+    )
+    assert reply.status == 200, reply.body
+    assert reply.json["id"] == before["id"]
+    reads = [a for a in await scene.audit("read") if a.actor == "cr"]
+    assert [a.subject for a in reads] == [f"Patient/{before['id']}"]
+
+
+# --------------------------------------------------------------------------- conditional update
+
+
+async def test_u_only_conditional_update_that_would_create_is_403(scene: Scene):
+    reply = await scene.call("PUT", "Patient?identifier=NOBODY-9", "u", newcomer("NOBODY-9"))
+    assert reply.status == 403, reply.body
+    assert reply.json["issue"][0]["code"] == "forbidden"
+    assert "system/Patient.c" in reply.json["issue"][0]["diagnostics"]
+    nobody = await scene.call("GET", "Patient?identifier=NOBODY-9", "full")
+    assert nobody.json.get("total") == 0, nobody.json
+    denied = [a for a in await scene.audit("denied") if a.actor == "u"]
+    assert [a.outcome for a in denied] == ["403"]
+
+
+async def test_u_only_conditional_update_answers_without_fields_it_never_sent(scene: Scene):
+    before = await scene.victim()
+    body = {"resourceType": "Patient", "identifier": [{"system": MRN_SYSTEM, "value": MRN}]}
+    body["name"] = [{"family": VICTIM_NAME, "given": ["Chidinma", "A"]}]
+    reply = await scene.call("PUT", f"Patient?identifier={MRN}", "u", body)
+    assert reply.status == 200, reply.body
+    assert reply.body == b""
+    assert SSN not in reply.body.decode()
+    after = await scene.victim()
+    assert after["meta"]["versionId"] != before["meta"]["versionId"]
+
+
+async def test_cu_conditional_update_that_creates_is_created_without_a_body(scene: Scene):
+    reply = await scene.call("PUT", "Patient?identifier=NEW-2", "cu", newcomer("NEW-2"))
+    assert reply.status == 201, reply.body
+    assert reply.body == b""
+
+
+async def test_ru_conditional_update_shows_the_record_and_audits_the_read(scene: Scene):
+    before = await scene.victim()
+    body = correction()
+    reply = await scene.call("PUT", f"Patient?identifier={MRN}", "ru", body)
+    assert reply.status == 200, reply.body
+    assert reply.json["id"] == before["id"]
+    reads = [a for a in await scene.audit("read") if a.actor == "ru"]
+    assert [a.subject for a in reads] == [f"Patient/{before['id']}"]
+
+
+async def test_update_by_id_that_would_create_needs_c(scene: Scene):
+    reply = await scene.call("PUT", "Patient/ghost-1", "u", {**newcomer("G-1"), "id": "ghost-1"})
+    assert reply.status == 403, reply.body
+    assert (await scene.call("GET", "Patient/ghost-1", "full")).status == 404
+
+
+# --------------------------------------------------------------------------- bundles
+
+
+def bundle(kind: str, *entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
+
+
+def post_entry(resource: dict[str, Any], **request: str) -> dict[str, Any]:
+    return {"resource": resource, "request": {"method": "POST", "url": "Patient", **request}}
+
+
+async def test_transaction_create_of_a_known_identifier_without_u_fails_whole(scene: Scene):
+    before = await scene.victim()
+    sent = bundle("transaction", post_entry(newcomer("NEW-3")), post_entry(patient()))
+    reply = await scene.call("POST", "", "c", sent)
+    assert reply.status == 409, reply.body
+    assert "Bundle.entry[1]" in reply.body.decode()
+    no_phi(reply)
+    await unchanged(scene, before)
+    assert (await scene.call("GET", "Patient?identifier=NEW-3", "full")).json["total"] == 0
+
+
+async def test_transaction_entries_carry_no_resource_without_r(scene: Scene):
+    before = await scene.victim()
+    sent = bundle(
+        "transaction",
+        post_entry(newcomer("NEW-4")),
+        post_entry(patient(), ifNoneExist=f"identifier={MRN}"),
+        post_entry(correction()),
+    )
+    reply = await scene.call("POST", "", "cu", sent, Prefer="return=representation")
+    assert reply.status == 200, reply.body
+    entries = reply.json["entry"]
+    assert [e["response"]["status"][:3] for e in entries] == ["201", "200", "200"]
+    assert all("resource" not in e for e in entries), entries
+    assert entries[1]["fullUrl"].endswith(f"Patient/{before['id']}")
+    no_phi(reply)
+    assert not [a for a in await scene.audit("read") if a.actor == "cu"]
+
+
+async def test_transaction_entries_with_r_are_shown_and_each_audited_as_a_read(scene: Scene):
+    before = await scene.victim()
+    sent = bundle(
+        "transaction",
+        post_entry(newcomer("NEW-5")),
+        post_entry(patient(), ifNoneExist=f"identifier={MRN}"),
+    )
+    reply = await scene.call("POST", "", "cr", sent)
+    assert reply.status == 200, reply.body
+    entries = reply.json["entry"]
+    assert entries[1]["resource"]["id"] == before["id"]
+    reads = {a.subject for a in await scene.audit("read") if a.actor == "cr"}
+    assert reads == {f"Patient/{before['id']}", f"Patient/{entries[0]['resource']['id']}"}
+
+
+async def test_batch_entries_follow_the_same_rules_each_on_its_own(scene: Scene):
+    before = await scene.victim()
+    sent = bundle(
+        "batch",
+        post_entry(newcomer("NEW-6")),
+        post_entry(patient()),
+        post_entry(patient(), ifNoneExist=f"identifier={MRN}"),
+        {
+            "resource": newcomer("NEW-7"),
+            "request": {"method": "PUT", "url": "Patient?identifier=NEW-7"},
+        },
+    )
+    reply = await scene.call("POST", "", "c", sent)
+    assert reply.status == 200, reply.body
+    entries = reply.json["entry"]
+    assert [e["response"]["status"][:3] for e in entries] == ["201", "409", "200", "403"]
+    assert all("resource" not in e for e in entries), entries
+    no_phi(reply)
+    await unchanged(scene, before)
+
+
+async def test_batch_of_a_u_only_client_creates_nothing_and_shows_nothing(scene: Scene):
+    before = await scene.victim()
+    sent = bundle(
+        "batch",
+        {
+            "resource": newcomer("NEW-8"),
+            "request": {"method": "PUT", "url": "Patient?identifier=NEW-8"},
+        },
+        {
+            "resource": correction(),
+            "request": {"method": "PUT", "url": f"Patient?identifier={MRN}"},
+        },
+    )
+    reply = await scene.call("POST", "", "u", sent)
+    assert reply.status == 200, reply.body
+    entries = reply.json["entry"]
+    assert [e["response"]["status"][:3] for e in entries] == ["403", "200"]
+    assert entries[0]["response"]["outcome"]["issue"][0]["code"] == "forbidden"
+    assert all("resource" not in e for e in entries), entries
+    assert SSN not in reply.body.decode()
+    nobody = await scene.call("GET", "Patient?identifier=NEW-8", "full")
+    assert nobody.json["total"] == 0
+    after = await scene.victim()
+    assert after["meta"]["versionId"] != before["meta"]["versionId"]  # u may change it
+    denied = [(a.action, a.outcome) for a in await scene.audit("denied") if a.actor == "u"]
+    assert denied == [("denied", "403")]
+    assert not [a for a in await scene.audit("read") if a.actor == "u"]
+
+
+# --------------------------------------------------------------------------- PractitionerRole
+
+
+def role(practitioner_id: str, code: str) -> dict[str, Any]:
+    taxonomy = "http://nucc.org/provider-taxonomy"
+    return {
+        "resourceType": "PractitionerRole",
+        "practitioner": {"reference": f"Practitioner/{practitioner_id}"},
+        "code": [{"coding": [{"system": taxonomy, "code": code}]}],
+    }
+
+
+async def test_a_role_is_created_with_c_until_one_exists_then_changing_it_needs_u(
+    scene: Scene,
+):
+    """A PractitionerRole is part of its Practitioner: the practitioner's record exists, but
+    while it has no role, writing one creates the PractitionerRole (c); once it has one,
+    another POST would change it (u)."""
+    doctor = {
+        "resourceType": "Practitioner",
+        "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}],
+        "name": [{"family": "Roberts"}],
+    }
+    made = await scene.call("POST", "Practitioner", "full", doctor)
+    assert made.status == 201, made.body
+    pid = made.json["id"]
+    first = await scene.call("POST", "PractitionerRole", "role-c", role(pid, "208D00000X"))
+    assert first.status in (200, 201) and first.body == b"", first.body
+    second = await scene.call("POST", "PractitionerRole", "role-c", role(pid, "207Q00000X"))
+    assert second.status == 409, second.body
+    roles = await scene.call("GET", f"PractitionerRole/{pid}", "full")
+    codes = [c["coding"][0]["code"] for c in roles.json["code"]]
+    assert codes == ["208D00000X"]
+
+
+async def test_batch_entries_with_r_are_shown_and_audited_as_reads(scene: Scene):
+    before = await scene.victim()
+    sent = bundle("batch", post_entry(patient(), ifNoneExist=f"identifier={MRN}"))
+    reply = await scene.call("POST", "", "cr", sent)
+    assert reply.status == 200, reply.body
+    (entry,) = reply.json["entry"]
+    assert entry["resource"]["id"] == before["id"]
+    reads = [(a.subject, a.outcome) for a in await scene.audit("read") if a.actor == "cr"]
+    assert reads == [(f"Patient/{before['id']}", "200")]
