@@ -125,6 +125,7 @@ async def test_another_message_under_a_reused_control_id_is_processed_with_a_war
 async def test_each_message_under_the_reused_id_gets_its_own_answer_again(rig: Rig):
     first = await rig.send(A04)
     second = await rig.send(A08_OTHER)
+    assert second.response != first.response
     published = await rig.published()
     second_again = await rig.send(A08_OTHER.replace(b"\r", b"\n"))
     first_again = await rig.send(A04)
