@@ -38,6 +38,14 @@ CATCHERS: dict[str, list[str]] = {
     "fhir-scope": [
         "tests/adapters/fhir/api/test_fhirapi_auth.py::test_scope_letters_map_to_interactions"
     ],
+    "reused-control-id": [
+        "tests/hub/test_reused_control_id.py::"
+        "test_another_message_under_a_reused_control_id_is_processed_with_a_warning[sqlite]"
+    ],
+    "event-id-digest": [
+        "tests/e2e/test_reused_control_id.py::"
+        "test_an_a08_of_another_patient_under_a_reused_msh10_is_processed[sqlite]"
+    ],
 }
 
 pytestmark = pytest.mark.rabbitmq
