@@ -247,11 +247,7 @@ class Pipeline:
         """The earlier message this one repeats (same key, same content), or else the earlier
         message under the same key with other content. A row stored before schema 3 has no
         digest: its own is computed from its raw bytes."""
-        if digest is not None:
-            st.original = await unit.find_accepted_duplicate(st.system, key, _FINAL, digest=digest)
-            if st.original is not None:
-                return
-        earlier = await unit.find_accepted_duplicate(st.system, key, _FINAL)
+        earlier = await unit.find_accepted_duplicate(st.system, key, _FINAL, digest=digest)
         if earlier is None:
             return
         if digest is None or _digest_of(fmt, earlier) == digest:

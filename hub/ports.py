@@ -326,7 +326,8 @@ class MessageLog(Protocol):
         digest: str | None = None,
     ) -> MessageRecord | None:
         """The earliest message from ``system`` with ``dedup_key`` whose answer was final;
-        with ``digest``, the earliest with that content digest too."""
+        with ``digest``, the earliest with that content digest if there is one, else the
+        earliest under the key."""
         ...
 
     async def list_messages(

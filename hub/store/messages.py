@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from hub.records import MessageRecord, MessageStatus
 from hub.store import schema as t
@@ -33,7 +33,11 @@ _DUPLICATE = (
     .order_by(t.messages.c.received_at)
     .limit(1)
 )
-_SAME_CONTENT = _DUPLICATE.where(t.messages.c.digest == _B("b_digest"))
+# the same content first, else the earliest under the key: one query tells a resend from
+# another message under a reused control id
+_SAME_CONTENT_FIRST = _DUPLICATE.order_by(None).order_by(
+    case((t.messages.c.digest == _B("b_digest"), 0), else_=1), t.messages.c.received_at
+)
 
 
 class MessageOps(Operations):
@@ -102,12 +106,13 @@ class MessageOps(Operations):
     ) -> MessageRecord | None:
         """The earliest message from ``system`` with ``dedup_key`` whose answer was final
         (its status is one of ``statuses``); with ``digest``, the earliest whose content has
-        that digest too (a resend, not another message under a reused control id)."""
+        that digest if there is one (a resend), else the earliest under the key (another
+        message under a reused control id, or one stored without a digest)."""
         params = {"b_system": system, "b_key": dedup_key, "b_statuses": list(statuses)}
         stmt = _DUPLICATE
         if digest is not None:
             params["b_digest"] = digest
-            stmt = _SAME_CONTENT
+            stmt = _SAME_CONTENT_FIRST
         row = await self._tx(lambda c: first(c, stmt, params))
         return _message(row) if row is not None else None
 
