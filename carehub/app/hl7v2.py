@@ -116,7 +116,7 @@ def mllp_handler(
             reused_control_id=reused_control_id,
         )
         # an empty answer is an acknowledgement the sender asked not to get (MSH-15/16 NE)
-        return [frame for frame in (result.response, *result.followups) if frame]
+        return [answer for answer in (result.response, *result.followups) if answer]
 
     return handle
 
