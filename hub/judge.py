@@ -68,6 +68,8 @@ class MessageIdentity:
     dedup_key: str | None
     recorded_at: datetime | None = None
     digest: str | None = None
+    #: where the control id is (``MSH-10``, ``ISA13``): the location of a finding about it
+    control_location: str | None = None
 
 
 class Judged(Protocol[N]):

@@ -277,7 +277,7 @@ class Pipeline:
         """A reused key with other content: a warning, processed as new (``True``), or on a
         port that rejects reused control ids an error that refuses it (``False``)."""
         assert st.reused is not None and st.identity is not None
-        control = st.identity.control_id
+        control, where = st.identity.control_id, st.identity.control_location
         log.warning(
             "message %s from %s reuses the control id of message %s with other content (%s)",
             st.message_id,
@@ -290,6 +290,7 @@ class Pipeline:
                 IssueType.DUPLICATE,
                 f"control id {control} was already used by message {st.reused.id} with other "
                 "content; this port rejects reused control ids: send it with a new control id",
+                where,
                 format_code="205",
             )
             return False
@@ -297,6 +298,7 @@ class Pipeline:
             IssueType.DUPLICATE,
             f"control id {control} was already used by message {st.reused.id} with other "
             "content; processed as a new message",
+            where,
             format_code="205",
         )
         return True

@@ -65,7 +65,7 @@ class Hl7v2Inbound:
             else None
         )
         return MessageIdentity(
-            native.message_type, control, key, _ts(native.timestamp), _digest(native)
+            native.message_type, control, key, _ts(native.timestamp), _digest(native), "MSH-10"
         )
 
     def check(self, native: Message) -> Report:

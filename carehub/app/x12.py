@@ -65,7 +65,9 @@ class X12Reader:
             convention = first.st.element(3) or (first.gs.element(8) if first.gs else "")
             key = f"{first.id}:{convention}" if convention else first.id
         dedup = f"{sender}|{controls}" if ics else None
-        return MessageIdentity(key, controls or None, dedup, digest=_digest(native.doc))
+        return MessageIdentity(
+            key, controls or None, dedup, digest=_digest(native.doc), control_location="ISA13"
+        )
 
     def check(self, native: X12Native) -> Report:
         """Envelope and set findings. Only what rejects everything is an error here; a

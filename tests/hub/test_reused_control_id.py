@@ -107,6 +107,7 @@ async def test_another_message_under_a_reused_control_id_is_processed_with_a_war
     ack = parse(second.response)
     assert ack["MSA-1"] == "AA" and ack["MSA-2"] == "MSG00001"
     assert ack["ERR-3.1"] == "205" and ack["ERR-4"] == "W"
+    assert (ack["ERR-2.1"], ack["ERR-2.3"]) == ("MSH", "10")
     assert "already used by message" in ack["ERR-8"]
     # processed: its events published, under ids of their own
     assert await rig.published() > published
