@@ -86,6 +86,9 @@ class MllpInbound(_Model):
     idle_timeout: float = 300.0
     frame_timeout: float = 30.0
     max_frame_bytes: int = 16 * 1024 * 1024
+    #: another message under a control id (MSH-3|MSH-4|MSH-10) seen before with other
+    #: content: ``process`` it as new with a warning (ERR-4 W), or ``reject`` it (AR 205)
+    reused_control_id: Literal["process", "reject"] = "process"
 
 
 class FhirInbound(_Model):

@@ -7,9 +7,11 @@ through a retry tier — yields the same id, and every consumer can be idempoten
 =====================  ===============================================  ==========================
 id                     derived from                                     used by
 =====================  ===============================================  ==========================
+content digest         the message's content, framing and line-ending   ``hub.pipeline`` (tells a
+                       style left out (each format normalises it)       resend from a reused id)
 event / envelope id    sender + de-duplication key (HL7: MSH-3|MSH-4|   ``hub.pipeline`` (the one
-                       MSH-10), else the stored message id; position    place an inbound event
-                                                                        gets its id)
+                       MSH-10) + content digest, else the stored        place an inbound event
+                       message id; position                             gets its id)
 outgoing envelope id   incoming envelope id (+ the other appointment    ``hub.sync``
                        of a conflict)
 delivery key           envelope id + destination                        FHIR ``X-Idempotency-Key``
@@ -33,6 +35,7 @@ import uuid
 from hub.canonical import Event, EventKind
 
 __all__ = [
+    "content_digest",
     "delivery_key",
     "event_basis",
     "event_id",
@@ -49,12 +52,25 @@ _EVENT_NS = uuid.UUID("0b5e3c38-2f0e-4a59-8b8e-6f3f2d0c7a11")
 _CONTROL_LENGTH = 20
 
 
-def event_basis(system: str, dedup_key: str | None, message_id: str) -> str:
-    """What a message's event ids are derived from: the sending system and its
-    de-duplication key (HL7 v2: MSH-3|MSH-4|MSH-10; X12: ISA05:ISA06|ISA13), so a resend of
-    the same message under a new stored id yields the same events; without a key (FHIR REST)
-    the stored message id, so re-processing that stored message does."""
-    return f"{system}|{dedup_key}" if dedup_key else message_id
+def content_digest(content: bytes) -> str:
+    """SHA-256 (hex) of a message's normalised content: what tells a resend of a message
+    from another message sent under the same control id (senders reset their counters)."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def event_basis(
+    system: str, dedup_key: str | None, message_id: str, digest: str | None = None
+) -> str:
+    """What a message's event ids are derived from: the sending system, its de-duplication
+    key (HL7 v2: MSH-3|MSH-4|MSH-10; X12: ISA05:ISA06|ISA13) and its :func:`content_digest`,
+    so a resend of the same message under a new stored id yields the same events, and a
+    different message under a reused control id yields others (it is not skipped downstream
+    as "already applied"); without a key (FHIR REST) the stored message id, so re-processing
+    that stored message does. Without a digest (a row stored before schema version 3) the
+    key alone, as then."""
+    if not dedup_key:
+        return message_id
+    return f"{system}|{dedup_key}#{digest}" if digest else f"{system}|{dedup_key}"
 
 
 def event_id(basis: str, position: int) -> str:

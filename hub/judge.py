@@ -27,6 +27,7 @@ __all__ = [
     "Judgement",
     "MessageIdentity",
     "Reading",
+    "ReusedControlId",
     "judge",
     "judge_parsed",
     "read",
@@ -46,15 +47,29 @@ class InboundOutcome(StrEnum):
     UNAVAILABLE = "unavailable"  # store or broker down: retry later → AR 207 / 503
 
 
+class ReusedControlId(StrEnum):
+    """What a port does with a message whose de-duplication key (sender + control id) was
+    seen before with different content (``hub.pipeline``): a sender that reset its counters,
+    a test feed that always sends ``MSG00001``."""
+
+    PROCESS = "process"  # take it as the new message it is, with a warning (ERR-4 W)
+    REJECT = "reject"  # refuse it (AR, ERR-3 205): the sender must send a new control id
+
+
 @dataclass(frozen=True, slots=True)
 class MessageIdentity:
-    """How a message names itself: ``ADT^A04`` + MSH-10, and the de-duplication key
-    (MSH-3|MSH-4|MSH-10 for HL7 v2)."""
+    """How a message names itself: ``ADT^A04`` + MSH-10, the de-duplication key
+    (MSH-3|MSH-4|MSH-10 for HL7 v2) and the digest of its content (``hub.ids.content_digest``
+    of what the format keeps of it: framing and line-ending style left out), which tells a
+    resend from another message under a reused key."""
 
     message_key: str | None
     control_id: str | None
     dedup_key: str | None
     recorded_at: datetime | None = None
+    digest: str | None = None
+    #: where the control id is (``MSH-10``, ``ISA13``): the location of a finding about it
+    control_location: str | None = None
 
 
 class Judged(Protocol[N]):

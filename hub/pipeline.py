@@ -1,5 +1,12 @@
 """The inbound pipeline: parse → store raw → duplicate? → check → map → publish → answer.
 
+A duplicate is the same sender, the same de-duplication key (HL7: MSH-3|MSH-4|MSH-10) and
+the same content (``MessageIdentity.digest``: framing and line-ending style left out): it
+gets the original answer and is not published again. The same key with different content
+is another message under a reused control id — never answered with the earlier message's
+answer: it is processed as new with a warning (ERR-3 205, severity W), or, on a port set
+to ``reused_control_id: reject``, refused (AR 205).
+
 The acknowledgement rule lives here: nothing is acknowledged to a sender before the raw
 message is stored and its events are confirmed by the broker. Content errors are answered
 and kept, never lost. The pipeline knows no wire format: each format plugs in as an
@@ -30,11 +37,12 @@ from hub.judge import (
     InboundOutcome,
     Judged,
     MessageIdentity,
+    ReusedControlId,
     judge_parsed,
     read,
     unsupported,
 )
-from hub.ports import Store, Transport
+from hub.ports import Store, Transport, Unit
 from hub.records import MessageRecord, MessageStatus
 
 __all__ = [
@@ -117,6 +125,9 @@ class _Stage:
     report: Report = field(default_factory=Report)
     events: list[Event] = field(default_factory=list)
     original: MessageRecord | None = None
+    #: an earlier message under the same key with different content (a reused control id)
+    reused: MessageRecord | None = None
+    reused_control_id: ReusedControlId = ReusedControlId.PROCESS
 
 
 class Pipeline:
@@ -147,9 +158,13 @@ class Pipeline:
         system: str,
         port: str | None = None,
         peer: str | None = None,
+        reused_control_id: ReusedControlId = ReusedControlId.PROCESS,
     ) -> InboundResult:
-        """Take one message from ``system`` and return the answer to send back."""
+        """Take one message from ``system`` and return the answer to send back;
+        ``reused_control_id`` says what the port does with another message under a key seen
+        before (see the module docstring)."""
         st = _Stage(raw=raw, system=system, port=port, peer=peer)
+        st.reused_control_id = reused_control_id
         self._parse(fmt, st)
         fault_point("before_store")
         try:
@@ -216,9 +231,29 @@ class Pipeline:
                 message_key=ident.message_key,
                 control_id=ident.control_id,
                 dedup_key=ident.dedup_key,
+                digest=ident.digest,
             )
             if ident.dedup_key and st.report.ok:
-                st.original = await unit.find_accepted_duplicate(st.system, ident.dedup_key, _FINAL)
+                await self._find_earlier(fmt, unit, st, ident.dedup_key, ident.digest)
+
+    async def _find_earlier(
+        self,
+        fmt: InboundFormat[Any],
+        unit: Unit,
+        st: _Stage,
+        key: str,
+        digest: str | None,
+    ) -> None:
+        """The earlier message this one repeats (same key, same content), or else the earlier
+        message under the same key with other content. A row stored before schema 3 has no
+        digest: its own is computed from its raw bytes."""
+        earlier = await unit.find_accepted_duplicate(st.system, key, _FINAL, digest=digest)
+        if earlier is None:
+            return
+        if digest is None or _digest_of(fmt, earlier) == digest:
+            st.original = earlier  # a format without digests: the key alone, as before
+        else:
+            st.reused = earlier
 
     async def _process(self, fmt: InboundFormat[Any], st: _Stage) -> InboundOutcome:
         if not st.report.ok:
@@ -230,15 +265,48 @@ class Pipeline:
                 "answer repeated, not published again",
             )
             return InboundOutcome.DUPLICATE
+        if st.reused is not None and not self._reused(st):
+            return InboundOutcome.REJECTED
         verdict = judge_parsed(fmt, st.native, self._context(fmt, st), st.report)
         st.events = verdict.events
         if verdict.outcome is not InboundOutcome.ACCEPTED:
             return verdict.outcome
         return await self._publish(fmt, st)
 
+    def _reused(self, st: _Stage) -> bool:
+        """A reused key with other content: a warning, processed as new (``True``), or on a
+        port that rejects reused control ids an error that refuses it (``False``)."""
+        assert st.reused is not None and st.identity is not None
+        control, where = st.identity.control_id, st.identity.control_location
+        log.warning(
+            "message %s from %s reuses the control id of message %s with other content (%s)",
+            st.message_id,
+            st.system,
+            st.reused.id,
+            st.reused_control_id.value,
+        )
+        if st.reused_control_id is ReusedControlId.REJECT:
+            st.report.error(
+                IssueType.DUPLICATE,
+                f"control id {control} was already used by message {st.reused.id} with other "
+                "content; this port rejects reused control ids: send it with a new control id",
+                where,
+                format_code="205",
+            )
+            return False
+        st.report.warning(
+            IssueType.DUPLICATE,
+            f"control id {control} was already used by message {st.reused.id} with other "
+            "content; processed as a new message",
+            where,
+            format_code="205",
+        )
+        return True
+
     async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> InboundOutcome:
-        dedup_key = st.identity.dedup_key if st.identity else None
-        basis = ids.event_basis(st.system, dedup_key, str(st.message_id))
+        ident = st.identity
+        dedup_key, digest = (ident.dedup_key, ident.digest) if ident else (None, None)
+        basis = ids.event_basis(st.system, dedup_key, str(st.message_id), digest)
         envelopes = [self._envelope(fmt, st, ev, basis, i) for i, ev in enumerate(st.events)]
         try:
             await asyncio.gather(
@@ -312,6 +380,7 @@ class Pipeline:
             message_key=ident.message_key,
             control_id=ident.control_id,
             dedup_key=ident.dedup_key,
+            digest=ident.digest,
             findings=st.report.as_list(),
             ack=response,
             event_count=len(st.events),
@@ -381,6 +450,17 @@ class _Refused:
 
     def respond(self, native: Any, raw: bytes, outcome: InboundOutcome, report: Report) -> bytes:
         return self.answer(outcome, report)
+
+
+def _digest_of(fmt: InboundFormat[Any], record: MessageRecord) -> str | None:
+    """The content digest of a stored message: its own, or (stored before schema 3) the one
+    its raw bytes give now; ``None`` when they no longer parse."""
+    if record.digest is not None:
+        return record.digest
+    try:
+        return fmt.identify(fmt.parse(record.raw)).digest
+    except Exception:  # unreadable now: it cannot be the same content as a readable message
+        return None
 
 
 async def _resolve(value: bytes | Awaitable[bytes]) -> bytes:

@@ -306,6 +306,7 @@ class MessageLog(Protocol):
         peer: str | None = None,
         correlation_id: str | None = None,
         message_id: str | None = None,
+        digest: str | None = None,
     ) -> str:
         """Store raw bytes durably and return the message id. Nothing is acknowledged before."""
         ...
@@ -321,8 +322,12 @@ class MessageLog(Protocol):
         system: str,
         dedup_key: str,
         statuses: Sequence[MessageStatus] = (MessageStatus.ACCEPTED,),
+        *,
+        digest: str | None = None,
     ) -> MessageRecord | None:
-        """The earliest message from ``system`` with ``dedup_key`` whose answer was final."""
+        """The earliest message from ``system`` with ``dedup_key`` whose answer was final;
+        with ``digest``, the earliest with that content digest if there is one, else the
+        earliest under the key."""
         ...
 
     async def list_messages(

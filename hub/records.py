@@ -77,6 +77,8 @@ class MessageRecord:
     correlation_id: str | None
     duplicate_of: str | None
     event_count: int | None
+    #: ``hub.ids.content_digest`` of the content; ``None`` for rows stored before schema 3
+    digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

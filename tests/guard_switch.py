@@ -32,6 +32,19 @@ def _allows_all(self: Any, resource_type: str, permission: str) -> bool:
     return True
 
 
+async def _key_alone(self: Any, fmt: Any, unit: Any, st: Any, key: str, digest: Any) -> None:
+    # the rule before issue 12: the same sender + control id is a resend, whatever it holds
+    st.original = await unit.find_accepted_duplicate(st.system, key, _final_statuses())
+
+
+def _final_statuses() -> Any:
+    return importlib.import_module("hub.pipeline")._FINAL
+
+
+def _basis_without_digest(system: str, key: str | None, message_id: str, digest: Any = None) -> str:
+    return f"{system}|{key}" if key else message_id
+
+
 #: name → (module, class — "" for a module-level function —, attribute, replacement)
 SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "echo": ("hub.sync.rules", "Echo", "judge", _no_judgement),
@@ -43,6 +56,8 @@ SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "removed-before": ("hub.sync.removal", "", "is_tombstone", _never_removed),
     "fhir-scope": ("adapters.fhir.api.auth", "ApiClient", "allows", _allows_all),
     "fhir-write-scope": ("adapters.fhir.api.model", "Caller", "may", _allows_all),
+    "reused-control-id": ("hub.pipeline", "Pipeline", "_find_earlier", _key_alone),
+    "event-id-digest": ("hub.ids", "", "event_basis", _basis_without_digest),
 }
 
 

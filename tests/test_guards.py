@@ -45,6 +45,14 @@ CATCHERS: dict[str, list[str]] = {
         WRITE_SCOPES + "test_u_only_conditional_update_that_would_create_is_403",
         WRITE_SCOPES + "test_if_none_exist_match_without_r_has_no_body",
     ],
+    "reused-control-id": [
+        "tests/hub/test_reused_control_id.py::"
+        "test_another_message_under_a_reused_control_id_is_processed_with_a_warning[sqlite]"
+    ],
+    "event-id-digest": [
+        "tests/e2e/test_reused_control_id.py::"
+        "test_an_a08_of_another_patient_under_a_reused_msh10_is_processed[sqlite]"
+    ],
 }
 
 pytestmark = pytest.mark.rabbitmq

@@ -16,11 +16,12 @@ from conformance.hl7v2 import (
     render_ack,
     report_for_error,
 )
+from hub import ids
 from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError
 from hub.findings import Report
-from hub.judge import InboundOutcome, MessageIdentity
+from hub.judge import InboundOutcome, MessageIdentity, ReusedControlId
 from hub.pipeline import InboundResult, Pipeline
 from mappings.hl7v2 import INBOUND, map_message
 
@@ -54,14 +55,18 @@ class Hl7v2Inbound:
         return parse(raw, limits=self.limits) if self.limits else parse(raw)
 
     def identify(self, native: Message) -> MessageIdentity:
-        """MSH-9 (code^trigger), MSH-10, and the duplicate key MSH-3|MSH-4|MSH-10."""
+        """MSH-9 (code^trigger), MSH-10, the duplicate key MSH-3|MSH-4|MSH-10, and the
+        digest of the segments as read: MLLP framing, the line-ending style (CR, LF, CRLF)
+        and trailing or blank segment terminators do not change it."""
         control = native.control_id
         key = (
             "|".join((native.sending_application or "", native.sending_facility or "", control))
             if control
             else None
         )
-        return MessageIdentity(native.message_type, control, key, _ts(native.timestamp))
+        return MessageIdentity(
+            native.message_type, control, key, _ts(native.timestamp), _digest(native), "MSH-10"
+        )
 
     def check(self, native: Message) -> Report:
         return check_message(native, supported=self.supported)
@@ -72,39 +77,46 @@ class Hl7v2Inbound:
     def respond(
         self, native: Message | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> bytes:
-        """Original mode: one ACK. Enhanced mode (MSH-15/16 valued): the accept ack here; the
-        application ack comes from ``followups``."""
-        mode = AckMode.ORIGINAL
-        if native is not None and (native.accept_ack_type or native.app_ack_type):
-            mode = AckMode.ACCEPT
-        return render_ack(native, raw, report, mode=mode, include_warnings=_warns(native))
+        """The first acknowledgement (``acks_to_send``, HL7 table 0155): original mode (MSH-15
+        and MSH-16 empty or blank) the one ACK; enhanced mode the accept ack when MSH-15
+        asks for it, else the application ack of a message not taken when MSH-16 asks for
+        that; ``b""`` when the sender asked for none. Further acks come from ``followups``."""
+        sends = _acks(native, report)
+        return self._render(native, raw, report, sends[0]) if sends else b""
 
     def followups(
         self, native: Message | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> list[bytes]:
-        """The application ack of enhanced mode, when MSH-16 asks for it."""
-        if native is None or not (native.accept_ack_type or native.app_ack_type):
-            return []
-        sends = acks_to_send(native.accept_ack_type, native.app_ack_type, outcome_of(report))
-        if AckMode.APPLICATION not in sends:
-            return []
-        return [
-            render_ack(
-                native, raw, report, mode=AckMode.APPLICATION, include_warnings=_warns(native)
-            )
-        ]
+        """The acknowledgements after the first: enhanced mode's application ack, when
+        MSH-16 asks for it after an accept ack."""
+        return [self._render(native, raw, report, mode) for mode in _acks(native, report)[1:]]
+
+    def _render(self, native: Message | None, raw: bytes, report: Report, mode: AckMode) -> bytes:
+        return render_ack(native, raw, report, mode=mode, include_warnings=_warns(native))
 
 
 def mllp_handler(
-    pipeline: Pipeline, fmt: Hl7v2Inbound, *, system: str, port: str
+    pipeline: Pipeline,
+    fmt: Hl7v2Inbound,
+    *,
+    system: str,
+    port: str,
+    reused_control_id: ReusedControlId = ReusedControlId.PROCESS,
 ) -> Callable[[bytes, PeerInfo], Awaitable[list[bytes]]]:
-    """The MLLP server's handler: one frame in, the answer frames out."""
+    """The MLLP server's handler: one frame in, the answer frames out (none, one, or the
+    accept ack then the application ack)."""
 
     async def handle(frame: bytes, peer: PeerInfo) -> list[bytes]:
         result: InboundResult = await pipeline.receive(
-            fmt, frame, system=system, port=port, peer=peer_text(peer)
+            fmt,
+            frame,
+            system=system,
+            port=port,
+            peer=peer_text(peer),
+            reused_control_id=reused_control_id,
         )
-        return [result.response, *result.followups]
+        # an empty answer is an acknowledgement the sender asked not to get (MSH-15/16 NE)
+        return [answer for answer in (result.response, *result.followups) if answer]
 
     return handle
 
@@ -137,6 +149,19 @@ def peer_text(peer: PeerInfo) -> str:
     if peer.subject_cn:
         text += f" cn={peer.subject_cn}"
     return text
+
+
+def _digest(native: Message) -> str:
+    """``hub.ids.content_digest`` of the message's segments joined by CR, as parsed."""
+    text = "\r".join(segment.render() for segment in native.segments)
+    return ids.content_digest(text.encode("utf-8", "surrogatepass"))
+
+
+def _acks(native: Message | None, report: Report) -> tuple[AckMode, ...]:
+    """Which acknowledgements this message gets, in order (an unreadable one: original)."""
+    if native is None:
+        return (AckMode.ORIGINAL,)
+    return acks_to_send(native.accept_ack_type, native.app_ack_type, outcome_of(report))
 
 
 def _warns(native: Message | None) -> bool:

@@ -16,6 +16,7 @@ from carehub.app.hl7v2 import Hl7v2Inbound, mllp_handler, mllp_refuser
 from carehub.app.x12 import X12Inbound, inbox_handler
 from hub.config import HubConfig, MllpInbound, TlsConfig, X12InboxInbound, secret
 from hub.errors import ConfigError
+from hub.judge import ReusedControlId
 from hub.pipeline import Pipeline
 
 __all__ = ["InboundPorts", "RunningPort"]
@@ -69,7 +70,13 @@ class InboundPorts:
 
     async def _start_mllp(self, system: str, cfg: MllpInbound, name: str) -> None:
         _check_plaintext(system, cfg)
-        handler = mllp_handler(self.pipeline, self.hl7v2, system=system, port=name)
+        handler = mllp_handler(
+            self.pipeline,
+            self.hl7v2,
+            system=system,
+            port=name,
+            reused_control_id=ReusedControlId(cfg.reused_control_id),
+        )
         server = MllpServer(
             handler,
             cfg.host,

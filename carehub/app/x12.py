@@ -16,6 +16,7 @@ from adapters.x12 import TransactionSet, X12Document, parse
 from adapters.x12.inbox import InboxFile, InboxResult
 from conformance.x12 import acknowledge, check_interchange, refuse_unreadable
 from conformance.x12.verdict import InterchangeVerdict, judge
+from hub import ids
 from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import UnsupportedMessage
@@ -62,7 +63,10 @@ class X12Reader:
         if first is not None:
             convention = first.st.element(3) or (first.gs.element(8) if first.gs else "")
             key = f"{first.id}:{convention}" if convention else first.id
-        return MessageIdentity(key, controls or None, f"{sender}|{controls}" if ics else None)
+        dedup = f"{sender}|{controls}" if ics else None
+        return MessageIdentity(
+            key, controls or None, dedup, digest=_digest(native.doc), control_location="ISA13"
+        )
 
     def check(self, native: X12Native) -> Report:
         """Envelope and set findings. Only what rejects everything is an error here; a
@@ -153,6 +157,14 @@ class X12Inbound(X12Reader):
             return pools[kind].pop(0)
 
         return next_control
+
+
+def _digest(doc: X12Document) -> str:
+    """``hub.ids.content_digest`` of the interchanges as read, line breaks left out (between
+    segments they are layout, not content): a resend under ISA13 is told from another
+    interchange under a reused ISA13."""
+    text = doc.render().replace("\r", "").replace("\n", "")
+    return ids.content_digest(text.encode("utf-8", "surrogatepass"))
 
 
 def _rejects_all(verdict: InterchangeVerdict) -> bool:

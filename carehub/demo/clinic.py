@@ -208,7 +208,7 @@ class _Books:
             record = await self.store.find_accepted_duplicate(self.system, self._messages[0])
             if record is None:
                 return False  # its answer is not on record yet
-            basis = ids.event_basis(record.system, record.dedup_key, record.id)
+            basis = ids.event_basis(record.system, record.dedup_key, record.id, record.digest)
             self._events += [ids.event_id(basis, i) for i in range(record.event_count or 0)]
             self._messages.pop(0)
         while self._events:

@@ -19,6 +19,7 @@ __all__ = [
     "ErrorCode",
     "AckOutcome",
     "ack_code",
+    "ack_condition",
     "acks_to_send",
     "outcome_of",
     "outcome_of_finding",
@@ -102,7 +103,9 @@ ACK_CODES: dict[AckOutcome, tuple[AckCode, AckCode, AckCode]] = {
 }
 _MODE_COLUMN = {AckMode.ORIGINAL: 0, AckMode.ACCEPT: 1, AckMode.APPLICATION: 2}
 
-_REJECTING = frozenset({"200", "201", "202", "203"})
+#: 200–203: a message of a kind not taken; 205: a control id reused with other content on a
+#: port that rejects reused control ids (``reused_control_id: reject``)
+_REJECTING = frozenset({"200", "201", "202", "203", "205"})
 _INTERNAL = frozenset({"206", "207"})
 _PRIORITY = [
     AckOutcome.REJECTED,
@@ -113,12 +116,15 @@ _PRIORITY = [
 
 
 def outcome_of_finding(finding: Finding) -> AckOutcome:
-    """FATAL (the message could not be read) or 200–203 → rejected; 206/207 → internal
-    error; any other error → content error; warnings and information → accepted."""
-    if finding.severity == Severity.FATAL or finding.format_code in _REJECTING:
+    """FATAL (the message could not be read) or an error 200–203/205 → rejected; 206/207 →
+    internal error; any other error → content error; warnings and information → accepted
+    (whatever their code: a reused control id processed as new is a 205 warning)."""
+    if finding.severity == Severity.FATAL:
         return AckOutcome.REJECTED
     if not finding.is_error:
         return AckOutcome.ACCEPTED
+    if finding.format_code in _REJECTING:
+        return AckOutcome.REJECTED
     if finding.format_code in _INTERNAL:
         return AckOutcome.INTERNAL_ERROR
     return AckOutcome.CONTENT_ERROR
@@ -135,10 +141,16 @@ def ack_code(outcome: AckOutcome, mode: AckMode = AckMode.ORIGINAL) -> AckCode:
     return ACK_CODES[outcome][_MODE_COLUMN[mode]]
 
 
+def ack_condition(value: str | None) -> str | None:
+    """MSH-15/MSH-16 as compared: stripped and upper-cased, ``None`` when empty or blank (a
+    single space is empty, not a value)."""
+    return (value or "").strip().upper() or None
+
+
 def _condition_met(condition: str | None, success: bool) -> bool:
     """Table 0155: AL always, NE never, ER only on error, SU only on success. Empty or an
     unknown value is read as AL."""
-    condition = (condition or "AL").strip().upper()
+    condition = ack_condition(condition) or "AL"
     if condition == "NE":
         return False
     if condition == "ER":
@@ -154,17 +166,30 @@ def acks_to_send(
     """Which acknowledgements to send for a message with MSH-15 ``accept_ack_type`` and
     MSH-16 ``app_ack_type`` that ended in ``outcome``.
 
-    Both empty: original mode, one ACK. Otherwise enhanced mode: an accept ack when MSH-15's
-    condition holds for the commit result, then — only if the message was committed (CA) —
-    an application ack when MSH-16's condition holds for the processing result.
+    Both empty or blank (``ack_condition``): original mode, one ACK. Otherwise enhanced mode
+    (table 0155: AL always, NE never, ER on error/reject only, SU on success only; an empty
+    one reads as AL):
+
+    - the accept ack (CA/CE/CR) when MSH-15's condition holds for the commit result;
+    - a committed message (CA): then the application ack (AA/AE) when MSH-16's condition
+      holds for the processing result;
+    - a message not committed (CR/CE) is not processed, so it has no application ack of
+      its own — unless MSH-15 withheld the accept ack (NE, SU) and MSH-16 asks to hear of
+      errors (AL, ER): then the application ack (AR/AE) is the one answer, so a sender that
+      asked to hear of errors is never left without one.
+
+    Never more than one accept ack, never more than two acks.
     """
-    if not (accept_ack_type or app_ack_type):
+    if ack_condition(accept_ack_type) is None and ack_condition(app_ack_type) is None:
         return (AckMode.ORIGINAL,)
     sends: list[AckMode] = []
     committed = ack_code(outcome, AckMode.ACCEPT) == AckCode.CA
     if _condition_met(accept_ack_type, committed):
         sends.append(AckMode.ACCEPT)
-    applied = ack_code(outcome, AckMode.APPLICATION) == AckCode.AA
-    if committed and _condition_met(app_ack_type, applied):
+    if committed:
+        applied = ack_code(outcome, AckMode.APPLICATION) == AckCode.AA
+        if _condition_met(app_ack_type, applied):
+            sends.append(AckMode.APPLICATION)
+    elif not sends and _condition_met(app_ack_type, False):
         sends.append(AckMode.APPLICATION)
     return tuple(sends)

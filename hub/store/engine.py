@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
-from sqlalchemy import create_engine, event, insert, select, text, update
+from sqlalchemy import create_engine, event, insert, inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -178,7 +178,9 @@ class SqlStore(_Operations):
                     )
                 )
             elif row[0] < t.SCHEMA_VERSION:
-                # every step so far only added tables, which create_all just made
+                # versions 2 added tables, which create_all just made; 3 added a column
+                if row[0] < 3:
+                    await _add_digest_column(conn)
                 await conn.execute(
                     update(t.schema_info).values(version=t.SCHEMA_VERSION, migrated_at=utcnow())
                 )
@@ -233,6 +235,17 @@ class SqlUnit(_Operations):
             return await work(self.conn)
         except IntegrityError as exc:
             raise constraint_error(exc) from exc
+
+
+async def _add_digest_column(conn: AsyncConnection) -> None:
+    """Schema 2 → 3: ``messages.digest``, unless a half-finished upgrade added it already.
+    Old rows keep it empty; the pipeline computes their digest from ``raw`` when needed."""
+
+    def columns(sync_conn: Connection) -> set[str]:
+        return {c["name"] for c in inspect(sync_conn).get_columns("messages")}
+
+    if "digest" not in await conn.run_sync(columns):
+        await conn.execute(text("ALTER TABLE messages ADD COLUMN digest VARCHAR(64)"))
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from hub.records import MessageRecord, MessageStatus
 from hub.store import schema as t
@@ -33,6 +33,11 @@ _DUPLICATE = (
     .order_by(t.messages.c.received_at)
     .limit(1)
 )
+# the same content first, else the earliest under the key: one query tells a resend from
+# another message under a reused control id
+_SAME_CONTENT_FIRST = _DUPLICATE.order_by(None).order_by(
+    case((t.messages.c.digest == _B("b_digest"), 0), else_=1), t.messages.c.received_at
+)
 
 
 class MessageOps(Operations):
@@ -53,6 +58,7 @@ class MessageOps(Operations):
         peer: str | None = None,
         correlation_id: str | None = None,
         message_id: str | None = None,
+        digest: str | None = None,
     ) -> str:
         """Store raw bytes durably and return the message id. Nothing is acknowledged before."""
         mid = message_id or str(uuid.uuid4())
@@ -66,6 +72,7 @@ class MessageOps(Operations):
             message_key=message_key,
             control_id=control_id,
             dedup_key=dedup_key,
+            digest=digest,
             status=status,
             received_at=now,
             updated_at=now,
@@ -94,11 +101,19 @@ class MessageOps(Operations):
         system: str,
         dedup_key: str,
         statuses: Sequence[MessageStatus] = (MessageStatus.ACCEPTED,),
+        *,
+        digest: str | None = None,
     ) -> MessageRecord | None:
         """The earliest message from ``system`` with ``dedup_key`` whose answer was final
-        (its status is one of ``statuses``)."""
+        (its status is one of ``statuses``); with ``digest``, the earliest whose content has
+        that digest if there is one (a resend), else the earliest under the key (another
+        message under a reused control id, or one stored without a digest)."""
         params = {"b_system": system, "b_key": dedup_key, "b_statuses": list(statuses)}
-        row = await self._tx(lambda c: first(c, _DUPLICATE, params))
+        stmt = _DUPLICATE
+        if digest is not None:
+            params["b_digest"] = digest
+            stmt = _SAME_CONTENT_FIRST
+        row = await self._tx(lambda c: first(c, stmt, params))
         return _message(row) if row is not None else None
 
     async def list_messages(
@@ -152,4 +167,5 @@ def _message(r: Any) -> MessageRecord:
         correlation_id=r.correlation_id,
         duplicate_of=r.duplicate_of,
         event_count=r.event_count,
+        digest=r.digest,
     )

@@ -16,6 +16,9 @@
 - ``sent``: what each destination was last sent per record (echo detection).
 
 Version 2 added the last five tables; ``SqlStore.migrate`` creates what is missing.
+Version 3 added ``messages.digest`` (the content digest that tells a resend from another
+message under a reused control id); ``migrate`` adds the column to an older database, whose
+rows keep it empty (their digest is computed from their raw bytes when it is needed).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ __all__ = [
     "xrefs",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -78,6 +81,8 @@ messages = Table(
     Column("message_key", String(64)),
     Column("control_id", String(128)),
     Column("dedup_key", String(512)),
+    #: SHA-256 hex of the normalised content (``hub.ids.content_digest``); empty before v3
+    Column("digest", String(64)),
     Column("status", String(16), nullable=False),
     Column("received_at", _ts, nullable=False),
     Column("updated_at", _ts, nullable=False),

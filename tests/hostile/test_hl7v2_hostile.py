@@ -232,3 +232,20 @@ async def test_a_bare_start_block_is_closed_at_the_frame_timeout_with_nothing_st
     assert answer == b""  # closed, nothing to answer
     assert hub.store is not None
     assert await hub.store.list_messages(direction="in") == []
+
+
+async def test_a_reused_msh10_with_other_content_gets_aa_with_a_205_warning(hub: Hub):
+    """Same MSH-3, MSH-4, MSH-10, another message (an A08 of another patient): never the
+    first message's ACK — processed, AA with ERR-3 205 ERR-4 W; both kept as accepted."""
+    first_payload = msg("REUSED-1")
+    other = msg("REUSED-1", body=A04.split(b"\r", 1)[1].replace(b"Okonkwo", b"Adeyemi"))
+    async with asyncio.timeout(10):
+        first = await ack_exchange(hub, first_payload)
+        second = await ack_exchange(hub, other)
+    assert parse(first)["MSA-1"] == "AA" and second != first
+    ack = parse(second)
+    assert ack["MSA-1"] == "AA" and ack["MSA-2"] == "REUSED-1"
+    assert ack["ERR-3.1"] == "205" and ack["ERR-4"] == "W"
+    kept = await find_raw(hub, lambda m: m.raw == other)
+    assert kept.status == "accepted" and kept.duplicate_of is None and kept.event_count
+    assert [f["format_code"] for f in kept.findings] == ["205"]

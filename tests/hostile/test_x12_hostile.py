@@ -208,3 +208,20 @@ def test_unreadable_input_gets_the_ta1_note_for_what_is_wrong():
     for data, (control, note) in cases.items():
         ta1 = ta1_of(refuse_unreadable(data, counter_allocator()))
         assert ta1[0] == control and ta1[3:] == ["R", note], data
+
+
+async def test_a_reused_isa13_with_other_content_is_processed_with_a_warning(
+    hub: Hub, claim: bytes
+):
+    """The same ISA13 from the same sender on another interchange (another claim amount):
+    not answered as a duplicate (TA1 R 025) — processed, its 999 accepts it, and the reuse is
+    a 205 warning in the message log."""
+    data = numbered(claim, 310)
+    other = data.replace(b"CLM*900000032*185.00", b"CLM*900000099*210.00")
+    assert other != data
+    assert b"AK9*A*" in await send(hub, data)
+    answer = await send(hub, other)
+    assert b"AK9*A*" in answer and b"*R*025" not in answer
+    kept = await find_raw(hub, lambda m: m.raw == other)
+    assert kept.status == "accepted" and kept.duplicate_of is None and kept.event_count
+    assert any(f["format_code"] == "205" and f["severity"] == "warning" for f in kept.findings)

@@ -115,3 +115,16 @@ def test_the_readme_configuration_reference_parses(monkeypatch):
     cfg = parse_config(block.group(1), "README.md")
     assert cfg.ownership["Patient"]["names"] == "ehr"
     assert [r.action for r in cfg.matching.patient] == ["link", "review"]
+
+
+def test_reused_control_id_is_process_unless_a_port_says_reject():
+    cfg = parse_config(GOOD, "clinic.yaml")
+    assert cfg.systems["ehr"].inbound[0].reused_control_id == "process"  # type: ignore[union-attr]
+    strict = GOOD.replace("port: 2575", "port: 2575\n        reused_control_id: reject", 1)
+    port = parse_config(strict, "clinic.yaml").systems["ehr"].inbound[0]
+    assert port.reused_control_id == "reject"  # type: ignore[union-attr]
+    wrong = GOOD.replace("port: 2575", "port: 2575\n        reused_control_id: sometimes", 1)
+    with pytest.raises(ConfigError) as err:
+        parse_config(wrong, "clinic.yaml")
+    assert "clinic.yaml:9: systems.ehr.inbound.0.reused_control_id" in str(err.value)
+    assert "'process' or 'reject'" in str(err.value)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from adapters.hl7v2 import parse
 from carehub.app.hl7v2 import Hl7v2Inbound
 from carehub.app.x12 import X12Inbound
 from hub import ids
@@ -66,9 +67,21 @@ async def test_the_same_hl7_message_gets_the_same_ids_in_every_run(tmp_path: Pat
     again = await _run(tmp_path / "b.db", _hl7, A04)
     assert first == again
     assert len(set(first)) == len(first) >= 2
-    # derived from the sender and MSH-3|MSH-4|MSH-10, by position
-    basis = "ehr|EPIC|GOODHEALTH|MSG-A04-0001"
+    # derived from the sender, MSH-3|MSH-4|MSH-10 and the content digest, by position
+    digest = Hl7v2Inbound().identify(parse(A04)).digest
+    basis = f"ehr|EPIC|GOODHEALTH|MSG-A04-0001#{digest}"
     assert first == [ids.event_id(basis, i) for i in range(len(first))]
+
+
+async def test_another_message_under_a_reused_control_id_gets_other_ids(tmp_path: Path) -> None:
+    """Same sender and MSH-10, other content: its events must not be skipped downstream as
+    already applied (the sync engine's ``processed``, delivery keys)."""
+    first = await _run(tmp_path / "a.db", _hl7, A04)
+    other = await _run(tmp_path / "b.db", _hl7, A04.replace(b"Okonkwo", b"Adeyemi"))
+    assert not set(first) & set(other)
+    # the line-ending style is not content: the same ids
+    crlf = await _run(tmp_path / "c.db", _hl7, A04.replace(b"\r", b"\r\n"))
+    assert crlf == first
 
 
 async def test_a_different_message_gets_different_ids(tmp_path: Path) -> None:
@@ -94,6 +107,8 @@ async def test_x12_ids_are_stable_and_unique_across_interchanges(
 def test_without_a_dedup_key_ids_come_from_the_stored_message() -> None:
     assert ids.event_basis("api", None, "m-1") == "m-1"
     assert ids.event_basis("api", "K", "m-1") == "api|K"
+    assert ids.event_basis("api", "K", "m-1", "d1") == "api|K#d1"
+    assert ids.content_digest(b"x") == ids.content_digest(b"x") != ids.content_digest(b"y")
     assert ids.event_id("m-1", 0) != ids.event_id("m-2", 0)
     assert ids.event_id("m-1", 0) != ids.event_id("m-1", 1)
 

@@ -57,6 +57,10 @@ def error(code: str, location: str | None = "PID-3", severity=Severity.ERROR) ->
         ((error("200"),), AckOutcome.REJECTED, ("AR", "CR", "AR")),
         ((error("201"), error("101")), AckOutcome.REJECTED, ("AR", "CR", "AR")),
         ((error("203"),), AckOutcome.REJECTED, ("AR", "CR", "AR")),
+        # a control id reused with other content: refused on a reject port, else a warning
+        ((error("205", "MSH-10"),), AckOutcome.REJECTED, ("AR", "CR", "AR")),
+        ((error("205", "MSH-10", Severity.WARNING),), AckOutcome.ACCEPTED, ("AA", "CA", "AA")),
+        ((error("201", None, Severity.WARNING),), AckOutcome.ACCEPTED, ("AA", "CA", "AA")),
         ((error("207"),), AckOutcome.INTERNAL_ERROR, ("AR", "CE", "AE")),
         ((error("206"), error("101")), AckOutcome.INTERNAL_ERROR, ("AR", "CE", "AE")),
     ],
@@ -82,6 +86,17 @@ def test_outcome_and_ack_codes(findings, outcome, codes):
         ("SU", "SU", AckOutcome.REJECTED, ()),
         ("AL", "SU", AckOutcome.INTERNAL_ERROR, ("accept",)),
         (None, "AL", AckOutcome.ACCEPTED, ("accept", "application")),
+        # blank is empty: original mode, one ACK (a blank switched on enhanced mode)
+        (" ", " ", AckOutcome.ACCEPTED, ("original",)),
+        ("", "  ", AckOutcome.REJECTED, ("original",)),
+        (" ne ", "NE", AckOutcome.ACCEPTED, ()),
+        # not committed, no accept ack: the application ack answers when MSH-16 asks
+        ("NE", "ER", AckOutcome.REJECTED, ("application",)),
+        ("NE", "AL", AckOutcome.INTERNAL_ERROR, ("application",)),
+        ("SU", " ", AckOutcome.REJECTED, ("application",)),
+        ("ER", "ER", AckOutcome.REJECTED, ("accept",)),
+        ("NE", "NE", AckOutcome.REJECTED, ()),
+        ("NE", "SU", AckOutcome.REJECTED, ()),
     ],
 )
 def test_which_acks_to_send(msh15, msh16, outcome, expected):
