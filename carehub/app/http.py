@@ -147,12 +147,6 @@ class HttpServer:
         await GuardedSite(self._runner, sock, self.guard, ssl_context=ssl_context).start()
         scheme = "https" if ssl_context else "http"
         log.info("%s on %s:%d (/fhir, /x12, /health, /admin)", scheme, http.host, self.port)
-        if ssl_context is None and not is_loopback(http.host):
-            log.warning(
-                "hub.http: plain HTTP on %s (not loopback): tokens and PHI cross the network "
-                "unencrypted unless a TLS proxy is in front; configure hub.http.tls",
-                http.host,
-            )
 
     async def stop(self) -> None:
         if self._runner is not None:
