@@ -21,7 +21,9 @@ from hub.config import parse_config
 
 HEADER_TIMEOUT = 0.6
 BODY_TIMEOUT = 1.0
-KEEPALIVE_TIMEOUT = 1.2
+KEEPALIVE_TIMEOUT = 3.0
+#: how late a deadline may fire on this shared machine (well under the other timeouts)
+SLACK = 1.2
 PER_PEER = 8
 TOTAL = 24
 TOKEN = "edge-app-token"
@@ -99,7 +101,7 @@ async def test_a_silent_connection_is_closed_at_the_header_timeout(hub: Hub):
     answer, after = await until_closed(reader, HEADER_TIMEOUT + 5)
     writer.close()
     assert answer == b""  # nothing was asked: nothing answered, just closed
-    assert HEADER_TIMEOUT * 0.8 <= after < HEADER_TIMEOUT + 2
+    assert HEADER_TIMEOUT * 0.8 <= after < HEADER_TIMEOUT + SLACK
     assert hub.http is not None and hub.http.guard.stats["header_timeouts"] == 1
 
 
@@ -119,7 +121,7 @@ async def test_a_request_head_sent_byte_by_byte_gets_408_at_the_header_timeout(h
     writer.close()
     assert status(answer) == 408
     assert "did not arrive in full within 0.6 s" in body(answer)["error"]
-    assert after < HEADER_TIMEOUT + 2  # cut off while it was still sending (10 s of drip)
+    assert after < HEADER_TIMEOUT + SLACK  # cut off while still sending (10 s of drip)
 
 
 async def test_a_body_that_drips_is_cut_off_with_408_at_the_body_timeout(hub: Hub):
@@ -145,7 +147,7 @@ async def test_a_body_that_drips_is_cut_off_with_408_at_the_body_timeout(hub: Hu
     assert outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["code"] == "timeout"
     assert b"Connection: close" in answer.split(b"\r\n\r\n")[0]
-    assert after < BODY_TIMEOUT + 2  # the drip would have taken 100 s
+    assert after < BODY_TIMEOUT + SLACK  # the drip would have taken 100 s
     assert hub.http is not None and hub.http.guard.stats["body_timeouts"] == 1
 
 
@@ -159,7 +161,7 @@ async def test_an_x12_body_that_stops_halfway_gets_408(hub: Hub):
     writer.close()
     assert status(answer) == 408
     assert "did not arrive in full within 1 s" in body(answer)["error"]
-    assert BODY_TIMEOUT * 0.8 <= after < BODY_TIMEOUT + 2
+    assert BODY_TIMEOUT * 0.8 <= after < BODY_TIMEOUT + SLACK
 
 
 async def test_an_idle_keepalive_connection_is_closed_but_a_busy_one_is_not(hub: Hub):
@@ -177,13 +179,14 @@ async def test_an_idle_keepalive_connection_is_closed_but_a_busy_one_is_not(hub:
     answer, after = await until_closed(reader, KEEPALIVE_TIMEOUT + 5)
     writer.close()
     assert answer == b""
-    assert after < KEEPALIVE_TIMEOUT + 2
+    assert after < KEEPALIVE_TIMEOUT + SLACK
     assert hub.http is not None and hub.http.guard.stats["idle_closed"] == 1
 
 
 async def test_one_peer_holding_idle_sockets_is_capped_and_a_legitimate_client_gets_through(
     hub: Hub,
 ):
+    opened = time.monotonic()
     idle = [await connect(hub, "127.0.0.2") for _ in range(PER_PEER)]
     await asyncio.sleep(0.1)
     # the excess from the same address: 429 at once, not after a timeout
@@ -205,6 +208,7 @@ async def test_one_peer_holding_idle_sockets_is_capped_and_a_legitimate_client_g
         answer, _ = await until_closed(reader, HEADER_TIMEOUT + 5)
         assert answer == b""
         writer.close()
+    assert time.monotonic() - opened < HEADER_TIMEOUT + SLACK
     for _, writer in excess:
         writer.close()
     code, _ = await get_health(hub, "127.0.0.2")
@@ -230,14 +234,17 @@ async def test_the_server_wide_cap_answers_503_and_frees_up(hub: Hub):
 
 
 async def test_two_hundred_idle_sockets_from_one_peer_do_not_lock_the_server_out(hub: Hub):
-    start = time.monotonic()
     sockets = [await connect(hub, "127.0.0.9") for _ in range(200)]
+    start = time.monotonic()
     code, took = await get_health(hub, "127.0.0.1")
     assert code == 200 and took < 1.0
     results = await asyncio.gather(*(until_closed(r, HEADER_TIMEOUT + 5) for r, _ in sockets))
     for _, writer in sockets:
         writer.close()
     refused = [a for a, _ in results if a]
-    assert len(refused) == 200 - PER_PEER and all(status(a) == 429 for a in refused)
-    assert time.monotonic() - start < HEADER_TIMEOUT + 5  # all gone by the header timeout
+    assert all(status(a) == 429 for a in refused)
+    # eight at a time were let in (more when the first ones timed out while the rest opened)
+    assert hub.http is not None
+    assert len(refused) >= 150 and hub.http.guard.stats["header_timeouts"] == 200 - len(refused)
+    assert time.monotonic() - start < HEADER_TIMEOUT + SLACK  # all gone by the header timeout
     assert hub.http is not None and hub.http.guard.open == 0
