@@ -29,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import ssl
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -233,31 +235,40 @@ class ConnectionGuard:
         return guard
 
 
-class GuardedSite(web.SockSite):
-    """aiohttp's ``SockSite`` with the guard as protocol factory and a bound on the TLS
-    handshake."""
+class GuardedSite(web.BaseSite):
+    """A site on a bound socket, like aiohttp's ``SockSite``, with the guard as protocol
+    factory and the TLS handshake bounded by ``header_timeout``."""
 
     def __init__(
         self,
         runner: web.BaseRunner,
-        sock: Any,
+        sock: socket.socket,
         guard: ConnectionGuard,
         *,
-        ssl_context: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
         backlog: int = 128,
     ):
-        super().__init__(runner, sock, ssl_context=ssl_context, backlog=backlog)
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         self.guard = guard
+        self.sock = sock
+        self.tls = ssl_context
+        self.queue = backlog
+        host, port = sock.getsockname()[:2]
+        self._url = f"{'https' if ssl_context else 'http'}://{host}:{port}"
+
+    @property
+    def name(self) -> str:
+        return self._url
 
     async def start(self) -> None:
-        await web.BaseSite.start(self)  # registers the site with the runner
+        await super().start()  # registers the site with the runner
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self.guard,
-            sock=self._sock,
-            ssl=self._ssl_context,
-            backlog=self._backlog,
-            ssl_handshake_timeout=self.guard.limits.header_timeout if self._ssl_context else None,
+            sock=self.sock,
+            ssl=self.tls,
+            backlog=self.queue,
+            ssl_handshake_timeout=self.guard.limits.header_timeout if self.tls else None,
         )
 
 
