@@ -134,6 +134,7 @@ class HttpServer:
         await self._runner.setup()
         assert self._runner.server is not None
         self.guard.factory = self._runner.server
+        self.guard.watch(self._runner.server)
         sock = socket.socket(socket.AF_INET6 if ":" in http.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -118,6 +118,22 @@ class ConnectionGuard:
     def __call__(self) -> asyncio.Protocol:
         return _Guarded(self)
 
+    def watch(self, server: web.Server) -> None:
+        """Mark the end of each connection's head phase as soon as aiohttp has a request
+        (``server.request_factory``), also for those no middleware sees (a parser error, an
+        ``Expect`` refused with 417). Call before the server takes connections."""
+        make = server.request_factory
+
+        def request_factory(
+            message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+        ) -> web.BaseRequest:
+            conn = self._by_handler.get(protocol)
+            if conn is not None:
+                conn.request_started()
+            return make(message, payload, protocol, writer, task)
+
+        server.request_factory = request_factory
+
     def close(self) -> None:
         """Close every connection (the server is stopping)."""
         for conn in list(self._connections):

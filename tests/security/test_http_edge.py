@@ -248,3 +248,14 @@ async def test_two_hundred_idle_sockets_from_one_peer_do_not_lock_the_server_out
     assert len(refused) >= 150 and hub.http.guard.stats["header_timeouts"] == 200 - len(refused)
     assert time.monotonic() - start < HEADER_TIMEOUT + SLACK  # all gone by the header timeout
     assert hub.http is not None and hub.http.guard.open == 0
+
+
+async def test_a_request_answered_before_any_handler_gets_no_stray_timeout_answer(hub: Hub):
+    """An ``Expect`` aiohttp refuses (417) never reaches a handler: the head phase still ends
+    with it, so no 408 follows the 417 at the header timeout."""
+    reader, writer = await connect(hub)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: hub\r\nExpect: something-else\r\n\r\n")
+    answer, _ = await until_closed(reader, KEEPALIVE_TIMEOUT + 5)
+    writer.close()
+    assert status(answer) == 417
+    assert b" 408 " not in answer
