@@ -6,16 +6,13 @@ cap on connections. ``ConnectionGuard`` wraps aiohttp's protocol factory: each c
 counted against a cap over all clients and a cap per peer address, and goes through three
 phases, each with its own deadline:
 
-========  ===================================================================  ============
-phase     from … until …                                                       deadline
-========  ===================================================================  ============
-head      connect (or the first byte after an idle keep-alive) … the handler   header_timeout
-          starts (the request line and headers are in)
-handling  the handler starts … it returns; the body must be in by              body_timeout
-          ``body_timeout`` (the middleware's watchdog; the handler's own work
-          is not timed here)
-idle      the handler returned … the next request's first byte                 keepalive_timeout
-========  ===================================================================  ============
+- **head**, from connecting (or from the first byte after an idle keep-alive) until aiohttp
+  has the request line and headers (its ``request_factory``): ``header_timeout``;
+- **handling**, while the handler runs: the body must be in by ``body_timeout`` (the
+  middleware's watchdog; the handler's own work is not timed here);
+- **idle**, from the handler's return until the next request's first byte:
+  ``keepalive_timeout`` (an answer a slow client is still reading is waited for while it
+  makes progress).
 
 Past a deadline the connection is closed: with a ``408`` when the client had started sending
 something, silently when it sent nothing. Over a cap a new connection is answered at once —
