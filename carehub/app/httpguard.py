@@ -1,8 +1,9 @@
 """Connection limits and timeouts for the hub's HTTP server, where aiohttp has none.
 
-aiohttp (3.14) closes a connection idle between requests after ``keepalive_timeout``, but it
-has no timeout for a request head that arrives byte by byte, none for a request body, and no
-cap on connections. ``ConnectionGuard`` wraps aiohttp's protocol factory: each connection is
+aiohttp (3.14) has one timer, ``keepalive_timeout`` (3,630 s unless given), which closes a
+connection waiting for a request — silently, also one in the middle of a head arriving byte
+by byte; it has no timeout of its own for the head, none for a request body, and no cap on
+connections. ``ConnectionGuard`` wraps aiohttp's protocol factory: each connection is
 counted against a cap over all clients and a cap per peer address, and goes through three
 phases, each with its own deadline:
 
