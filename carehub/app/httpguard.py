@@ -236,7 +236,7 @@ class ConnectionGuard:
                         conn.peer,
                         limits.body_timeout,
                     )
-                    if response is None or not response.prepared:
+                    if response is None or not (response.prepared or response.status == 408):
                         response = _timeout_answer(request, limits.body_timeout)
                     response.force_close()
                 assert response is not None

@@ -146,9 +146,15 @@ async def test_a_body_that_drips_is_cut_off_with_408_at_the_body_timeout(hub: Hu
     outcome = body(answer)
     assert outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["code"] == "timeout"
+    assert "did not arrive in full" in outcome["issue"][0]["diagnostics"]
     assert b"Connection: close" in answer.split(b"\r\n\r\n")[0]
     assert after < BODY_TIMEOUT + SLACK  # the drip would have taken 100 s
     assert hub.http is not None and hub.http.guard.stats["body_timeouts"] == 1
+    # what arrived is kept, refused, with the answer given
+    assert hub.store is not None
+    (kept,) = await hub.store.list_messages(direction="in")
+    assert kept.status == "rejected" and kept.raw.startswith(b"{   ")
+    assert b"timeout" in (kept.ack or b"") and "HTTP 408" in str(kept.findings)
 
 
 async def test_an_x12_body_that_stops_halfway_gets_408(hub: Hub):
