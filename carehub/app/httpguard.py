@@ -25,6 +25,7 @@ gets ``403`` and is closed. Log lines carry the peer address and counts only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -239,6 +240,12 @@ class ConnectionGuard:
                     if response is None or not (response.prepared or response.status == 408):
                         response = _timeout_answer(request, limits.body_timeout)
                     response.force_close()
+                    # answered here and closed: aiohttp would otherwise linger reading the
+                    # rest of a body whose stream has failed (and log that as unhandled)
+                    with contextlib.suppress(ConnectionError):
+                        await response.prepare(request)
+                        await response.write_eof()
+                    request.protocol.force_close()
                 assert response is not None
                 return response
             finally:

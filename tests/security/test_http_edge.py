@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -124,7 +125,9 @@ async def test_a_request_head_sent_byte_by_byte_gets_408_at_the_header_timeout(h
     assert after < HEADER_TIMEOUT + SLACK  # cut off while still sending (10 s of drip)
 
 
-async def test_a_body_that_drips_is_cut_off_with_408_at_the_body_timeout(hub: Hub):
+async def test_a_body_that_drips_is_cut_off_with_408_at_the_body_timeout(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+):
     reader, writer = await connect(hub)
     writer.write(
         b"POST /fhir/Patient HTTP/1.1\r\nHost: hub\r\n"
@@ -155,9 +158,11 @@ async def test_a_body_that_drips_is_cut_off_with_408_at_the_body_timeout(hub: Hu
     (kept,) = await hub.store.list_messages(direction="in")
     assert kept.status == "rejected" and kept.raw.startswith(b"{   ")
     assert b"timeout" in (kept.ack or b"") and "HTTP 408" in str(kept.findings)
+    # an expected refusal, logged as such (INFO), not as an unhandled error
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-async def test_an_x12_body_that_stops_halfway_gets_408(hub: Hub):
+async def test_an_x12_body_that_stops_halfway_gets_408(hub: Hub, caplog: pytest.LogCaptureFixture):
     reader, writer = await connect(hub)
     writer.write(
         b"POST /x12/payer HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer edge-gw-token\r\n"
@@ -168,6 +173,7 @@ async def test_an_x12_body_that_stops_halfway_gets_408(hub: Hub):
     assert status(answer) == 408
     assert "did not arrive in full within 1 s" in body(answer)["error"]
     assert BODY_TIMEOUT * 0.8 <= after < BODY_TIMEOUT + SLACK
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_an_idle_keepalive_connection_is_closed_but_a_busy_one_is_not(hub: Hub):
