@@ -8,7 +8,7 @@ it with the traceback; its access log quotes the request line with its query str
 
 - an attached exception keeps its class (and HTTP status, when it has one) and, for a fault
   of ours rather than a refused request, its stack frames — never its message, which is where
-  the quoted input goes;
+  the quoted input goes; a refused request (a 4xx error) is a warning, not an error;
 - the message text loses query strings, credentials after ``Bearer``/``Basic``/``Digest``
   and the values of ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and
   ``Set-Cookie`` headers (``redact``).
@@ -55,8 +55,11 @@ class RedactingFilter(logging.Filter):
             status = getattr(exc, "status", None) or getattr(exc, "code", None)
             summary = type(exc).__name__ + (f" {status}" if isinstance(status, int) else "")
             if isinstance(status, int) and 400 <= status < 500:
-                # a refused request: where the parser stopped is in the (withheld) message
+                # a refused request: where the parser stopped is in the (withheld) message;
+                # the client's fault, not ours: at most a warning
                 text += f": {summary} (request content not logged)"
+                if record.levelno > logging.WARNING:
+                    record.levelno, record.levelname = logging.WARNING, "WARNING"
             else:
                 frames = "".join(traceback.format_tb(exc.__traceback__))
                 text += (

@@ -381,6 +381,9 @@ async def test_malformed_and_over_long_requests_leave_no_phi_or_token_in_the_log
     for error in ("BadStatusLine 400", "LineTooLong 400", "BadHttpMessage 400"):
         assert error in text, f"{error} not logged"
     assert "request content not logged" in text
+    # a client's malformed request is its fault: a warning at most, not an error of the hub
+    parser = [r for r in caplog.records if r.name == "carehub.http.server"]
+    assert parser and all(r.levelno <= logging.WARNING for r in parser)
 
 
 def test_the_redaction_filter_strips_queries_credentials_and_exception_text(
