@@ -50,7 +50,8 @@ class _Model(BaseModel):
 
 
 class TlsConfig(_Model):
-    """TLS for an MLLP listener or client. Paths to PEM files; the key password by env name."""
+    """TLS for an MLLP listener or client, or the HTTP listener (``hub.http.tls``). Paths to
+    PEM files; the key password by env name."""
 
     cert: str
     key: str
@@ -220,6 +221,20 @@ class HttpConfig(_Model):
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = 8 * 1024 * 1024
     max_bundle_entries: int = 1000
+    #: seconds a connection has to send a request line and headers in full: from connecting,
+    #: or from its first byte after an idle keep-alive (then 408, or closed if it sent nothing)
+    header_timeout: float = Field(default=10.0, gt=0)
+    #: seconds a request body has to arrive in full once its headers are in (then 408)
+    body_timeout: float = Field(default=60.0, gt=0)
+    #: seconds an idle keep-alive connection is kept open between requests
+    keepalive_timeout: float = Field(default=15.0, gt=0)
+    #: open connections at once, over all clients (past it: 503 and closed)
+    max_connections: int = Field(default=512, ge=1)
+    #: open connections at once from one peer address (past it: 429 and closed); raise it
+    #: when a reverse proxy or NAT puts many clients behind one address
+    max_connections_per_peer: int = Field(default=64, ge=1)
+    #: HTTPS: the same options as an MLLP listener (mutual TLS, allowed_clients, min_version)
+    tls: TlsConfig | None = None
 
 
 class HubSettings(_Model):

@@ -10,6 +10,8 @@ and every read of parked messages is written to the audit trail.
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 import socket
 from typing import Any
@@ -19,23 +21,43 @@ from aiohttp import web
 from adapters.fhir.api import ApiClient, mount_fhir
 from carehub.app.access import ADMIN_SCOPE, authenticator
 from carehub.app.fhir import make_fhir_app
+from carehub.app.httpguard import ConnectionGuard, GuardedSite, GuardLimits
+from carehub.app.tls import client_certificate_check, server_context
 from carehub.app.x12 import X12Inbound
 from hub.config import HubConfig, X12HttpInbound
 from hub.errors import ConfigError, ParseError
 from hub.judge import InboundOutcome
 from hub.pipeline import Pipeline
 from hub.ports import Store, Transport
+from hub.redaction import redact_loggers
 from hub.sync import IdentityService
 from queues import ParkedMessage, work_queue
 
-__all__ = ["HttpServer", "http_wanted"]
+__all__ = ["HttpServer", "http_wanted", "is_loopback"]
 
 log = logging.getLogger("carehub.http")
+
+#: the logger aiohttp's request handler writes to (parser errors, unhandled exceptions)
+SERVER_LOGGER = "carehub.http.server"
+#: aiohttp's own loggers that can quote a request, redacted too (belt and braces)
+AIOHTTP_LOGGERS = ("aiohttp.server", "aiohttp.access", "aiohttp.web", "aiohttp.internal")
 
 EDI = "application/edi-x12"
 
 #: the longest audit subject taken from a URL (an unknown path is attacker-chosen)
 _SUBJECT_MAX = 200
+
+
+def _no_factory() -> asyncio.Protocol:
+    raise RuntimeError("the HTTP server is not started")
+
+
+def is_loopback(host: str) -> bool:
+    """A bind address only this machine can reach."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def http_wanted(config: HubConfig) -> bool:
@@ -71,9 +93,25 @@ class HttpServer:
         }
         self._runner: web.AppRunner | None = None
         self.port = 0
+        http = config.hub.http
+        #: connection caps and header/body/keep-alive timeouts (``stats`` counts refusals)
+        self.guard = ConnectionGuard(
+            _no_factory,
+            GuardLimits(
+                header_timeout=http.header_timeout,
+                body_timeout=http.body_timeout,
+                keepalive_timeout=http.keepalive_timeout,
+                max_connections=http.max_connections,
+                max_connections_per_peer=http.max_connections_per_peer,
+            ),
+            allow_certificate=client_certificate_check(http.tls),
+        )
 
     def app(self) -> web.Application:
-        root = web.Application(client_max_size=self.config.hub.http.max_body_bytes)
+        root = web.Application(
+            client_max_size=self.config.hub.http.max_body_bytes,
+            middlewares=[self.guard.middleware()],
+        )
         root.router.add_get("/health", self.health)
         root.router.add_post("/x12/{system}", self.x12)
         root.router.add_get("/admin/status", self.status)
@@ -87,8 +125,20 @@ class HttpServer:
 
     async def start(self) -> None:
         http = self.config.hub.http
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        ssl_context = server_context(http.tls, "hub.http.tls") if http.tls else None
+        # aiohttp's parser errors quote the request line and headers: its server logger,
+        # and ours that replaces it, go through the hub's redaction
+        redact_loggers(SERVER_LOGGER, *AIOHTTP_LOGGERS)
+        self._runner = web.AppRunner(
+            self.app(),
+            access_log=None,
+            logger=logging.getLogger(SERVER_LOGGER),
+            keepalive_timeout=http.keepalive_timeout,
+        )
         await self._runner.setup()
+        assert self._runner.server is not None
+        self.guard.factory = self._runner.server
+        self.guard.watch(self._runner.server)
         sock = socket.socket(socket.AF_INET6 if ":" in http.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -99,13 +149,15 @@ class HttpServer:
                 f"hub.http: cannot listen on {http.host}:{http.port}: {exc.strerror}"
             ) from exc
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
-        log.info("http on %s:%d (/fhir, /x12, /health, /admin)", http.host, self.port)
+        await GuardedSite(self._runner, sock, self.guard, ssl_context=ssl_context).start()
+        scheme = "https" if ssl_context else "http"
+        log.info("%s on %s:%d (/fhir, /x12, /health, /admin)", scheme, http.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.guard.close()
 
     # ------------------------------------------------------------------ endpoints
 

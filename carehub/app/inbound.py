@@ -13,8 +13,9 @@ from adapters.hl7v2 import Limits
 from adapters.hl7v2.server import MllpServer, PeerAllowList
 from adapters.x12.inbox import InboxWatcher, Outbox
 from carehub.app.hl7v2 import Hl7v2Inbound, mllp_handler, mllp_refuser
+from carehub.app.tls import server_context
 from carehub.app.x12 import X12Inbound, inbox_handler
-from hub.config import HubConfig, MllpInbound, TlsConfig, X12InboxInbound, secret
+from hub.config import HubConfig, MllpInbound, TlsConfig, X12InboxInbound
 from hub.errors import ConfigError
 from hub.judge import ReusedControlId
 from hub.pipeline import Pipeline
@@ -136,22 +137,5 @@ def _allow_list(cfg: MllpInbound) -> PeerAllowList:
 
 def _ssl(tls: TlsConfig, system: str) -> ssl.SSLContext:
     """A TLS 1.2+ (or 1.3) server context; with ``require_client_cert``, mutual TLS against
-    ``ca``. The key's password comes from the environment."""
-    where = f"systems.{system}.inbound.tls"
-    password = (
-        secret(tls.key_password_env, f"{where}.key_password_env") if tls.key_password_env else None
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = (
-        ssl.TLSVersion.TLSv1_3 if tls.min_version == "1.3" else ssl.TLSVersion.TLSv1_2
-    )
-    try:
-        context.load_cert_chain(tls.cert, tls.key, password=password)
-        if tls.require_client_cert:
-            if not tls.ca:
-                raise ConfigError(f"{where}.ca: mutual TLS needs the clients' CA file")
-            context.load_verify_locations(tls.ca)
-            context.verify_mode = ssl.CERT_REQUIRED
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"{where}: cannot load certificate or key: {exc}") from exc
-    return context
+    ``ca`` (the one builder the HTTP server uses too: ``carehub/app/tls.py``)."""
+    return server_context(tls, f"systems.{system}.inbound.tls")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from carehub.app.checks import config_warnings
 from carehub.app.hub import Hub
 from hub.config import HubConfig
 from hub.store import display_url
@@ -27,6 +28,8 @@ def configure_logging(level: str = "INFO") -> None:
 
 async def run_forever(cfg: HubConfig) -> None:
     configure_logging(cfg.hub.log_level)
+    for warning in config_warnings(cfg, urls_from_file=False):
+        log.warning("config: %s", warning)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from carehub.app.checks import config_warnings
 from carehub.cli.common import EXIT_USAGE, emit, friendly, json_option
 from hub.config import HubConfig, load_config
 from hub.errors import CarehubError
@@ -30,7 +31,12 @@ def check_config(config_file: Path, as_json: bool) -> None:
             sys.exit(EXIT_USAGE)
         raise
     summary = _config_summary(cfg)
-    emit({"ok": True, **summary}, as_json, lambda: _print_config_summary(config_file, summary))
+    warnings = config_warnings(cfg)
+    emit(
+        {"ok": True, **summary, "warnings": warnings},
+        as_json,
+        lambda: _print_config_summary(config_file, summary, warnings),
+    )
 
 
 def _config_summary(cfg: HubConfig) -> dict[str, Any]:
@@ -48,9 +54,11 @@ def _config_summary(cfg: HubConfig) -> dict[str, Any]:
     }
 
 
-def _print_config_summary(path: Path, summary: dict[str, Any]) -> None:
+def _print_config_summary(path: Path, summary: dict[str, Any], warnings: list[str]) -> None:
     click.echo(f"{path}: ok — namespace {summary['namespace']}, {len(summary['systems'])} systems")
     for name, s in summary["systems"].items():
         ins = ", ".join(s["inbound"]) or "-"
         subs = ", ".join(s["subscribes"]) or "-"
         click.echo(f"  {name}: in [{ins}]  out [{s['outbound'] or '-'}]  subscribes [{subs}]")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)

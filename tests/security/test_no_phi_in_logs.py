@@ -296,3 +296,114 @@ async def test_planted_phi_never_reaches_the_logs(
         f"planted PHI in the logs: {leaked}\n"
         + "\n".join(line for line in logs.lines if any(t in line for t in leaked))[:3000]
     )
+
+
+# --------------------------------------------------------------------------- HTTP parser
+# aiohttp's parser puts the offending request line or header into its exception text and
+# logs it with the traceback. Through the hub's redaction only the error class and the
+# status are left.
+
+EDGE_FAMILY, EDGE_GIVEN = token("QZEDGEFAM"), token("QZEDGEGIV")
+EDGE_SSN = (
+    f"{secrets.randbelow(900) + 100}-{secrets.randbelow(90) + 10}-{secrets.randbelow(9000) + 1000}"
+)
+EDGE_TOKEN = "phi-edge-" + secrets.token_hex(8)
+EDGE_PLANTED = [EDGE_FAMILY, EDGE_GIVEN, EDGE_SSN, EDGE_TOKEN]
+QUERY = f"name={EDGE_FAMILY}&given={EDGE_GIVEN}&ssn={EDGE_SSN}"
+AUTH = f"Authorization: Bearer {EDGE_TOKEN}\r\n"
+
+MALFORMED = {
+    "bad request line": f"GET /fhir/Patient?{QUERY} HTTP/1.1 trailing\r\nHost: h\r\n\r\n",
+    "bad method": f"G\x00T /fhir/Patient?{QUERY} HTTP/1.1\r\nHost: h\r\n{AUTH}\r\n",
+    "request line too long": f"GET /fhir/Patient?{QUERY}&pad={'B' * 9000} HTTP/1.1\r\n\r\n",
+    "header too long": f"GET /fhir/Patient?{QUERY} HTTP/1.1\r\n{AUTH}X-Pad: {EDGE_FAMILY}"
+    + "A" * 9000
+    + "\r\n\r\n",
+    "too many headers": f"GET /fhir/Patient?{QUERY} HTTP/1.1\r\n{AUTH}"
+    + "".join(f"X-{i}: {EDGE_GIVEN}\r\n" for i in range(200))
+    + "\r\n",
+    "bad header value (token)": f"GET /fhir/Patient?{QUERY} HTTP/1.1\r\n"
+    f"Authorization: Bearer {EDGE_TOKEN}\x01\r\n\r\n",
+    "bad header name": f"GET /fhir/Patient HTTP/1.1\r\nAuth{EDGE_FAMILY} x: {EDGE_SSN}\r\n\r\n",
+    "invalid chunking": f"POST /fhir/Patient?{QUERY} HTTP/1.1\r\n{AUTH}"
+    "Transfer-Encoding: chunked\r\n\r\n"
+    f"{EDGE_FAMILY}\r\n{EDGE_SSN}\r\n0\r\n\r\n",
+    "content-length and chunked": f"POST /x12/payer?{QUERY} HTTP/1.1\r\n{AUTH}"
+    "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "bad version": f"GET /fhir/Patient?{QUERY} HTTP/9.{EDGE_SSN}\r\n\r\n",
+}
+
+
+async def raw_http(port: int, data: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        async with asyncio.timeout(5):
+            return await reader.read()
+    except (TimeoutError, ConnectionError):
+        return b""
+    finally:
+        writer.close()
+
+
+async def test_malformed_and_over_long_requests_leave_no_phi_or_token_in_the_logs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: Everything,
+    caplog: pytest.LogCaptureFixture,
+):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("PHI_APP", EDGE_TOKEN)
+    monkeypatch.setenv("PHI_GW", "phi-gw")
+    cfg = parse_config(CONFIG.format(url="http://127.0.0.1:9/fhir", ns="phiedge")).with_overrides(
+        db_url=f"sqlite:///{tmp_path / 'edge.db'}"
+    )
+    async with Hub(cfg) as hub:
+        assert hub.http is not None
+        answers = {
+            name: await raw_http(hub.http.port, text.encode("latin-1"))
+            for name, text in MALFORMED.items()
+        }
+        # and a well-formed request carrying the same, answered by the API (no parser error)
+        ok = f"GET /fhir/Patient?{QUERY} HTTP/1.1\r\nHost: h\r\n{AUTH}Connection: close\r\n\r\n"
+        answers["well-formed"] = await raw_http(hub.http.port, ok.encode())
+    for name, answer in answers.items():
+        expected = b"HTTP/1.1 200" if name == "well-formed" else b" 400 "
+        assert expected in answer[:20], (name, answer[:300])
+    text = "\n".join(logs.lines + [r.getMessage() for r in caplog.records])
+    leaked = [t for t in EDGE_PLANTED if t in text]
+    assert not leaked, (
+        f"planted PHI or token in the logs: {leaked}\n"
+        + "\n".join(line for line in text.splitlines() if any(t in line for t in leaked))[:3000]
+    )
+    # the capture works: the parser errors were logged, by class and status
+    for error in ("BadStatusLine 400", "LineTooLong 400", "BadHttpMessage 400"):
+        assert error in text, f"{error} not logged"
+    assert "request content not logged" in text
+    # a client's malformed request is its fault: a warning at most, not an error of the hub
+    parser = [r for r in caplog.records if r.name == "carehub.http.server"]
+    assert parser and all(r.levelno <= logging.WARNING for r in parser)
+
+
+def test_the_redaction_filter_strips_queries_credentials_and_exception_text(
+    caplog: pytest.LogCaptureFixture,
+):
+    """aiohttp's access log quotes the request line; an exception's text quotes input."""
+    from hub.redaction import redact, redact_loggers
+
+    redact_loggers("aiohttp.access", "aiohttp.server")
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("aiohttp.access").info(
+        '127.0.0.1 "GET /fhir/Patient?%s HTTP/1.1" 200 "%s"', QUERY, f"Bearer {EDGE_TOKEN}"
+    )
+    try:
+        raise ValueError(f"cannot read {EDGE_FAMILY} {EDGE_SSN}")
+    except ValueError:
+        logging.getLogger("aiohttp.server").exception("Unhandled exception")
+    text = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    assert "GET /fhir/Patient?<redacted> HTTP/1.1" in text
+    assert "ValueError (message not logged)" in text and "Traceback" in text
+    assert not [t for t in EDGE_PLANTED if t in text], text
+    assert redact(f"Cookie: s={EDGE_TOKEN}; b=1") == "Cookie: <redacted>"
+    assert redact(f"basic {EDGE_TOKEN}, next") == "basic <redacted>, next"

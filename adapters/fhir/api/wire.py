@@ -67,7 +67,8 @@ def check_accept(request: web.Request) -> None:
 
 async def read_body(request: web.Request, max_bytes: int) -> bytes:
     """The body, at most ``max_bytes`` (413 past that, checked before and while reading;
-    the refusal carries what was read so far, never more than ``max_bytes``)."""
+    408 when the server cut it for arriving too slowly; the refusal carries what was read
+    so far, never more than ``max_bytes``)."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise FhirError(
             413,
@@ -77,16 +78,22 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(_CHUNK):
-        size += len(chunk)
-        if size > max_bytes:
-            raise FhirError(
-                413,
-                "too-long",
-                f"the body is over the limit of {max_bytes} bytes",
-                head=b"".join(chunks),
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise FhirError(
+                    413,
+                    "too-long",
+                    f"the body is over the limit of {max_bytes} bytes",
+                    head=b"".join(chunks),
+                )
+            chunks.append(chunk)
+    except web.HTTPRequestTimeout as exc:
+        # the server cut a body that did not arrive in time: what did arrive is kept
+        raise FhirError(
+            408, "timeout", "the request body did not arrive in full in time", head=b"".join(chunks)
+        ) from exc
     return b"".join(chunks)
 
 
