@@ -86,6 +86,12 @@ class MllpInbound(_Model):
     idle_timeout: float = 300.0
     frame_timeout: float = 30.0
     max_frame_bytes: int = 16 * 1024 * 1024
+    #: connections open at once on this port, and from one source address; one more is
+    #: closed at once (counted from accept, before the TLS handshake)
+    max_connections: int = Field(default=256, ge=1)
+    max_connections_per_peer: int = Field(default=32, ge=1)
+    #: a new connection must start its first frame (TLS handshake included) this soon
+    first_frame_timeout: float = Field(default=10.0, gt=0)
 
 
 class FhirInbound(_Model):
