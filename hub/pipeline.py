@@ -12,9 +12,11 @@ failure) is ``hub.judge``, pure; the pipeline runs it between its I/O stages.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -38,6 +40,7 @@ from hub.ports import Store, Transport
 from hub.records import MessageRecord, MessageStatus
 
 __all__ = [
+    "OFFLOAD_BYTES",
     "AnswersDuplicates",
     "FollowsUp",
     "InboundFormat",
@@ -49,10 +52,19 @@ __all__ = [
 log = logging.getLogger("carehub.pipeline")
 
 N = TypeVar("N")
+T = TypeVar("T")
 N_contra = TypeVar("N_contra", contravariant=True)
 #: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
 RefusalAnswer = Callable[["InboundOutcome", Report], bytes]
 
+
+#: a message at least this big is read, checked and mapped in a worker thread, so the event
+#: loop keeps answering other connections meanwhile (a 5,000-charge DFT maps for over a second;
+#: a small ADT reads and maps in well under a millisecond, where a thread hop costs more)
+OFFLOAD_BYTES = 16 * 1024
+#: the worker threads, process-wide and bounded: big messages queue for them instead of
+#: each taking a thread (and the CPU) of its own
+_judging = ThreadPoolExecutor(max_workers=2, thread_name_prefix="carehub-judge")
 
 #: statuses whose answer is final, so a resend gets the same answer
 _FINAL = (
@@ -131,6 +143,7 @@ class Pipeline:
         confirm_timeout: float = 10.0,
         vocab: Vocabulary | None = None,
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
+        offload_bytes: int = OFFLOAD_BYTES,
     ):
         self.store = store
         self.transport = transport
@@ -138,6 +151,7 @@ class Pipeline:
         self.confirm_timeout = confirm_timeout
         self.vocab = vocab
         self.namespaces = namespaces or {}
+        self.offload_bytes = offload_bytes
 
     async def receive(
         self,
@@ -150,7 +164,7 @@ class Pipeline:
     ) -> InboundResult:
         """Take one message from ``system`` and return the answer to send back."""
         st = _Stage(raw=raw, system=system, port=port, peer=peer)
-        self._parse(fmt, st)
+        await self._parse(fmt, st)
         fault_point("before_store")
         try:
             await self._store_raw(fmt, st, peer)
@@ -183,9 +197,17 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
 
-    def _parse(self, fmt: InboundFormat[Any], st: _Stage) -> None:
+    async def _cpu(self, st: _Stage, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``: inline for a small message, in a worker thread for a big one. The
+        stage's report is only touched by that one call meanwhile."""
+        if len(st.raw) < self.offload_bytes:
+            return fn(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_judging, functools.partial(fn, *args))
+
+    async def _parse(self, fmt: InboundFormat[Any], st: _Stage) -> None:
         """Parse before storing (no I/O), so the raw row carries the message's identity."""
-        reading = read(fmt, st.raw, st.report)
+        reading = await self._cpu(st, read, fmt, st.raw, st.report)
         st.native, st.identity = reading.native, reading.identity
         if reading.failure is not None:
             # a codec bug must not lose the message: it is stored and refused
@@ -230,7 +252,9 @@ class Pipeline:
                 "answer repeated, not published again",
             )
             return InboundOutcome.DUPLICATE
-        verdict = judge_parsed(fmt, st.native, self._context(fmt, st), st.report)
+        verdict = await self._cpu(
+            st, judge_parsed, fmt, st.native, self._context(fmt, st), st.report
+        )
         st.events = verdict.events
         if verdict.outcome is not InboundOutcome.ACCEPTED:
             return verdict.outcome
