@@ -211,5 +211,8 @@ class MllpWriter:
             await asyncio.wait_for(self._writer.wait_closed(), grace)
         except TimeoutError:
             self._writer.transport.abort()
+        except asyncio.CancelledError:
+            self._writer.transport.abort()  # never leave the socket to whoever runs next
+            raise
         except Exception:
             pass  # closing a connection that already failed

@@ -177,3 +177,32 @@ async def test_a_tls_port_counts_connections_before_the_handshake(tls_context):
             assert server.stats["first_frame_timeouts"] == 2
         finally:
             await close_all([*silent, extra])
+
+
+async def test_closing_a_connection_whose_peer_does_not_read_is_bounded():
+    """Answers buffered for a peer that never reads: close() gives up after its grace and
+    aborts the transport, so the slot and the socket are freed, not held until the kernel
+    gives up."""
+    from adapters.hl7v2.mllp import MllpWriter
+
+    accepted: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accepted.put(writer)
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _reader, client = await asyncio.open_connection("127.0.0.1", port)  # never reads
+    try:
+        writer = await asyncio.wait_for(accepted.get(), 5)
+        writer.write(b"x" * (64 * 1024 * 1024))  # far more than the socket buffers take
+        started = time.monotonic()
+        await MllpWriter(writer).close(grace=0.3)
+        assert time.monotonic() - started < 2.0
+        await asyncio.sleep(0.05)
+        assert writer.transport.is_closing()
+        assert writer.get_extra_info("socket").fileno() == -1
+    finally:
+        client.close()
+        server.close()
+        await server.wait_closed()
