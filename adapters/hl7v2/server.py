@@ -6,6 +6,10 @@ the ACK). A frame over the size cap is answered with what ``refuse(head, error, 
 builds, then the connection is closed; so is a frame not ended within ``frame_timeout`` (or
 before EOF), with the bytes received so far. Other framing errors close the connection with
 a log line that carries ids and counts only, never message content.
+
+The server accepts sockets itself (not ``asyncio.start_server``) so that a connection is
+counted against the port's and its peer's caps from accept, before any TLS handshake, and a
+refused one is closed before it costs a handshake or a task.
 """
 
 from __future__ import annotations
