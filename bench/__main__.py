@@ -75,6 +75,7 @@ async def run(quick: bool) -> dict[str, Any]:
     from bench.e2e import adt_end_to_end
     from bench.fhir_api import fhir_latency
     from bench.hl7v2_codec import adt_corpus, codec_rates
+    from bench.mllp_latency import ack_latency as mllp_ack_latency
     from bench.sync_bench import sync_rate
     from bench.x12_bench import x12_rates
 
@@ -171,6 +172,20 @@ async def run(quick: bool) -> dict[str, Any]:
             f"  create p50 {fhir['create']['p50_ms']} ms p99 {fhir['create']['p99_ms']} ms; "
             f"50-entry transaction p50 {fhir['transaction_50']['p50_ms']} ms "
             f"p99 {fhir['transaction_50']['p99_ms']} ms"
+        )
+
+    say("MLLP ACK latency of a small ADT^A04 while other connections send big messages")
+    mllp = await _section(
+        results, "mllp_latency", lambda: mllp_ack_latency(rounds=1 if quick else 3)
+    )
+    if mllp:
+        say(
+            "  max ms: "
+            + "  ".join(
+                f"{k} {v['max_ms']:,.0f}"
+                for k, v in mllp.items()
+                if isinstance(v, dict) and "max_ms" in v
+            )
         )
 
     say("X12 837P: parse + 999 + per-claim events vs pyx12 validation; streaming memory")

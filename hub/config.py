@@ -90,6 +90,12 @@ class MllpInbound(_Model):
     #: another message under a control id (MSH-3|MSH-4|MSH-10) seen before with other
     #: content: ``process`` it as new with a warning (ERR-4 W), or ``reject`` it (AR 205)
     reused_control_id: Literal["process", "reject"] = "process"
+    #: connections open at once on this port, and from one source address; one more is
+    #: closed at once (counted from accept, before the TLS handshake)
+    max_connections: int = Field(default=256, ge=1)
+    max_connections_per_peer: int = Field(default=32, ge=1)
+    #: a new connection must start its first frame (TLS handshake included) this soon
+    first_frame_timeout: float = Field(default=10.0, gt=0)
 
 
 class FhirInbound(_Model):

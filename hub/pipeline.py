@@ -19,9 +19,11 @@ failure) is ``hub.judge``, pure; the pipeline runs it between its I/O stages.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -46,6 +48,7 @@ from hub.ports import Store, Transport, Unit
 from hub.records import MessageRecord, MessageStatus
 
 __all__ = [
+    "OFFLOAD_BYTES",
     "AnswersDuplicates",
     "FollowsUp",
     "InboundFormat",
@@ -57,10 +60,22 @@ __all__ = [
 log = logging.getLogger("carehub.pipeline")
 
 N = TypeVar("N")
+T = TypeVar("T")
 N_contra = TypeVar("N_contra", contravariant=True)
 #: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
 RefusalAnswer = Callable[["InboundOutcome", Report], bytes]
 
+
+#: a message at least this big is read, checked and mapped in a worker thread, so the event
+#: loop keeps answering other connections meanwhile (a 5,000-charge DFT maps for over a second;
+#: a small ADT reads and maps in well under a millisecond, where a thread hop costs more)
+OFFLOAD_BYTES = 16 * 1024
+#: the worker threads, process-wide and bounded: big messages queue for them instead of
+#: each taking a thread (and the CPU) of its own
+_judging = ThreadPoolExecutor(max_workers=2, thread_name_prefix="carehub-judge")
+
+#: the events of one message published (and confirmed) at a time
+PUBLISH_SLICE = 64
 
 #: statuses whose answer is final, so a resend gets the same answer
 _FINAL = (
@@ -142,6 +157,7 @@ class Pipeline:
         confirm_timeout: float = 10.0,
         vocab: Vocabulary | None = None,
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
+        offload_bytes: int = OFFLOAD_BYTES,
     ):
         self.store = store
         self.transport = transport
@@ -149,6 +165,7 @@ class Pipeline:
         self.confirm_timeout = confirm_timeout
         self.vocab = vocab
         self.namespaces = namespaces or {}
+        self.offload_bytes = offload_bytes
 
     async def receive(
         self,
@@ -165,7 +182,7 @@ class Pipeline:
         before (see the module docstring)."""
         st = _Stage(raw=raw, system=system, port=port, peer=peer)
         st.reused_control_id = reused_control_id
-        self._parse(fmt, st)
+        await self._parse(fmt, st)
         fault_point("before_store")
         try:
             await self._store_raw(fmt, st, peer)
@@ -198,9 +215,17 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
 
-    def _parse(self, fmt: InboundFormat[Any], st: _Stage) -> None:
+    async def _cpu(self, st: _Stage, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``: inline for a small message, in a worker thread for a big one. The
+        stage's report is only touched by that one call meanwhile."""
+        if len(st.raw) < self.offload_bytes:
+            return fn(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_judging, functools.partial(fn, *args))
+
+    async def _parse(self, fmt: InboundFormat[Any], st: _Stage) -> None:
         """Parse before storing (no I/O), so the raw row carries the message's identity."""
-        reading = read(fmt, st.raw, st.report)
+        reading = await self._cpu(st, read, fmt, st.raw, st.report)
         st.native, st.identity = reading.native, reading.identity
         if reading.failure is not None:
             # a codec bug must not lose the message: it is stored and refused
@@ -267,7 +292,9 @@ class Pipeline:
             return InboundOutcome.DUPLICATE
         if st.reused is not None and not self._reused(st):
             return InboundOutcome.REJECTED
-        verdict = judge_parsed(fmt, st.native, self._context(fmt, st), st.report)
+        verdict = await self._cpu(
+            st, judge_parsed, fmt, st.native, self._context(fmt, st), st.report
+        )
         st.events = verdict.events
         if verdict.outcome is not InboundOutcome.ACCEPTED:
             return verdict.outcome
@@ -309,14 +336,17 @@ class Pipeline:
         basis = ids.event_basis(st.system, dedup_key, str(st.message_id), digest)
         envelopes = [self._envelope(fmt, st, ev, basis, i) for i, ev in enumerate(st.events)]
         try:
-            await asyncio.gather(
-                *(
-                    self.transport.publish(
-                        self.ingress, env.routing_key, env, timeout=self.confirm_timeout
+            # in slices: a gather of 5,000 publishes runs all their first steps (serialise,
+            # send) in one turn of the event loop, seconds in which no other sender is read
+            for start in range(0, len(envelopes), PUBLISH_SLICE):
+                await asyncio.gather(
+                    *(
+                        self.transport.publish(
+                            self.ingress, env.routing_key, env, timeout=self.confirm_timeout
+                        )
+                        for env in envelopes[start : start + PUBLISH_SLICE]
                     )
-                    for env in envelopes
                 )
-            )
         except TransientError as exc:
             log.warning("broker did not confirm message %s: %s", st.message_id, type(exc).__name__)
             st.report.add(

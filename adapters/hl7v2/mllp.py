@@ -16,7 +16,6 @@ Error tree (all ``hub.errors`` types, so a caller sorts them like any other)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from hub.errors import LimitExceeded, ParseError
 
@@ -205,6 +204,15 @@ class MllpWriter:
         await asyncio.wait_for(self._writer.drain(), within)
 
     async def close(self, grace: float = 5.0) -> None:
+        """Close, flushing what is buffered for up to ``grace`` seconds; a peer that does not
+        read it by then is cut off (the transport is aborted, its socket freed)."""
         self._writer.close()
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.wait_for(self._writer.wait_closed(), grace)
+        except TimeoutError:
+            self._writer.transport.abort()
+        except asyncio.CancelledError:
+            self._writer.transport.abort()  # never leave the socket to whoever runs next
+            raise
+        except Exception:
+            pass  # closing a connection that already failed

@@ -87,6 +87,9 @@ class InboundPorts:
             limits=Limits(max_bytes=cfg.max_frame_bytes),
             idle_timeout=cfg.idle_timeout,
             frame_timeout=cfg.frame_timeout,
+            max_connections=cfg.max_connections,
+            max_connections_per_peer=cfg.max_connections_per_peer,
+            first_frame_timeout=cfg.first_frame_timeout,
             refuse=mllp_refuser(self.pipeline, system=system, port=name),
         )
         await server.start()
