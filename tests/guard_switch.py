@@ -32,6 +32,26 @@ def _allows_all(self: Any, resource_type: str, permission: str) -> bool:
     return True
 
 
+def _identifies_all(self: Any, namespace: str, type_: str | None) -> bool:
+    return True
+
+
+def _never_placeholder(value: str | None, namespace: str | None = None) -> bool:
+    return False
+
+
+def _never_disagrees(mine: Any, theirs: Any) -> None:
+    return None
+
+
+async def _adopts_none(self: Any, store: Any, etype: str, canonical_id: str, pairs: Any) -> list:
+    return []
+
+
+async def _folds_none(self: Any, store: Any, reserved: Any, target: str, *_: Any) -> tuple:
+    return ()
+
+
 #: name → (module, class — "" for a module-level function —, attribute, replacement)
 SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "echo": ("hub.sync.rules", "Echo", "judge", _no_judgement),
@@ -42,6 +62,16 @@ SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "duplicate-event": ("hub.sync.engine", "SyncEngine", "_already_applied", _never_applied),
     "removed-before": ("hub.sync.removal", "", "is_tombstone", _never_removed),
     "fhir-scope": ("adapters.fhir.api.auth", "ApiClient", "allows", _allows_all),
+    "identifying": ("hub.sync.linking", "IdentifierPolicy", "identifying", _identifies_all),
+    "placeholder": ("hub.sync.identity", "", "is_placeholder", _never_placeholder),
+    "disagreement": ("hub.sync.identity", "", "disagreement", _never_disagrees),
+    "adopt-reservations": (
+        "hub.sync.identity",
+        "IdentityService",
+        "adopt_reservations",
+        _adopts_none,
+    ),
+    "fold-reservations": ("hub.sync.identity", "IdentityService", "_fold", _folds_none),
 }
 
 

@@ -384,11 +384,11 @@ class IdentityService:
         return Identified(new_id, review=True, folded=folded)
 
     async def _fold(
-        self, store: IdentityStore, reserved: list[str], target: str
+        self, store: IdentityStore, reserved: list[str], target: str, etype: str = _PATIENT
     ) -> tuple[Pair, ...]:
         """Reservations join ``target``: their identifiers now name it."""
         for rid in reserved:
-            await store.repoint_identifiers(_PATIENT, rid, target)
+            await store.repoint_identifiers(etype, rid, target)
         return tuple((rid, target) for rid in reserved)
 
     async def adopt_reservations(
@@ -399,9 +399,7 @@ class IdentityService:
         save) join it — in the caller's transaction. Returns (reserved id, record id)."""
         owners = set((await store.resolve_identifiers(etype, pairs)).values()) - {canonical_id}
         reserved = [o for o in sorted(owners) if await store.get_entity(etype, o) is None]
-        for rid in reserved:
-            await store.repoint_identifiers(etype, rid, canonical_id)
-        return [(rid, canonical_id) for rid in reserved]
+        return list(await self._fold(store, reserved, canonical_id, etype))
 
     async def link_or_conflict(
         self,

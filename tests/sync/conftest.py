@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,16 @@ from hub.errors import StoreUnavailable
 from hub.store import SqlStore
 from tests.invariants import identity_violations
 from tests.sync.test_sync import site  # noqa: F401 - the hub on RabbitMQ, shared by name
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -35,4 +46,6 @@ def _identity_invariant(
 
     monkeypatch.setattr(SqlStore, "close", close)
     yield
+    if request.node.stash.get(_FAILED, False):
+        return  # failed already: the broken invariant is one more symptom, not news
     assert not found, "identity invariant broken:\n  " + "\n  ".join(found)

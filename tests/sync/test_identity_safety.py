@@ -279,10 +279,10 @@ class _Interleaved(IdentityService):
     """The identity service of worker A: once a patient is identified, before its state is
     saved, ``between`` runs — another worker's whole transaction, committed."""
 
-    def __init__(self, between: Callable[[], Awaitable[None]]):
+    def __init__(self) -> None:
         matching = MatchingConfig()
         super().__init__(matching.patient, matching.identifying)
-        self.between: Callable[[], Awaitable[None]] | None = between
+        self.between: Callable[[], Awaitable[None]] | None = None
 
     async def identify(self, store: Any, etype: str, record: Any, source: str, **kw: Any) -> Any:
         found = await super().identify(store, etype, record, source, **kw)
@@ -329,12 +329,12 @@ async def test_a_reservation_made_while_a_duplicate_registration_links_folds_int
     async def encounter_in_worker_b() -> None:
         await worker_b.apply(_encounter_event("2000", "V-1"))
 
-    worker_a = SyncEngine(
-        store_a, transport, events_exchange=exchange, identity=_Interleaved(encounter_in_worker_b)
-    )
-    await worker_a.apply(_patient_event("1000"))  # the existing patient (the hook waits)
-    worker_a.identity.between = encounter_in_worker_b  # type: ignore[attr-defined]
+    interleaved = _Interleaved()
+    worker_a = SyncEngine(store_a, transport, events_exchange=exchange, identity=interleaved)
+    await worker_a.apply(_patient_event("1000"))  # the existing patient
+    interleaved.between = encounter_in_worker_b
     await worker_a.apply(_patient_event("2000"))  # the duplicate registration
+    assert interleaved.between is None  # it ran between A's identification and its save
     (patient,) = [p for p in await store_a.list_entities("Patient")]
     assert await store_a.find_by_identifier("Patient", "2000") == [patient.id]
     assert await identity_violations(store_a) == []
