@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from hub.canonical import (
@@ -362,3 +363,35 @@ async def test_a_reservation_made_before_a_duplicate_registration_folds_into_its
     patients, encounter = await _after_the_race(store_a, worker_a)
     assert [p.id for p in patients] == [patient.id]
     assert encounter.data["patient"]["id"] == patient.id
+
+
+async def test_fhir_creates_sharing_a_placeholder_ssn_stay_two_patients(site: Site):
+    """The FHIR API plans ids with the same service: a create carrying another patient's
+    placeholder SSN is not planned onto that patient."""
+
+    def patient(family: str, given: str, dob: str, gender: str, mrn: str) -> dict[str, Any]:
+        return {
+            "resourceType": "Patient",
+            "identifier": [
+                {"system": "urn:example:portal", "value": mrn},
+                {"system": SSN, "value": "999-99-9999"},
+            ],
+            "name": [{"family": family, "given": [given]}],
+            "birthDate": dob,
+            "gender": gender,
+        }
+
+    headers = {"Authorization": "Bearer portal-token", "Content-Type": "application/fhir+json"}
+    ids = []
+    async with aiohttp.ClientSession() as http:
+        for body in (
+            patient("Iota", "Ida", "1955-05-05", "female", "P-1"),
+            patient("Kappa", "Karl", "1988-08-08", "male", "P-2"),
+        ):
+            async with http.post(site.url("/fhir/Patient"), json=body, headers=headers) as resp:
+                assert resp.status == 201, await resp.text()
+                ids.append((await resp.json())["id"])
+    await site.settle()
+    assert len(set(ids)) == 2
+    patients = await site.patients()
+    assert sorted(p["names"][0]["family"] for p in patients) == ["Iota", "Kappa"]
