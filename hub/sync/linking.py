@@ -39,21 +39,23 @@ _KNOWN_SSNS = frozenset({"078051120", "219099999", "123121234", "111223333"})
 _SSN_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/us-ssn", "urn:oid:2.16.840.1.113883.4.1"})
 
 #: shortest value taken as filler when it is one character repeated (``11111``; a short
-#: ``1111`` can be a small system's real number) or a run of digits (``12345``, ``98765``);
-#: zeros and X's are filler at any length
-_MIN_FILLER = 5
+#: ``1111`` can be a small system's real number); zeros and X's are filler at any length
+_MIN_REPEAT = 5
+#: shortest run of consecutive digits taken as filler (``123456``, ``987654``); ``12345``
+#: is the MRN of HL7's own Patient example and of many a small system
+_MIN_RUN = 6
 
 
 def is_placeholder(value: str | None, namespace: str | None = None) -> bool:
     """A value that names nobody: empty, a filler word (``UNKNOWN``, ``N/A``), zeros or X's
     (``000-00-0000``, ``XXX``), one character repeated five times or more
-    (``999-99-9999``), a run of five or more consecutive digits (``123456789``,
+    (``999-99-9999``), a run of six or more consecutive digits (``123456789``,
     ``9876543210``), a sample SSN (``078-05-1120``); in an SSN namespace, a number the SSA
     never issues (area 000/666, group 00, serial 0000)."""
     folded = _NOT_ALNUM.sub("", (value or "").upper())
     if not folded or folded in _FILLER_WORDS or set(folded) in ({"0"}, {"X"}):
         return True
-    if len(set(folded)) == 1 and len(folded) >= _MIN_FILLER:
+    if len(set(folded)) == 1 and len(folded) >= _MIN_REPEAT:
         return True
     if folded.isdigit():
         if _is_run(folded) or folded in _KNOWN_SSNS:
@@ -64,7 +66,7 @@ def is_placeholder(value: str | None, namespace: str | None = None) -> bool:
 
 
 def _is_run(digits: str) -> bool:
-    if len(digits) < _MIN_FILLER:
+    if len(digits) < _MIN_RUN:
         return False
     steps = {(int(b) - int(a)) % 10 for a, b in pairwise(digits)}
     return steps in ({1}, {9})

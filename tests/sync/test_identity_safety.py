@@ -85,7 +85,8 @@ def a04(
         "",
         "0",
         "11111",
-        "12345",
+        "123456",
+        "654321",
     ],
 )
 def test_placeholder_values_are_recognised(value: str) -> None:
@@ -93,7 +94,7 @@ def test_placeholder_values_are_recognised(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["7700123", "123-45-6780", "A123456", "MBRID01234", "1111", "1234", "7"]
+    "value", ["7700123", "123-45-6780", "A123456", "MBRID01234", "1111", "12345", "7"]
 )
 def test_real_values_are_not_placeholders(value: str) -> None:
     assert not is_placeholder(value)
