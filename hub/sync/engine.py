@@ -29,7 +29,7 @@ from hub.ports import Delivery, Store, Transport, Unit
 from hub.records import EntityRecord, VersionConflict
 from hub.sync.bookings import double_bookings
 from hub.sync.decisions import Decision, SyncDecision, log_decision
-from hub.sync.identity import IdentityService, targets
+from hub.sync.identity import Identified, IdentityService, targets
 from hub.sync.merge import Merger, repoint_references
 from hub.sync.removal import Remover
 from hub.sync.rules import Case, Rule, default_judgements
@@ -128,7 +128,7 @@ class SyncEngine:
             await repoint_references(unit, env, reserved, patient)
         found = await self.identity.identify(unit, etype, incoming, source)
         if found.held:
-            return await self._hold(unit, env, etype, found.canonical_id, found.held)
+            return await self._hold(unit, env, etype, found)
         for reserved, patient in found.folded:
             await repoint_references(unit, env, reserved, patient)
         current = await unit.get_entity(etype, found.canonical_id)
@@ -144,17 +144,16 @@ class SyncEngine:
         await log_decision(unit, env, etype, case.canonical_id, decision)
         return decision
 
-    async def _hold(
-        self, unit: Unit, env: Envelope, etype: str, canonical_id: str, differs: str
-    ) -> Decision:
-        """An identifying identifier names the record, its identity facts say another
-        person: nothing written to the record, nothing learnt, nothing published — a
-        review names the record and the event (its raw message stays in the log)."""
-        rule = f"event {env.id} held: an identifying identifier links, {differs} differ"
-        await unit.open_review(etype, canonical_id, [], rule[:128])
-        decision = Decision(SyncDecision.HELD, f"held for review: {differs} differ")
+    async def _hold(self, unit: Unit, env: Envelope, etype: str, found: Identified) -> Decision:
+        """An identifying identifier names the record, but its identity facts say another
+        person (or its identifiers name several records): nothing written to the record,
+        nothing learnt, nothing published — a review names the record, the others and the
+        event (its raw message stays in the log)."""
+        rule = f"event {env.id} held: {found.held}"
+        await unit.open_review(etype, found.canonical_id, found.candidates, rule[:128])
+        decision = Decision(SyncDecision.HELD, f"held for review: {found.held}")
         decision.learn_identifiers = False
-        await log_decision(unit, env, etype, canonical_id, decision)
+        await log_decision(unit, env, etype, found.canonical_id, decision)
         return decision
 
     async def _judge(self, case: Case) -> Decision | None:

@@ -222,14 +222,16 @@ async def _candidates(store: IdentityStore, key: str | None) -> list[str]:
 class Identified:
     """The record an event is about, and whether it waits for review (``pending_review``).
 
-    ``held``: an identifying identifier names the record but the event's identity facts
-    contradict it (what differs, no values): the event is for review, not to be applied.
+    ``held``: why the event is for review, not to be applied (no values): an identifying
+    identifier names the record but the identity facts contradict it, or its identifying
+    identifiers name several records (the others in ``candidates``).
     ``folded``: reservations that joined the record as (reserved id, record id): what
     pointed at them is the caller's to re-point."""
 
     canonical_id: str
     review: bool = False
     held: str | None = None
+    candidates: tuple[str, ...] = ()
     folded: tuple[Pair, ...] = ()
 
 
@@ -346,14 +348,16 @@ class IdentityService:
     ) -> Identified:
         """A patient its identifying identifiers name: reservations among them join it."""
         target = real[0]
-        if len(real) > 1:  # the identifiers name two records: they likely want merging
+        if len(real) > 1 and match:  # which one it is about is for a person to say
+            several = "its identifying identifiers name several records"
+            return Identified(target, held=several, candidates=tuple(real[1:]))
+        if len(real) > 1:  # a merge: the survivor is the first; the others for review
             await store.open_review(_PATIENT, target, real[1:], "identifiers name several records")
-        held = None
         if match:
             current = await store.get_entity(_PATIENT, target)
-            held = disagreement(demographics(record), demographics(_data(current)))
-        if held:
-            return Identified(target, held=held)
+            differs = disagreement(demographics(record), demographics(_data(current)))
+            if differs:
+                return Identified(target, held=f"an identifying identifier links, {differs} differ")
         folded = await self._fold(store, sorted(set(ids) - set(real)), target)
         return Identified(target, folded=folded)
 

@@ -89,7 +89,13 @@ async def test_identifiers_naming_two_records_go_to_review(
         await store.link_identifiers("Patient", cid, [pair])
     idents = [{"system": "GOODHEALTH", "value": "1"}, {"system": "BILLING", "value": "9"}]
     record = {"identifiers": idents}
+    # held: which record it is about is for a person to say (the engine opens the review
+    # with the candidates: tests/sync/test_identity_safety.py)
     found = await identity.identify(store, "Patient", record, "ehr")
-    assert (found.canonical_id, found.review) == ("a", False)
+    assert (found.canonical_id, found.candidates) == ("a", ("b",))
+    assert found.held == "its identifying identifiers name several records"
+    # a merge names its survivor: the first, and the other for review
+    found = await identity.identify(store, "Patient", record, "ehr", match=False)
+    assert (found.canonical_id, found.held) == ("a", None)
     (review,) = await store.reviews()
     assert (review["record_id"], review["candidates"]) == ("a", ["b"])

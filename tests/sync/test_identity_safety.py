@@ -396,3 +396,37 @@ async def test_fhir_creates_sharing_a_placeholder_ssn_stay_two_patients(site: Si
     assert len(set(ids)) == 2
     patients = await site.patients()
     assert sorted(p["names"][0]["family"] for p in patients) == ["Iota", "Kappa"]
+
+
+async def test_an_update_whose_identifiers_name_two_patients_is_held_for_review(
+    db_url: str,
+) -> None:
+    """An A08 carrying the MRN of one patient and the MRN (another system's) of another:
+    which record it is about is for a person to say — neither is changed, neither learns
+    the other's MRN; the review names both."""
+    store = await SqlStore.open(db_url)
+    transport = MemoryTransport()
+    await transport.start(build_topology("two", {"billing": ["patient.*"]}))
+    try:
+        engine = SyncEngine(store, transport, events_exchange=events_exchange("two"))
+        await engine.apply(_patient_event("5001", family="Lambda", given="Lea"))
+        other = _patient_event("B-9", family="Mu", given="Max")
+        other.payload.entity.identifiers[0].system = "BILLING"
+        await engine.apply(other)
+        both = _patient_event("5001", family="Lambda", given="Lea")
+        both.payload.entity.identifiers.append(
+            Identifier(value="B-9", system="BILLING", type="MR", source="ehr")
+        )
+        assert await engine.apply(both) == []  # nothing published
+        rows = {r.data["names"][0]["family"]: r for r in await store.list_entities("Patient")}
+        assert {k: r.version for k, r in rows.items()} == {"Lambda": 1, "Mu": 1}
+        assert await store.find_by_identifier("Patient", "B-9") == [rows["Mu"].id]
+        (review,) = await store.reviews()
+        named = sorted([review["record_id"], *review["candidates"]])
+        assert named == sorted([rows["Lambda"].id, rows["Mu"].id])
+        assert review["rule"].endswith("held: its identifying identifiers name several records")
+        history = await store.sync_history("Patient", review["record_id"])
+        assert history[-1]["outcome"] == "held"
+    finally:
+        await transport.close()
+        await store.close()
