@@ -2,25 +2,30 @@
 
 Each system's identifier is a ``(namespace, value)`` pair in the cross-reference
 (``xrefs``); the namespace is the identifier's system, or ``SYSTEM:TYPE`` for one that came
-without, so two systems' bare "123" never collide. For patients with no shared identifier
-the configured demographic rules (``matching:``) decide; nothing is merged silently.
+without, so two systems' bare "123" never collide. For patients only the identifiers
+``matching.identifying`` names link records by themselves, placeholder values never, and a
+link whose identity facts disagree is held for review (``hub.sync.linking``); with no
+shared identifying identifier the configured demographic rules (``matching.patient``)
+decide. Nothing is merged silently.
 
 ``IdentityService(rules)`` is usable outside the engine (the FHIR API backend plans ids
 with it). Every operation takes ``store``: anything with the ``IdentityStore`` operations —
 the ``Store`` (each call its own transaction) or a ``Unit`` (the caller's transaction)::
 
-    identity = IdentityService(config.matching.patient)
-    pairs = identity.pairs(entity.identifiers, source)        # [(namespace, value), …]
+    identity = IdentityService(config.matching.patient, config.matching.identifying)
+    pairs = identity.pairs(entity.identifiers, source, "Patient")  # the identifying pairs
     ids = await identity.resolve(store, "Patient", pairs)     # canonical ids, sorted
     new = await identity.reserve(store, "Patient", pairs, source)  # racing inserts: one id
     found = await identity.match(store, record)               # PatientMatch: linked | candidates
     who = await identity.identify(store, "Patient", record, source)  # + review when ambiguous
 
 ``identify`` is the engine's whole decision (xref, then rules, then a new id; ambiguity
-opens a review and flags the new record ``pending_review``); ``resolve_refs`` gives every
+opens a review and flags the new record ``pending_review``; a contradiction is ``held``;
+reservations of the identifiers fold into the record found); ``resolve_refs`` gives every
 reference inside a record its canonical id and every identifier the hub knows for it;
 ``link_or_conflict`` links a new record's identifiers or raises ``VersionConflict`` when a
-concurrent worker took one first.
+concurrent worker took one first; ``adopt_reservations`` folds a reservation another worker
+made between the identification and the save.
 """
 
 from __future__ import annotations
@@ -53,11 +58,6 @@ __all__ = [
     "normalise",
     "targets",
 ]
-
-
-def _data(record: object | None) -> dict[str, Any]:
-    data = getattr(record, "data", None)
-    return data if isinstance(data, dict) else {}
 
 
 #: a cross-reference entry: (namespace, value)
@@ -178,6 +178,12 @@ def match_key(rule_index: int, rule: MatchRule, facts: dict[str, str]) -> str | 
     if not all(values):
         return None
     return f"r{rule_index}:" + "|".join(values)
+
+
+def _data(record: object | None) -> dict[str, Any]:
+    """A stored record's state (an ``EntityRecord``), or nothing."""
+    data = getattr(record, "data", None)
+    return data if isinstance(data, dict) else {}
 
 
 @dataclass(frozen=True)
