@@ -27,6 +27,7 @@ __all__ = [
     "HttpConfig",
     "HubConfig",
     "HubSettings",
+    "IdentifyingConfig",
     "MatchRule",
     "MatchingConfig",
     "MllpInbound",
@@ -277,10 +278,43 @@ def _default_rules() -> list[MatchRule]:
     ]
 
 
+#: HL7 table 0203 types of a patient identifier that names one person in one system: medical
+#: record number (and temporary), patient internal / external id, person number, enterprise id
+IDENTIFYING_TYPES = ("MR", "MRT", "PI", "PT", "PN", "PE")
+
+#: namespaces whose untyped identifiers are shared, reused or re-issued in real feeds: SSN,
+#: Medicare numbers, driver's licences, X12 payer member ids (``docs/sync.md``, Identity)
+CORROBORATING_SYSTEMS = (
+    "http://hl7.org/fhir/sid/us-ssn",
+    "urn:oid:2.16.840.1.113883.4.1",
+    "http://hl7.org/fhir/sid/us-medicare",
+    "http://hl7.org/fhir/sid/us-mbi",
+    "http://hl7.org/fhir/sid/passport-*",
+    "urn:carehub:x12:payer:*",
+    "*:dl",
+    "*:ssn",
+    "*:member",
+)
+
+
+class IdentifyingConfig(_Model):
+    """Which patient identifiers may link two records by themselves (issue 11). The others
+    only corroborate: the demographic rules decide. Patterns are namespaces as the
+    cross-reference holds them (an identifier's system, else ``SYSTEM:TYPE``), ``*`` a
+    wildcard. An identifier is identifying when its namespace is in ``systems``; else, when
+    it has a type, when the type is in ``types``; else (untyped: most FHIR identifiers, a
+    PID-3 without CX-5) unless its namespace is in ``corroborating``."""
+
+    types: list[str] = Field(default_factory=lambda: list(IDENTIFYING_TYPES))
+    systems: list[str] = Field(default_factory=list)
+    corroborating: list[str] = Field(default_factory=lambda: list(CORROBORATING_SYSTEMS))
+
+
 class MatchingConfig(_Model):
     """Identity matching after shared identifiers: for patients only, in rule order."""
 
     patient: list[MatchRule] = Field(default_factory=_default_rules)
+    identifying: IdentifyingConfig = Field(default_factory=IdentifyingConfig)
 
 
 class HubConfig(_Model):

@@ -45,6 +45,26 @@ def _basis_without_digest(system: str, key: str | None, message_id: str, digest:
     return f"{system}|{key}" if key else message_id
 
 
+def _identifies_all(self: Any, namespace: str, type_: str | None) -> bool:
+    return True
+
+
+def _never_placeholder(value: str | None, namespace: str | None = None) -> bool:
+    return False
+
+
+def _never_disagrees(mine: Any, theirs: Any) -> None:
+    return None
+
+
+async def _adopts_none(self: Any, store: Any, etype: str, canonical_id: str, pairs: Any) -> list:
+    return []
+
+
+async def _folds_none(self: Any, store: Any, reserved: Any, target: str, *_: Any) -> tuple:
+    return ()
+
+
 #: name → (module, class — "" for a module-level function —, attribute, replacement)
 SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "echo": ("hub.sync.rules", "Echo", "judge", _no_judgement),
@@ -58,6 +78,16 @@ SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "fhir-write-scope": ("adapters.fhir.api.model", "Caller", "may", _allows_all),
     "reused-control-id": ("hub.pipeline", "Pipeline", "_find_earlier", _key_alone),
     "event-id-digest": ("hub.ids", "", "event_basis", _basis_without_digest),
+    "identifying": ("hub.sync.linking", "IdentifierPolicy", "identifying", _identifies_all),
+    "placeholder": ("hub.sync.identity", "", "is_placeholder", _never_placeholder),
+    "disagreement": ("hub.sync.identity", "", "disagreement", _never_disagrees),
+    "adopt-reservations": (
+        "hub.sync.identity",
+        "IdentityService",
+        "adopt_reservations",
+        _adopts_none,
+    ),
+    "fold-reservations": ("hub.sync.identity", "IdentityService", "_fold", _folds_none),
 }
 
 

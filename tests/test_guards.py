@@ -20,6 +20,7 @@ from tests.guard_switch import ENV, SWITCHES
 REPO = Path(__file__).resolve().parent.parent
 SYNC = "tests/sync/test_sync.py::"
 WRITE_SCOPES = "tests/security/test_write_scopes.py::"
+SAFETY = "tests/sync/test_identity_safety.py::"
 
 #: check → the tests that must catch it
 CATCHERS: dict[str, list[str]] = {
@@ -52,6 +53,19 @@ CATCHERS: dict[str, list[str]] = {
     "event-id-digest": [
         "tests/e2e/test_reused_control_id.py::"
         "test_an_a08_of_another_patient_under_a_reused_msh10_is_processed[sqlite]"
+    ],
+    "identifying": [
+        SAFETY + "test_a_shared_real_ssn_with_other_demographics_is_two_patients_and_a_review"
+    ],
+    "placeholder": [SAFETY + "test_two_registrations_sharing_a_placeholder_ssn_stay_two_patients"],
+    "disagreement": [
+        SAFETY + "test_an_update_on_the_same_mrn_naming_another_person_is_held_for_review"
+    ],
+    "adopt-reservations": [
+        SAFETY + "test_a_reservation_made_while_a_duplicate_registration_links_folds_into_it"
+    ],
+    "fold-reservations": [
+        SAFETY + "test_a_reservation_made_before_a_duplicate_registration_folds_into_its_link"
     ],
 }
 

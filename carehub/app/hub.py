@@ -104,7 +104,7 @@ class Hub:
             namespaces={n: s.identifiers for n, s in cfg.systems.items()},
         )
         # one identity service: the sync engine and the FHIR API decide ids the same way
-        identity = IdentityService(cfg.matching.patient)
+        identity = IdentityService(cfg.matching.patient, cfg.matching.identifying)
         self.sync = SyncEngine(
             self.store,
             self.transport,

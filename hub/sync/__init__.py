@@ -4,6 +4,7 @@
 |---|---|
 | ``engine`` | the consume/apply loop: retries on version conflict, save, publish |
 | ``identity`` | the identity service: cross-reference, reservations, matching, reviews |
+| ``linking`` | what may link patients: identifying identifiers, placeholders, disagreement |
 | ``rules`` | the judgements (redelivered, stale, echo, ownership, unchanged), in order |
 | ``merge`` | ``patient.merged``: retire, re-point identifiers and references |
 | ``removal`` | removals (a FHIR DELETE): the tombstone version, published to subscribers |
@@ -25,6 +26,7 @@ from hub.sync.identity import (
     identifier_pairs,
     match_patient,
 )
+from hub.sync.linking import IdentifierPolicy, disagreement, is_placeholder
 from hub.sync.removal import DELETED_SOURCE, Remover, is_tombstone
 from hub.sync.rules import Case, Rule, default_judgements
 from hub.sync.state import merge_state
@@ -35,6 +37,7 @@ __all__ = [
     "MAX_CANDIDATES",
     "Case",
     "Decision",
+    "IdentifierPolicy",
     "Identified",
     "IdentityService",
     "IdentityStore",
@@ -44,7 +47,9 @@ __all__ = [
     "SyncDecision",
     "SyncEngine",
     "default_judgements",
+    "disagreement",
     "identifier_pairs",
+    "is_placeholder",
     "is_tombstone",
     "match_patient",
     "merge_state",

@@ -33,6 +33,9 @@ class SyncDecision(StrEnum):
     REPOINTED = "repointed"
     #: the record was removed at its source: a tombstone version written and published
     REMOVED = "removed"
+    #: an identifying identifier names the record, its identity facts another person: not
+    #: applied, on the review list (``carehub reviews``)
+    HELD = "held"
 
 
 @dataclass

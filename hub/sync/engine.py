@@ -28,8 +28,8 @@ from hub.ids import outgoing_envelope_id
 from hub.ports import Delivery, Store, Transport, Unit
 from hub.records import EntityRecord, VersionConflict
 from hub.sync.bookings import double_bookings
-from hub.sync.decisions import Decision, log_decision
-from hub.sync.identity import IdentityService, json_pairs, targets
+from hub.sync.decisions import Decision, SyncDecision, log_decision
+from hub.sync.identity import Identified, IdentityService, targets
 from hub.sync.merge import Merger, repoint_references
 from hub.sync.removal import Remover
 from hub.sync.rules import Case, Rule, default_judgements
@@ -66,7 +66,7 @@ class SyncEngine:
         self.transport = transport
         self.events = events_exchange
         cfg = config or HubConfig()
-        self.identity = identity or IdentityService(cfg.matching.patient)
+        self.identity = identity or IdentityService(cfg.matching.patient, cfg.matching.identifying)
         self.judgements: tuple[Rule, ...] = tuple(
             default_judgements(cfg.ownership) if judgements is None else judgements
         )
@@ -127,6 +127,10 @@ class SyncEngine:
             # a reservation joined its patient: what pointed at it follows
             await repoint_references(unit, env, reserved, patient)
         found = await self.identity.identify(unit, etype, incoming, source)
+        if found.held:
+            return await self._hold(unit, env, etype, found)
+        for reserved, patient in found.folded:
+            await repoint_references(unit, env, reserved, patient)
         current = await unit.get_entity(etype, found.canonical_id)
         case = Case(unit, env, etype, found.canonical_id, incoming, current)
         case.review, case.again = found.review, again
@@ -140,6 +144,18 @@ class SyncEngine:
         await log_decision(unit, env, etype, case.canonical_id, decision)
         return decision
 
+    async def _hold(self, unit: Unit, env: Envelope, etype: str, found: Identified) -> Decision:
+        """An identifying identifier names the record, but its identity facts say another
+        person (or its identifiers name several records): nothing written to the record,
+        nothing learnt, nothing published — a review names the record, the others and the
+        event (its raw message stays in the log)."""
+        rule = f"event {env.id} held: {found.held}"
+        await unit.open_review(etype, found.canonical_id, found.candidates, rule[:128])
+        decision = Decision(SyncDecision.HELD, f"held for review: {found.held}")
+        decision.learn_identifiers = False
+        await log_decision(unit, env, etype, found.canonical_id, decision)
+        return decision
+
     async def _judge(self, case: Case) -> Decision | None:
         """Run the judgements in order; the final decision that stops the event, if any."""
         for rule in self.judgements:
@@ -150,7 +166,9 @@ class SyncEngine:
             if not decision.final:
                 continue
             if decision.learn_identifiers:
-                pairs = json_pairs(case.incoming.get("identifiers", []), case.source)
+                pairs = self.identity.link_keys(
+                    case.incoming.get("identifiers", []), case.source, case.etype
+                )
                 await case.unit.link_identifiers(
                     case.etype, case.canonical_id, pairs, source=case.source
                 )
@@ -180,13 +198,20 @@ class SyncEngine:
             event_kind=env.payload.kind.value,
             expected_version=current.version if current else 0,
         )
-        pairs = json_pairs(state.get("identifiers", []), source)
+        linking, other = self.identity.split(state.get("identifiers", []), source, etype)
         if current is None:
             # a new record: a concurrent worker may have linked one of its identifiers to a
             # record of its own in the meantime; then this one re-decides (and joins that one)
-            await self.identity.link_or_conflict(unit, etype, canonical_id, pairs, source)
+            await self.identity.link_or_conflict(unit, etype, canonical_id, linking, source, other)
         else:
-            await unit.link_identifiers(etype, canonical_id, pairs, source=source)
+            await unit.link_identifiers(etype, canonical_id, linking + other, source=source)
+        # a reference in another worker may have reserved one of them since this record was
+        # identified (a duplicate registration linked by demographics while its encounter
+        # reserved the new MRN): the reservation joins this record now, in this transaction
+        for reserved, joined in await self.identity.adopt_reservations(
+            unit, etype, canonical_id, linking + other
+        ):
+            await repoint_references(unit, env, reserved, joined)
         await unit.set_refs(etype, canonical_id, targets(state, source))
         if etype == EntityType.PATIENT.value:
             await unit.set_match_keys(etype, canonical_id, self.identity.match_keys(state))

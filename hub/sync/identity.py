@@ -2,25 +2,30 @@
 
 Each system's identifier is a ``(namespace, value)`` pair in the cross-reference
 (``xrefs``); the namespace is the identifier's system, or ``SYSTEM:TYPE`` for one that came
-without, so two systems' bare "123" never collide. For patients with no shared identifier
-the configured demographic rules (``matching:``) decide; nothing is merged silently.
+without, so two systems' bare "123" never collide. For patients only the identifiers
+``matching.identifying`` names link records by themselves, placeholder values never, and a
+link whose identity facts disagree is held for review (``hub.sync.linking``); with no
+shared identifying identifier the configured demographic rules (``matching.patient``)
+decide. Nothing is merged silently.
 
 ``IdentityService(rules)`` is usable outside the engine (the FHIR API backend plans ids
 with it). Every operation takes ``store``: anything with the ``IdentityStore`` operations —
 the ``Store`` (each call its own transaction) or a ``Unit`` (the caller's transaction)::
 
-    identity = IdentityService(config.matching.patient)
-    pairs = identity.pairs(entity.identifiers, source)        # [(namespace, value), …]
+    identity = IdentityService(config.matching.patient, config.matching.identifying)
+    pairs = identity.pairs(entity.identifiers, source, "Patient")  # the identifying pairs
     ids = await identity.resolve(store, "Patient", pairs)     # canonical ids, sorted
     new = await identity.reserve(store, "Patient", pairs, source)  # racing inserts: one id
     found = await identity.match(store, record)               # PatientMatch: linked | candidates
     who = await identity.identify(store, "Patient", record, source)  # + review when ambiguous
 
 ``identify`` is the engine's whole decision (xref, then rules, then a new id; ambiguity
-opens a review and flags the new record ``pending_review``); ``resolve_refs`` gives every
+opens a review and flags the new record ``pending_review``; a contradiction is ``held``;
+reservations of the identifiers fold into the record found); ``resolve_refs`` gives every
 reference inside a record its canonical id and every identifier the hub knows for it;
 ``link_or_conflict`` links a new record's identifiers or raises ``VersionConflict`` when a
-concurrent worker took one first.
+concurrent worker took one first; ``adopt_reservations`` folds a reservation another worker
+made between the identification and the save.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub.canonical import EntityType, Identifier
-from hub.config import MatchRule
+from hub.config import IdentifyingConfig, MatchRule
 from hub.records import VersionConflict
+from hub.sync.linking import IdentifierPolicy, disagreement, is_placeholder
 from hub.sync.state import refs_in, unite
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
     "normalise",
     "targets",
 ]
+
 
 #: a cross-reference entry: (namespace, value)
 Pair = tuple[str, str]
@@ -173,6 +180,12 @@ def match_key(rule_index: int, rule: MatchRule, facts: dict[str, str]) -> str | 
     return f"r{rule_index}:" + "|".join(values)
 
 
+def _data(record: object | None) -> dict[str, Any]:
+    """A stored record's state (an ``EntityRecord``), or nothing."""
+    data = getattr(record, "data", None)
+    return data if isinstance(data, dict) else {}
+
+
 @dataclass(frozen=True)
 class PatientMatch:
     """What the demographic rules found: a record to link to, or candidates to review."""
@@ -213,21 +226,63 @@ async def _candidates(store: IdentityStore, key: str | None) -> list[str]:
 
 @dataclass(frozen=True)
 class Identified:
-    """The record an event is about, and whether it waits for review (``pending_review``)."""
+    """The record an event is about, and whether it waits for review (``pending_review``).
+
+    ``held``: why the event is for review, not to be applied (no values): an identifying
+    identifier names the record but the identity facts contradict it, or its identifying
+    identifiers name several records (the others in ``candidates``).
+    ``folded``: reservations that joined the record as (reserved id, record id): what
+    pointed at them is the caller's to re-point."""
 
     canonical_id: str
     review: bool = False
+    held: str | None = None
+    candidates: tuple[str, ...] = ()
+    folded: tuple[Pair, ...] = ()
 
 
 class IdentityService:
     """Cross-reference lookups, reservations, demographic matching, reviews, links."""
 
-    def __init__(self, rules: Sequence[MatchRule] = ()):
+    def __init__(
+        self, rules: Sequence[MatchRule] = (), identifying: IdentifyingConfig | None = None
+    ):
+        """``rules``: ``matching.patient``; ``identifying``: ``matching.identifying``."""
         self.rules: tuple[MatchRule, ...] = tuple(rules)
+        self.policy = IdentifierPolicy(identifying)
 
-    @staticmethod
-    def pairs(identifiers: Sequence[Identifier], source: str) -> list[Pair]:
-        return identifier_pairs(identifiers, source)
+    def pairs(
+        self, identifiers: Sequence[Identifier], source: str, etype: str | None = None
+    ) -> list[Pair]:
+        """Every identifier's pair; with ``etype``, only those that may link by themselves
+        (``split``)."""
+        if etype is None:
+            return identifier_pairs(identifiers, source)
+        dumped = [i.model_dump(mode="json", exclude_none=True) for i in identifiers]
+        return self.split(dumped, source, etype)[0]
+
+    def split(
+        self, identifiers: list[dict[str, Any]], source: str, etype: str
+    ) -> tuple[list[Pair], list[Pair]]:
+        """A record's identifiers (canonical JSON) as (identifying, corroborating) pairs.
+        For a patient: placeholder values are in neither (never a link key), and only what
+        ``matching.identifying`` names is identifying. Other types: every one identifies."""
+        if etype != _PATIENT:
+            return json_pairs(identifiers, source), []
+        linking: list[Pair] = []
+        other: list[Pair] = []
+        for i in identifiers:
+            value = i.get("value")
+            ns = _namespace(i.get("system"), i.get("type"), i.get("source"), source)
+            if not value or is_placeholder(value, ns):
+                continue
+            (linking if self.policy.identifying(ns, i.get("type")) else other).append((ns, value))
+        return linking, other
+
+    def link_keys(self, identifiers: list[dict[str, Any]], source: str, etype: str) -> list[Pair]:
+        """What the cross-reference keeps of a record's identifiers: all but placeholders."""
+        linking, other = self.split(identifiers, source, etype)
+        return linking + other
 
     async def resolve(self, store: IdentityStore, etype: str, pairs: list[Pair]) -> list[str]:
         """The canonical ids ``pairs`` point to, sorted (several: they name several records)."""
@@ -267,35 +322,112 @@ class IdentityService:
         *,
         match: bool = True,
     ) -> Identified:
-        """The record ``record`` is about: its own id, else its identifiers, else (patients,
-        ``match``) the rules; else a new canonical id."""
+        """The record ``record`` is about: its own id, else its identifying identifiers,
+        else (patients, ``match``) the rules; else a new canonical id. A patient named by an
+        identifier whose identity facts disagree is ``held``; reservations of its
+        identifiers fold into the record the rules link (``folded``). ``match=False`` (a
+        merge: the source's explicit instruction) skips the rules and the disagreement."""
         if record.get("id"):
             return Identified(str(record["id"]))
-        ids = await self.resolve(store, etype, json_pairs(record.get("identifiers", []), source))
-        if len(ids) > 1:  # the identifiers name two records: they likely want merging
-            await store.open_review(etype, ids[0], ids[1:], "identifiers name several records")
-        if ids:
+        linking, corroborating = self.split(record.get("identifiers", []), source, etype)
+        ids = await self.resolve(store, etype, linking)
+        if etype != _PATIENT:
+            if len(ids) > 1:  # the identifiers name two records: they likely want merging
+                await store.open_review(etype, ids[0], ids[1:], "identifiers name several records")
+            return Identified(ids[0] if ids else str(uuid.uuid4()))
+        real = await self.existing(store, etype, ids)
+        if real:
+            return await self._named(store, record, real, ids, match)
+        if ids and not match:
             return Identified(ids[0])
-        if etype != _PATIENT or not match:
+        if not match:
             return Identified(str(uuid.uuid4()))
+        return await self._matched(store, record, ids, corroborating)
+
+    async def _named(
+        self,
+        store: IdentityStore,
+        record: dict[str, Any],
+        real: list[str],
+        ids: list[str],
+        match: bool,
+    ) -> Identified:
+        """A patient its identifying identifiers name: reservations among them join it."""
+        target = real[0]
+        if len(real) > 1 and match:  # which one it is about is for a person to say
+            several = "its identifying identifiers name several records"
+            return Identified(target, held=several, candidates=tuple(real[1:]))
+        if len(real) > 1:  # a merge: the survivor is the first; the others for review
+            await store.open_review(_PATIENT, target, real[1:], "identifiers name several records")
+        if match:
+            current = await store.get_entity(_PATIENT, target)
+            differs = disagreement(demographics(record), demographics(_data(current)))
+            if differs:
+                return Identified(target, held=f"an identifying identifier links, {differs} differ")
+        folded = await self._fold(store, sorted(set(ids) - set(real)), target)
+        return Identified(target, folded=folded)
+
+    async def _matched(
+        self,
+        store: IdentityStore,
+        record: dict[str, Any],
+        reserved: list[str],
+        corroborating: list[Pair],
+    ) -> Identified:
+        """A patient no existing record's identifying identifier names: the rules decide.
+        A reservation of its identifiers (a reference seen first) joins the record the
+        rules link, else becomes this record. A record sharing only a non-identifying
+        identifier is a candidate for review, never linked by it."""
         found = await self.match(store, record)
         if found.linked:
-            return Identified(found.linked)
-        if found.candidates:
-            new_id = str(uuid.uuid4())
-            await store.open_review(_PATIENT, new_id, found.candidates, found.rule or "matching")
-            return Identified(new_id, review=True)
-        return Identified(str(uuid.uuid4()))
+            return Identified(found.linked, folded=await self._fold(store, reserved, found.linked))
+        shared = await self.existing(
+            store, _PATIENT, await self.resolve(store, _PATIENT, corroborating)
+        )
+        candidates = list(dict.fromkeys([*found.candidates, *shared]))
+        new_id = reserved[0] if reserved else str(uuid.uuid4())
+        folded = await self._fold(store, reserved[1:], new_id)
+        if not candidates:
+            return Identified(new_id, folded=folded)
+        rule = found.rule or "shares a non-identifying identifier"
+        await store.open_review(_PATIENT, new_id, candidates, rule)
+        return Identified(new_id, review=True, folded=folded)
+
+    async def _fold(
+        self, store: IdentityStore, reserved: list[str], target: str, etype: str = _PATIENT
+    ) -> tuple[Pair, ...]:
+        """Reservations join ``target``: their identifiers now name it."""
+        for rid in reserved:
+            await store.repoint_identifiers(etype, rid, target)
+        return tuple((rid, target) for rid in reserved)
+
+    async def adopt_reservations(
+        self, store: IdentityStore, etype: str, canonical_id: str, pairs: list[Pair]
+    ) -> list[Pair]:
+        """After linking ``pairs`` to ``canonical_id``: those a reservation holds (a
+        reference resolved in another worker between this record's identification and its
+        save) join it — in the caller's transaction. Returns (reserved id, record id)."""
+        owners = set((await store.resolve_identifiers(etype, pairs)).values()) - {canonical_id}
+        reserved = [o for o in sorted(owners) if await store.get_entity(etype, o) is None]
+        return list(await self._fold(store, reserved, canonical_id, etype))
 
     async def link_or_conflict(
-        self, store: IdentityStore, etype: str, canonical_id: str, pairs: list[Pair], source: str
+        self,
+        store: IdentityStore,
+        etype: str,
+        canonical_id: str,
+        pairs: list[Pair],
+        source: str,
+        corroborating: Sequence[Pair] = (),
     ) -> None:
-        """Link ``pairs`` to ``canonical_id``; VersionConflict when one of them already belongs
-        to another record (a concurrent worker linked it first): the caller decides again."""
-        if not pairs:
+        """Link ``pairs`` (and ``corroborating``) to ``canonical_id``; VersionConflict when
+        one of ``pairs`` already belongs to another record (a concurrent worker linked it
+        first): the caller decides again. A corroborating pair another record holds stays
+        with it: it never named one person."""
+        if not pairs and not corroborating:
             return
-        await store.link_identifiers(etype, canonical_id, pairs, source=source)
-        owners = set((await store.resolve_identifiers(etype, pairs)).values())
+        await store.link_identifiers(etype, canonical_id, [*pairs, *corroborating], source=source)
+        owners = set((await store.resolve_identifiers(etype, pairs)).values()) if pairs else set()
         if owners - {canonical_id}:
             raise VersionConflict(etype, canonical_id, 0, 1)
 
@@ -320,9 +452,14 @@ class IdentityService:
         return list(dict.fromkeys(joined))
 
     async def resolve_ref(self, store: IdentityStore, ref: dict[str, Any], source: str) -> None:
-        pairs = json_pairs(ref.get("identifiers", []), source)
-        if not ref.get("id") and pairs:
-            found = await self.resolve(store, ref["type"], pairs)
+        """A reference's canonical id by its identifying identifiers, else (a reference
+        carries no identity facts to check; pointing is not merging) by a non-identifying
+        one such as a payer's member id; placeholders never."""
+        linking, other = self.split(ref.get("identifiers", []), source, ref["type"])
+        if not ref.get("id") and (linking or other):
+            found = await self.resolve(store, ref["type"], linking) or await self.resolve(
+                store, ref["type"], other
+            )
             # a patient not seen yet (its own message is in another lane, or never comes):
             # its canonical id is reserved now, so the record that arrives later by these
             # identifiers becomes the one this reference already points at
@@ -331,7 +468,7 @@ class IdentityService:
             if found:
                 ref["id"] = found[0]
             elif ref["type"] == _PATIENT:
-                ref["id"] = await self.reserve(store, ref["type"], pairs, source)
+                ref["id"] = await self.reserve(store, ref["type"], linking or other, source)
         if ref.get("id"):
             known = await store.identifiers_of(ref["type"], ref["id"])
             ref["identifiers"] = unite(
@@ -345,29 +482,40 @@ class IdentityService:
     async def link_party(
         self, store: IdentityStore, party: dict[str, Any], source: str
     ) -> list[Pair]:
-        """A claim's patient or subscriber (X12 2010BA/2010CA): find the patient by its
-        member id, else by the demographic rules, and remember the member id for next time.
-        A member id known so far only as a reservation (a coverage named it first) joins the
-        patient the demographics find: returned as (reserved id, patient id)."""
-        pairs = json_pairs(party.get("identifiers", []), source)
-        found = await self.resolve(store, _PATIENT, pairs)
-        real = await self.existing(store, _PATIENT, found)
+        """A claim's patient or subscriber (X12 2010BA/2010CA): find the patient by an
+        identifying identifier (held back, for review, when the party's identity facts
+        disagree), else by the demographic rules — a member id alone never links it — and
+        remember its identifiers for next time. A member id known so far only as a
+        reservation (a coverage named it first) joins the patient found: returned as
+        (reserved id, patient id)."""
+        linking, other = self.split(party.get("identifiers", []), source, _PATIENT)
+        found = await self.resolve(store, _PATIENT, linking + other)
+        existing = await self.existing(store, _PATIENT, found)
+        real = await self.existing(store, _PATIENT, await self.resolve(store, _PATIENT, linking))
         if len(real) > 1:  # the party's identifiers name two patients: for review, unlinked
             await store.open_review(_PATIENT, real[0], real[1:], "a claim party names several")
             return []
-        if not real:
+        if real:
+            held = disagreement(
+                demographics(party), demographics(_data(await store.get_entity(_PATIENT, real[0])))
+            )
+            if held:  # not this patient, whatever the identifier says: unlinked, for review
+                await store.open_review(_PATIENT, real[0], [], f"a claim party differs: {held}")
+                return []
+        else:
             match = await self.match(store, party)
             # unknown or ambiguous: not linked to a patient; nothing is merged silently
             real = [match.linked] if match.linked else []
+        reserved = sorted(set(found) - set(existing))
         joined: list[Pair] = []
         if real:  # reservations of these identifiers join the patient, with what they had
-            for reserved in sorted(set(found) - set(real)):
-                await store.repoint_identifiers(_PATIENT, reserved, real[0])
-                joined.append((reserved, real[0]))
+            for rid in reserved:
+                await store.repoint_identifiers(_PATIENT, rid, real[0])
+                joined.append((rid, real[0]))
         else:
-            real = found
+            real = reserved
         if real:
             party["ref"] = {"type": _PATIENT, "id": real[0], "identifiers": []}
             # a concurrent reservation may win the link: then decide again
-            await self.link_or_conflict(store, _PATIENT, real[0], pairs, source)
+            await self.link_or_conflict(store, _PATIENT, real[0], linking, source, other)
         return joined

@@ -35,6 +35,7 @@ from tests.fault.harness import (
 )
 from tests.fault.rabbit import RabbitNode, free_port
 from tests.fault.sinks import RecordingMllpSink, RecordingSink
+from tests.invariants import assert_identity
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(1800)]
 
@@ -110,6 +111,8 @@ async def test_hub_kill9_at_every_fault_point_loses_and_duplicates_nothing(
     try:
         # rows of messages whose hub died before answering stay "received": kept, not lost
         counts = await store.message_counts()
+        # kill -9 mid-transaction never leaves a split patient or a dangling reservation
+        await assert_identity(store)
     finally:
         await store.close()
     summary = Summary(

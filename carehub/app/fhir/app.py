@@ -49,7 +49,7 @@ def make_fhir_app(
         store,
         hub_name=config.hub.name,
         sync_wait=sync_wait,
-        identity=identity or IdentityService(config.matching.patient),
+        identity=identity or IdentityService(config.matching.patient, config.matching.identifying),
     )
     http = config.hub.http
     settings = ApiSettings(

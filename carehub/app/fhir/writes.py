@@ -245,7 +245,7 @@ class WritePlanner:
     async def _assign(self, plan: WritePlan, item: Planned) -> None:
         entity = item.entity
         item.entity_type = entity.entity_type
-        pairs = self.identity.pairs(entity.identifiers, plan.caller.system)
+        pairs = self.identity.pairs(entity.identifiers, plan.caller.system, entity.entity_type)
         known = await self.identity.resolve(self.store, entity.entity_type.value, pairs)
         wanted = item.fhir_id
         if item.entry.resource_type == "PractitionerRole" and entity.id is not None:

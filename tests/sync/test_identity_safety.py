@@ -1,0 +1,432 @@
+"""Issue 11, items 1 and 2: a shared identifier is not proof of identity, and a race never
+splits one patient in two.
+
+- Only ``matching.identifying`` identifiers link records by themselves; an SSN, a licence
+  or a member id only corroborates; placeholder values never link.
+- A link by an identifying identifier whose identity facts disagree (birth date, sex, or
+  both names) is held for review, never applied; one name corrected on the same MRN is.
+- A reservation of a patient's identifiers (a reference resolved first, in another worker)
+  folds into the record the demographics link, in the same transaction.
+
+End to end on RabbitMQ with SQLite and PostgreSQL (the ``site`` of ``test_sync``); the race
+on PostgreSQL with two engines (two workers) and a deterministic interleaving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hub.canonical import (
+    Encounter,
+    EntityType,
+    Event,
+    EventKind,
+    HumanName,
+    Identifier,
+    Patient,
+    Provenance,
+    Ref,
+)
+from hub.config import IdentifyingConfig, MatchingConfig, parse_config
+from hub.envelope import Envelope
+from hub.store import SqlStore
+from hub.sync import IdentityService, SyncEngine
+from hub.sync.identity import demographics
+from hub.sync.linking import IdentifierPolicy, disagreement, is_placeholder
+from queues import build_topology, events_exchange
+from queues.memory import MemoryTransport
+from tests.invariants import identity_violations
+from tests.sync.test_sync import Site
+
+SSN = "http://hl7.org/fhir/sid/us-ssn"
+
+
+def a04(
+    control: str,
+    mrn: str,
+    family: str,
+    given: str,
+    dob: str,
+    sex: str,
+    ssn: str = "",
+    *,
+    trigger: str = "A04",
+    stamp: str = "20261128090000",
+) -> bytes:
+    """An ADT^A04/A08 with PID-3 (MRN), PID-5, PID-7, PID-8 and PID-19 (SSN)."""
+    return (
+        f"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|{stamp}||ADT^{trigger}^ADT_A01|{control}|P|"
+        f"2.5.1\rEVN|{trigger}|{stamp}\rPID|1||{mrn}^^^GOODHEALTH^MR||{family}^{given}||{dob}|"
+        f"{sex}{'|' * 11}{ssn}\rPV1|1|O\r"
+    ).encode()
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "999-99-9999",
+        "000-00-0000",
+        "999999999",
+        "123-45-6789",
+        "123456789",
+        "987654321",
+        "0123456789",
+        "078-05-1120",
+        "UNKNOWN",
+        "n/a",
+        "XXXX",
+        "",
+        "0",
+        "11111",
+        "123456",
+        "654321",
+    ],
+)
+def test_placeholder_values_are_recognised(value: str) -> None:
+    assert is_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["7700123", "123-45-6780", "A123456", "MBRID01234", "1111", "12345", "7"]
+)
+def test_real_values_are_not_placeholders(value: str) -> None:
+    assert not is_placeholder(value)
+
+
+def test_an_ssn_the_ssa_never_issues_is_a_placeholder_in_the_ssn_namespace_only() -> None:
+    assert is_placeholder("666-12-3456", SSN) and is_placeholder("123-00-4567", SSN)
+    assert not is_placeholder("666123456", "GOODHEALTH")
+
+
+def test_the_default_identifying_identifiers() -> None:
+    policy = IdentifierPolicy()
+    assert policy.identifying("GOODHEALTH", "MR") and policy.identifying("urn:oid:1.2.3", "PE")
+    assert policy.identifying("urn:example:portal", None)  # an untyped FHIR identifier
+    assert not policy.identifying(SSN, "SS") and not policy.identifying(SSN, None)
+    assert not policy.identifying("GOODHEALTH", "DL") and not policy.identifying("ehr:dl", None)
+    assert not policy.identifying("urn:carehub:x12:payer:P1", "MB")
+    # configured: an enterprise MPI's namespace identifies whatever its type; types narrowed
+    custom = IdentifierPolicy(IdentifyingConfig(types=["MR"], systems=["urn:oid:2.9.*"]))
+    assert custom.identifying("urn:oid:2.9.1", "SS") and not custom.identifying("HOSP", "PI")
+
+
+def test_config_matching_identifying_parses() -> None:
+    cfg = parse_config(
+        "matching:\n  identifying:\n    types: [MR]\n    systems: ['urn:oid:2.9.*']\n"
+    )
+    assert cfg.matching.identifying.types == ["MR"]
+    assert cfg.matching.identifying.systems == ["urn:oid:2.9.*"]
+    assert MatchingConfig().identifying.corroborating  # the default keeps SSNs out
+
+
+def _facts(family: str, given: str, dob: str = "1970-01-01", sex: str = "female") -> Any:
+    return demographics(
+        {"names": [{"family": family, "given": [given]}], "birth_date": dob, "sex": sex}
+    )
+
+
+def test_disagreement_is_birth_date_sex_or_both_names() -> None:
+    ann = _facts("Alpha", "Ann")
+    assert disagreement(ann, _facts("Alpha", "Anne")) is None  # a typo corrected
+    assert disagreement(ann, _facts("Married", "Ann")) is None  # a new family name
+    assert disagreement(ann, demographics({})) is None  # nothing to compare
+    assert disagreement(ann, _facts("Alpha", "Ann", dob="1970")) is None  # less precise
+    assert disagreement(ann, _facts("Alpha", "Ann", sex="unknown")) is None
+    assert disagreement(ann, _facts("Alpha", "Ann", dob="1971-01-01")) == "birth date"
+    assert disagreement(ann, _facts("Alpha", "Ann", sex="male")) == "sex"
+    assert disagreement(ann, _facts("Beta", "Bob")) == "family and given name"
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+async def test_two_registrations_sharing_a_placeholder_ssn_stay_two_patients(site: Site):
+    """The issue's case: two A04, different MRNs, names, birth dates and sex, the same SSN
+    999-99-9999. Two patients; billing's record of the first is not overwritten."""
+    first = a04("S-1", "1001", "Alpha", "Ann", "19700101", "F", "999-99-9999")
+    second = a04("S-2", "1002", "Beta", "Bob", "19650505", "M", "999-99-9999")
+    assert await site.send("ehr", first) == "AA"
+    await site.settle()
+    assert await site.send("ehr", second) == "AA"
+    await site.settle()
+    patients = await site.patients()
+    assert sorted(p["names"][0]["family"] for p in patients) == ["Alpha", "Beta"]
+    # the SSN stays on both records, but is no link key
+    for p in patients:
+        assert any(i["value"] == "999-99-9999" for i in p["identifiers"])
+        known = {k["namespace"] for k in await site.store.identifiers_of("Patient", p["id"])}
+        assert SSN not in known
+    assert await site.store.find_by_identifier("Patient", "999-99-9999") == []
+    # billing holds two patients, the first still the first person
+    billing = site.fhir.resources["Patient"]
+    assert len(billing) == 2
+    (ann,) = [r for t, r in billing.items() if t.endswith("|1001")]
+    assert ann["name"][0]["family"] == "Alpha" and ann["birthDate"] == "1970-01-01"
+    assert await site.store.reviews() == []
+
+
+async def test_a_shared_real_ssn_with_other_demographics_is_two_patients_and_a_review(
+    site: Site,
+):
+    """A real (not placeholder) SSN shared by two different people: not linked by it —
+    the second is a new record, flagged and on the review list with the first."""
+    assert (
+        await site.send("ehr", a04("T-1", "2001", "Gamma", "Gina", "19800202", "F", "123-45-6780"))
+        == "AA"
+    )
+    await site.settle()
+    assert (
+        await site.send("ehr", a04("T-2", "2002", "Delta", "Dan", "19900303", "M", "123-45-6780"))
+        == "AA"
+    )
+    await site.settle()
+    patients = await site.patients()
+    assert len(patients) == 2
+    (gina,) = [p for p in patients if p["names"][0]["family"] == "Gamma"]
+    (dan,) = [p for p in patients if p["names"][0]["family"] == "Delta"]
+    assert (dan.get("meta") or {}).get("pending_review")
+    assert not (gina.get("meta") or {}).get("pending_review")
+    (review,) = await site.store.reviews()
+    assert review["record_id"] == dan["id"] and review["candidates"] == [gina["id"]]
+    assert review["rule"] == "shares a non-identifying identifier"
+
+
+async def test_an_update_on_the_same_mrn_correcting_one_name_is_applied(site: Site):
+    assert await site.send("ehr", a04("U-1", "3001", "Epsilon", "Jon", "19750505", "M")) == "AA"
+    await site.settle()
+    fixed = a04(
+        "U-2", "3001", "Epsilon", "John", "19750505", "M", trigger="A08", stamp="20261128091000"
+    )
+    assert await site.send("ehr", fixed) == "AA"
+    await site.settle()
+    (patient,) = await site.patients()
+    assert patient["names"][0]["given"] == ["John"]
+    outcomes = [h["outcome"] for h in await site.store.sync_history("Patient", patient["id"])]
+    assert outcomes[-1] == "applied"
+    assert await site.store.reviews() == []
+
+
+async def test_an_update_on_the_same_mrn_naming_another_person_is_held_for_review(site: Site):
+    """The MRN links, but birth date, sex and both names say another person: nothing
+    applied, nothing learnt, nothing sent to billing or the lab; a review names the record
+    and the event; the raw message stays in the message log."""
+    assert await site.send("ehr", a04("W-1", "4001", "Zeta", "Zoe", "19600606", "F")) == "AA"
+    await site.settle()
+    (before,) = await site.patients()
+    version = (await site.store.get_entity("Patient", before["id"])).version
+    sent = (site.fhir.applied["Patient"], len(site.lab.received))
+    wrong = a04(
+        "W-2", "4001", "Eta", "Ed", "19990909", "M", "123-45-6781",
+        trigger="A08", stamp="20261128091000",
+    )  # fmt: skip
+    assert await site.send("ehr", wrong) == "AA"
+    await site.settle()
+    (after,) = await site.patients()
+    assert (await site.store.get_entity("Patient", before["id"])).version == version
+    assert after["names"] == before["names"] and after["birth_date"] == before["birth_date"]
+    assert (site.fhir.applied["Patient"], len(site.lab.received)) == sent
+    # the event's SSN was not learnt either
+    assert await site.store.find_by_identifier("Patient", "123456781") == []
+    assert await site.store.find_by_identifier("Patient", "123-45-6781") == []
+    (review,) = await site.store.reviews()
+    assert review["record_id"] == before["id"] and "held" in review["rule"]
+    assert "birth date, sex, family and given name differ" in review["rule"]
+    history = await site.store.sync_history("Patient", before["id"])
+    assert history[-1]["outcome"] == "held"
+    messages = await site.store.list_messages()
+    assert any(m.control_id == "W-2" for m in messages)
+
+
+# --------------------------------------------------------------------------- the race
+
+
+def _patient_event(mrn: str, family: str = "Alpha", given: str = "Ann") -> Envelope:
+    patient = Patient(
+        identifiers=[Identifier(value=mrn, system="GOODHEALTH", type="MR", source="ehr")],
+        names=[HumanName(family=family, given=[given])],
+        birth_date="1970-01-01",
+        sex="female",
+    )
+    return _envelope(EventKind.PATIENT_REGISTERED, patient)
+
+
+def _encounter_event(mrn: str, visit: str) -> Envelope:
+    ref = Ref(
+        type=EntityType.PATIENT,
+        identifiers=[Identifier(value=mrn, system="GOODHEALTH", type="MR", source="ehr")],
+    )
+    visit_id = Identifier(value=visit, system="GOODHEALTH-VN", type="VN", source="ehr")
+    encounter = Encounter(identifiers=[visit_id], patient=ref)
+    return _envelope(EventKind.ENCOUNTER_STARTED, encounter)
+
+
+def _envelope(kind: EventKind, entity: Any) -> Envelope:
+    return Envelope(
+        source_system="ehr",
+        format="hl7v2",
+        payload=Event(
+            kind=kind, entity=entity, provenance=Provenance(source_system="ehr", format="hl7v2")
+        ),
+    )
+
+
+class _Interleaved(IdentityService):
+    """The identity service of worker A: once a patient is identified, before its state is
+    saved, ``between`` runs — another worker's whole transaction, committed."""
+
+    def __init__(self) -> None:
+        matching = MatchingConfig()
+        super().__init__(matching.patient, matching.identifying)
+        self.between: Callable[[], Awaitable[None]] | None = None
+
+    async def identify(self, store: Any, etype: str, record: Any, source: str, **kw: Any) -> Any:
+        found = await super().identify(store, etype, record, source, **kw)
+        if etype == "Patient" and self.between is not None:
+            between, self.between = self.between, None
+            await between()
+        return found
+
+
+@pytest.fixture
+async def two_workers(pg_url: str) -> AsyncIterator[tuple[SqlStore, SqlStore, MemoryTransport]]:
+    """Two stores (two workers' connection pools) on one PostgreSQL database."""
+    a, b = await SqlStore.open(pg_url), await SqlStore.open(pg_url)
+    transport = MemoryTransport()
+    await transport.start(build_topology("race", {"billing": ["patient.*", "encounter.*"]}))
+    try:
+        yield a, b, transport
+    finally:
+        await transport.close()
+        await a.close()
+        await b.close()
+
+
+async def _after_the_race(store: SqlStore, engine: SyncEngine) -> tuple[list[Any], Any]:
+    """The next A08 by the new MRN (a rename): it must find the one patient."""
+    await engine.apply(_patient_event("2000", family="Alpha-Renamed"))
+    patients = [p for p in await store.list_entities("Patient") if not p.merged_into]
+    (encounter,) = await store.list_entities("Encounter")
+    return patients, encounter
+
+
+@pytest.mark.postgres
+async def test_a_reservation_made_while_a_duplicate_registration_links_folds_into_it(
+    two_workers: tuple[SqlStore, SqlStore, MemoryTransport],
+):
+    """Worker A links a duplicate registration (same demographics, new MRN 2000) to the
+    existing patient by the rules; before it saves, worker B applies the registration's
+    encounter, whose reference reserves MRN 2000. The reservation joins the patient in A's
+    transaction: one patient, MRN 2000 names it, the encounter points at it."""
+    store_a, store_b, transport = two_workers
+    exchange = events_exchange("race")
+    worker_b = SyncEngine(store_b, transport, events_exchange=exchange)
+
+    async def encounter_in_worker_b() -> None:
+        await worker_b.apply(_encounter_event("2000", "V-1"))
+
+    interleaved = _Interleaved()
+    worker_a = SyncEngine(store_a, transport, events_exchange=exchange, identity=interleaved)
+    await worker_a.apply(_patient_event("1000"))  # the existing patient
+    interleaved.between = encounter_in_worker_b
+    await worker_a.apply(_patient_event("2000"))  # the duplicate registration
+    assert interleaved.between is None  # it ran between A's identification and its save
+    (patient,) = [p for p in await store_a.list_entities("Patient")]
+    assert await store_a.find_by_identifier("Patient", "2000") == [patient.id]
+    assert await identity_violations(store_a) == []
+    patients, encounter = await _after_the_race(store_a, worker_a)
+    assert [p.id for p in patients] == [patient.id]
+    assert encounter.data["patient"]["id"] == patient.id
+
+
+@pytest.mark.postgres
+async def test_a_reservation_made_before_a_duplicate_registration_folds_into_its_link(
+    two_workers: tuple[SqlStore, SqlStore, MemoryTransport],
+):
+    """The other order: the encounter (worker B) reserved MRN 2000 first; the duplicate
+    registration (worker A) then links to the existing patient by the rules, and the
+    reservation — with the encounter pointing at it — joins that patient."""
+    store_a, store_b, transport = two_workers
+    exchange = events_exchange("race")
+    worker_a = SyncEngine(store_a, transport, events_exchange=exchange)
+    worker_b = SyncEngine(store_b, transport, events_exchange=exchange)
+    await worker_a.apply(_patient_event("1000"))
+    await worker_b.apply(_encounter_event("2000", "V-1"))
+    await worker_a.apply(_patient_event("2000"))
+    (patient,) = await store_a.list_entities("Patient")
+    assert await store_a.find_by_identifier("Patient", "2000") == [patient.id]
+    patients, encounter = await _after_the_race(store_a, worker_a)
+    assert [p.id for p in patients] == [patient.id]
+    assert encounter.data["patient"]["id"] == patient.id
+
+
+async def test_fhir_creates_sharing_a_placeholder_ssn_stay_two_patients(site: Site):
+    """The FHIR API plans ids with the same service: a create carrying another patient's
+    placeholder SSN is not planned onto that patient."""
+
+    def patient(family: str, given: str, dob: str, gender: str, mrn: str) -> dict[str, Any]:
+        return {
+            "resourceType": "Patient",
+            "identifier": [
+                {"system": "urn:example:portal", "value": mrn},
+                {"system": SSN, "value": "999-99-9999"},
+            ],
+            "name": [{"family": family, "given": [given]}],
+            "birthDate": dob,
+            "gender": gender,
+        }
+
+    headers = {"Authorization": "Bearer portal-token", "Content-Type": "application/fhir+json"}
+    ids = []
+    async with aiohttp.ClientSession() as http:
+        for body in (
+            patient("Iota", "Ida", "1955-05-05", "female", "P-1"),
+            patient("Kappa", "Karl", "1988-08-08", "male", "P-2"),
+        ):
+            async with http.post(site.url("/fhir/Patient"), json=body, headers=headers) as resp:
+                assert resp.status == 201, await resp.text()
+                ids.append((await resp.json())["id"])
+    await site.settle()
+    assert len(set(ids)) == 2
+    patients = await site.patients()
+    assert sorted(p["names"][0]["family"] for p in patients) == ["Iota", "Kappa"]
+
+
+async def test_an_update_whose_identifiers_name_two_patients_is_held_for_review(
+    db_url: str,
+) -> None:
+    """An A08 carrying the MRN of one patient and the MRN (another system's) of another:
+    which record it is about is for a person to say — neither is changed, neither learns
+    the other's MRN; the review names both."""
+    store = await SqlStore.open(db_url)
+    transport = MemoryTransport()
+    await transport.start(build_topology("two", {"billing": ["patient.*"]}))
+    try:
+        engine = SyncEngine(store, transport, events_exchange=events_exchange("two"))
+        await engine.apply(_patient_event("5001", family="Lambda", given="Lea"))
+        other = _patient_event("B-9", family="Mu", given="Max")
+        other.payload.entity.identifiers[0].system = "BILLING"
+        await engine.apply(other)
+        both = _patient_event("5001", family="Lambda", given="Lea")
+        both.payload.entity.identifiers.append(
+            Identifier(value="B-9", system="BILLING", type="MR", source="ehr")
+        )
+        assert await engine.apply(both) == []  # nothing published
+        rows = {r.data["names"][0]["family"]: r for r in await store.list_entities("Patient")}
+        assert {k: r.version for k, r in rows.items()} == {"Lambda": 1, "Mu": 1}
+        assert await store.find_by_identifier("Patient", "B-9") == [rows["Mu"].id]
+        (review,) = await store.reviews()
+        named = sorted([review["record_id"], *review["candidates"]])
+        assert named == sorted([rows["Lambda"].id, rows["Mu"].id])
+        assert review["rule"].endswith("held: its identifying identifiers name several records")
+        history = await store.sync_history("Patient", review["record_id"])
+        assert history[-1]["outcome"] == "held"
+    finally:
+        await transport.close()
+        await store.close()
