@@ -34,6 +34,7 @@ from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ids import delivery_key, mllp_control_id, outbox_file_name
 from hub.ports import Delivered, Deliverer, Rendered, Store
+from hub.sync import is_placeholder
 from mappings.fhir import FhirMapContext, merge_to_fhir, to_fhir
 from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND
 from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
@@ -163,22 +164,26 @@ class FhirDeliverer:
         self, resource: dict[str, Any], envelope: Envelope
     ) -> tuple[dict[str, Any], tuple[str | None, str]]:
         """The resource to send and the identifier to update it by: the partner's preferred
-        system when the record has it, else the record's first identifier, else the hub's
-        canonical id — then added to a copy of the resource, so the partner holds it."""
+        system when the record has it, else the record's first identifier that names somebody,
+        else the hub's canonical id — then added to a copy of the resource, so the partner
+        holds it. A placeholder (``999-99-9999``, ``UNKNOWN``) is never a key: two people
+        carrying it would be one record at the partner."""
         idents = [i for i in resource.get("identifier") or [] if i.get("value")]
+        usable = [i for i in idents if not is_placeholder(str(i["value"]), i.get("system"))]
         preferred = self.outbound.patient_identifier_system
-        for ident in idents:
+        for ident in usable:
             if preferred and ident.get("system") == preferred:
                 return resource, (preferred, str(ident["value"]))
-        if idents:
-            return resource, (idents[0].get("system"), str(idents[0]["value"]))
+        if usable:
+            return resource, (usable[0].get("system"), str(usable[0]["value"]))
         entity_id = envelope.payload.entity.id
         if not entity_id:
             raise MappingError(
                 f"{resource['resourceType']} has no identifier to deliver by",
                 location=f"{resource['resourceType']}.identifier",
             )
-        keyed = {**resource, "identifier": [{"system": CANONICAL_ID_SYSTEM, "value": entity_id}]}
+        canonical = {"system": CANONICAL_ID_SYSTEM, "value": entity_id}
+        keyed = {**resource, "identifier": [*idents, canonical]}
         return keyed, (CANONICAL_ID_SYSTEM, entity_id)
 
     async def send(self, rendered: FhirRendered) -> Delivered:

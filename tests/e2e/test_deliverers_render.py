@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from carehub.app.deliverers import FhirDeliverer, FhirRendered, X12Rendered, make_deliverer
+from carehub.app.deliverers import (
+    CANONICAL_ID_SYSTEM,
+    FhirDeliverer,
+    FhirRendered,
+    X12Rendered,
+    make_deliverer,
+)
 from hub.canonical import Event, EventKind, HumanName, Identifier, Patient, Provenance
 from hub.config import parse_config
 from hub.envelope import Envelope
@@ -159,3 +165,38 @@ async def test_hl7v2_and_x12_skip_a_removal_with_the_reason(tmp_path: Path, name
         await deliverer.close()
     assert rendered.skipped is not None
     assert "a removal at the source has no faithful" in rendered.skipped
+
+
+def _patient_with(*identifiers: Identifier) -> Envelope:
+    patient = Patient(id="c-7", names=[HumanName(family="Alpha")], identifiers=list(identifiers))
+    return _envelope(
+        Event(
+            kind=EventKind.PATIENT_UPDATED,
+            entity=patient,
+            provenance=Provenance(source_system="ehr", format="canonical"),
+        )
+    )
+
+
+SSN = "http://hl7.org/fhir/sid/us-ssn"
+
+
+async def test_a_placeholder_identifier_is_never_the_key_a_partner_updates_by(
+    tmp_path: Path,
+) -> None:
+    """Two people sharing SSN 999-99-9999 must not be one record at billing: the conditional
+    update goes by the next identifier that names somebody, else by the canonical id, and
+    the placeholder still travels in the resource."""
+    deliverer = _deliverer(tmp_path, "billing")
+    try:
+        placeholder = Identifier(system=SSN, value="999-99-9999")
+        mrn = Identifier(system="urn:oid:1.2.3", value="MRN-77")
+        keyed = deliverer.render(_patient_with(placeholder, mrn))
+        alone = deliverer.render(_patient_with(placeholder))
+    finally:
+        await deliverer.close()
+    assert isinstance(keyed, FhirRendered) and isinstance(alone, FhirRendered)
+    assert keyed.identifier == ("urn:oid:1.2.3", "MRN-77")
+    assert alone.identifier == (CANONICAL_ID_SYSTEM, "c-7")
+    sent = {(i.get("system"), i["value"]) for i in alone.resource.get("identifier") or []}
+    assert sent == {(SSN, "999-99-9999"), (CANONICAL_ID_SYSTEM, "c-7")}
