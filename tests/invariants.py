@@ -29,7 +29,7 @@ from hub.store import schema as t
 from hub.sync import IdentityService
 from hub.sync.removal import DELETED_SOURCE
 
-__all__ = ["assert_identity", "identity_violations"]
+__all__ = ["assert_identity", "assert_identity_at", "identity_violations"]
 
 
 async def _rows(store: SqlStore, stmt: Any) -> list[Any]:
@@ -87,3 +87,13 @@ async def identity_violations(
 async def assert_identity(store: SqlStore, identity: IdentityService | None = None) -> None:
     problems = await identity_violations(store, identity)
     assert not problems, "identity invariant broken:\n  " + "\n  ".join(problems)
+
+
+async def assert_identity_at(db_url: str) -> None:
+    """``assert_identity`` on the store at ``db_url`` (opened and closed here): the fault
+    tests call it after the hub they killed has drained."""
+    store = await SqlStore.open(db_url)
+    try:
+        await assert_identity(store)
+    finally:
+        await store.close()

@@ -24,6 +24,7 @@ from tests.fault.harness import (
 )
 from tests.fault.rabbit import RabbitNode, free_port
 from tests.fault.sinks import RecordingSink
+from tests.invariants import assert_identity_at
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
@@ -40,7 +41,7 @@ async def test_broker_down_at_start_no_ack_then_recovers_by_itself(
         cfg = hub_config(
             mllp_port=port,
             amqp_url=rabbit_node.url,  # nothing listens there yet
-            db_url=f"sqlite:///{tmp_path / 'carehub.db'}",
+            db_url=_db(tmp_path),
             sinks=sinks,
         )
         hub = HubProcess(tmp_path, cfg, port)
@@ -83,4 +84,10 @@ async def test_broker_down_at_start_no_ack_then_recovers_by_itself(
         },
     )
     summary.check()
+    # every cross-reference points at a record; one identifier, one record
+    await assert_identity_at(_db(tmp_path))
     assert len(senders.acked) == MESSAGES and hub.starts == 1
+
+
+def _db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'carehub.db'}"

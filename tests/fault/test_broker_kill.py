@@ -25,6 +25,7 @@ from tests.fault.harness import (
 )
 from tests.fault.rabbit import RabbitNode, free_port
 from tests.fault.sinks import RecordingSink
+from tests.invariants import assert_identity_at
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(1800)]
 
@@ -40,7 +41,7 @@ async def test_broker_kill9_mid_stream_loses_and_duplicates_nothing(
         cfg = hub_config(
             mllp_port=port,
             amqp_url=rabbit.url,
-            db_url=f"sqlite:///{tmp_path / 'carehub.db'}",
+            db_url=_db(tmp_path),
             sinks=sinks,
         )
         hub = HubProcess(tmp_path, cfg, port)
@@ -80,6 +81,8 @@ async def test_broker_kill9_mid_stream_loses_and_duplicates_nothing(
         },
     )
     summary.check()
+    # every cross-reference points at a record; one identifier, one record
+    await assert_identity_at(_db(tmp_path))
     assert len(senders.acked) == MESSAGES and not senders.stats.gave_up
 
 
@@ -96,7 +99,7 @@ async def test_broker_kill9_while_deliveries_wait_in_retry_tiers(
         cfg = hub_config(
             mllp_port=port,
             amqp_url=rabbit.url,
-            db_url=f"sqlite:///{tmp_path / 'carehub.db'}",
+            db_url=_db(tmp_path),
             sinks=(billing, records),
             retry_delays=(1, 2, 5, 10, 20),
         )
@@ -128,4 +131,10 @@ async def test_broker_kill9_while_deliveries_wait_in_retry_tiers(
         redeliveries_hub=hub_redeliveries(hub),
     )
     summary.check()
+    # every cross-reference points at a record; one identifier, one record
+    await assert_identity_at(_db(tmp_path))
     assert len(senders.acked) == messages
+
+
+def _db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'carehub.db'}"

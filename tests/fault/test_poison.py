@@ -28,6 +28,7 @@ from tests.fault.harness import (
 )
 from tests.fault.rabbit import RabbitNode, free_port
 from tests.fault.sinks import RecordingSink
+from tests.invariants import assert_identity_at
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
@@ -119,4 +120,6 @@ async def test_poison_is_parked_with_reason_and_history_and_holds_nothing_up(
         },
     )
     summary.check()
+    # every cross-reference points at a record; one identifier, one record
+    await assert_identity_at(db_url)
     assert len(senders.acked) == MESSAGES

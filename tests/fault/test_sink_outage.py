@@ -26,6 +26,7 @@ from tests.fault.harness import (
 )
 from tests.fault.rabbit import RabbitNode, free_port
 from tests.fault.sinks import RecordingSink
+from tests.invariants import assert_identity_at
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(1800)]
 
@@ -102,6 +103,8 @@ async def test_sink_down_then_backlog_drains_and_nothing_is_parked(
         },
     )
     summary.check()
+    # every cross-reference points at a record; one identifier, one record
+    await assert_identity_at(db_url)
     assert depths == dict.fromkeys(depths, 0), f"parked on the broker: {depths}"
     assert parked == [], "the store records parked deliveries"
     assert records_during > applied_at_down or records_during == len(mrns)

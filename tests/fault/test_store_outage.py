@@ -30,6 +30,7 @@ from tests.fault.harness import (
 )
 from tests.fault.rabbit import RabbitNode, free_port
 from tests.fault.sinks import RecordingSink
+from tests.invariants import assert_identity_at
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
@@ -140,6 +141,7 @@ async def test_store_unavailable_mid_stream_no_ack_without_durable_write(
         },
     )
     summary.check()
+    await assert_identity_at(db_url)  # one identifier, one record; no dangling xref
     assert not_durable == set(), f"AA without an accepted row: {sorted(not_durable)[:5]}"
     # the outage hit a running stream, and nothing was acknowledged while it lasted (SQLite:
     # the hub stalls on the lock rather than refusing — its statements run inline)
