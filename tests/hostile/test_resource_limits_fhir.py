@@ -229,6 +229,7 @@ async def test_resources_returned_per_request_are_bounded(
         await seed(hub, 40)
         body = search_batch(5, "Patient?gender=female&_count=30")
         status, answer, _ = await post(hub, "/fhir", body, token=TOKEN)
+        assert status == 200
         statuses = [e["response"]["status"] for e in json.loads(answer)["entry"]]
         assert statuses[:3] == ["200 OK"] * 3 and statuses[3].startswith("413"), statuses
         headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -271,7 +272,7 @@ async def test_a_batch_stops_when_its_client_leaves(
     async with limited_hub(tmp_path, monkeypatch) as hub:
         await seed(hub, SEEDED)
         assert hub.store is not None and hub.http is not None
-        reader, writer = await asyncio.open_connection("127.0.0.1", hub.http.port)
+        _, writer = await asyncio.open_connection("127.0.0.1", hub.http.port)
         head = (
             "POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
             f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n"
