@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -49,6 +49,15 @@ __all__ = [
 log = logging.getLogger("carehub.pipeline")
 
 N = TypeVar("N")
+R = TypeVar("R")
+
+#: messages larger than this are parsed and judged on a worker thread, not the event loop
+OFFLOAD_BYTES = 256 * 1024
+#: how many such messages one pipeline works on at once
+OFFLOAD_SLOTS = 2
+#: events published (and confirmed) at a time
+PUBLISH_WINDOW = 256
+
 N_contra = TypeVar("N_contra", contravariant=True)
 #: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
 RefusalAnswer = Callable[["InboundOutcome", Report], bytes]
@@ -98,7 +107,7 @@ class InboundResult:
     response: bytes
     message_id: str | None
     report: Report
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)
     #: further answers after ``response`` (HL7 enhanced mode's application ack)
     followups: list[bytes] = field(default_factory=list)
 
@@ -115,7 +124,7 @@ class _Stage:
     native: Any = None
     identity: MessageIdentity | None = None
     report: Report = field(default_factory=Report)
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)
     original: MessageRecord | None = None
 
 
@@ -138,6 +147,7 @@ class Pipeline:
         self.confirm_timeout = confirm_timeout
         self.vocab = vocab
         self.namespaces = namespaces or {}
+        self._offload_slots = asyncio.Semaphore(OFFLOAD_SLOTS)
 
     async def receive(
         self,
@@ -150,7 +160,7 @@ class Pipeline:
     ) -> InboundResult:
         """Take one message from ``system`` and return the answer to send back."""
         st = _Stage(raw=raw, system=system, port=port, peer=peer)
-        self._parse(fmt, st)
+        await self._heavy(st, self._parse, fmt, st)
         fault_point("before_store")
         try:
             await self._store_raw(fmt, st, peer)
@@ -230,7 +240,8 @@ class Pipeline:
                 "answer repeated, not published again",
             )
             return InboundOutcome.DUPLICATE
-        verdict = judge_parsed(fmt, st.native, self._context(fmt, st), st.report)
+        ctx = self._context(fmt, st)
+        verdict = await self._heavy(st, judge_parsed, fmt, st.native, ctx, st.report)
         st.events = verdict.events
         if verdict.outcome is not InboundOutcome.ACCEPTED:
             return verdict.outcome
@@ -239,16 +250,21 @@ class Pipeline:
     async def _publish(self, fmt: InboundFormat[Any], st: _Stage) -> InboundOutcome:
         dedup_key = st.identity.dedup_key if st.identity else None
         basis = ids.event_basis(st.system, dedup_key, str(st.message_id))
-        envelopes = [self._envelope(fmt, st, ev, basis, i) for i, ev in enumerate(st.events)]
         try:
-            await asyncio.gather(
-                *(
-                    self.transport.publish(
-                        self.ingress, env.routing_key, env, timeout=self.confirm_timeout
+            # a window at a time: a file of 18,000 claims does not hold 18,000 envelopes
+            for start in range(0, len(st.events), PUBLISH_WINDOW):
+                window = st.events[start : start + PUBLISH_WINDOW]
+                envelopes = [
+                    self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)
+                ]
+                await asyncio.gather(
+                    *(
+                        self.transport.publish(
+                            self.ingress, env.routing_key, env, timeout=self.confirm_timeout
+                        )
+                        for env in envelopes
                     )
-                    for env in envelopes
                 )
-            )
         except TransientError as exc:
             log.warning("broker did not confirm message %s: %s", st.message_id, type(exc).__name__)
             st.report.add(
@@ -260,6 +276,15 @@ class Pipeline:
             return InboundOutcome.UNAVAILABLE
         fault_point("after_confirm")
         return InboundOutcome.ACCEPTED
+
+    async def _heavy(self, st: _Stage, work: Callable[..., R], *args: Any) -> R:
+        """``work(*args)`` — parsing or judging, pure CPU — on a worker thread for a message
+        over ``OFFLOAD_BYTES`` (two at a time per pipeline), inline for the small ones: an
+        8 MB X12 file does not hold up the MLLP ACKs of other senders."""
+        if len(st.raw) <= OFFLOAD_BYTES:
+            return work(*args)
+        async with self._offload_slots:
+            return await asyncio.to_thread(work, *args)
 
     def _envelope(
         self, fmt: InboundFormat[Any], st: _Stage, event: Event, basis: str, index: int
