@@ -56,7 +56,7 @@ OFFLOAD_BYTES = 256 * 1024
 #: how many such messages one pipeline works on at once
 OFFLOAD_SLOTS = 2
 #: events published (and confirmed) at a time
-PUBLISH_WINDOW = 256
+PUBLISH_WINDOW = 64
 
 N_contra = TypeVar("N_contra", contravariant=True)
 #: the answer to a refused message, from its outcome and findings (``Pipeline.refuse``)
@@ -251,12 +251,9 @@ class Pipeline:
         dedup_key = st.identity.dedup_key if st.identity else None
         basis = ids.event_basis(st.system, dedup_key, str(st.message_id))
         try:
-            # a window at a time: a file of 18,000 claims does not hold 18,000 envelopes
+            # a window at a time: a file of 18,000 claims never holds 18,000 envelopes
             for start in range(0, len(st.events), PUBLISH_WINDOW):
-                window = st.events[start : start + PUBLISH_WINDOW]
-                envelopes = [
-                    self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)
-                ]
+                envelopes = await self._heavy(st, self._window, fmt, st, basis, start)
                 await asyncio.gather(
                     *(
                         self.transport.publish(
@@ -285,6 +282,14 @@ class Pipeline:
             return work(*args)
         async with self._offload_slots:
             return await asyncio.to_thread(work, *args)
+
+    def _window(
+        self, fmt: InboundFormat[Any], st: _Stage, basis: str, start: int
+    ) -> list[Envelope]:
+        """The envelopes of events ``start`` … ``start + PUBLISH_WINDOW`` (packed events
+        are unpacked here: on a worker thread for a large message)."""
+        window = st.events[start : start + PUBLISH_WINDOW]
+        return [self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)]
 
     def _envelope(
         self, fmt: InboundFormat[Any], st: _Stage, event: Event, basis: str, index: int
