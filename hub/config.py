@@ -217,7 +217,7 @@ class HttpConfig(_Model):
     #: searches per Bundle; candidates examined and resources returned per request; _count cap
     max_bundle_searches: int = Field(default=50, ge=1)
     max_search_scan: int = Field(default=50_000, ge=1)
-    max_request_results: int = Field(default=2000, ge=1)
+    max_request_results: int = Field(default=5000, ge=1)
     max_count: int = Field(default=500, ge=1)
 
 

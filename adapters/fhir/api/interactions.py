@@ -87,7 +87,7 @@ class ApiSettings:
     #: candidates the searches of one request (a Bundle's together) may examine
     max_search_scan: int = 50_000
     #: resources the searches and histories of one request may return in all
-    max_request_results: int = 2000
+    max_request_results: int = 5000
     #: threads for CPU-heavy steps (decoding large bodies)
     workers: int = 2
 
