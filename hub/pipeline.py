@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hub import ids
 from hub.canonical import Event
+from hub.canonical.packed import PackedEvents
 from hub.context import MapContext, Vocabulary
 from hub.envelope import Envelope
 from hub.errors import CarehubError, StoreUnavailable, TransientError
@@ -289,7 +290,11 @@ class Pipeline:
         """The envelopes of events ``start`` … ``start + PUBLISH_WINDOW`` (packed events
         are unpacked here: on a worker thread for a large message)."""
         window = st.events[start : start + PUBLISH_WINDOW]
-        return [self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)]
+        envelopes = [self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)]
+        if isinstance(st.events, PackedEvents):  # the unpacked copies got the ids: keep them
+            for i, env in enumerate(envelopes):
+                st.events.assign_id(start + i, env.id)
+        return envelopes
 
     def _envelope(
         self, fmt: InboundFormat[Any], st: _Stage, event: Event, basis: str, index: int

@@ -19,17 +19,26 @@ __all__ = ["PackedEvents"]
 
 
 class PackedEvents(Sequence[Event]):
-    """Events as compressed JSON, in order; ``extend`` packs, indexing unpacks."""
+    """Events as compressed JSON, in order; ``extend`` packs, indexing unpacks. The ids are
+    kept apart, so the pipeline can give each event its stable id (``assign_id``) without
+    packing it again."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_ids", "_items")
 
     def __init__(self, events: Iterable[Event] = ()) -> None:
+        self._ids: list[str] = []
         self._items: list[bytes] = []
         self.extend(events)
 
     def extend(self, events: Iterable[Event]) -> None:
         for event in events:
-            self._items.append(zlib.compress(event.model_dump_json().encode(), 1))
+            self._ids.append(event.id)
+            packed = event.model_dump_json(exclude={"id"}).encode()
+            self._items.append(zlib.compress(packed, 1))
+
+    def assign_id(self, index: int, event_id: str) -> None:
+        """The event at ``index`` has the id ``event_id`` from now on."""
+        self._ids[index] = event_id
 
     def __len__(self) -> int:
         return len(self._items)
@@ -42,13 +51,14 @@ class PackedEvents(Sequence[Event]):
 
     def __getitem__(self, index: int | slice) -> Event | list[Event]:
         if isinstance(index, slice):
-            return [_unpack(item) for item in self._items[index]]
-        return _unpack(self._items[index])
+            return [self._unpack(i) for i in range(len(self._items))[index]]
+        return self._unpack(index)
+
+    def _unpack(self, index: int) -> Event:
+        event = Event.model_validate_json(zlib.decompress(self._items[index]))
+        event.id = self._ids[index]
+        return event
 
     def packed_bytes(self) -> int:
         """What the packed events take (their compressed JSON)."""
         return sum(len(item) for item in self._items)
-
-
-def _unpack(item: bytes) -> Event:
-    return Event.model_validate_json(zlib.decompress(item))
