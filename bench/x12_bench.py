@@ -93,6 +93,25 @@ def _ours(data: bytes) -> tuple[float, bool, int]:
     return elapsed, all(a.accepted and a.ack_999 for a in acks), claims
 
 
+def _hub_read_peak(data: bytes) -> float:
+    """What the hub's X12 reader (parse, check, map into packed events: the pipeline's work
+    before publishing) holds at its peak, per byte of the file (tracemalloc)."""
+    import tracemalloc
+
+    from carehub.app.x12 import X12Reader
+
+    reader = X12Reader()
+    tracemalloc.start()
+    try:
+        native = reader.parse(data)
+        reader.check(native)
+        reader.map(native, MapContext(source_system="bench", format="x12"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak / len(data)
+
+
 def _pyx12(data: bytes) -> tuple[float, bool]:
     import pyx12.params
     import pyx12.x12n_document
@@ -189,6 +208,7 @@ def x12_rates(quick: bool = False) -> dict[str, Any]:
         "carehub_claim_events": events,
         "pyx12_claims_per_s": round(claims / pyx12_s),
         "pyx12_accepted": pyx12_ok,
+        "hub_read_traced_peak_per_byte": round(_hub_read_peak(data), 1),
     }
     with tempfile.TemporaryDirectory() as tmp:
         big = _big_file(Path(tmp), 10 if quick else 100)

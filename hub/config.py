@@ -242,6 +242,16 @@ class HttpConfig(_Model):
     max_connections_per_peer: int = Field(default=64, ge=1)
     #: HTTPS: the same options as an MLLP listener (mutual TLS, allowed_clients, min_version)
     tls: TlsConfig | None = None
+    #: what one FHIR request may cost (docs/fhir-api.md "Limits"): the decoded body's
+    #: nesting, items of any one array (given names, identifiers...) and values in all
+    max_json_depth: int = Field(default=64, ge=8)
+    max_array_items: int = Field(default=1000, ge=1)
+    max_json_values: int = Field(default=500_000, ge=1)
+    #: searches per Bundle; candidates examined and resources returned per request; _count cap
+    max_bundle_searches: int = Field(default=50, ge=1)
+    max_search_scan: int = Field(default=50_000, ge=1)
+    max_request_results: int = Field(default=5000, ge=1)
+    max_count: int = Field(default=500, ge=1)
 
 
 class HubSettings(_Model):

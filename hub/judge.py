@@ -11,6 +11,7 @@ judged here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -83,7 +84,7 @@ class Judged(Protocol[N]):
 
     def check(self, native: N) -> Report: ...
 
-    def map(self, native: N, ctx: MapContext) -> list[Event]: ...
+    def map(self, native: N, ctx: MapContext) -> Sequence[Event]: ...
 
 
 @dataclass
@@ -94,7 +95,7 @@ class Judgement:
     outcome: InboundOutcome
     identity: MessageIdentity | None = None
     report: Report = field(default_factory=Report)
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)
     #: the finding of a mapping that does not take the message (``UnsupportedMessage``)
     unmapped: Finding | None = None
 

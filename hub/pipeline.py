@@ -22,7 +22,7 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hub import ids
 from hub.canonical import Event
+from hub.canonical.packed import PackedEvents
 from hub.context import MapContext, Vocabulary
 from hub.envelope import Envelope
 from hub.errors import CarehubError, StoreUnavailable, TransientError
@@ -121,7 +122,7 @@ class InboundResult:
     response: bytes
     message_id: str | None
     report: Report
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)
     #: further answers after ``response`` (HL7 enhanced mode's application ack)
     followups: list[bytes] = field(default_factory=list)
 
@@ -138,7 +139,7 @@ class _Stage:
     native: Any = None
     identity: MessageIdentity | None = None
     report: Report = field(default_factory=Report)
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)
     original: MessageRecord | None = None
     #: an earlier message under the same key with different content (a reused control id)
     reused: MessageRecord | None = None
@@ -292,9 +293,8 @@ class Pipeline:
             return InboundOutcome.DUPLICATE
         if st.reused is not None and not self._reused(st):
             return InboundOutcome.REJECTED
-        verdict = await self._cpu(
-            st, judge_parsed, fmt, st.native, self._context(fmt, st), st.report
-        )
+        ctx = self._context(fmt, st)
+        verdict = await self._cpu(st, judge_parsed, fmt, st.native, ctx, st.report)
         st.events = verdict.events
         if verdict.outcome is not InboundOutcome.ACCEPTED:
             return verdict.outcome
@@ -334,17 +334,18 @@ class Pipeline:
         ident = st.identity
         dedup_key, digest = (ident.dedup_key, ident.digest) if ident else (None, None)
         basis = ids.event_basis(st.system, dedup_key, str(st.message_id), digest)
-        envelopes = [self._envelope(fmt, st, ev, basis, i) for i, ev in enumerate(st.events)]
         try:
-            # in slices: a gather of 5,000 publishes runs all their first steps (serialise,
-            # send) in one turn of the event loop, seconds in which no other sender is read
-            for start in range(0, len(envelopes), PUBLISH_SLICE):
+            # a slice at a time: a gather of 5,000 publishes runs all their first steps
+            # (serialise, send) in one turn of the event loop, seconds in which no other sender
+            # is read; and a file of 18,000 claims never holds 18,000 envelopes
+            for start in range(0, len(st.events), PUBLISH_SLICE):
+                envelopes = await self._cpu(st, self._window, fmt, st, basis, start)
                 await asyncio.gather(
                     *(
                         self.transport.publish(
                             self.ingress, env.routing_key, env, timeout=self.confirm_timeout
                         )
-                        for env in envelopes[start : start + PUBLISH_SLICE]
+                        for env in envelopes
                     )
                 )
         except TransientError as exc:
@@ -358,6 +359,18 @@ class Pipeline:
             return InboundOutcome.UNAVAILABLE
         fault_point("after_confirm")
         return InboundOutcome.ACCEPTED
+
+    def _window(
+        self, fmt: InboundFormat[Any], st: _Stage, basis: str, start: int
+    ) -> list[Envelope]:
+        """The envelopes of events ``start`` … ``start + PUBLISH_SLICE`` (packed events
+        are unpacked here: on a worker thread for a large message)."""
+        window = st.events[start : start + PUBLISH_SLICE]
+        envelopes = [self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)]
+        if isinstance(st.events, PackedEvents):  # the unpacked copies got the ids: keep them
+            for i, env in enumerate(envelopes):
+                st.events.assign_id(start + i, env.id)
+        return envelopes
 
     def _envelope(
         self, fmt: InboundFormat[Any], st: _Stage, event: Event, basis: str, index: int

@@ -101,6 +101,14 @@ class TransactionSet:
     def render(self) -> str:
         return "".join(seg.render() for seg in self.segments)
 
+    def release(self) -> None:
+        """Forget what reading the set built — its loop tree, its segments' split
+        elements — keeping only the text; both come back on the next use. A large file's
+        sets, checked or mapped, thus cost little more than their text."""
+        self._tree = None
+        for seg in self.segments:
+            seg.release()
+
 
 @dataclass(eq=False, slots=True)
 class FunctionalGroup:

@@ -9,6 +9,7 @@ omitted element and an empty one.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from adapters.x12.delimiters import Delimiters
@@ -53,7 +54,8 @@ class Segment:
         self.terminated = terminated
         self.after = after
         cut = raw.find(delimiters.element)
-        self.id = raw if cut < 0 else raw[:cut]
+        # interned: a large file has a few dozen distinct ids and a million segments
+        self.id = sys.intern(raw if cut < 0 else raw[:cut])
         self._elements: list[str] | None = None
 
     # ------------------------------------------------------------------ building
@@ -79,6 +81,10 @@ class Segment:
         if self._elements is None:
             self._elements = self.raw.split(self.delimiters.element)
         return self._elements
+
+    def release(self) -> None:
+        """Drop the split elements (they are split again when asked for)."""
+        self._elements = None
 
     def __len__(self) -> int:
         """Number of elements present (not counting the id)."""

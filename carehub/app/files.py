@@ -192,7 +192,7 @@ def validate_item(item: FileItem, *, system: str = "cli") -> FileVerdict:
     if verdict.identity is not None:
         out.key, out.control_id = verdict.identity.message_key, verdict.identity.control_id
     out.report = _with_notes(verdict, kind.unmapped, out.key)
-    out.events = verdict.events
+    out.events = list(verdict.events)
     return out
 
 

@@ -18,6 +18,7 @@ from conformance.x12 import acknowledge, check_interchange, refuse_unreadable
 from conformance.x12.verdict import InterchangeVerdict, judge
 from hub import ids
 from hub.canonical import Event
+from hub.canonical.packed import PackedEvents
 from hub.context import MapContext
 from hub.errors import UnsupportedMessage
 from hub.findings import Report, Severity
@@ -75,6 +76,8 @@ class X12Reader:
         for ic in native.doc.interchanges:
             report = check_interchange(ic)
             verdict = judge(ic, report)
+            for ts in ic.transaction_sets():
+                ts.release()
             native.reports.append(report)
             native.verdicts.append(verdict)
             for finding in report.findings:
@@ -88,8 +91,11 @@ class X12Reader:
                 )
         return overall
 
-    def map(self, native: X12Native, ctx: MapContext) -> list[Event]:
-        events: list[Event] = []
+    def map(self, native: X12Native, ctx: MapContext) -> PackedEvents:
+        """The events of every accepted set, packed set by set (``PackedEvents``: a claim
+        event as ~1.7 KB instead of ~27 KB of objects) and each set released once mapped,
+        so a large file's memory stays a small multiple of its size (docs/x12.md)."""
+        events = PackedEvents()
         unsupported: list[str] = []
         for ic, verdict in zip(native.doc.interchanges, native.verdicts, strict=True):
             for ts in _accepted_sets(verdict):
@@ -97,6 +103,8 @@ class X12Reader:
                     events.extend(map_transaction(ts, ctx, envelope=ic))
                 except UnsupportedMessage as exc:
                     unsupported.append(exc.message)
+                finally:
+                    ts.release()
         if not events and unsupported:
             raise UnsupportedMessage("; ".join(dict.fromkeys(unsupported)), code="I6")
         return events

@@ -70,6 +70,7 @@ def check_interchange(
                 check_transaction_envelope(ts, group.functional_id, set_controls)
             )
             report.findings.extend(check_transaction_set(ts, registry=registry))
+            ts.release()  # its loop tree and split elements: a large file is not held twice
     return report
 
 

@@ -25,6 +25,7 @@ from adapters.fhir.api.interactions import (
     ApiSettings,
     AuditSink,
 )
+from adapters.fhir.api.limits import ClientGone, JsonLimits
 from adapters.fhir.api.model import (
     Answer,
     Caller,
@@ -60,11 +61,13 @@ __all__ = [
     "AuditSink",
     "Authenticator",
     "Caller",
+    "ClientGone",
     "EntryRequest",
     "FhirBackend",
     "FhirError",
     "Grant",
     "Interaction",
+    "JsonLimits",
     "ResourceSupport",
     "SearchParam",
     "SearchQuery",

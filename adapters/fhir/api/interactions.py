@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -18,6 +18,7 @@ from aiohttp import web
 from adapters.fhir.api.auth import ApiClient, Authenticator, permission_for
 from adapters.fhir.api.bundle import history_bundle, searchset
 from adapters.fhir.api.errors import FhirError
+from adapters.fhir.api.limits import JsonLimits, RequestBudget, budget_of
 from adapters.fhir.api.model import (
     Answer,
     Caller,
@@ -43,6 +44,7 @@ __all__ = [
     "authenticate",
     "authorize",
     "base_url",
+    "budget",
     "caller",
     "check_body_id",
     "discloses",
@@ -81,6 +83,16 @@ class ApiSettings:
     max_bundle_entries: int = 1000
     max_count: int = 500
     software: str = "Carehub"
+    #: the shape a decoded body may have (depth, items of one array, values in all)
+    json: JsonLimits = field(default_factory=JsonLimits)
+    #: GET entries that search, per Bundle
+    max_bundle_searches: int = 50
+    #: candidates the searches of one request (a Bundle's together) may examine
+    max_search_scan: int = 50_000
+    #: resources the searches and histories of one request may return in all
+    max_request_results: int = 5000
+    #: threads for CPU-heavy steps (decoding large bodies)
+    workers: int = 2
 
 
 BACKEND = web.AppKey("fhir_backend", FhirBackend)
@@ -278,32 +290,52 @@ def stored_response(request: web.Request, stored: Stored | None, what: str) -> w
     return fhir_response(200, stored.resource, headers=headers)
 
 
+def budget(request: web.Request) -> RequestBudget:
+    """The work budget of this request (one for a whole Bundle)."""
+    settings = request.app[SETTINGS]
+    return budget_of(request, settings.max_search_scan, settings.max_request_results)
+
+
 async def history_answer(request: web.Request, rtype: str, rid: str) -> Answer:
     versions = await request.app[BACKEND].history(rtype, rid)
     if not versions:
         err = FhirError(404, "not-found", f"{rtype}/{rid} is not known")
         return Answer(404, request.app[BACKEND].outcome(err.report()))
+    budget(request).take(len(versions))
     base = base_url(request)
     return Answer(200, history_bundle(base, versions, f"{base}/{rtype}/{rid}/_history"))
 
 
 async def run_search(
     request: web.Request, support: ResourceSupport, pairs: list[tuple[str, str]]
-) -> tuple[list[Stored], SearchQuery]:
-    """Every match of ``pairs`` (not paged) and the parsed query."""
+) -> tuple[list[Stored], int, SearchQuery]:
+    """The page of matches of ``pairs`` (``_offset``, ``_count``), the number of matches in
+    all, and the parsed query. Only the page is kept; every candidate examined is charged to
+    the request's budget (which also yields to the event loop and stops for a client that
+    left), and the page to what it may return."""
     settings = request.app[SETTINGS]
     strict = prefer(request, "handling") == "strict"
     query = parse_search(support, pairs, strict=strict, max_count=settings.max_count)
+    work = budget(request)
     found: AsyncIterator[Stored] = request.app[BACKEND].candidates(support.resource_type, pairs)
-    hits = [s async for s in found if s.resource is not None and matches(s.resource, query)]
-    return hits, query
+    page: list[Stored] = []
+    total = 0
+    end = query.offset + query.count
+    async for s in found:
+        await work.step()
+        if s.resource is None or not matches(s.resource, query):
+            continue
+        if query.offset <= total < end:
+            page.append(s)
+        total += 1
+    work.take(len(page))
+    return page, total, query
 
 
 async def search_answer(
     request: web.Request, support: ResourceSupport, pairs: list[tuple[str, str]]
 ) -> Answer:
-    hits, query = await run_search(request, support, pairs)
-    page = hits[query.offset : query.offset + query.count]
+    page, total, query = await run_search(request, support, pairs)
     outcome = None
     if query.ignored:
         report = Report()
@@ -311,7 +343,7 @@ async def search_answer(
             report.warning("not-supported", f"search parameter {name} is not supported: ignored")
         outcome = request.app[BACKEND].outcome(report)
     base = base_url(request)
-    body = searchset(base, page, len(hits), page_links(base, query, len(hits)), outcome)
+    body = searchset(base, page, total, page_links(base, query, total), outcome)
     return Answer(200, body)
 
 

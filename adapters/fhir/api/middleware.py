@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.fhir.api.errors import AnswerFailed, FhirError
+from adapters.fhir.api.limits import ClientGone
 from adapters.fhir.api.wire import fhir_response
 from hub.findings import Report
 
@@ -48,6 +49,10 @@ def error_middleware(render: OutcomeRenderer) -> Any:
             return outcome_response(render, exc.status, exc.report(), exc.headers)
         except AnswerFailed as exc:
             return fhir_response(exc.status, exc.body, headers=exc.headers)
+        except ClientGone:
+            # nobody is listening: the work stopped; what was done is audited already
+            log.info("FHIR API: client left during %s; the request was stopped", request.method)
+            return web.Response(status=499)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise

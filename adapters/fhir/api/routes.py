@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from adapters.fhir.api.auth import ApiClient, Authenticator
-from adapters.fhir.api.bundle import parse_request_bundle, response_bundle
+from adapters.fhir.api.bundle import EntryRequest, parse_request_bundle, response_bundle
 from adapters.fhir.api.capability import capability_statement
 from adapters.fhir.api.errors import FhirError
 from adapters.fhir.api.interactions import (
@@ -43,6 +44,8 @@ from adapters.fhir.api.interactions import (
     support_of,
     write_audit,
 )
+from adapters.fhir.api.limits import EXECUTOR, check_json_shape, offload
+from adapters.fhir.api.limits import INLINE_BYTES as _INLINE_BYTES
 from adapters.fhir.api.middleware import error_middleware, outcome_response
 from adapters.fhir.api.model import FhirBackend, Interaction, Stored, WriteEntry
 from adapters.fhir.api.transaction import run_batch, run_transaction
@@ -159,10 +162,25 @@ async def _request_json(request: web.Request, client: ApiClient) -> tuple[bytes,
         raw = await read_body(request, request.app[SETTINGS].max_body_bytes)
         if wrong_type is not None:
             raise wrong_type
-        return raw, parse_json(raw)
+        return raw, await _decode(request, raw)
     except FhirError as exc:
         await _keep_refused(request, client, raw or exc.head, exc)
         raise
+
+
+async def _decode(request: web.Request, raw: bytes) -> Json:
+    """``raw`` as JSON whose shape is within ``hub.http`` limits; a large body is decoded
+    and checked on the app's worker threads, not on the event loop."""
+    limits = request.app[SETTINGS].json
+
+    def decode() -> Json:
+        data = parse_json(raw)
+        check_json_shape(data, limits)
+        return data
+
+    if len(raw) <= _INLINE_BYTES:
+        return decode()
+    return await offload(request, decode)
 
 
 async def _keep_refused(
@@ -282,7 +300,7 @@ async def operation(request: web.Request) -> web.Response:
         await authorize(request, client, rtype, Interaction.CREATE, rtype)
     check_content_type(request)
     resource = _validate_target(
-        parse_json(await read_body(request, request.app[SETTINGS].max_body_bytes))
+        await _decode(request, await read_body(request, request.app[SETTINGS].max_body_bytes))
     )
     report = request.app[BACKEND].check(resource)
     await audit(request, client.id, "validate", rtype, 200)
@@ -314,8 +332,10 @@ async def bundle(request: web.Request) -> web.Response:
     """A transaction (all or nothing) or a batch (each entry on its own)."""
     client = await authenticate(request, "Bundle")
     raw, body = await _request_json(request, client)
+    settings = request.app[SETTINGS]
     try:
-        kind, entries = parse_request_bundle(body, request.app[SETTINGS].max_bundle_entries)
+        kind, entries = parse_request_bundle(body, settings.max_bundle_entries)
+        _within_searches(entries, settings.max_bundle_searches)
     except FhirError as exc:
         await _keep_refused(request, client, raw, exc)
         raise
@@ -324,6 +344,20 @@ async def bundle(request: web.Request) -> web.Response:
     else:
         answers = await run_batch(request, client, entries)
     return fhir_response(200, response_bundle(base_url(request), kind, answers))
+
+
+def _within_searches(entries: list[EntryRequest], limit: int) -> None:
+    """413 ``too-costly`` for a Bundle with more than ``limit`` searches (GET entries
+    without an id)."""
+    searches = sum(1 for e in entries if e.method == "GET" and e.id is None)
+    if searches > limit:
+        raise FhirError(
+            413,
+            "too-costly",
+            f"the Bundle has {searches} searches; at most {limit} are taken per Bundle "
+            "(hub.http.max_bundle_searches)",
+            location="Bundle.entry",
+        )
 
 
 # --------------------------------------------------------------------------- app
@@ -336,6 +370,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await backend.close()
+        app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
 
 
 def make_api_app(
@@ -350,6 +385,7 @@ def make_api_app(
     app[AUTH] = auth
     app[AUDIT] = audit_sink
     app[SETTINGS] = settings or ApiSettings()
+    app[EXECUTOR] = ThreadPoolExecutor(app[SETTINGS].workers, thread_name_prefix="fhir-work")
     app.cleanup_ctx.append(_lifecycle)
     app.add_routes(fhir_routes)
     return app

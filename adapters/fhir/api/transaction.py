@@ -20,6 +20,7 @@ from adapters.fhir.api.interactions import (
     BACKEND,
     audit,
     authorize,
+    budget,
     caller,
     check_body_id,
     history_answer,
@@ -27,6 +28,7 @@ from adapters.fhir.api.interactions import (
     support_of,
     write_audit,
 )
+from adapters.fhir.api.limits import ClientGone
 from adapters.fhir.api.model import Answer, Interaction, Stored, WriteEntry
 from adapters.fhir.api.wire import dumps
 
@@ -168,6 +170,7 @@ async def run_transaction(
             answers[writes_at[k]] = answer
     for i, entry in enumerate(entries):
         if entry.method == "GET":
+            _still_there(request)
             try:
                 answers[i] = await read_answer(request, entry, kinds[i])
             except FhirError as exc:
@@ -202,8 +205,18 @@ async def _audit_all(
 async def run_batch(
     request: web.Request, client: ApiClient, entries: list[EntryRequest]
 ) -> list[Answer]:
-    """Each entry on its own, in order; a failure is that entry's answer."""
-    return [await _batch_entry(request, client, e) for e in entries]
+    """Each entry on its own, in order; a failure is that entry's answer. Stops (``ClientGone``)
+    between entries once the client has left."""
+    answers = []
+    for entry in entries:
+        _still_there(request)
+        answers.append(await _batch_entry(request, client, entry))
+    return answers
+
+
+def _still_there(request: web.Request) -> None:
+    if budget(request).client_gone():
+        raise ClientGone()
 
 
 async def _batch_entry(request: web.Request, client: ApiClient, entry: EntryRequest) -> Answer:

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.fhir.api import ApiSettings, Authenticator, make_api_app
+from adapters.fhir.api import ApiSettings, Authenticator, JsonLimits, make_api_app
 from carehub.app.access import authenticator
 from carehub.app.fhir.backend import HubFhirBackend
 from hub.config import HubConfig
@@ -53,6 +53,12 @@ def make_fhir_app(
     )
     http = config.hub.http
     settings = ApiSettings(
-        max_body_bytes=http.max_body_bytes, max_bundle_entries=http.max_bundle_entries
+        max_body_bytes=http.max_body_bytes,
+        max_bundle_entries=http.max_bundle_entries,
+        max_count=http.max_count,
+        json=JsonLimits(http.max_json_depth, http.max_array_items, http.max_json_values),
+        max_bundle_searches=http.max_bundle_searches,
+        max_search_scan=http.max_search_scan,
+        max_request_results=http.max_request_results,
     )
     return make_api_app(backend, auth or authenticator(config), store_audit(store), settings)
