@@ -17,7 +17,6 @@ from adapters.x12.inbox import InboxFile, InboxResult
 from conformance.x12 import acknowledge, check_interchange, refuse_unreadable
 from conformance.x12.verdict import InterchangeVerdict, judge
 from hub import ids
-from hub.canonical import Event
 from hub.canonical.packed import PackedEvents
 from hub.context import MapContext
 from hub.errors import UnsupportedMessage
