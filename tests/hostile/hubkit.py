@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from adapters.hl7v2 import parse
 from carehub.app.hub import Hub
 from hub.config import parse_config
 from hub.records import MessageRecord
@@ -174,3 +176,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def ack_latencies(
+    hub: Hub, until: asyncio.Future[Any], make: Callable[[int], bytes], *, within: float = 30
+) -> list[float]:
+    """MLLP messages ``make(1)``, ``make(2)``… one after another while ``until`` runs, each
+    to be answered AA; for each, the time since the one before came back (or since the
+    start): a loop held up anywhere shows, not only while an ACK is in flight (the tests
+    share the hub's event loop)."""
+    took: list[float] = []
+    n = 0
+    last = time.monotonic()
+    while not until.done():
+        n += 1
+        ack = parse(await ack_exchange(hub, make(n), within=within))
+        now = time.monotonic()
+        took.append(now - last)
+        last = now
+        assert ack["MSA-1"] == "AA"
+        await asyncio.sleep(0.02)
+    return took

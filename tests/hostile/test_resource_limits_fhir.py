@@ -17,10 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.hl7v2 import parse
 from carehub.app.hub import Hub
 from hub.config import parse_config
-from tests.hostile.hubkit import ack_exchange, find_raw, http_base, post
+from tests.hostile.hubkit import ack_exchange, ack_latencies, find_raw, http_base, post
 from tests.hostile.test_hl7v2_hostile import msg
 
 TOKEN = "limits-fhir-token"
@@ -105,24 +104,6 @@ def search_batch(searches: int, query: str = "Patient?gender=female") -> bytes:
     ).encode()
 
 
-async def ack_latencies(hub: Hub, until: asyncio.Future[Any], prefix: str) -> list[float]:
-    """MLLP A04s one after another while ``until`` runs; for each, the time since the one
-    before came back (or since the start): a loop held up anywhere shows, not only while an
-    ACK is in flight (the test shares the hub's event loop)."""
-    took: list[float] = []
-    n = 0
-    last = time.monotonic()
-    while not until.done():
-        n += 1
-        ack = parse(await ack_exchange(hub, msg(f"{prefix}-{n}"), within=30))
-        now = time.monotonic()
-        took.append(now - last)
-        last = now
-        assert ack["MSA-1"] == "AA"
-        await asyncio.sleep(0.02)
-    return took
-
-
 # ----------------------------------------------------------------------- decoded shape
 
 
@@ -141,7 +122,7 @@ async def test_a_patient_with_1_5_million_given_names_gets_413_naming_the_path(
         before = rss_mib()
         started = time.monotonic()
         request = asyncio.ensure_future(post(hub, "/fhir/Patient", body, token=TOKEN))
-        latencies = await ack_latencies(hub, request, "GIVEN")
+        latencies = await ack_latencies(hub, request, lambda n: msg(f"GIVEN-{n}"))
         status, answer, _ = await request
         elapsed = time.monotonic() - started
         grew = rss_mib() - before
@@ -200,7 +181,7 @@ async def test_a_large_body_is_decoded_and_checked_off_the_event_loop(
         await ack_exchange(hub, msg("WARM-3"))
         started = time.monotonic()
         request = asyncio.ensure_future(post(hub, "/fhir/Patient", body, token=TOKEN))
-        latencies = await ack_latencies(hub, request, "DECODE")
+        latencies = await ack_latencies(hub, request, lambda n: msg(f"DECODE-{n}"))
         status, answer, _ = await request
         elapsed = time.monotonic() - started
         print(f"\ndecoded in {elapsed:.2f}s; {len(latencies)} ACKs, slowest {max(latencies):.3f}s")
@@ -284,7 +265,7 @@ async def test_a_heavy_search_batch_does_not_hold_up_mllp_acks(
         started = time.monotonic()
         body = search_batch(50, "Patient?gender=female&_count=10")
         request = asyncio.ensure_future(post(hub, "/fhir", body, token=TOKEN))
-        latencies = await ack_latencies(hub, request, "BATCH")
+        latencies = await ack_latencies(hub, request, lambda n: msg(f"BATCH-{n}"))
         status, answer, _ = await request
         elapsed = time.monotonic() - started
         print(f"batch {elapsed:.2f}s, {len(latencies)} ACKs, slowest {max(latencies):.3f}s")

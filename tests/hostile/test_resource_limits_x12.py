@@ -15,12 +15,10 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from adapters.hl7v2 import parse as parse_hl7
 from adapters.x12 import parse as parse_x12
 from bench.x12_bench import build_837p
 from carehub.app.hub import Hub
@@ -30,7 +28,7 @@ from hub.canonical.packed import PackedEvents
 from hub.config import parse_config
 from hub.context import MapContext
 from mappings.x12 import map_transaction
-from tests.hostile.hubkit import ack_exchange, http_base
+from tests.hostile.hubkit import ack_exchange, ack_latencies, http_base
 from tests.hostile.test_hl7v2_hostile import msg
 
 TOKEN = "limits-x12-token"
@@ -92,24 +90,6 @@ def peak_rss() -> int:
     return _status_kib("VmHWM") * 1024
 
 
-async def ack_latencies(hub: Hub, until: asyncio.Future[Any], prefix: str) -> list[float]:
-    """MLLP A04s one after another while ``until`` runs; for each, the time since the one
-    before came back (or since the start): a loop held up anywhere shows, not only while an
-    ACK is in flight (the test shares the hub's event loop)."""
-    took: list[float] = []
-    n = 0
-    last = time.monotonic()
-    while not until.done():
-        n += 1
-        ack = parse_hl7(await ack_exchange(hub, msg(f"{prefix}-{n}"), within=120))
-        now = time.monotonic()
-        took.append(now - last)
-        last = now
-        assert ack["MSA-1"] == "AA"
-        await asyncio.sleep(0.02)
-    return took
-
-
 def accepted_999(answers: bytes) -> bool:
     sets = [ts for ts in parse_x12(answers).transaction_sets() if ts.id == "999"]
     return bool(sets) and all(
@@ -146,7 +126,7 @@ async def test_a_large_837_over_http_leaves_mllp_acks_flowing_and_memory_bounded
         base = reset_peak_rss()
         started = time.monotonic()
         request = asyncio.ensure_future(send())
-        latencies = await ack_latencies(hub, request, "X12HTTP")
+        latencies = await ack_latencies(hub, request, lambda n: msg(f"X12HTTP-{n}"), within=120)
         status, answers = await request
         elapsed = time.monotonic() - started
         grew = peak_rss() - base
@@ -184,7 +164,7 @@ async def test_a_large_837_in_the_inbox_leaves_mllp_acks_flowing_and_memory_boun
         part.write_bytes(big_837)
         os.replace(part, inbox / "claims.edi")
         waiting = asyncio.ensure_future(asyncio.wait_for(answered(), 600))
-        latencies = await ack_latencies(hub, waiting, "X12INBOX")
+        latencies = await ack_latencies(hub, waiting, lambda n: msg(f"X12INBOX-{n}"), within=120)
         await waiting
         elapsed = time.monotonic() - started
         grew = peak_rss() - base
