@@ -34,8 +34,9 @@ from hub.envelope import Envelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ids import delivery_key, mllp_control_id, outbox_file_name
 from hub.ports import Delivered, Deliverer, Rendered, Store
-from hub.sync import is_placeholder
+from hub.sync import IdentifierPolicy, is_placeholder
 from mappings.fhir import FhirMapContext, merge_to_fhir, to_fhir
+from mappings.fhir.references import V2_0203
 from mappings.hl7v2 import OUTBOUND as HL7_OUTBOUND
 from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
 from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
@@ -76,9 +77,11 @@ class FhirDeliverer:
 
     format = "fhir"
 
-    def __init__(self, name: str, outbound: FhirOutbound):
+    def __init__(self, name: str, outbound: FhirOutbound, policy: IdentifierPolicy | None = None):
         self.name = name
         self.outbound = outbound
+        #: which patient identifiers may key a partner's record (``matching.identifying``)
+        self.policy = policy or IdentifierPolicy()
         self.ctx = FhirMapContext(source=name)
         self._smart = _smart(name, outbound) if outbound.auth.type == "smart-backend" else None
         self.client = FhirClient(
@@ -164,16 +167,22 @@ class FhirDeliverer:
         self, resource: dict[str, Any], envelope: Envelope
     ) -> tuple[dict[str, Any], tuple[str | None, str]]:
         """The resource to send and the identifier to update it by: the partner's preferred
-        system when the record has it, else the record's first identifier that names somebody,
-        else the hub's canonical id — then added to a copy of the resource, so the partner
-        holds it. A placeholder (``999-99-9999``, ``UNKNOWN``) is never a key: two people
-        carrying it would be one record at the partner."""
+        system when the record has it, else the record's first identifier that names one
+        record only, else the hub's canonical id — then added to a copy of the resource, so
+        the partner holds it. A placeholder (``999-99-9999``, ``UNKNOWN``) is never a key,
+        and for a patient neither is an identifier that only corroborates identity (an SSN,
+        a member id: ``matching.identifying``) — two people carrying one would be one record
+        at the partner."""
         idents = [i for i in resource.get("identifier") or [] if i.get("value")]
         usable = [i for i in idents if not is_placeholder(str(i["value"]), i.get("system"))]
         preferred = self.outbound.patient_identifier_system
         for ident in usable:
             if preferred and ident.get("system") == preferred:
                 return resource, (preferred, str(ident["value"]))
+        if resource.get("resourceType") == "Patient":
+            usable = [
+                i for i in usable if self.policy.identifying(i.get("system") or "", _v2_type(i))
+            ]
         if usable:
             return resource, (usable[0].get("system"), str(usable[0]["value"]))
         entity_id = envelope.payload.entity.id
@@ -393,13 +402,21 @@ class X12OutboxDeliverer:
         return None
 
 
+def _v2_type(identifier: Mapping[str, Any]) -> str | None:
+    """An identifier's HL7 table 0203 type code (``MR``, ``SS``), if it carries one."""
+    for coding in (identifier.get("type") or {}).get("coding") or []:
+        if coding.get("system") == V2_0203 and coding.get("code"):
+            return str(coding["code"])
+    return None
+
+
 def make_deliverer(
     name: str, system: SystemConfig, config: HubConfig, store: Store, vocab: Vocabulary
 ) -> Deliverer[Any]:
     """The deliverer for ``system``'s outbound endpoint."""
     outbound = system.outbound
     if isinstance(outbound, FhirOutbound):
-        return FhirDeliverer(name, outbound)
+        return FhirDeliverer(name, outbound, IdentifierPolicy(config.matching.identifying))
     if isinstance(outbound, MllpOutbound):
         return MllpDeliverer(name, system, outbound, vocab)
     if isinstance(outbound, X12Outbox):

@@ -200,3 +200,22 @@ async def test_a_placeholder_identifier_is_never_the_key_a_partner_updates_by(
     assert alone.identifier == (CANONICAL_ID_SYSTEM, "c-7")
     sent = {(i.get("system"), i["value"]) for i in alone.resource.get("identifier") or []}
     assert sent == {(SSN, "999-99-9999"), (CANONICAL_ID_SYSTEM, "c-7")}
+
+
+async def test_a_patient_is_never_keyed_at_a_partner_by_an_identifier_that_only_corroborates(
+    tmp_path: Path,
+) -> None:
+    """A real SSN (or member id) may be shared — a newborn under the mother's SSN: listed
+    first, it is still not the key; the MRN is, else the canonical id."""
+    deliverer = _deliverer(tmp_path, "billing")
+    try:
+        ssn = Identifier(system=SSN, value="123-45-6780")
+        typed_ssn = Identifier(system="urn:oid:9.9", value="501-23-4567", type="SS")
+        mrn = Identifier(system="urn:oid:1.2.3", value="MRN-77", type="MR")
+        keyed = deliverer.render(_patient_with(ssn, typed_ssn, mrn))
+        alone = deliverer.render(_patient_with(ssn, typed_ssn))
+    finally:
+        await deliverer.close()
+    assert isinstance(keyed, FhirRendered) and isinstance(alone, FhirRendered)
+    assert keyed.identifier == ("urn:oid:1.2.3", "MRN-77")
+    assert alone.identifier == (CANONICAL_ID_SYSTEM, "c-7")
