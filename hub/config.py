@@ -252,6 +252,10 @@ class HttpConfig(_Model):
     max_search_scan: int = Field(default=50_000, ge=1)
     max_request_results: int = Field(default=5000, ge=1)
     max_count: int = Field(default=500, ge=1)
+    #: X12 interchanges one client may have in flight over HTTP at once (past it: 429): a
+    #: client that posts and hangs up does not stop the work, so its slot is held until the
+    #: interchange is answered
+    max_x12_in_flight: int = Field(default=4, ge=1)
 
 
 class HubSettings(_Model):

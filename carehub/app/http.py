@@ -93,6 +93,8 @@ class HttpServer:
         }
         self._runner: web.AppRunner | None = None
         self.port = 0
+        #: X12 interchanges in flight per client (``hub.http.max_x12_in_flight``)
+        self._x12_in_flight: dict[str, int] = {}
         http = config.hub.http
         #: connection caps and header/body/keep-alive timeouts (``stats`` counts refusals)
         self.guard = ConnectionGuard(
@@ -184,6 +186,23 @@ class HttpServer:
         if client.id != port.client:
             await self._denied(client.id, subject, request, 403)
             return _problem(403, f"client {client.id} may not send X12 as {system}")
+        most = self.config.hub.http.max_x12_in_flight
+        if self._x12_in_flight.get(client.id, 0) >= most:
+            return _problem(
+                429,
+                f"client {client.id} has {most} interchanges in flight (at most {most}); "
+                "send again when one is answered",
+                headers={"Retry-After": "5"},
+            )
+        self._x12_in_flight[client.id] = self._x12_in_flight.get(client.id, 0) + 1
+        try:
+            return await self._x12_receive(request, system, port, client)
+        finally:
+            self._x12_in_flight[client.id] -= 1
+
+    async def _x12_receive(
+        self, request: web.Request, system: str, port: X12HttpInbound, client: ApiClient
+    ) -> web.Response:
         body = await request.read()
         port_name = port.name or "x12-http"
         if not body.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"ISA"):

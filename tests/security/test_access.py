@@ -6,6 +6,7 @@ Config: an x12-http port must name its client, and no two clients may share a to
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import aiohttp
 import pytest
 
 from carehub.app.hub import Hub
+from tests.security import seckit
 from tests.security.seckit import TOKENS, base, bearer, secured_hub
 
 NO_TOKEN: dict[str, str] = {}
@@ -250,3 +252,53 @@ async def test_two_clients_whose_variables_hold_one_token_do_not_start(
     monkeypatch.setenv("CFG_T_GW", "tok-other-0b7e")
     async with Hub(cfg) as hub:
         assert hub.http is not None
+
+
+async def test_a_client_over_its_x12_in_flight_cap_gets_429_until_one_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """aiohttp does not stop a handler when its client hangs up, so "post 8 MB, hang up,
+    repeat" would pile up work past every connection cap: each client's interchanges in
+    flight are counted until answered (``hub.http.max_x12_in_flight``)."""
+    monkeypatch.setattr(
+        seckit,
+        "CONFIG",
+        seckit.CONFIG.replace("http: {{port: 0}}", "http: {{port: 0, max_x12_in_flight: 1}}"),
+    )
+    isa = b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *"
+    async with secured_hub(tmp_path, monkeypatch) as (hub, _sink):
+        assert hub.http is not None
+        _reader, writer = await asyncio.open_connection("127.0.0.1", hub.http.port)
+        head = (
+            "POST /x12/clearinghouse HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {TOKENS['ch']}\r\n"
+            "Content-Type: application/edi-x12\r\nContent-Length: 100000\r\n\r\n"
+        )
+        writer.write(head.encode() + isa)  # the rest of the body never comes (yet)
+        await writer.drain()
+        try:
+            status = 0
+            for _ in range(50):  # until the server has taken the first one's head
+                status, answer, headers = await call(
+                    hub, "POST", "/x12/clearinghouse", bearer("ch"), isa
+                )
+                if status == 429:
+                    break
+                await asyncio.sleep(0.05)
+            assert status == 429, answer
+            assert b"in flight" in answer and headers["Retry-After"] == "5"
+            # another client's work is not held up by it
+            assert (await call(hub, "POST", "/fhir/Patient", bearer("writer"), PATIENT))[0] in (
+                200,
+                201,
+            )
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        status = 0
+        for _ in range(50):  # the hung-up post gave its slot back
+            status = (await call(hub, "POST", "/x12/clearinghouse", bearer("ch"), isa))[0]
+            if status == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert status == 200
