@@ -166,9 +166,11 @@ class WritePlanner:
         e = item.entry
         item.fhir_id = e.id
         if e.if_none_exist:
+            _may_search(plan.caller, e)
             hits = await self._matches(e.resource_type, e.if_none_exist, e.location)
             if hits:
-                item.answer = _shown(_found(hits[0]), plan.caller, e.resource_type)
+                item.matched = True
+                item.answer = _shown(_found(hits[0]), plan.caller, item)
         elif e.conditional:
             hits = await self._matches(e.resource_type, e.conditional, e.location)
             item.fhir_id = hits[0].id if hits else self._conditional_id(e)
@@ -258,12 +260,14 @@ class WritePlanner:
                 )
             wanted = entity.id
         if wanted is not None and known and known != [wanted]:
+            rtype = item.entry.resource_type
+            # the other record is named only to a client that may read it
+            owner = f"{rtype}/{known[0]}" if plan.caller.may(rtype, "r") else f"another {rtype}"
             raise FhirError(
                 409,
                 "conflict",
-                "an identifier of this resource already belongs to "
-                f"{item.entry.resource_type}/{known[0]}",
-                location=f"{item.prefix}{item.entry.resource_type}.identifier",
+                f"an identifier of this resource already belongs to {owner}",
+                location=f"{item.prefix}{rtype}.identifier",
             )
         if wanted is None:
             wanted = known[0] if known else await self._new_id(plan, entity, pairs)
@@ -328,10 +332,7 @@ class WritePlanner:
         """After the pipeline took the plan: the wait for the sync engine (bounded by
         ``sync_wait``), then one answer per entry."""
         applied = await self._wait_applied(plan)
-        return [
-            _shown(await self._answer(p, applied), plan.caller, p.entry.resource_type)
-            for p in plan.items
-        ]
+        return [_shown(await self._answer(p, applied), plan.caller, p) for p in plan.items]
 
     async def _wait_applied(self, plan: WritePlan) -> bool:
         """Until the sync engine has applied every event (bounded by ``sync_wait``)."""
@@ -419,14 +420,37 @@ def _within_scopes(caller: Caller, item: Planned) -> None:
         )
 
 
-def _shown(answer: Answer, caller: Caller, resource_type: str) -> Answer:
-    """``answer`` as the caller may see it: a resource in the body only with ``r`` on its
-    type; without, the status and headers alone (``Prefer: return=minimal``, whatever the
-    client asked for). OperationOutcomes (202, errors) are kept."""
+def _may_search(caller: Caller, e: WriteEntry) -> None:
+    """A conditional create searches, and its answer says whether the search found someone:
+    ``If-None-Exist`` needs ``r`` or ``s`` on the type (403 otherwise, nothing written)."""
+    rtype = e.resource_type
+    if caller.may(rtype, "r") or caller.may(rtype, "s"):
+        return
+    raise FhirError(
+        403,
+        "forbidden",
+        f"If-None-Exist searches {rtype}: it needs the scope system/{rtype}.r or "
+        f"system/{rtype}.s. Nothing was written",
+        location=e.location or None,
+        headers={"WWW-Authenticate": 'Bearer realm="carehub-fhir", error="insufficient_scope"'},
+    )
+
+
+def _shown(answer: Answer, caller: Caller, item: Planned) -> Answer:
+    """``answer`` as the caller may see it. Without ``r`` on the type: no resource in the
+    body (the status and headers alone, ``Prefer: return=minimal`` whatever the client asked
+    for); and when the answer is about a record that existed before the request and the
+    client did not name it (``Planned.existing``), no id either — no ``Location``, ``ETag``,
+    ``fullUrl`` (the id stays in ``audit_id`` for the audit trail). OperationOutcomes (202,
+    errors) are kept."""
+    if caller.may(item.entry.resource_type, "r"):
+        return answer
+    if item.existing and answer.id is not None:
+        answer = dataclasses.replace(
+            answer, id=None, version=None, last_updated=None, audit_id=answer.id
+        )
     body = answer.body
     if body is None or body.get("resourceType") == "OperationOutcome":
-        return answer
-    if caller.may(resource_type, "r"):
         return answer
     return dataclasses.replace(answer, body=None)
 
