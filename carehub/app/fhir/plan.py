@@ -39,7 +39,7 @@ class Planned:
     matched: bool = False
     #: why the identity rules hold this write for review (field names, no values)
     held: str | None = None
-    #: the records the entry's identifiers name besides ``fhir_id`` (a hold's review)
+    #: the records a held entry's identifiers name (its review: the first, and the others)
     candidates: tuple[str, ...] = ()
 
     @property

@@ -31,7 +31,8 @@ from hub.findings import Report
 from hub.judge import InboundOutcome, MessageIdentity
 from hub.ports import Store
 from hub.sync import CONSUMER as SYNC_CONSUMER
-from hub.sync import IdentityService
+from hub.sync import IdentityService, disagreement, is_tombstone
+from hub.sync.identity import demographics
 from mappings.fhir import FhirMapContext, FhirVocabulary, event_kind
 
 __all__ = ["FhirInboundFormat", "WritePlanner"]
@@ -148,6 +149,7 @@ class WritePlanner:
         for item in items:
             await self._current(item)
             _within_scopes(plan.caller, item)
+        await self._holds(plan)
         return plan
 
     def _writable(self, entry: WriteEntry) -> View:
@@ -269,10 +271,59 @@ class WritePlanner:
                 f"an identifier of this resource already belongs to {owner}",
                 location=f"{item.prefix}{rtype}.identifier",
             )
+        if entity.entity_type is EntityType.PATIENT and known and item.entry.id is None:
+            await self._same_person(item, known)
         if wanted is None:
             wanted = known[0] if known else await self._new_id(plan, entity, pairs)
         item.fhir_id = wanted
         entity.id = wanted
+
+    async def _same_person(self, item: Planned, known: list[str]) -> None:
+        """A Patient its identifying identifiers name (a create, a conditional update): the
+        identity rules the sync engine applies to every other feed (``hub.sync.identity``),
+        which an event carrying its canonical id skips. Identifiers naming several records,
+        or a record whose identity facts contradict the incoming ones (``disagreement``:
+        birth date, sex, or both names), hold the write (``_holds``). An update by id names
+        its record itself and is not held."""
+        etype = EntityType.PATIENT.value
+        real = await self.identity.existing(self.store, etype, known)
+        if len(real) > 1:
+            item.held, item.candidates = "its identifiers name several records", tuple(real)
+            return
+        if not real:
+            return
+        current = await self.store.get_entity(etype, real[0])
+        if current is None or is_tombstone(current):
+            return
+        incoming = item.entity.model_dump(mode="json", exclude_none=True)
+        differs = disagreement(demographics(incoming), demographics(current.data))
+        if differs:
+            item.held = f"an identifying identifier names a record whose {differs} differ"
+            item.candidates = (real[0],)
+
+    async def _holds(self, plan: WritePlan) -> None:
+        """Writes the identity rules hold: a review for each (as the sync engine opens for
+        an event it holds), then 409 for the request — nothing written or published, the
+        body kept as a rejected message (``FhirBackend.write``), no values in the answer and
+        the record named only to a client that may read it."""
+        held = [p for p in plan.items if p.held and p.candidates and p.answer is None]
+        for item in held:
+            rule = f"FHIR write by client {plan.caller.client} held: {item.held}"
+            record, *others = item.candidates
+            await self.store.open_review(EntityType.PATIENT.value, record, others, rule[:128])
+        if not held:
+            return
+        first = held[0]
+        rtype = first.entry.resource_type
+        names = ", ".join(f"{rtype}/{c}" for c in first.candidates)
+        named = f" ({names})" if plan.caller.may(rtype, "r") else ""
+        raise FhirError(
+            409,
+            "conflict",
+            f"held for review: {first.held}{named}; an identifier alone does not make two "
+            "records one person. Nothing was changed",
+            location=f"{first.prefix}{rtype}.identifier",
+        )
 
     async def _new_id(self, plan: WritePlan, entity: Any, pairs: list[tuple[str, str]]) -> str:
         """The id of a create no identifier names yet: a patient the hub knows under other
