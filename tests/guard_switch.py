@@ -57,6 +57,14 @@ def _never_disagrees(mine: Any, theirs: Any) -> None:
     return None
 
 
+def _may_always_search(caller: Any, entry: Any) -> None:
+    return None
+
+
+async def _same_person_always(self: Any, item: Any, known: Any) -> None:
+    return None
+
+
 async def _adopts_none(self: Any, store: Any, etype: str, canonical_id: str, pairs: Any) -> list:
     return []
 
@@ -76,6 +84,13 @@ SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "removed-before": ("hub.sync.removal", "", "is_tombstone", _never_removed),
     "fhir-scope": ("adapters.fhir.api.auth", "ApiClient", "allows", _allows_all),
     "fhir-write-scope": ("adapters.fhir.api.model", "Caller", "may", _allows_all),
+    "fhir-if-none-exist": ("carehub.app.fhir.writes", "", "_may_search", _may_always_search),
+    "fhir-identity-hold": (
+        "carehub.app.fhir.writes",
+        "WritePlanner",
+        "_same_person",
+        _same_person_always,
+    ),
     "reused-control-id": ("hub.pipeline", "Pipeline", "_find_earlier", _key_alone),
     "event-id-digest": ("hub.ids", "", "event_basis", _basis_without_digest),
     "identifying": ("hub.sync.linking", "IdentifierPolicy", "identifying", _identifies_all),

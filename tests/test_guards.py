@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 SYNC = "tests/sync/test_sync.py::"
 WRITE_SCOPES = "tests/security/test_write_scopes.py::"
 SAFETY = "tests/sync/test_identity_safety.py::"
+HOLDS = "tests/security/test_fhir_identity_holds.py::"
 
 #: check → the tests that must catch it
 CATCHERS: dict[str, list[str]] = {
@@ -44,7 +45,14 @@ CATCHERS: dict[str, list[str]] = {
         WRITE_SCOPES
         + "test_c_only_create_of_a_known_identifier_changes_nothing_and_discloses_nothing",
         WRITE_SCOPES + "test_u_only_conditional_update_that_would_create_is_403",
-        WRITE_SCOPES + "test_if_none_exist_match_without_r_has_no_body",
+        WRITE_SCOPES + "test_if_none_exist_match_with_s_but_no_r_answers_without_body_or_id",
+    ],
+    "fhir-if-none-exist": [
+        WRITE_SCOPES + "test_if_none_exist_without_r_or_s_is_403_and_writes_nothing",
+    ],
+    "fhir-identity-hold": [
+        HOLDS + "test_create_with_zoes_mrn_and_another_persons_facts_is_held",
+        HOLDS + "test_identifiers_naming_two_patients_are_held_not_applied_to_the_first",
     ],
     "reused-control-id": [
         "tests/hub/test_reused_control_id.py::"

@@ -5,6 +5,8 @@ existing record (its identifier is known, or its If-None-Exist matches) changes 
 only with ``u`` and shows it only with ``r``; a conditional update that creates needs ``c``;
 an answer never carries a resource the client may not read (no ``r``: no body, whatever
 ``Prefer`` asks); every answer that carries a resource is audited as a read too.
+If-None-Exist is a search: it needs ``r`` or ``s``. Without ``r``, an answer about a record
+that existed carries no id either (no Location, ETag, fullUrl, nor in a 409's text).
 
 Each test asserts what must not happen: no body, no PHI in the answer, the stored record
 unchanged (same version), nothing new delivered to the subscriber, and the audit rows.
@@ -40,6 +42,8 @@ SCOPES = {
     "cr": "system/Patient.cr",
     "ru": "system/Patient.ru",
     "cru": "system/Patient.cru",
+    "cs": "system/Patient.cs",
+    "cus": "system/Patient.cus",
     "role-c": "system/PractitionerRole.c",
 }
 TOKENS = {name: f"tok-ws-{name}-5d1e" for name in SCOPES}
@@ -198,6 +202,14 @@ async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
             yield s
 
 
+def no_id(reply: Reply, rid: str) -> None:
+    """The answer does not name the record ``rid``: no Location, ETag, Content-Location."""
+    for name in ("Location", "Content-Location", "ETag"):
+        assert rid not in reply.headers.get(name, ""), (name, reply.headers.get(name))
+    assert "ETag" not in reply.headers and "Location" not in reply.headers, reply.headers
+    assert rid not in reply.body.decode(errors="replace")
+
+
 def no_phi(reply: Reply) -> None:
     """Nothing of the victim in the answer: not the SSN, the name, the phone."""
     text = reply.body.decode(errors="replace")
@@ -263,10 +275,13 @@ async def test_create_with_u_but_no_r_changes_the_record_and_answers_without_a_b
     reply = await scene.call("POST", "Patient", "cu", correction(), Prefer="return=representation")
     assert reply.status == 200, reply.body
     assert reply.body == b""
-    assert reply.headers["ETag"] and "/Patient/" in reply.headers["Location"]
+    no_id(reply, before["id"])  # the answer is about the victim: not even the id without r
     after = await scene.victim()
     assert after["meta"]["versionId"] != before["meta"]["versionId"]
     assert not [a for a in await scene.audit("read") if a.actor == "cu"]
+    # the audit trail still names the record that was changed
+    creates = [a.subject for a in await scene.audit("create") if a.actor == "cu"]
+    assert creates == [f"Patient/{before['id']}"]
 
 
 async def test_create_with_cu_and_no_prefer_is_minimal_too(scene: Scene):
@@ -308,16 +323,56 @@ async def test_a_new_record_by_a_c_only_client_is_created_without_a_body(scene: 
 # --------------------------------------------------------------------------- If-None-Exist
 
 
-async def test_if_none_exist_match_without_r_has_no_body(scene: Scene):
+@pytest.mark.parametrize(
+    "condition", [f"identifier={MRN}", "family=Okonkwo&birthdate=1985-02-14", "family=Nobody"]
+)
+async def test_if_none_exist_without_r_or_s_is_403_and_writes_nothing(scene: Scene, condition: str):
+    """A c-only client must not learn by If-None-Exist whether a person is in the hub, nor
+    their id: the search is refused before it runs, whether it would match or not."""
+    before = await scene.victim()
+    reply = await scene.call("POST", "Patient", "c", patient(), **{"If-None-Exist": condition})
+    assert reply.status == 403, reply.body
+    assert reply.json["issue"][0]["code"] == "forbidden"
+    assert "system/Patient.r" in reply.json["issue"][0]["diagnostics"]
+    assert 'error="insufficient_scope"' in reply.headers["WWW-Authenticate"]
+    assert "Location" not in reply.headers and "ETag" not in reply.headers
+    no_phi(reply)
+    assert before["id"] not in reply.body.decode()
+    await unchanged(scene, before)
+    denied = [(a.action, a.outcome) for a in await scene.audit("denied") if a.actor == "c"]
+    assert denied == [("denied", "403")]
+    assert not [a for a in await scene.audit("create") if a.actor == "c"]
+    # refused, and kept: the body as sent, in the message log
+    assert scene.hub.store is not None
+    kept = await scene.hub.store.list_messages(status="rejected")
+    assert [k.raw for k in kept] == [json.dumps(patient()).encode()]
+
+
+async def test_if_none_exist_match_with_s_but_no_r_answers_without_body_or_id(scene: Scene):
     before = await scene.victim()
     reply = await scene.call(
-        "POST", "Patient", "c", patient(), **{"If-None-Exist": f"identifier={MRN}"}
+        "POST", "Patient", "cs", patient(), **{"If-None-Exist": f"identifier={MRN}"}
     )
     assert reply.status == 200, reply.body
     assert reply.body == b""
-    no_phi(reply)
+    no_id(reply, before["id"])
     await unchanged(scene, before)
-    assert not [a for a in await scene.audit("read") if a.actor == "c"]
+    assert not [a for a in await scene.audit("read") if a.actor == "cs"]
+
+
+async def test_409_identifier_conflict_names_the_owner_only_with_r(scene: Scene):
+    """An update of another id carrying the victim's MRN: 409; the victim's id only to a
+    client that may read it."""
+    before = await scene.victim()
+    ghost = {**patient(), "id": "ghost-2"}
+    blind = await scene.call("PUT", "Patient/ghost-2", "cu", ghost)
+    assert blind.status == 409, blind.body
+    assert "already belongs to another Patient" in blind.json["issue"][0]["diagnostics"]
+    assert before["id"] not in blind.body.decode()
+    seeing = await scene.call("PUT", "Patient/ghost-2", "full", ghost)
+    assert seeing.status == 409, seeing.body
+    assert f"Patient/{before['id']}" in seeing.json["issue"][0]["diagnostics"]
+    await unchanged(scene, before)
 
 
 async def test_if_none_exist_match_with_r_shows_the_record_and_audits_the_read(scene: Scene):
@@ -352,6 +407,7 @@ async def test_u_only_conditional_update_answers_without_fields_it_never_sent(sc
     reply = await scene.call("PUT", f"Patient?identifier={MRN}", "u", body)
     assert reply.status == 200, reply.body
     assert reply.body == b""
+    no_id(reply, before["id"])
     assert SSN not in reply.body.decode()
     after = await scene.victim()
     assert after["meta"]["versionId"] != before["meta"]["versionId"]
@@ -409,14 +465,34 @@ async def test_transaction_entries_carry_no_resource_without_r(scene: Scene):
         post_entry(patient(), ifNoneExist=f"identifier={MRN}"),
         post_entry(correction()),
     )
-    reply = await scene.call("POST", "", "cu", sent, Prefer="return=representation")
+    reply = await scene.call("POST", "", "cus", sent, Prefer="return=representation")
     assert reply.status == 200, reply.body
     entries = reply.json["entry"]
     assert [e["response"]["status"][:3] for e in entries] == ["201", "200", "200"]
     assert all("resource" not in e for e in entries), entries
-    assert entries[1]["fullUrl"].endswith(f"Patient/{before['id']}")
+    assert "/Patient/" in entries[0]["fullUrl"]  # the new record: its own id
+    for e in entries[1:]:  # the victim's record: no id, no location, no etag
+        assert "fullUrl" not in e and "location" not in e["response"], e
+        assert "etag" not in e["response"], e
+    assert before["id"] not in reply.body.decode()
     no_phi(reply)
-    assert not [a for a in await scene.audit("read") if a.actor == "cu"]
+    assert not [a for a in await scene.audit("read") if a.actor == "cus"]
+
+
+async def test_transaction_if_none_exist_without_r_or_s_fails_whole(scene: Scene):
+    before = await scene.victim()
+    sent = bundle(
+        "transaction",
+        post_entry(newcomer("NEW-9")),
+        post_entry(patient(), ifNoneExist=f"identifier={MRN}"),
+    )
+    reply = await scene.call("POST", "", "cu", sent)
+    assert reply.status == 403, reply.body
+    assert "Bundle.entry[1]" in reply.body.decode()
+    assert before["id"] not in reply.body.decode()
+    assert (await scene.call("GET", "Patient?identifier=NEW-9", "full")).json["total"] == 0
+    denied = [a.outcome for a in await scene.audit("denied") if a.actor == "cu"]
+    assert denied == ["403", "403"]
 
 
 async def test_transaction_entries_with_r_are_shown_and_each_audited_as_a_read(scene: Scene):
@@ -449,7 +525,7 @@ async def test_batch_entries_follow_the_same_rules_each_on_its_own(scene: Scene)
     reply = await scene.call("POST", "", "c", sent)
     assert reply.status == 200, reply.body
     entries = reply.json["entry"]
-    assert [e["response"]["status"][:3] for e in entries] == ["201", "409", "200", "403"]
+    assert [e["response"]["status"][:3] for e in entries] == ["201", "409", "403", "403"]
     assert all("resource" not in e for e in entries), entries
     no_phi(reply)
     await unchanged(scene, before)

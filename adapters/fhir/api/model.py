@@ -127,7 +127,10 @@ class WriteEntry:
 
 @dataclass(slots=True)
 class Answer:
-    """The outcome of one interaction: HTTP status, body, and the version it produced."""
+    """The outcome of one interaction: HTTP status, body, and the version it produced.
+
+    ``audit_id``: the record's id for the audit trail when the answer does not show it (a
+    client without ``r`` on a record that existed: no id, version, ``Location`` or ``ETag``)."""
 
     status: int
     body: Json | None = None
@@ -136,6 +139,7 @@ class Answer:
     version: int | None = None
     last_updated: datetime | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    audit_id: str | None = None
 
     @property
     def ok(self) -> bool:

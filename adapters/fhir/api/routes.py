@@ -281,7 +281,7 @@ async def _write(
 ) -> web.Response:
     answers = await request.app[BACKEND].write(caller(request, client), [entry], raw)
     answer = answers[0]
-    subject = subject_of(entry.resource_type, answer.id or entry.id)
+    subject = subject_of(entry.resource_type, answer.id or answer.audit_id or entry.id)
     await write_audit(
         request, client, entry.interaction, subject, answer, response_body(request, answer)
     )

@@ -186,7 +186,7 @@ async def run_transaction(
 
 
 def _answer_subject(entry: EntryRequest, answer: Answer) -> str:
-    rid = answer.id or entry.id
+    rid = answer.id or answer.audit_id or entry.id
     return f"{entry.resource_type}/{rid}" if rid else entry.resource_type
 
 

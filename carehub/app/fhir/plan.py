@@ -35,11 +35,24 @@ class Planned:
     status: int = 201
     answer: Answer | None = None
     event: Event | None = None
+    #: the entry's If-None-Exist matched an existing record (``answer`` is about it)
+    matched: bool = False
+    #: why the identity rules hold this write for review (field names, no values)
+    held: str | None = None
+    #: the records a held entry's identifiers name (its review: the first, and the others)
+    candidates: tuple[str, ...] = ()
 
     @property
     def alive(self) -> bool:
         """A current state exists and is not a tombstone."""
         return self.current is not None and not is_tombstone(self.current)
+
+    @property
+    def existing(self) -> bool:
+        """The entry is about a record that existed before this request (its target, or
+        the match of its If-None-Exist), and the request did not name it by id: an answer
+        naming it tells the client who is in the hub."""
+        return (self.current is not None or self.matched) and self.entry.id is None
 
 
 @dataclass

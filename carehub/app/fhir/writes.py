@@ -31,7 +31,8 @@ from hub.findings import Report
 from hub.judge import InboundOutcome, MessageIdentity
 from hub.ports import Store
 from hub.sync import CONSUMER as SYNC_CONSUMER
-from hub.sync import IdentityService
+from hub.sync import IdentityService, disagreement, is_tombstone
+from hub.sync.identity import demographics
 from mappings.fhir import FhirMapContext, FhirVocabulary, event_kind
 
 __all__ = ["FhirInboundFormat", "WritePlanner"]
@@ -148,6 +149,7 @@ class WritePlanner:
         for item in items:
             await self._current(item)
             _within_scopes(plan.caller, item)
+        await self._holds(plan)
         return plan
 
     def _writable(self, entry: WriteEntry) -> View:
@@ -166,9 +168,11 @@ class WritePlanner:
         e = item.entry
         item.fhir_id = e.id
         if e.if_none_exist:
+            _may_search(plan.caller, e)
             hits = await self._matches(e.resource_type, e.if_none_exist, e.location)
             if hits:
-                item.answer = _shown(_found(hits[0]), plan.caller, e.resource_type)
+                item.matched = True
+                item.answer = _shown(_found(hits[0]), plan.caller, item)
         elif e.conditional:
             hits = await self._matches(e.resource_type, e.conditional, e.location)
             item.fhir_id = hits[0].id if hits else self._conditional_id(e)
@@ -258,17 +262,68 @@ class WritePlanner:
                 )
             wanted = entity.id
         if wanted is not None and known and known != [wanted]:
+            rtype = item.entry.resource_type
+            # the other record is named only to a client that may read it
+            owner = f"{rtype}/{known[0]}" if plan.caller.may(rtype, "r") else f"another {rtype}"
             raise FhirError(
                 409,
                 "conflict",
-                "an identifier of this resource already belongs to "
-                f"{item.entry.resource_type}/{known[0]}",
-                location=f"{item.prefix}{item.entry.resource_type}.identifier",
+                f"an identifier of this resource already belongs to {owner}",
+                location=f"{item.prefix}{rtype}.identifier",
             )
+        if entity.entity_type is EntityType.PATIENT and known and item.entry.id is None:
+            await self._same_person(item, known)
         if wanted is None:
             wanted = known[0] if known else await self._new_id(plan, entity, pairs)
         item.fhir_id = wanted
         entity.id = wanted
+
+    async def _same_person(self, item: Planned, known: list[str]) -> None:
+        """A Patient its identifying identifiers name (a create, a conditional update): the
+        identity rules the sync engine applies to every other feed (``hub.sync.identity``),
+        which an event carrying its canonical id skips. Identifiers naming several records,
+        or a record whose identity facts contradict the incoming ones (``disagreement``:
+        birth date, sex, or both names), hold the write (``_holds``). An update by id names
+        its record itself and is not held."""
+        etype = EntityType.PATIENT.value
+        real = await self.identity.existing(self.store, etype, known)
+        if len(real) > 1:
+            item.held, item.candidates = "its identifiers name several records", tuple(real)
+            return
+        if not real:
+            return
+        current = await self.store.get_entity(etype, real[0])
+        if current is None or is_tombstone(current):
+            return
+        incoming = item.entity.model_dump(mode="json", exclude_none=True)
+        differs = disagreement(demographics(incoming), demographics(current.data))
+        if differs:
+            item.held = f"an identifying identifier names a record whose {differs} differ"
+            item.candidates = (real[0],)
+
+    async def _holds(self, plan: WritePlan) -> None:
+        """Writes the identity rules hold: a review for each (as the sync engine opens for
+        an event it holds), then 409 for the request — nothing written or published, the
+        body kept as a rejected message (``FhirBackend.write``), no values in the answer and
+        the record named only to a client that may read it."""
+        held = [p for p in plan.items if p.held and p.candidates and p.answer is None]
+        for item in held:
+            rule = f"FHIR write by client {plan.caller.client} held: {item.held}"
+            record, *others = item.candidates
+            await self.store.open_review(EntityType.PATIENT.value, record, others, rule[:128])
+        if not held:
+            return
+        first = held[0]
+        rtype = first.entry.resource_type
+        names = ", ".join(f"{rtype}/{c}" for c in first.candidates)
+        named = f" ({names})" if plan.caller.may(rtype, "r") else ""
+        raise FhirError(
+            409,
+            "conflict",
+            f"held for review: {first.held}{named}; an identifier alone does not make two "
+            "records one person. Nothing was changed",
+            location=f"{first.prefix}{rtype}.identifier",
+        )
 
     async def _new_id(self, plan: WritePlan, entity: Any, pairs: list[tuple[str, str]]) -> str:
         """The id of a create no identifier names yet: a patient the hub knows under other
@@ -328,10 +383,7 @@ class WritePlanner:
         """After the pipeline took the plan: the wait for the sync engine (bounded by
         ``sync_wait``), then one answer per entry."""
         applied = await self._wait_applied(plan)
-        return [
-            _shown(await self._answer(p, applied), plan.caller, p.entry.resource_type)
-            for p in plan.items
-        ]
+        return [_shown(await self._answer(p, applied), plan.caller, p) for p in plan.items]
 
     async def _wait_applied(self, plan: WritePlan) -> bool:
         """Until the sync engine has applied every event (bounded by ``sync_wait``)."""
@@ -419,14 +471,37 @@ def _within_scopes(caller: Caller, item: Planned) -> None:
         )
 
 
-def _shown(answer: Answer, caller: Caller, resource_type: str) -> Answer:
-    """``answer`` as the caller may see it: a resource in the body only with ``r`` on its
-    type; without, the status and headers alone (``Prefer: return=minimal``, whatever the
-    client asked for). OperationOutcomes (202, errors) are kept."""
+def _may_search(caller: Caller, e: WriteEntry) -> None:
+    """A conditional create searches, and its answer says whether the search found someone:
+    ``If-None-Exist`` needs ``r`` or ``s`` on the type (403 otherwise, nothing written)."""
+    rtype = e.resource_type
+    if caller.may(rtype, "r") or caller.may(rtype, "s"):
+        return
+    raise FhirError(
+        403,
+        "forbidden",
+        f"If-None-Exist searches {rtype}: it needs the scope system/{rtype}.r or "
+        f"system/{rtype}.s. Nothing was written",
+        location=e.location or None,
+        headers={"WWW-Authenticate": 'Bearer realm="carehub-fhir", error="insufficient_scope"'},
+    )
+
+
+def _shown(answer: Answer, caller: Caller, item: Planned) -> Answer:
+    """``answer`` as the caller may see it. Without ``r`` on the type: no resource in the
+    body (the status and headers alone, ``Prefer: return=minimal`` whatever the client asked
+    for); and when the answer is about a record that existed before the request and the
+    client did not name it (``Planned.existing``), no id either — no ``Location``, ``ETag``,
+    ``fullUrl`` (the id stays in ``audit_id`` for the audit trail). OperationOutcomes (202,
+    errors) are kept."""
+    if caller.may(item.entry.resource_type, "r"):
+        return answer
+    if item.existing and answer.id is not None:
+        answer = dataclasses.replace(
+            answer, id=None, version=None, last_updated=None, audit_id=answer.id
+        )
     body = answer.body
     if body is None or body.get("resourceType") == "OperationOutcome":
-        return answer
-    if caller.may(resource_type, "r"):
         return answer
     return dataclasses.replace(answer, body=None)
 
