@@ -56,11 +56,13 @@ def a04(
     *,
     trigger: str = "A04",
     stamp: str = "20261128090000",
+    cx5: str = "MR",
 ) -> bytes:
-    """An ADT^A04/A08 with PID-3 (MRN), PID-5, PID-7, PID-8 and PID-19 (SSN)."""
+    """An ADT^A04/A08 with PID-3 (MRN, of type ``cx5``), PID-5, PID-7, PID-8 and PID-19
+    (SSN)."""
     return (
         f"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|{stamp}||ADT^{trigger}^ADT_A01|{control}|P|"
-        f"2.5.1\rEVN|{trigger}|{stamp}\rPID|1||{mrn}^^^GOODHEALTH^MR||{family}^{given}||{dob}|"
+        f"2.5.1\rEVN|{trigger}|{stamp}\rPID|1||{mrn}^^^GOODHEALTH^{cx5}||{family}^{given}||{dob}|"
         f"{sex}{'|' * 11}{ssn}\rPV1|1|O\r"
     ).encode()
 
@@ -114,16 +116,42 @@ def test_the_default_identifying_identifiers() -> None:
     assert not policy.identifying("urn:carehub:x12:payer:P1", "MB")
     # configured: an enterprise MPI's namespace identifies whatever its type; types narrowed
     custom = IdentifierPolicy(IdentifyingConfig(types=["MR"], systems=["urn:oid:2.9.*"]))
-    assert custom.identifying("urn:oid:2.9.1", "SS") and not custom.identifying("HOSP", "PI")
+    assert custom.identifying("urn:oid:2.9.1", "SS") and custom.identifying("HOSP", "MR")
+    assert custom.identifying("HOSP", "PI")  # a type neither list names: by its namespace
+    assert not custom.identifying("HOSP", "SS")
+
+
+@pytest.mark.parametrize("vendor_type", ["MRN", "EPI", "U", "HC", "NH", "JHN", "mrn"])
+def test_a_type_neither_list_names_is_judged_by_its_namespace(vendor_type: str) -> None:
+    """A vendor's own CX-5 (``12345^^^HOSP^MRN``) is still the hospital's number: it links
+    unless its namespace is a corroborating one."""
+    policy = IdentifierPolicy()
+    assert policy.identifying("HOSP", vendor_type)
+    assert not policy.identifying(SSN, vendor_type)
+    assert not policy.identifying("ehr:ssn", vendor_type)
+
+
+@pytest.mark.parametrize("kind", ["SS", "DL", "PPN", "MA", "MC", "MB", "SN", "MI", "NI", "ss"])
+def test_a_corroborating_type_never_identifies_in_any_namespace(kind: str) -> None:
+    policy = IdentifierPolicy()
+    assert not policy.identifying("HOSP", kind)
+    # configured: an enterprise MPI's namespace, or the type itself, overrides
+    assert IdentifierPolicy(IdentifyingConfig(systems=["HOSP"])).identifying("HOSP", kind)
+    assert IdentifierPolicy(IdentifyingConfig(types=[kind])).identifying("HOSP", kind)
 
 
 def test_config_matching_identifying_parses() -> None:
     cfg = parse_config(
         "matching:\n  identifying:\n    types: [MR]\n    systems: ['urn:oid:2.9.*']\n"
+        "    corroborating_types: [SS]\n    corroborating_systems: ['*:ssn']\n"
     )
     assert cfg.matching.identifying.types == ["MR"]
     assert cfg.matching.identifying.systems == ["urn:oid:2.9.*"]
-    assert MatchingConfig().identifying.corroborating  # the default keeps SSNs out
+    assert cfg.matching.identifying.corroborating_types == ["SS"]
+    assert cfg.matching.identifying.corroborating_systems == ["*:ssn"]
+    default = MatchingConfig().identifying  # the default keeps SSNs, licences, members out
+    assert {"SS", "DL", "MB"} <= set(default.corroborating_types)
+    assert SSN in default.corroborating_systems
 
 
 def _facts(family: str, given: str, dob: str = "1970-01-01", sex: str = "female") -> Any:
@@ -210,6 +238,26 @@ async def test_an_update_on_the_same_mrn_correcting_one_name_is_applied(site: Si
     assert patient["names"][0]["given"] == ["John"]
     outcomes = [h["outcome"] for h in await site.store.sync_history("Patient", patient["id"])]
     assert outcomes[-1] == "applied"
+    assert await site.store.reviews() == []
+
+
+async def test_a_vendor_typed_mrn_correcting_one_name_updates_the_one_patient(site: Site):
+    """``12345^^^GOODHEALTH^EPI`` (a vendor's CX-5, not table 0203's ``MR`` and not in the
+    ``hl7_identifier_type`` vocabulary, which turns ``MRN`` into ``MR``): the A08 correcting
+    one given name finds the patient by the MRN — one Patient, renamed."""
+    first = a04("V-1", "12345", "Theta", "Tom", "19720202", "M", cx5="EPI")
+    assert await site.send("ehr", first) == "AA"
+    await site.settle()
+    fixed = a04(
+        "V-2", "12345", "Theta", "Thom", "19720202", "M",
+        trigger="A08", stamp="20261128091000", cx5="EPI",
+    )  # fmt: skip
+    assert await site.send("ehr", fixed) == "AA"
+    await site.settle()
+    (patient,) = await site.patients()
+    assert patient["names"][0]["given"] == ["Thom"]
+    assert len(await site.store.find_by_identifier("Patient", "12345")) == 1
+    assert len(site.fhir.resources["Patient"]) == 1
     assert await site.store.reviews() == []
 
 
