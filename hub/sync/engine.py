@@ -208,8 +208,10 @@ class SyncEngine:
         # a reference in another worker may have reserved one of them since this record was
         # identified (a duplicate registration linked by demographics while its encounter
         # reserved the new MRN): the reservation joins this record now, in this transaction
+        # (only by identifying identifiers: an SSN or member id a reservation holds names
+        # someone, not necessarily this record)
         for reserved, joined in await self.identity.adopt_reservations(
-            unit, etype, canonical_id, linking + other
+            unit, etype, canonical_id, linking
         ):
             await repoint_references(unit, env, reserved, joined)
         await unit.set_refs(etype, canonical_id, targets(state, source))

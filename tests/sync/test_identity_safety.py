@@ -478,3 +478,135 @@ async def test_an_update_whose_identifiers_name_two_patients_is_held_for_review(
     finally:
         await transport.close()
         await store.close()
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _mrn(value: str) -> Identifier:
+    return Identifier(value=value, system="GOODHEALTH", type="MR", source="ehr")
+
+
+def _ssn(value: str) -> Identifier:
+    return Identifier(value=value, system=SSN, type="SS", source="ehr")
+
+
+def _person(family: str, given: str, dob: str, sex: str, *idents: Identifier) -> Envelope:
+    patient = Patient(
+        identifiers=list(idents),
+        names=[HumanName(family=family, given=[given])],
+        birth_date=dob,
+        sex=sex,
+    )
+    return _envelope(EventKind.PATIENT_REGISTERED, patient)
+
+
+def _visit(visit: str, *idents: Identifier) -> Envelope:
+    ref = Ref(type=EntityType.PATIENT, identifiers=list(idents))
+    visit_id = Identifier(value=visit, system="GOODHEALTH-VN", type="VN", source="ehr")
+    return _envelope(EventKind.ENCOUNTER_STARTED, Encounter(identifiers=[visit_id], patient=ref))
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[tuple[SqlStore, SyncEngine]]:
+    """One sync engine on SQLite and PostgreSQL, publishing into memory."""
+    store = await SqlStore.open(db_url)
+    transport = MemoryTransport()
+    await transport.start(build_topology("refs", {"billing": ["#"]}))
+    try:
+        yield store, SyncEngine(store, transport, events_exchange=events_exchange("refs"))
+    finally:
+        await transport.close()
+        await store.close()
+
+
+async def _encounter_patient(store: SqlStore, visit: str) -> str | None:
+    (row,) = [
+        e
+        for e in await store.list_entities("Encounter")
+        if e.data["identifiers"][0]["value"] == visit
+    ]
+    return row.data["patient"].get("id")
+
+
+async def test_a_reference_by_an_unknown_mrn_never_falls_back_to_a_shared_ssn(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """Bob's encounter arrives before Bob (MRN 5002 unknown yet) carrying the SSN Ann has:
+    it is not Ann's encounter — MRN 5002 is reserved, and Bob's registration becomes it."""
+    store, sync = engine
+    await sync.apply(
+        _person("Alpha", "Ann", "1970-01-01", "female", _mrn("5001"), _ssn("123-45-6780"))
+    )
+    (ann,) = await store.find_by_identifier("Patient", "5001")
+    await sync.apply(_visit("V-B", _mrn("5002"), _ssn("123-45-6780")))
+    first = await _encounter_patient(store, "V-B")
+    assert first and first != ann
+    await sync.apply(
+        _person("Beta", "Bob", "1965-05-05", "male", _mrn("5002"), _ssn("123-45-6780"))
+    )
+    (bob,) = await store.find_by_identifier("Patient", "5002")
+    assert bob != ann and await _encounter_patient(store, "V-B") == bob
+    assert await identity_violations(store) == []
+
+
+async def test_a_reference_whose_other_identifiers_name_two_patients_is_left_unresolved(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """No identifying identifier, and the SSN and the licence name two different patients:
+    neither is picked — the reference keeps its identifiers, no id."""
+    store, sync = engine
+    licence = Identifier(value="D1234567", system="urn:example:dl", type="DL", source="ehr")
+    await sync.apply(
+        _person("Alpha", "Ann", "1970-01-01", "female", _mrn("6001"), _ssn("123-45-6780"))
+    )
+    await sync.apply(_person("Gamma", "Carl", "1980-02-02", "male", _mrn("6002"), licence))
+    await sync.apply(_visit("V-X", _ssn("123-45-6780"), licence))
+    assert await _encounter_patient(store, "V-X") is None
+    assert await identity_violations(store) == []
+
+
+async def test_a_reservation_by_an_ssn_alone_does_not_join_a_registration_carrying_it(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """An encounter known only by an SSN reserved it; a registration (its own MRN, that
+    SSN) is saved: the reservation is not adopted — an SSN names nobody by itself."""
+    store, sync = engine
+    await sync.apply(_visit("V-S", _ssn("123-45-6780")))
+    reserved = await _encounter_patient(store, "V-S")
+    assert reserved
+    await sync.apply(
+        _person("Alpha", "Ann", "1970-01-01", "female", _mrn("7001"), _ssn("123-45-6780"))
+    )
+    (ann,) = await store.find_by_identifier("Patient", "7001")
+    assert await _encounter_patient(store, "V-S") == reserved != ann
+    assert await identity_violations(store) == []
+
+
+async def test_a_claim_party_folds_only_reservations_of_its_identifying_identifiers(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """A claim party with Ann's MRN, a second MRN and an SSN that earlier encounters
+    reserved: it links to Ann (by the MRN); the MRN's reservation joins her, the SSN's
+    stays apart."""
+    store, sync = engine
+    await sync.apply(_person("Alpha", "Ann", "1970-01-01", "female", _mrn("8001")))
+    (ann,) = await store.find_by_identifier("Patient", "8001")
+    await sync.apply(_visit("V-1", _ssn("123-45-6780")))
+    await sync.apply(_visit("V-2", _mrn("8002")))
+    by_ssn, by_mrn = [await _encounter_patient(store, v) for v in ("V-1", "V-2")]
+    party = {
+        "name": {"family": "Alpha", "given": ["Ann"]},
+        "birth_date": "1970-01-01",
+        "identifiers": [
+            {"system": "GOODHEALTH", "type": "MR", "value": "8001"},
+            {"system": "GOODHEALTH", "type": "MR", "value": "8002"},
+            {"system": SSN, "type": "SS", "value": "123-45-6780"},
+        ],
+    }
+    async with store.unit() as unit:
+        assert await sync.identity.link_party(unit, party, "ehr") == [(by_mrn, ann)]
+    assert party["ref"]["id"] == ann
+    assert await store.find_by_identifier("Patient", "8002") == [ann]
+    assert await store.find_by_identifier("Patient", "123-45-6780") == [by_ssn]
+
