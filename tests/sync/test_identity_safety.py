@@ -610,3 +610,79 @@ async def test_a_claim_party_folds_only_reservations_of_its_identifying_identifi
     assert await store.find_by_identifier("Patient", "8002") == [ann]
     assert await store.find_by_identifier("Patient", "123-45-6780") == [by_ssn]
 
+
+# --------------------------------------------------------------------------- merges
+
+
+def _a40(survivor: Identifier, *prior: Identifier) -> Envelope:
+    env = _person("Omega", "Olga", "1950-05-05", "female", survivor)
+    retired = Ref(type=EntityType.PATIENT, identifiers=list(prior))
+    payload = env.payload.model_copy(
+        update={"kind": EventKind.PATIENT_MERGED, "replaces": [retired]}
+    )
+    return env.model_copy(update={"payload": payload})
+
+
+async def _live(store: SqlStore) -> dict[str, Any]:
+    return {
+        r.data["names"][0]["family"]: r
+        for r in await store.list_entities("Patient")
+        if not r.merged_into
+    }
+
+
+async def test_a_merge_never_retires_a_patient_by_a_shared_ssn(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """An A40 whose MRG carries an MRN the hub never saw and the SSN Ann has: Ann is not
+    retired — the MRN joins the survivor, the SSN stays Ann's."""
+    store, sync = engine
+    await sync.apply(
+        _person("Alpha", "Ann", "1970-01-01", "female", _mrn("9001"), _ssn("123-45-6780"))
+    )
+    await sync.apply(_person("Omega", "Olga", "1950-05-05", "female", _mrn("9100")))
+    await sync.apply(_a40(_mrn("9100"), _mrn("9002"), _ssn("123-45-6780")))
+    live = await _live(store)
+    assert set(live) == {"Alpha", "Omega"}
+    assert await store.find_by_identifier("Patient", "9002") == [live["Omega"].id]
+    assert await store.find_by_identifier("Patient", "123-45-6780") == [live["Alpha"].id]
+    assert await identity_violations(store) == []
+
+
+async def test_a_merge_never_links_a_placeholder_of_the_retired_record(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    store, sync = engine
+    await sync.apply(_person("Alpha", "Ann", "1970-01-01", "female", _mrn("9201")))
+    await sync.apply(_person("Omega", "Olga", "1950-05-05", "female", _mrn("9200")))
+    await sync.apply(_a40(_mrn("9200"), _mrn("9201"), _ssn("999-99-9999")))
+    live = await _live(store)
+    assert set(live) == {"Omega"}  # Ann retired, by her MRN
+    assert await store.find_by_identifier("Patient", "9201") == [live["Omega"].id]
+    assert await store.find_by_identifier("Patient", "999-99-9999") == []
+    assert await identity_violations(store) == []
+
+
+async def test_a_merge_whose_prior_identifiers_name_two_patients_is_held_for_review(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """The MRG's MRN names Ann, its billing number Bob: neither is retired, nothing moves
+    or is published; a review names the survivor and both."""
+    store, sync = engine
+    billing = Identifier(value="B-7", system="BILLING", type="MR", source="ehr")
+    await sync.apply(_person("Alpha", "Ann", "1970-01-01", "female", _mrn("9301")))
+    await sync.apply(_person("Beta", "Bob", "1965-05-05", "male", billing))
+    await sync.apply(_person("Omega", "Olga", "1950-05-05", "female", _mrn("9300")))
+    before = {k: r.version for k, r in (await _live(store)).items()}
+    assert await sync.apply(_a40(_mrn("9300"), _mrn("9301"), billing)) == []
+    live = await _live(store)
+    assert {k: r.version for k, r in live.items()} == before
+    assert await store.find_by_identifier("Patient", "9301") == [live["Alpha"].id]
+    assert await store.find_by_identifier("Patient", "B-7") == [live["Beta"].id]
+    (review,) = await store.reviews()
+    assert review["record_id"] == live["Omega"].id
+    assert sorted(review["candidates"]) == sorted([live["Alpha"].id, live["Beta"].id])
+    assert review["rule"].endswith("held: a merge's prior identifiers name several records")
+    history = await store.sync_history("Patient", live["Omega"].id)
+    assert history[-1]["outcome"] == "held"
+
