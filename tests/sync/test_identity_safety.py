@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink, MllpSink
 from hub.canonical import (
     Encounter,
     EntityType,
@@ -40,7 +42,7 @@ from hub.sync.linking import IdentifierPolicy, disagreement, is_placeholder
 from queues import build_topology, events_exchange
 from queues.memory import MemoryTransport
 from tests.invariants import identity_violations
-from tests.sync.test_sync import Site
+from tests.sync.test_sync import CONFIG, Site
 
 SSN = "http://hl7.org/fhir/sid/us-ssn"
 
@@ -270,6 +272,7 @@ async def test_an_update_on_the_same_mrn_naming_another_person_is_held_for_revie
     (before,) = await site.patients()
     version = (await site.store.get_entity("Patient", before["id"])).version
     sent = (site.fhir.applied["Patient"], len(site.lab.received))
+    encounters = await site.store.list_entities("Encounter")
     wrong = a04(
         "W-2", "4001", "Eta", "Ed", "19990909", "M", "123-45-6781",
         trigger="A08", stamp="20261128091000",
@@ -283,11 +286,19 @@ async def test_an_update_on_the_same_mrn_naming_another_person_is_held_for_revie
     # the event's SSN was not learnt either
     assert await site.store.find_by_identifier("Patient", "123456781") == []
     assert await site.store.find_by_identifier("Patient", "123-45-6781") == []
-    (review,) = await site.store.reviews()
-    assert review["record_id"] == before["id"] and "held" in review["rule"]
-    assert "birth date, sex, family and given name differ" in review["rule"]
+    # the patient event and its encounter (PV1) are held, each with a review of the record
+    reviews = await site.store.reviews()
+    assert {r["record_id"] for r in reviews} == {before["id"]} and len(reviews) == 2
+    assert all("held" in r["rule"] for r in reviews)
+    assert any(
+        r["rule"].endswith(
+            "an identifying identifier links, birth date, sex, family and given name differ"
+        )
+        for r in reviews
+    )
+    assert await site.store.list_entities("Encounter") == encounters
     history = await site.store.sync_history("Patient", before["id"])
-    assert history[-1]["outcome"] == "held"
+    assert [h["outcome"] for h in history[-2:]] == ["held", "held"]
     messages = await site.store.list_messages()
     assert any(m.control_id == "W-2" for m in messages)
 
@@ -686,3 +697,59 @@ async def test_a_merge_whose_prior_identifiers_name_two_patients_is_held_for_rev
     history = await store.sync_history("Patient", live["Omega"].id)
     assert history[-1]["outcome"] == "held"
 
+
+# --------------------------------------------------------------------------- held messages
+
+
+@pytest.fixture
+async def site_all(
+    amqp_url: str, namespace: str, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Site]:
+    """The ``site`` of ``test_sync``, billing subscribed to every event kind."""
+    monkeypatch.setenv("T_PORTAL", "portal-token")
+    monkeypatch.setenv("T_CH", "ch-token")
+    config = CONFIG.replace('["patient.*", "appointment.*"]', '["#"]')
+    assert config != CONFIG
+    async with FhirSink() as fhir, MllpSink() as lab:
+        text = config.format(ns=namespace, fhir=fhir.base_url, lab=lab.port)
+        cfg = parse_config(text).with_overrides(db_url=db_url, amqp_url=amqp_url)
+        async with Hub(cfg) as hub:
+            yield Site(hub, fhir, lab)
+
+
+def a01(control: str, mrn: str, family: str, given: str, dob: str, sex: str, visit: str) -> bytes:
+    """An ADT^A01 with PID, PV1 (visit number PV1-19) and one IN1 (plan, payer, member id)."""
+    return (
+        f"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128100000||ADT^A01^ADT_A01|{control}|P|2.5.1\r"
+        f"EVN|A01|20261128100000\r"
+        f"PID|1||{mrn}^^^GOODHEALTH^MR||{family}^{given}||{dob}|{sex}\r"
+        f"PV1|1|I|W^1^1{'|' * 16}{visit}\r"
+        f"IN1|1|PLAN-A^Plan A|PAYER-1^^^PAYERS|Acme Health{'|' * 32}{mrn}-M\r"
+    ).encode()
+
+
+async def test_the_encounter_and_coverage_of_a_held_patient_event_are_held_too(
+    site_all: Site,
+):
+    """An A01 (PID, PV1, IN1) on an existing MRN naming another person: the patient event
+    is held — and so are its encounter and coverage, whatever order the lanes apply them
+    in: nothing saved on the existing patient, nothing delivered anywhere."""
+    site = site_all
+    first = a01("H-1", "4501", "Zeta", "Zoe", "19600606", "F", "VIS-1")
+    assert await site.send("ehr", first) == "AA"
+    await site.settle()
+    (zoe,) = await site.patients()
+    saved = {t: len(await site.store.list_entities(t)) for t in ("Encounter", "Coverage")}
+    assert saved == {"Encounter": 1, "Coverage": 1}  # the message does make all three
+    sent = (sum(site.fhir.applied.values()), len(site.lab.received))
+    wrong = a01("H-2", "4501", "Eta", "Ed", "19990909", "M", "VIS-2")
+    assert await site.send("ehr", wrong) == "AA"
+    await site.settle()
+    assert {t: len(await site.store.list_entities(t)) for t in saved} == saved
+    assert (sum(site.fhir.applied.values()), len(site.lab.received)) == sent
+    (after,) = await site.patients()
+    assert after["names"] == zoe["names"]
+    reviews = await site.store.reviews()
+    assert len(reviews) == 3 and {r["record_id"] for r in reviews} == {zoe["id"]}
+    assert all("held" in r["rule"] for r in reviews)
+    assert await site.store.find_by_identifier("Encounter", "VIS-2") == []
