@@ -296,7 +296,18 @@ def _default_rules() -> list[MatchRule]:
 #: record number (and temporary), patient internal / external id, person number, enterprise id
 IDENTIFYING_TYPES = ("MR", "MRT", "PI", "PT", "PN", "PE")
 
-#: namespaces whose untyped identifiers are shared, reused or re-issued in real feeds: SSN,
+#: HL7 table 0203 types of an identifier another party issues, shares, reuses or re-issues:
+#: SSN, driver's licence, passport, Medicaid / Medicare, member and subscriber numbers,
+#: military id, national person id, pension, tax, WIC and workers' comp numbers, guarantor
+#: ids, account number, permanent resident card, visa. Corroborate only, whatever their
+#: namespace. Any other type not in ``types`` (a vendor's ``MRN``, ``EPI``, ``U``, ``HC``…)
+#: is judged by its namespace as an untyped identifier is
+CORROBORATING_TYPES = (
+    "SS", "DL", "PPN", "MA", "MC", "MB", "SN", "MI", "NI", "PEN", "TAX", "WC", "WCN",
+    "GI", "GN", "AN", "PRC", "VS",
+)  # fmt: skip
+
+#: namespaces whose identifiers are shared, reused or re-issued in real feeds: SSN,
 #: Medicare numbers, driver's licences, X12 payer member ids (``docs/sync.md``, Identity)
 CORROBORATING_SYSTEMS = (
     "http://hl7.org/fhir/sid/us-ssn",
@@ -315,13 +326,15 @@ class IdentifyingConfig(_Model):
     """Which patient identifiers may link two records by themselves (issue 11). The others
     only corroborate: the demographic rules decide. Patterns are namespaces as the
     cross-reference holds them (an identifier's system, else ``SYSTEM:TYPE``), ``*`` a
-    wildcard. An identifier is identifying when its namespace is in ``systems``; else, when
-    it has a type, when the type is in ``types``; else (untyped: most FHIR identifiers, a
-    PID-3 without CX-5) unless its namespace is in ``corroborating``."""
+    wildcard; types are HL7 table 0203 codes (case folded). In order: identifying when its
+    namespace is in ``systems`` or its type in ``types``; corroborating when its type is in
+    ``corroborating_types`` or its namespace in ``corroborating_systems``; else (untyped, or
+    a type neither list names: a vendor's ``MRN``) identifying."""
 
     types: list[str] = Field(default_factory=lambda: list(IDENTIFYING_TYPES))
     systems: list[str] = Field(default_factory=list)
-    corroborating: list[str] = Field(default_factory=lambda: list(CORROBORATING_SYSTEMS))
+    corroborating_types: list[str] = Field(default_factory=lambda: list(CORROBORATING_TYPES))
+    corroborating_systems: list[str] = Field(default_factory=lambda: list(CORROBORATING_SYSTEMS))
 
 
 class MatchingConfig(_Model):

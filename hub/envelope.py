@@ -37,6 +37,11 @@ class Envelope(BaseModel):
     raw_ref: str | None = None
     #: systems that must not receive this (the origin, and systems echoing what we sent)
     exclude_destinations: list[str] = Field(default_factory=list)
+    #: on the other events of a message about one patient (an A01's encounter and
+    #: coverage): that patient's identifiers and identity facts (first name, birth date,
+    #: sex), so a reference to the patient that an identifier resolves to a record of
+    #: another person is held as the patient event is (``hub.sync``)
+    subject: dict[str, Any] | None = None
     payload: Event
 
     @model_validator(mode="before")

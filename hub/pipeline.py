@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hub import ids
-from hub.canonical import Event
+from hub.canonical import EntityType, Event
 from hub.canonical.packed import PackedEvents
 from hub.context import MapContext, Vocabulary
 from hub.envelope import Envelope
@@ -144,6 +144,25 @@ class _Stage:
     #: an earlier message under the same key with different content (a reused control id)
     reused: MessageRecord | None = None
     reused_control_id: ReusedControlId = ReusedControlId.PROCESS
+    #: the message's patient (``Envelope.subject``), once worked out: (event index, facts)
+    subject: tuple[int, dict[str, Any]] | None = None
+    subject_known: bool = False
+
+
+def _subject(events: Sequence[Event]) -> tuple[int, dict[str, Any]] | None:
+    """The one patient a message of several events is about (an ADT's PID), as (its
+    event's index, its identifiers and identity facts); None for a packed batch, a message
+    of one event, or one about several patients or none."""
+    if isinstance(events, PackedEvents) or len(events) < 2:
+        return None
+    found = [i for i, e in enumerate(events) if e.entity.entity_type == EntityType.PATIENT]
+    if len(found) != 1:
+        return None
+    patient = events[found[0]].entity.model_dump(mode="json", exclude_none=True)
+    keys = ("identifiers", "birth_date", "sex")
+    facts = {k: patient[k] for k in keys if patient.get(k)}
+    facts["names"] = patient.get("names", [])[:1]
+    return (found[0], facts) if facts.get("identifiers") else None
 
 
 class Pipeline:
@@ -366,7 +385,14 @@ class Pipeline:
         """The envelopes of events ``start`` … ``start + PUBLISH_SLICE`` (packed events
         are unpacked here: on a worker thread for a large message)."""
         window = st.events[start : start + PUBLISH_SLICE]
+        if not st.subject_known:
+            st.subject, st.subject_known = _subject(st.events), True
         envelopes = [self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)]
+        if st.subject is not None:
+            at, facts = st.subject
+            for i, env in enumerate(envelopes):
+                if start + i != at:
+                    env.subject = facts
         if isinstance(st.events, PackedEvents):  # the unpacked copies got the ids: keep them
             for i, env in enumerate(envelopes):
                 st.events.assign_id(start + i, env.id)

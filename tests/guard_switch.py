@@ -73,6 +73,20 @@ async def _folds_none(self: Any, store: Any, reserved: Any, target: str, *_: Any
     return ()
 
 
+async def _subject_agrees(self: Any, unit: Any, env: Any, incoming: Any) -> None:
+    return None
+
+
+async def _names_one(self: Any, unit: Any, env: Any, ref: Any, survivor_id: str) -> Any:
+    """``Merger._plan`` that never sees several live records (the first is retired)."""
+    plan = await _ORIGINALS["merge-several"](self, unit, env, ref, survivor_id)
+    return type(plan)(plan.pairs, plan.live[:1], plan.reserved, plan.survivor)
+
+
+#: what a switched-off check was (for a replacement that wraps it)
+_ORIGINALS: dict[str, Any] = {}
+
+
 #: name → (module, class — "" for a module-level function —, attribute, replacement)
 SWITCHES: dict[str, tuple[str, str, str, Any]] = {
     "echo": ("hub.sync.rules", "Echo", "judge", _no_judgement),
@@ -103,6 +117,8 @@ SWITCHES: dict[str, tuple[str, str, str, Any]] = {
         _adopts_none,
     ),
     "fold-reservations": ("hub.sync.identity", "IdentityService", "_fold", _folds_none),
+    "held-siblings": ("hub.sync.engine", "SyncEngine", "_subject_differs", _subject_agrees),
+    "merge-several": ("hub.sync.merge", "Merger", "_plan", _names_one),
 }
 
 
@@ -118,4 +134,5 @@ def pytest_configure(config: pytest.Config) -> None:
         target = getattr(target, cls)
     if not hasattr(target, attr):
         raise pytest.UsageError(f"{module} {cls} has no {attr}: the guard table is stale")
+    _ORIGINALS[name] = getattr(target, attr)
     setattr(target, attr, replacement)

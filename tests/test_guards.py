@@ -75,6 +75,12 @@ CATCHERS: dict[str, list[str]] = {
     "fold-reservations": [
         SAFETY + "test_a_reservation_made_before_a_duplicate_registration_folds_into_its_link"
     ],
+    "held-siblings": [
+        SAFETY + "test_the_encounter_and_coverage_of_a_held_patient_event_are_held_too"
+    ],
+    "merge-several": [
+        SAFETY + "test_a_merge_whose_prior_identifiers_name_two_patients_is_held_for_review"
+    ],
 }
 
 pytestmark = pytest.mark.rabbitmq

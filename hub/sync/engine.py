@@ -29,10 +29,12 @@ from hub.ports import Delivery, Store, Transport, Unit
 from hub.records import EntityRecord, VersionConflict
 from hub.sync.bookings import double_bookings
 from hub.sync.decisions import Decision, SyncDecision, log_decision
-from hub.sync.identity import Identified, IdentityService, targets
+from hub.sync.identity import Identified, IdentityService, demographics, json_pairs, targets
+from hub.sync.linking import disagreement
 from hub.sync.merge import Merger, repoint_references
 from hub.sync.removal import Remover
 from hub.sync.rules import Case, Rule, default_judgements
+from hub.sync.state import refs_in
 
 __all__ = ["CONSUMER", "Handler", "SyncEngine"]
 
@@ -41,6 +43,7 @@ log = logging.getLogger("carehub.sync")
 #: the consumer name under which applied events are recorded (``processed``)
 CONSUMER = "sync"
 _ATTEMPTS = 4
+_PATIENT = EntityType.PATIENT.value
 
 #: how one kind of event is applied: (transaction unit, envelope, seen before?) → decision
 Handler = Callable[[Unit, Envelope, bool], Awaitable[Decision]]
@@ -126,6 +129,10 @@ class SyncEngine:
         for reserved, patient in await self.identity.resolve_refs(unit, incoming, source):
             # a reservation joined its patient: what pointed at it follows
             await repoint_references(unit, env, reserved, patient)
+        if env.subject and etype != _PATIENT:
+            held = await self._subject_differs(unit, env, incoming)
+            if held is not None:
+                return held
         found = await self.identity.identify(unit, etype, incoming, source)
         if found.held:
             return await self._hold(unit, env, etype, found)
@@ -155,6 +162,36 @@ class SyncEngine:
         decision.learn_identifiers = False
         await log_decision(unit, env, etype, found.canonical_id, decision)
         return decision
+
+    async def _subject_differs(
+        self, unit: Unit, env: Envelope, incoming: dict[str, Any]
+    ) -> Decision | None:
+        """A sibling of a patient event (``Envelope.subject``) whose reference to that
+        patient resolved, by one of the patient's identifiers, to a record whose identity
+        facts say another person: held as the patient event is — nothing written, learnt or
+        published; a review names the patient record and the event. Independent of the
+        order the message's events are applied in (they run in different lanes)."""
+        subject = env.subject or {}
+        mine = set(
+            self.identity.link_keys(subject.get("identifiers", []), env.source_system, _PATIENT)
+        )
+        for _, ref in refs_in(incoming):
+            if ref.get("type") != _PATIENT or not ref.get("id"):
+                continue
+            if not mine & set(json_pairs(ref.get("identifiers", []), env.source_system)):
+                continue  # another person (a subscriber), not the message's patient
+            current = await unit.get_entity(_PATIENT, ref["id"])
+            if current is None:
+                continue  # a reservation: the patient is new
+            differs = disagreement(demographics(subject), demographics(current.data))
+            if differs:
+                why = f"its patient reference links, {differs} differ"
+                await unit.open_review(_PATIENT, ref["id"], (), f"event {env.id} held: {why}"[:128])
+                decision = Decision(SyncDecision.HELD, f"held for review: {why}")
+                decision.learn_identifiers = False
+                await log_decision(unit, env, _PATIENT, ref["id"], decision)
+                return decision
+        return None
 
     async def _judge(self, case: Case) -> Decision | None:
         """Run the judgements in order; the final decision that stops the event, if any."""
@@ -208,8 +245,10 @@ class SyncEngine:
         # a reference in another worker may have reserved one of them since this record was
         # identified (a duplicate registration linked by demographics while its encounter
         # reserved the new MRN): the reservation joins this record now, in this transaction
+        # (only by identifying identifiers: an SSN or member id a reservation holds names
+        # someone, not necessarily this record)
         for reserved, joined in await self.identity.adopt_reservations(
-            unit, etype, canonical_id, linking + other
+            unit, etype, canonical_id, linking
         ):
             await repoint_references(unit, env, reserved, joined)
         await unit.set_refs(etype, canonical_id, targets(state, source))

@@ -452,23 +452,26 @@ class IdentityService:
         return list(dict.fromkeys(joined))
 
     async def resolve_ref(self, store: IdentityStore, ref: dict[str, Any], source: str) -> None:
-        """A reference's canonical id by its identifying identifiers, else (a reference
-        carries no identity facts to check; pointing is not merging) by a non-identifying
-        one such as a payer's member id; placeholders never."""
+        """A reference's canonical id by its identifying identifiers; only when it has none
+        at all (a coverage naming its member id: pointing is not merging), by its
+        non-identifying ones — a shared SSN never turns a reference to a patient not seen
+        yet into one to the SSN's holder. Several records found: none is picked (a record
+        that exists is preferred to reservations). Placeholders never count."""
         linking, other = self.split(ref.get("identifiers", []), source, ref["type"])
         if not ref.get("id") and (linking or other):
-            found = await self.resolve(store, ref["type"], linking) or await self.resolve(
-                store, ref["type"], other
-            )
-            # a patient not seen yet (its own message is in another lane, or never comes):
-            # its canonical id is reserved now, so the record that arrives later by these
-            # identifiers becomes the one this reference already points at
+            pairs = linking or other
+            found = await self.resolve(store, ref["type"], pairs)
             if len(found) > 1:  # prefer a record that exists to a reservation
-                found = (await self.existing(store, ref["type"], found)) or found
-            if found:
+                found = (await self.existing(store, ref["type"], found)) or found[:1]
+            if len(found) == 1:
                 ref["id"] = found[0]
-            elif ref["type"] == _PATIENT:
-                ref["id"] = await self.reserve(store, ref["type"], linking or other, source)
+            elif not found and ref["type"] == _PATIENT:
+                # a patient not seen yet (its own message is in another lane, or never
+                # comes): its canonical id is reserved now by what the reference has, so the
+                # record that arrives later by these identifiers becomes the one it points at
+                ref["id"] = await self.reserve(store, ref["type"], pairs, source)
+            # several records: which one is for a person to say; the reference stays
+            # unresolved (its identifiers kept)
         if ref.get("id"):
             known = await store.identifiers_of(ref["type"], ref["id"])
             ref["identifiers"] = unite(
@@ -485,13 +488,16 @@ class IdentityService:
         """A claim's patient or subscriber (X12 2010BA/2010CA): find the patient by an
         identifying identifier (held back, for review, when the party's identity facts
         disagree), else by the demographic rules — a member id alone never links it — and
-        remember its identifiers for next time. A member id known so far only as a
-        reservation (a coverage named it first) joins the patient found: returned as
-        (reserved id, patient id)."""
+        remember its identifiers for next time. A reservation of its identifying
+        identifiers (a reference seen first) joins the patient found: returned as
+        (reserved id, patient id). One found by a member id or SSN joins only when the party
+        has no identifying identifier at all and it is the one record they name (a payer's
+        837: its coverage reserved the member id a moment before)."""
         linking, other = self.split(party.get("identifiers", []), source, _PATIENT)
-        found = await self.resolve(store, _PATIENT, linking + other)
-        existing = await self.existing(store, _PATIENT, found)
-        real = await self.existing(store, _PATIENT, await self.resolve(store, _PATIENT, linking))
+        # only what identifying identifiers name may join the patient: a member id or SSN a
+        # reservation holds is someone's, not necessarily this party's
+        found = await self.resolve(store, _PATIENT, linking)
+        real = await self.existing(store, _PATIENT, found)
         if len(real) > 1:  # the party's identifiers name two patients: for review, unlinked
             await store.open_review(_PATIENT, real[0], real[1:], "a claim party names several")
             return []
@@ -506,7 +512,14 @@ class IdentityService:
             match = await self.match(store, party)
             # unknown or ambiguous: not linked to a patient; nothing is merged silently
             real = [match.linked] if match.linked else []
-        reserved = sorted(set(found) - set(existing))
+        reserved = sorted(set(found) - set(real))
+        if not linking:  # a payer knows the member id only: the one reservation it names
+            # alone (the coverage of the same 837, seen first) is this party — the same rule
+            # as a reference's; a party with identifying identifiers never takes one by its
+            # member id or SSN
+            named = await self.resolve(store, _PATIENT, other)
+            alone = len(named) == 1 and not await self.existing(store, _PATIENT, named)
+            reserved = named if alone else []
         joined: list[Pair] = []
         if real:  # reservations of these identifiers join the patient, with what they had
             for rid in reserved:

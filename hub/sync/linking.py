@@ -2,9 +2,9 @@
 
 A shared identifier is not proof of identity (issue 11). Three rules, each a pure function:
 
-- ``IdentifierPolicy.identifying``: only the identifiers ``matching.identifying`` names
-  (by default MRN-like types and untyped identifiers outside the SSN / licence / member-id
-  namespaces) link records by themselves; the others only corroborate.
+- ``IdentifierPolicy.identifying``: the identifiers ``matching.identifying`` names link
+  records by themselves; those of a corroborating type (SSN, licence, member id…) or
+  namespace only corroborate; any other (untyped, a vendor's own type) links.
 - ``is_placeholder``: a well-known filler value (``999-99-9999``, ``123456789``,
   ``UNKNOWN``…) never links and is never stored as a link key; it stays on the record.
 - ``disagreement``: two records' identity facts contradict each other (birth date, sex, or
@@ -80,15 +80,20 @@ class IdentifierPolicy:
         cfg = config or IdentifyingConfig()
         self.types = frozenset(t.upper() for t in cfg.types)
         self.systems = tuple(cfg.systems)
-        self.corroborating = tuple(cfg.corroborating)
+        self.corroborating_types = frozenset(t.upper() for t in cfg.corroborating_types)
+        self.corroborating_systems = tuple(cfg.corroborating_systems)
 
     def identifying(self, namespace: str, type_: str | None) -> bool:
-        """True when this identifier may link two patient records by itself."""
-        if _matches(namespace, self.systems):
+        """True when this identifier may link two patient records by itself: its namespace
+        in ``systems`` or its type in ``types``; else not when its type is in
+        ``corroborating_types`` or its namespace in ``corroborating_systems``; else it is
+        (untyped, or a type neither list knows: a vendor's ``MRN`` is still an MRN)."""
+        kind = (type_ or "").upper()
+        if _matches(namespace, self.systems) or kind in self.types:
             return True
-        if type_:
-            return type_.upper() in self.types
-        return not _matches(namespace, self.corroborating)
+        if kind in self.corroborating_types:
+            return False
+        return not _matches(namespace, self.corroborating_systems)
 
 
 def _matches(namespace: str, patterns: tuple[str, ...]) -> bool:

@@ -8,6 +8,7 @@ by demographics: they could name the retired record."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hub.canonical import EntityType, Identifier, Ref
@@ -15,7 +16,7 @@ from hub.envelope import Envelope
 from hub.ports import Unit
 from hub.records import EntityRecord
 from hub.sync.decisions import Decision, SyncDecision, log_decision, republished
-from hub.sync.identity import IdentityService, identifier_pairs, targets
+from hub.sync.identity import IdentityService, Pair, targets
 from hub.sync.state import merge_state, refs_in, unite
 
 __all__ = ["Merger", "Save", "repoint_references"]
@@ -35,14 +36,23 @@ class Merger:
         self.save = save
 
     async def merge(self, unit: Unit, env: Envelope) -> Decision:
-        """Identifiers and every reference move to the survivor."""
+        """Identifiers and every reference move to the survivor. The retired record is found
+        by the prior identifiers that identify (``matching.identifying``, no placeholder):
+        when they name several live records, which one to retire is for a person to say —
+        the merge is held for review, nothing retired."""
         event, source = env.payload, env.source_system
         incoming = event.entity.model_dump(mode="json", exclude_none=True)
         found = await self.identity.identify(unit, _PATIENT, incoming, source, match=False)
         survivor_id = found.canonical_id
-        retired_refs: list[Ref] = []
+        plans: list[tuple[Ref, _Plan]] = []
         for ref in event.replaces:
-            retired = await self._retire(unit, env, ref, survivor_id)
+            plan = await self._plan(unit, env, ref, survivor_id)
+            if len(plan.live) > 1:
+                return await self._hold(unit, env, survivor_id, plan.live)
+            plans.append((ref, plan))
+        retired_refs: list[Ref] = []
+        for ref, plan in plans:
+            retired = await self._retire(unit, env, ref, plan, survivor_id)
             if retired is not None:
                 retired_refs.append(retired)
         current = await unit.get_entity(_PATIENT, survivor_id)
@@ -50,6 +60,18 @@ class Merger:
             decision = await self._done_before(unit, env, survivor_id, current)
         else:
             decision = await self._apply(unit, env, survivor_id, current, incoming, retired_refs)
+        await log_decision(unit, env, _PATIENT, survivor_id, decision)
+        return decision
+
+    async def _hold(
+        self, unit: Unit, env: Envelope, survivor_id: str, several: list[str]
+    ) -> Decision:
+        """The prior identifiers name several records: nothing retired, moved or published;
+        a review names the survivor and them (the raw message stays in the log)."""
+        why = "a merge's prior identifiers name several records"
+        await unit.open_review(_PATIENT, survivor_id, several, f"event {env.id} held: {why}"[:128])
+        decision = Decision(SyncDecision.HELD, f"held for review: {why}")
+        decision.learn_identifiers = False
         await log_decision(unit, env, _PATIENT, survivor_id, decision)
         return decision
 
@@ -84,26 +106,54 @@ class Merger:
         decision.out.append(env.payload.model_copy(update=update))
         return decision
 
-    async def _retire(self, unit: Unit, env: Envelope, ref: Ref, survivor_id: str) -> Ref | None:
-        """Retire the record ``ref`` names into the survivor; None when it is the survivor
-        (merged before): a record never replaces itself."""
-        pairs = identifier_pairs(ref.identifiers, env.source_system)
-        known = await self.identity.resolve(unit, _PATIENT, pairs)
-        retired_id = ref.id or next(iter(known), None)
-        if retired_id == survivor_id:
+    async def _plan(self, unit: Unit, env: Envelope, ref: Ref, survivor_id: str) -> _Plan:
+        """What ``ref`` (an MRG) names, by its identifying, non-placeholder identifiers only
+        (the split identity uses): an SSN the retired patient shares with another never
+        chooses which one is retired, ``999-99-9999`` never becomes a link."""
+        dumped = [i.model_dump(mode="json", exclude_none=True) for i in ref.identifiers]
+        pairs = self.identity.split(dumped, env.source_system, _PATIENT)[0]
+        known = [ref.id] if ref.id else await self.identity.resolve(unit, _PATIENT, pairs)
+        live = await self.identity.existing(unit, _PATIENT, known)
+        return _Plan(
+            pairs,
+            live=[k for k in live if k != survivor_id],
+            reserved=[k for k in known if k not in live],
+            survivor=survivor_id in known,
+        )
+
+    async def _retire(
+        self, unit: Unit, env: Envelope, ref: Ref, plan: _Plan, survivor_id: str
+    ) -> Ref | None:
+        """Retire the record ``plan`` names into the survivor (reservations of its
+        identifiers join it too); None when it names the survivor only (merged before): a
+        record never replaces itself. An MRG the hub never saw: its identifiers join."""
+        named = [*plan.live, *plan.reserved]
+        if not named and plan.survivor:
             return None
         idents = list(ref.identifiers)
-        if retired_id:
+        for rid in named:
             idents += [
                 Identifier(value=k["value"], system=k["namespace"], source=k["source"] or None)
-                for k in await unit.identifiers_of(_PATIENT, retired_id)
+                for k in await unit.identifiers_of(_PATIENT, rid)
             ]
-            await unit.repoint_identifiers(_PATIENT, retired_id, survivor_id)
-            await repoint_references(unit, env, retired_id, survivor_id)
-            await _close_retired(unit, env, retired_id, survivor_id)
-        await unit.link_identifiers(_PATIENT, survivor_id, pairs, source=env.source_system)
+            await unit.repoint_identifiers(_PATIENT, rid, survivor_id)
+            await repoint_references(unit, env, rid, survivor_id)
+            await _close_retired(unit, env, rid, survivor_id)
+        await unit.link_identifiers(_PATIENT, survivor_id, plan.pairs, source=env.source_system)
         unique = {(i.system, i.value): i for i in idents}
+        retired_id = next(iter(named), None)
         return Ref(type=EntityType.PATIENT, id=retired_id, identifiers=list(unique.values()))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a merge's prior identifiers name: its identifying pairs, the live records
+    other than the survivor, the reservations, and whether the survivor is among them."""
+
+    pairs: list[Pair]
+    live: list[str]
+    reserved: list[str]
+    survivor: bool
 
 
 async def _close_retired(unit: Unit, env: Envelope, retired_id: str, survivor_id: str) -> None:

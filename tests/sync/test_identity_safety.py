@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from carehub.app.hub import Hub
+from carehub.demo.partners import FhirSink, MllpSink
 from hub.canonical import (
     Encounter,
     EntityType,
@@ -40,7 +42,7 @@ from hub.sync.linking import IdentifierPolicy, disagreement, is_placeholder
 from queues import build_topology, events_exchange
 from queues.memory import MemoryTransport
 from tests.invariants import identity_violations
-from tests.sync.test_sync import Site
+from tests.sync.test_sync import CONFIG, Site
 
 SSN = "http://hl7.org/fhir/sid/us-ssn"
 
@@ -56,11 +58,13 @@ def a04(
     *,
     trigger: str = "A04",
     stamp: str = "20261128090000",
+    cx5: str = "MR",
 ) -> bytes:
-    """An ADT^A04/A08 with PID-3 (MRN), PID-5, PID-7, PID-8 and PID-19 (SSN)."""
+    """An ADT^A04/A08 with PID-3 (MRN, of type ``cx5``), PID-5, PID-7, PID-8 and PID-19
+    (SSN)."""
     return (
         f"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|{stamp}||ADT^{trigger}^ADT_A01|{control}|P|"
-        f"2.5.1\rEVN|{trigger}|{stamp}\rPID|1||{mrn}^^^GOODHEALTH^MR||{family}^{given}||{dob}|"
+        f"2.5.1\rEVN|{trigger}|{stamp}\rPID|1||{mrn}^^^GOODHEALTH^{cx5}||{family}^{given}||{dob}|"
         f"{sex}{'|' * 11}{ssn}\rPV1|1|O\r"
     ).encode()
 
@@ -114,16 +118,42 @@ def test_the_default_identifying_identifiers() -> None:
     assert not policy.identifying("urn:carehub:x12:payer:P1", "MB")
     # configured: an enterprise MPI's namespace identifies whatever its type; types narrowed
     custom = IdentifierPolicy(IdentifyingConfig(types=["MR"], systems=["urn:oid:2.9.*"]))
-    assert custom.identifying("urn:oid:2.9.1", "SS") and not custom.identifying("HOSP", "PI")
+    assert custom.identifying("urn:oid:2.9.1", "SS") and custom.identifying("HOSP", "MR")
+    assert custom.identifying("HOSP", "PI")  # a type neither list names: by its namespace
+    assert not custom.identifying("HOSP", "SS")
+
+
+@pytest.mark.parametrize("vendor_type", ["MRN", "EPI", "U", "HC", "NH", "JHN", "mrn"])
+def test_a_type_neither_list_names_is_judged_by_its_namespace(vendor_type: str) -> None:
+    """A vendor's own CX-5 (``12345^^^HOSP^MRN``) is still the hospital's number: it links
+    unless its namespace is a corroborating one."""
+    policy = IdentifierPolicy()
+    assert policy.identifying("HOSP", vendor_type)
+    assert not policy.identifying(SSN, vendor_type)
+    assert not policy.identifying("ehr:ssn", vendor_type)
+
+
+@pytest.mark.parametrize("kind", ["SS", "DL", "PPN", "MA", "MC", "MB", "SN", "MI", "NI", "ss"])
+def test_a_corroborating_type_never_identifies_in_any_namespace(kind: str) -> None:
+    policy = IdentifierPolicy()
+    assert not policy.identifying("HOSP", kind)
+    # configured: an enterprise MPI's namespace, or the type itself, overrides
+    assert IdentifierPolicy(IdentifyingConfig(systems=["HOSP"])).identifying("HOSP", kind)
+    assert IdentifierPolicy(IdentifyingConfig(types=[kind])).identifying("HOSP", kind)
 
 
 def test_config_matching_identifying_parses() -> None:
     cfg = parse_config(
         "matching:\n  identifying:\n    types: [MR]\n    systems: ['urn:oid:2.9.*']\n"
+        "    corroborating_types: [SS]\n    corroborating_systems: ['*:ssn']\n"
     )
     assert cfg.matching.identifying.types == ["MR"]
     assert cfg.matching.identifying.systems == ["urn:oid:2.9.*"]
-    assert MatchingConfig().identifying.corroborating  # the default keeps SSNs out
+    assert cfg.matching.identifying.corroborating_types == ["SS"]
+    assert cfg.matching.identifying.corroborating_systems == ["*:ssn"]
+    default = MatchingConfig().identifying  # the default keeps SSNs, licences, members out
+    assert {"SS", "DL", "MB"} <= set(default.corroborating_types)
+    assert SSN in default.corroborating_systems
 
 
 def _facts(family: str, given: str, dob: str = "1970-01-01", sex: str = "female") -> Any:
@@ -213,6 +243,26 @@ async def test_an_update_on_the_same_mrn_correcting_one_name_is_applied(site: Si
     assert await site.store.reviews() == []
 
 
+async def test_a_vendor_typed_mrn_correcting_one_name_updates_the_one_patient(site: Site):
+    """``12345^^^GOODHEALTH^EPI`` (a vendor's CX-5, not table 0203's ``MR`` and not in the
+    ``hl7_identifier_type`` vocabulary, which turns ``MRN`` into ``MR``): the A08 correcting
+    one given name finds the patient by the MRN — one Patient, renamed."""
+    first = a04("V-1", "12345", "Theta", "Tom", "19720202", "M", cx5="EPI")
+    assert await site.send("ehr", first) == "AA"
+    await site.settle()
+    fixed = a04(
+        "V-2", "12345", "Theta", "Thom", "19720202", "M",
+        trigger="A08", stamp="20261128091000", cx5="EPI",
+    )  # fmt: skip
+    assert await site.send("ehr", fixed) == "AA"
+    await site.settle()
+    (patient,) = await site.patients()
+    assert patient["names"][0]["given"] == ["Thom"]
+    assert len(await site.store.find_by_identifier("Patient", "12345")) == 1
+    assert len(site.fhir.resources["Patient"]) == 1
+    assert await site.store.reviews() == []
+
+
 async def test_an_update_on_the_same_mrn_naming_another_person_is_held_for_review(site: Site):
     """The MRN links, but birth date, sex and both names say another person: nothing
     applied, nothing learnt, nothing sent to billing or the lab; a review names the record
@@ -222,6 +272,7 @@ async def test_an_update_on_the_same_mrn_naming_another_person_is_held_for_revie
     (before,) = await site.patients()
     version = (await site.store.get_entity("Patient", before["id"])).version
     sent = (site.fhir.applied["Patient"], len(site.lab.received))
+    encounters = await site.store.list_entities("Encounter")
     wrong = a04(
         "W-2", "4001", "Eta", "Ed", "19990909", "M", "123-45-6781",
         trigger="A08", stamp="20261128091000",
@@ -235,11 +286,19 @@ async def test_an_update_on_the_same_mrn_naming_another_person_is_held_for_revie
     # the event's SSN was not learnt either
     assert await site.store.find_by_identifier("Patient", "123456781") == []
     assert await site.store.find_by_identifier("Patient", "123-45-6781") == []
-    (review,) = await site.store.reviews()
-    assert review["record_id"] == before["id"] and "held" in review["rule"]
-    assert "birth date, sex, family and given name differ" in review["rule"]
+    # the patient event and its encounter (PV1) are held, each with a review of the record
+    reviews = await site.store.reviews()
+    assert {r["record_id"] for r in reviews} == {before["id"]} and len(reviews) == 2
+    assert all("held" in r["rule"] for r in reviews)
+    assert any(
+        r["rule"].endswith(
+            "an identifying identifier links, birth date, sex, family and given name differ"
+        )
+        for r in reviews
+    )
+    assert await site.store.list_entities("Encounter") == encounters
     history = await site.store.sync_history("Patient", before["id"])
-    assert history[-1]["outcome"] == "held"
+    assert [h["outcome"] for h in history[-2:]] == ["held", "held"]
     messages = await site.store.list_messages()
     assert any(m.control_id == "W-2" for m in messages)
 
@@ -430,3 +489,267 @@ async def test_an_update_whose_identifiers_name_two_patients_is_held_for_review(
     finally:
         await transport.close()
         await store.close()
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _mrn(value: str) -> Identifier:
+    return Identifier(value=value, system="GOODHEALTH", type="MR", source="ehr")
+
+
+def _ssn(value: str) -> Identifier:
+    return Identifier(value=value, system=SSN, type="SS", source="ehr")
+
+
+def _person(family: str, given: str, dob: str, sex: str, *idents: Identifier) -> Envelope:
+    patient = Patient(
+        identifiers=list(idents),
+        names=[HumanName(family=family, given=[given])],
+        birth_date=dob,
+        sex=sex,
+    )
+    return _envelope(EventKind.PATIENT_REGISTERED, patient)
+
+
+def _visit(visit: str, *idents: Identifier) -> Envelope:
+    ref = Ref(type=EntityType.PATIENT, identifiers=list(idents))
+    visit_id = Identifier(value=visit, system="GOODHEALTH-VN", type="VN", source="ehr")
+    return _envelope(EventKind.ENCOUNTER_STARTED, Encounter(identifiers=[visit_id], patient=ref))
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[tuple[SqlStore, SyncEngine]]:
+    """One sync engine on SQLite and PostgreSQL, publishing into memory."""
+    store = await SqlStore.open(db_url)
+    transport = MemoryTransport()
+    await transport.start(build_topology("refs", {"billing": ["#"]}))
+    try:
+        yield store, SyncEngine(store, transport, events_exchange=events_exchange("refs"))
+    finally:
+        await transport.close()
+        await store.close()
+
+
+async def _encounter_patient(store: SqlStore, visit: str) -> str | None:
+    (row,) = [
+        e
+        for e in await store.list_entities("Encounter")
+        if e.data["identifiers"][0]["value"] == visit
+    ]
+    return row.data["patient"].get("id")
+
+
+async def test_a_reference_by_an_unknown_mrn_never_falls_back_to_a_shared_ssn(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """Bob's encounter arrives before Bob (MRN 5002 unknown yet) carrying the SSN Ann has:
+    it is not Ann's encounter — MRN 5002 is reserved, and Bob's registration becomes it."""
+    store, sync = engine
+    await sync.apply(
+        _person("Alpha", "Ann", "1970-01-01", "female", _mrn("5001"), _ssn("123-45-6780"))
+    )
+    (ann,) = await store.find_by_identifier("Patient", "5001")
+    await sync.apply(_visit("V-B", _mrn("5002"), _ssn("123-45-6780")))
+    first = await _encounter_patient(store, "V-B")
+    assert first and first != ann
+    await sync.apply(
+        _person("Beta", "Bob", "1965-05-05", "male", _mrn("5002"), _ssn("123-45-6780"))
+    )
+    (bob,) = await store.find_by_identifier("Patient", "5002")
+    assert bob != ann and await _encounter_patient(store, "V-B") == bob
+    assert await identity_violations(store) == []
+
+
+async def test_a_reference_whose_other_identifiers_name_two_patients_is_left_unresolved(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """No identifying identifier, and the SSN and the licence name two different patients:
+    neither is picked — the reference keeps its identifiers, no id."""
+    store, sync = engine
+    licence = Identifier(value="D1234567", system="urn:example:dl", type="DL", source="ehr")
+    await sync.apply(
+        _person("Alpha", "Ann", "1970-01-01", "female", _mrn("6001"), _ssn("123-45-6780"))
+    )
+    await sync.apply(_person("Gamma", "Carl", "1980-02-02", "male", _mrn("6002"), licence))
+    await sync.apply(_visit("V-X", _ssn("123-45-6780"), licence))
+    assert await _encounter_patient(store, "V-X") is None
+    assert await identity_violations(store) == []
+
+
+async def test_a_reservation_by_an_ssn_alone_does_not_join_a_registration_carrying_it(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """An encounter known only by an SSN reserved it; a registration (its own MRN, that
+    SSN) is saved: the reservation is not adopted — an SSN names nobody by itself."""
+    store, sync = engine
+    await sync.apply(_visit("V-S", _ssn("123-45-6780")))
+    reserved = await _encounter_patient(store, "V-S")
+    assert reserved
+    await sync.apply(
+        _person("Alpha", "Ann", "1970-01-01", "female", _mrn("7001"), _ssn("123-45-6780"))
+    )
+    (ann,) = await store.find_by_identifier("Patient", "7001")
+    assert await _encounter_patient(store, "V-S") == reserved != ann
+    assert await identity_violations(store) == []
+
+
+async def test_a_claim_party_folds_only_reservations_of_its_identifying_identifiers(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """A claim party with Ann's MRN, a second MRN and an SSN that earlier encounters
+    reserved: it links to Ann (by the MRN); the MRN's reservation joins her, the SSN's
+    stays apart."""
+    store, sync = engine
+    await sync.apply(_person("Alpha", "Ann", "1970-01-01", "female", _mrn("8001")))
+    (ann,) = await store.find_by_identifier("Patient", "8001")
+    await sync.apply(_visit("V-1", _ssn("123-45-6780")))
+    await sync.apply(_visit("V-2", _mrn("8002")))
+    by_ssn, by_mrn = [await _encounter_patient(store, v) for v in ("V-1", "V-2")]
+    party = {
+        "name": {"family": "Alpha", "given": ["Ann"]},
+        "birth_date": "1970-01-01",
+        "identifiers": [
+            {"system": "GOODHEALTH", "type": "MR", "value": "8001"},
+            {"system": "GOODHEALTH", "type": "MR", "value": "8002"},
+            {"system": SSN, "type": "SS", "value": "123-45-6780"},
+        ],
+    }
+    async with store.unit() as unit:
+        assert await sync.identity.link_party(unit, party, "ehr") == [(by_mrn, ann)]
+    assert party["ref"]["id"] == ann
+    assert await store.find_by_identifier("Patient", "8002") == [ann]
+    assert await store.find_by_identifier("Patient", "123-45-6780") == [by_ssn]
+
+
+# --------------------------------------------------------------------------- merges
+
+
+def _a40(survivor: Identifier, *prior: Identifier) -> Envelope:
+    env = _person("Omega", "Olga", "1950-05-05", "female", survivor)
+    retired = Ref(type=EntityType.PATIENT, identifiers=list(prior))
+    payload = env.payload.model_copy(
+        update={"kind": EventKind.PATIENT_MERGED, "replaces": [retired]}
+    )
+    return env.model_copy(update={"payload": payload})
+
+
+async def _live(store: SqlStore) -> dict[str, Any]:
+    return {
+        r.data["names"][0]["family"]: r
+        for r in await store.list_entities("Patient")
+        if not r.merged_into
+    }
+
+
+async def test_a_merge_never_retires_a_patient_by_a_shared_ssn(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """An A40 whose MRG carries an MRN the hub never saw and the SSN Ann has: Ann is not
+    retired — the MRN joins the survivor, the SSN stays Ann's."""
+    store, sync = engine
+    await sync.apply(
+        _person("Alpha", "Ann", "1970-01-01", "female", _mrn("9001"), _ssn("123-45-6780"))
+    )
+    await sync.apply(_person("Omega", "Olga", "1950-05-05", "female", _mrn("9100")))
+    await sync.apply(_a40(_mrn("9100"), _mrn("9002"), _ssn("123-45-6780")))
+    live = await _live(store)
+    assert set(live) == {"Alpha", "Omega"}
+    assert await store.find_by_identifier("Patient", "9002") == [live["Omega"].id]
+    assert await store.find_by_identifier("Patient", "123-45-6780") == [live["Alpha"].id]
+    assert await identity_violations(store) == []
+
+
+async def test_a_merge_never_links_a_placeholder_of_the_retired_record(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    store, sync = engine
+    await sync.apply(_person("Alpha", "Ann", "1970-01-01", "female", _mrn("9201")))
+    await sync.apply(_person("Omega", "Olga", "1950-05-05", "female", _mrn("9200")))
+    await sync.apply(_a40(_mrn("9200"), _mrn("9201"), _ssn("999-99-9999")))
+    live = await _live(store)
+    assert set(live) == {"Omega"}  # Ann retired, by her MRN
+    assert await store.find_by_identifier("Patient", "9201") == [live["Omega"].id]
+    assert await store.find_by_identifier("Patient", "999-99-9999") == []
+    assert await identity_violations(store) == []
+
+
+async def test_a_merge_whose_prior_identifiers_name_two_patients_is_held_for_review(
+    engine: tuple[SqlStore, SyncEngine],
+) -> None:
+    """The MRG's MRN names Ann, its billing number Bob: neither is retired, nothing moves
+    or is published; a review names the survivor and both."""
+    store, sync = engine
+    billing = Identifier(value="B-7", system="BILLING", type="MR", source="ehr")
+    await sync.apply(_person("Alpha", "Ann", "1970-01-01", "female", _mrn("9301")))
+    await sync.apply(_person("Beta", "Bob", "1965-05-05", "male", billing))
+    await sync.apply(_person("Omega", "Olga", "1950-05-05", "female", _mrn("9300")))
+    before = {k: r.version for k, r in (await _live(store)).items()}
+    assert await sync.apply(_a40(_mrn("9300"), _mrn("9301"), billing)) == []
+    live = await _live(store)
+    assert {k: r.version for k, r in live.items()} == before
+    assert await store.find_by_identifier("Patient", "9301") == [live["Alpha"].id]
+    assert await store.find_by_identifier("Patient", "B-7") == [live["Beta"].id]
+    (review,) = await store.reviews()
+    assert review["record_id"] == live["Omega"].id
+    assert sorted(review["candidates"]) == sorted([live["Alpha"].id, live["Beta"].id])
+    assert review["rule"].endswith("held: a merge's prior identifiers name several records")
+    history = await store.sync_history("Patient", live["Omega"].id)
+    assert history[-1]["outcome"] == "held"
+
+
+# --------------------------------------------------------------------------- held messages
+
+
+@pytest.fixture
+async def site_all(
+    amqp_url: str, namespace: str, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Site]:
+    """The ``site`` of ``test_sync``, billing subscribed to every event kind."""
+    monkeypatch.setenv("T_PORTAL", "portal-token")
+    monkeypatch.setenv("T_CH", "ch-token")
+    config = CONFIG.replace('["patient.*", "appointment.*"]', '["#"]')
+    assert config != CONFIG
+    async with FhirSink() as fhir, MllpSink() as lab:
+        text = config.format(ns=namespace, fhir=fhir.base_url, lab=lab.port)
+        cfg = parse_config(text).with_overrides(db_url=db_url, amqp_url=amqp_url)
+        async with Hub(cfg) as hub:
+            yield Site(hub, fhir, lab)
+
+
+def a01(control: str, mrn: str, family: str, given: str, dob: str, sex: str, visit: str) -> bytes:
+    """An ADT^A01 with PID, PV1 (visit number PV1-19) and one IN1 (plan, payer, member id)."""
+    return (
+        f"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128100000||ADT^A01^ADT_A01|{control}|P|2.5.1\r"
+        f"EVN|A01|20261128100000\r"
+        f"PID|1||{mrn}^^^GOODHEALTH^MR||{family}^{given}||{dob}|{sex}\r"
+        f"PV1|1|I|W^1^1{'|' * 16}{visit}\r"
+        f"IN1|1|PLAN-A^Plan A|PAYER-1^^^PAYERS|Acme Health{'|' * 32}{mrn}-M\r"
+    ).encode()
+
+
+async def test_the_encounter_and_coverage_of_a_held_patient_event_are_held_too(
+    site_all: Site,
+):
+    """An A01 (PID, PV1, IN1) on an existing MRN naming another person: the patient event
+    is held — and so are its encounter and coverage, whatever order the lanes apply them
+    in: nothing saved on the existing patient, nothing delivered anywhere."""
+    site = site_all
+    first = a01("H-1", "4501", "Zeta", "Zoe", "19600606", "F", "VIS-1")
+    assert await site.send("ehr", first) == "AA"
+    await site.settle()
+    (zoe,) = await site.patients()
+    saved = {t: len(await site.store.list_entities(t)) for t in ("Encounter", "Coverage")}
+    assert saved == {"Encounter": 1, "Coverage": 1}  # the message does make all three
+    sent = (sum(site.fhir.applied.values()), len(site.lab.received))
+    wrong = a01("H-2", "4501", "Eta", "Ed", "19990909", "M", "VIS-2")
+    assert await site.send("ehr", wrong) == "AA"
+    await site.settle()
+    assert {t: len(await site.store.list_entities(t)) for t in saved} == saved
+    assert (sum(site.fhir.applied.values()), len(site.lab.received)) == sent
+    (after,) = await site.patients()
+    assert after["names"] == zoe["names"]
+    reviews = await site.store.reviews()
+    assert len(reviews) == 3 and {r["record_id"] for r in reviews} == {zoe["id"]}
+    assert all("held" in r["rule"] for r in reviews)
+    assert await site.store.find_by_identifier("Encounter", "VIS-2") == []
