@@ -113,9 +113,12 @@ async def raw_exchange(
             await writer.wait_closed()
 
 
-async def ack_exchange(hub: Hub, payload: bytes, *, within: float = 5.0) -> bytes:
-    """Send one framed message and return the first answer frame's payload."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", mllp_port(hub))
+async def frame_exchange(
+    port: int, payload: bytes, *, within: float = 5.0, source: str = "127.0.0.1"
+) -> bytes:
+    """Send one framed message on a fresh connection (from ``source``, a loopback address
+    standing for a peer) and return the first answer frame's payload."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     try:
         writer.write(b"\x0b" + payload + b"\x1c\r")
         await writer.drain()
@@ -126,6 +129,11 @@ async def ack_exchange(hub: Hub, payload: bytes, *, within: float = 5.0) -> byte
         writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await writer.wait_closed()
+
+
+async def ack_exchange(hub: Hub, payload: bytes, *, within: float = 5.0) -> bytes:
+    """Send one framed message to the hub's MLLP port; the first answer frame's payload."""
+    return await frame_exchange(mllp_port(hub), payload, within=within)
 
 
 def unframe(data: bytes) -> list[bytes]:

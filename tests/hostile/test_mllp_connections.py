@@ -18,6 +18,7 @@ from adapters.hl7v2 import parse
 from bench.mllp_latency import escaped_adt, small_adt, victim
 from carehub.app.hub import Hub
 from hub.config import parse_config
+from tests.hostile.hubkit import frame_exchange
 
 #: seconds an unproven connection may stay without starting a frame (the tests' setting)
 FIRST_FRAME = 1.5
@@ -82,17 +83,7 @@ async def closed_by_hub(conn: Conn, within: float) -> bool:
 async def send_and_ack(
     port: int, payload: bytes, *, source: str = "127.0.0.1", within: float = 10
 ) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-    try:
-        writer.write(b"\x0b" + payload + b"\x1c\r")
-        await writer.drain()
-        async with asyncio.timeout(within):
-            await reader.readuntil(b"\x0b")
-            return (await reader.readuntil(b"\x1c"))[:-1]
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await writer.wait_closed()
+    return await frame_exchange(port, payload, within=within, source=source)
 
 
 async def test_200_idle_sockets_from_one_peer_do_not_lock_out_other_senders(hub: Hub):
