@@ -20,12 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from carehub.app.hub import Hub
-from carehub.demo.partners import FhirSink
-from hub.config import parse_config
+from tests.security.fhirkit import FhirScene, Reply, scoped_hub, tokens_for
 from tests.waiting import eventually
 
 MRN_SYSTEM = "urn:oid:1.2.3.4.88"
@@ -36,31 +33,6 @@ SCOPES = {
     "cu": "system/Patient.cu",
     "u": "system/Patient.u",
 }
-TOKENS = {name: f"tok-ih-{name}-7c2a" for name in SCOPES}
-
-CONFIG = """
-hub:
-  namespace: idhold
-  retry_delays: [0.1]
-  delivery_limit: 2
-  http: {{port: 0}}
-systems:
-  ehr:
-    inbound:
-      - {{type: fhir, client: full}}
-  billing:
-    outbound: {{type: fhir, url: "{sink}"}}
-    subscribes: ["patient.*"]
-clients:
-{clients}
-"""
-
-
-def _clients() -> str:
-    return "\n".join(
-        f'  {name}: {{token_env: IH_T_{name.upper()}, scopes: ["{scope}"], system: ehr}}'
-        for name, scope in SCOPES.items()
-    )
 
 
 def person(
@@ -94,38 +66,8 @@ SECRETS = ("Zimmerman", "1979-06-30", "Quist", "Mallory", "2001-11-05")
 
 
 @dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: Any
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Scene:
-    hub: Hub
-    sink: FhirSink
+class Scene(FhirScene):
     ids: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        assert self.hub.http is not None
-        return f"http://127.0.0.1:{self.hub.http.port}/fhir"
-
-    async def call(self, method: str, path: str, client: str, body: Any = None) -> Reply:
-        hdrs = {"Authorization": f"Bearer {TOKENS[client]}"}
-        data = None
-        if body is not None:
-            hdrs["Content-Type"] = "application/fhir+json"
-            data = json.dumps(body).encode()
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, f"{self.url}/{path}", headers=hdrs, data=data) as resp,
-        ):
-            return Reply(resp.status, await resp.read(), resp.headers)
 
     async def record(self, name: str) -> dict[str, Any]:
         found = await self.call("GET", f"Patient/{self.ids[name]}", "full")
@@ -163,19 +105,13 @@ class Scene:
 
 @pytest.fixture
 async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Scene]:
-    for name, token in TOKENS.items():
-        monkeypatch.setenv(f"IH_T_{name.upper()}", token)
-    async with FhirSink() as sink:
-        cfg = parse_config(CONFIG.format(sink=sink.base_url, clients=_clients())).with_overrides(
-            db_url=f"sqlite:///{tmp_path / 'ih.db'}"
-        )
-        async with Hub(cfg) as hub:
-            s = Scene(hub, sink, {})
-            for name, body in (("zoe", zoe()), ("ann", ann())):
-                made = await s.call("POST", "Patient", "full", body)
-                assert made.status == 201, made.body
-                s.ids[name] = made.json["id"]
-            yield s
+    async with scoped_hub(tmp_path, monkeypatch, SCOPES, "ih") as (hub, sink):
+        s = Scene(hub, sink, tokens_for(SCOPES, "ih"), {})
+        for name, body in (("zoe", zoe()), ("ann", ann())):
+            made = await s.call("POST", "Patient", "full", body)
+            assert made.status == 201, made.body
+            s.ids[name] = made.json["id"]
+        yield s
 
 
 def no_values(reply: Reply, *ids: str) -> None:

@@ -20,12 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from carehub.app.hub import Hub
-from carehub.demo.partners import FhirSink
-from hub.config import parse_config
+from tests.security.fhirkit import FhirScene, Reply, scoped_hub, tokens_for
 from tests.waiting import eventually
 
 SSN = "999-41-7733"
@@ -46,73 +43,10 @@ SCOPES = {
     "cus": "system/Patient.cus",
     "role-c": "system/PractitionerRole.c",
 }
-TOKENS = {name: f"tok-ws-{name}-5d1e" for name in SCOPES}
-
-CONFIG = """
-hub:
-  namespace: wscope
-  retry_delays: [0.1]
-  delivery_limit: 2
-  http: {{port: 0}}
-systems:
-  ehr:
-    inbound:
-      - {{type: fhir, client: full}}
-  billing:
-    outbound: {{type: fhir, url: "{sink}"}}
-    subscribes: ["patient.*"]
-clients:
-{clients}
-"""
-
-
-def _clients() -> str:
-    return "\n".join(
-        f'  {name}: {{token_env: WS_T_{name.upper()}, scopes: ["{scope}"], system: ehr}}'
-        for name, scope in SCOPES.items()
-    )
 
 
 @dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: Any
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Scene:
-    hub: Hub
-    sink: FhirSink
-
-    @property
-    def url(self) -> str:
-        assert self.hub.http is not None
-        return f"http://127.0.0.1:{self.hub.http.port}/fhir"
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        client: str,
-        body: Any = None,
-        **headers: str,
-    ) -> Reply:
-        hdrs = {"Authorization": f"Bearer {TOKENS[client]}", **headers}
-        data = None
-        if body is not None:
-            hdrs["Content-Type"] = "application/fhir+json"
-            data = json.dumps(body).encode()
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, f"{self.url}/{path}", headers=hdrs, data=data) as resp,
-        ):
-            return Reply(resp.status, await resp.read(), resp.headers)
-
+class Scene(FhirScene):
     async def victim(self) -> dict[str, Any]:
         """The victim's record, as a full client reads it."""
         found = await self.call("GET", f"Patient?identifier={MRN}", "full")
@@ -189,17 +123,11 @@ def victim_patient() -> dict[str, Any]:
 
 @pytest.fixture
 async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Scene]:
-    for name, token in TOKENS.items():
-        monkeypatch.setenv(f"WS_T_{name.upper()}", token)
-    async with FhirSink() as sink:
-        cfg = parse_config(CONFIG.format(sink=sink.base_url, clients=_clients())).with_overrides(
-            db_url=f"sqlite:///{tmp_path / 'ws.db'}"
-        )
-        async with Hub(cfg) as hub:
-            s = Scene(hub, sink)
-            made = await s.call("POST", "Patient", "full", victim_patient())
-            assert made.status == 201, made.body
-            yield s
+    async with scoped_hub(tmp_path, monkeypatch, SCOPES, "ws") as (hub, sink):
+        s = Scene(hub, sink, tokens_for(SCOPES, "ws"))
+        made = await s.call("POST", "Patient", "full", victim_patient())
+        assert made.status == 201, made.body
+        yield s
 
 
 def no_id(reply: Reply, rid: str) -> None:
