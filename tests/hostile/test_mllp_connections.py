@@ -18,6 +18,7 @@ from adapters.hl7v2 import parse
 from bench.mllp_latency import escaped_adt, small_adt, victim
 from carehub.app.hub import Hub
 from hub.config import parse_config
+from tests.adapters.hl7v2.sockets import Conn, closed_by_server, connect
 from tests.hostile.hubkit import frame_exchange
 
 #: seconds an unproven connection may stay without starting a frame (the tests' setting)
@@ -49,16 +50,9 @@ def mllp_port(hub: Hub, system: str = "ehr") -> int:
     return int(hub.inbound.find(system).server.port)
 
 
-Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
 async def open_idle(port: int, sources: list[str]) -> list[Conn]:
     """One connection from each address in ``sources`` that never sends a byte."""
-    return list(
-        await asyncio.gather(
-            *(asyncio.open_connection("127.0.0.1", port, local_addr=(s, 0)) for s in sources)
-        )
-    )
+    return list(await asyncio.gather(*(connect(port, s) for s in sources)))
 
 
 async def close_all(conns: list[Conn]) -> None:
@@ -67,17 +61,6 @@ async def close_all(conns: list[Conn]) -> None:
     for _, writer in conns:
         with contextlib.suppress(ConnectionError, OSError):
             await writer.wait_closed()
-
-
-async def closed_by_hub(conn: Conn, within: float) -> bool:
-    """Whether the hub closes ``conn`` (EOF or reset) within ``within`` seconds."""
-    try:
-        async with asyncio.timeout(within):
-            return await conn[0].read(1) == b""
-    except TimeoutError:
-        return False
-    except ConnectionError:
-        return True
 
 
 async def send_and_ack(
@@ -95,7 +78,7 @@ async def test_200_idle_sockets_from_one_peer_do_not_lock_out_other_senders(hub:
     try:
         ack = parse(await send_and_ack(port, small_adt("LEGIT-1")))
         assert ack["MSA-1"] == "AA" and ack["MSA-2"] == "LEGIT-1"
-        closed = await asyncio.gather(*(closed_by_hub(c, 2.0) for c in idle))
+        closed = await asyncio.gather(*(closed_by_server(c, 2.0) for c in idle))
         assert 200 - sum(closed) == 32  # the default per-peer cap: the rest closed at once
     finally:
         await close_all(idle)
@@ -122,11 +105,11 @@ async def test_the_port_config_sets_the_caps_and_the_first_frame_timeout(hub: Hu
     port = mllp_port(hub, "lab")
     idle = await open_idle(port, ["127.0.0.7"] * 12)
     try:
-        closed_at_once = await asyncio.gather(*(closed_by_hub(c, 0.5) for c in idle))
+        closed_at_once = await asyncio.gather(*(closed_by_server(c, 0.5) for c in idle))
         assert sum(closed_at_once) == 2
         started = time.monotonic()
         rest = [c for c, done in zip(idle, closed_at_once, strict=True) if not done]
-        assert all(await asyncio.gather(*(closed_by_hub(c, FIRST_FRAME + 3) for c in rest)))
+        assert all(await asyncio.gather(*(closed_by_server(c, FIRST_FRAME + 3) for c in rest)))
         assert time.monotonic() - started < FIRST_FRAME + 2
         ack = parse(await send_and_ack(port, small_adt("LAB-1"), source="127.0.0.7"))
         assert ack["MSA-1"] == "AA"
@@ -136,7 +119,7 @@ async def test_the_port_config_sets_the_caps_and_the_first_frame_timeout(hub: Hu
             while server.active_connections:
                 await asyncio.sleep(0.02)
         many = await open_idle(port, [f"127.0.3.{i}" for i in range(1, 46)])
-        closed = await asyncio.gather(*(closed_by_hub(c, 0.5) for c in many))
+        closed = await asyncio.gather(*(closed_by_server(c, 0.5) for c in many))
         assert sum(closed) == 5  # the port cap of 40
         await close_all(many)
     finally:

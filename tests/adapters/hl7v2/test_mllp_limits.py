@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from adapters.hl7v2 import MllpServer, PeerInfo, frame, parse, server_ssl_context
+from tests.adapters.hl7v2.sockets import Conn, closed_by_server, connect
 
 MSG = "MSH|^~\\&|EHR|HOSP|HUB|CARE|20240101||ADT^A04^ADT_A01|{id}|P|2.5\rPID|1||{id}\r"
-
-Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 def msg(control_id: str) -> bytes:
@@ -28,20 +27,6 @@ def msg(control_id: str) -> bytes:
 async def echo_ack(payload: bytes, peer: PeerInfo) -> bytes:
     control_id = parse(payload).control_id
     return f"MSH|^~\\&|HUB||EHR||2024||ACK|A{control_id}|P|2.5\rMSA|AA|{control_id}\r".encode()
-
-
-async def connect(port: int, source: str = "127.0.0.1") -> Conn:
-    return await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-
-
-async def closed_by_server(conn: Conn, within: float) -> bool:
-    try:
-        async with asyncio.timeout(within):
-            return await conn[0].read(1) == b""
-    except TimeoutError:
-        return False
-    except ConnectionError:
-        return True
 
 
 async def exchange(conn: Conn, control_id: str) -> str:
