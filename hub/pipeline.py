@@ -146,7 +146,6 @@ class _Stage:
     reused_control_id: ReusedControlId = ReusedControlId.PROCESS
     #: the message's patient (``Envelope.subject``), once worked out: (event index, facts)
     subject: tuple[int, dict[str, Any]] | None = None
-    subject_known: bool = False
 
 
 def _subject(events: Sequence[Event]) -> tuple[int, dict[str, Any]] | None:
@@ -353,6 +352,7 @@ class Pipeline:
         ident = st.identity
         dedup_key, digest = (ident.dedup_key, ident.digest) if ident else (None, None)
         basis = ids.event_basis(st.system, dedup_key, str(st.message_id), digest)
+        st.subject = _subject(st.events)
         try:
             # a slice at a time: a gather of 5,000 publishes runs all their first steps
             # (serialise, send) in one turn of the event loop, seconds in which no other sender
@@ -385,8 +385,6 @@ class Pipeline:
         """The envelopes of events ``start`` … ``start + PUBLISH_SLICE`` (packed events
         are unpacked here: on a worker thread for a large message)."""
         window = st.events[start : start + PUBLISH_SLICE]
-        if not st.subject_known:
-            st.subject, st.subject_known = _subject(st.events), True
         envelopes = [self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)]
         if st.subject is not None:
             at, facts = st.subject
