@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.errors import ConfigError
+from hub.passthru import RAW_PREFIX, is_raw_pattern, split_subscriptions
 
 __all__ = [
     "AuthConfig",
@@ -158,6 +159,10 @@ class MllpOutbound(_Model):
     version: str = "2.5.1"
     receiving_application: str | None = None
     receiving_facility: str | None = None
+    #: MSH-3/MSH-4 of a raw message passed through (``hub.passthru``): ``original`` keeps
+    #: the sender's, ``hub`` presents the hub (CAREHUB, empty facility) as canonical
+    #: deliveries do
+    passthrough_sender: Literal["original", "hub"] = "original"
 
 
 class X12Outbox(_Model):
@@ -195,6 +200,7 @@ class SystemConfig(_Model):
     inbound: list[InboundPort] = Field(default_factory=list)
     outbound: Outbound | None = None
     #: routing-key patterns of the event kinds this system receives (``patient.*``, ``claim.#``)
+    #: and, for an HL7 v2 (MLLP) outbound, of raw messages passed through (``hl7v2.ORU.*``)
     subscribes: list[str] = Field(default_factory=list)
     #: identifier namespace this system uses per entity type (``patient: HOSP-MRN``)
     identifiers: dict[str, str] = Field(default_factory=dict)
@@ -358,12 +364,24 @@ class HubConfig(_Model):
     source: str | None = Field(default=None, exclude=True)
 
     def destinations(self) -> dict[str, list[str]]:
-        """Systems that receive events, with their subscription patterns."""
-        return {
-            n: list(s.subscribes)
-            for n, s in self.systems.items()
-            if s.outbound is not None and s.subscribes
-        }
+        """Systems that receive canonical events, with those subscription patterns (raw
+        ``hl7v2.…`` patterns are :meth:`raw_routes`)."""
+        out: dict[str, list[str]] = {}
+        for n, s in self.systems.items():
+            canonical = split_subscriptions(s.subscribes)[0]
+            if s.outbound is not None and canonical:
+                out[n] = canonical
+        return out
+
+    def raw_routes(self) -> dict[str, list[str]]:
+        """Systems that receive raw HL7 v2 messages passed through (``hub.passthru``), with
+        their raw subscription patterns (``hl7v2.ORU.R01``, ``hl7v2.#``)."""
+        out: dict[str, list[str]] = {}
+        for n, s in self.systems.items():
+            raw = split_subscriptions(s.subscribes)[1]
+            if s.outbound is not None and raw:
+                out[n] = raw
+        return out
 
     def with_overrides(
         self, *, db_url: str | None = None, amqp_url: str | None = None
@@ -478,6 +496,7 @@ def _check_references(cfg: HubConfig, source: str, lines: Mapping[tuple[str, ...
                 f"{source}:{_nearest_line(loc, lines)}: systems.{name}.subscribes:"
                 " the system subscribes to events but has no outbound endpoint"
             )
+        _check_raw_subscriptions(name, system, source, lines)
         for i, port in enumerate(system.inbound):
             client = getattr(port, "client", None)
             if client is not None and client not in cfg.clients:
@@ -488,6 +507,31 @@ def _check_references(cfg: HubConfig, source: str, lines: Mapping[tuple[str, ...
                     "under clients:"
                 )
     _check_shared_tokens(cfg, source, lines)
+
+
+def _check_raw_subscriptions(
+    name: str, system: SystemConfig, source: str, lines: Mapping[tuple[str, ...], int]
+) -> None:
+    """A raw subscription (``hl7v2.…``) passes the sender's HL7 v2 bytes through as they
+    came: only an HL7 v2 (MLLP) outbound can carry them, and the pattern must be able to
+    match a raw key (``hl7v2.<MSH-9.1>.<MSH-9.2>``)."""
+    for i, pattern in enumerate(system.subscribes):
+        if not is_raw_pattern(pattern):
+            continue
+        loc = ("systems", name, "subscribes", str(i))
+        where = f"{source}:{_nearest_line(loc, lines)}: systems.{name}.subscribes.{i}"
+        if pattern == RAW_PREFIX:
+            raise ConfigError(
+                f"{where}: {pattern!r} matches no message: raw keys are"
+                f" {RAW_PREFIX}.<MSH-9.1>.<MSH-9.2>; use {RAW_PREFIX}.# for every type"
+            )
+        if not isinstance(system.outbound, MllpOutbound):
+            kind = system.outbound.type if system.outbound is not None else "none"
+            raise ConfigError(
+                f"{where}: {pattern!r} subscribes to raw HL7 v2 messages, passed through as"
+                f" they came, but the outbound of {name} is {kind}, not HL7 v2 (mllp);"
+                " subscribe it to canonical event kinds (patient.*, …) instead"
+            )
 
 
 def _check_shared_tokens(cfg: HubConfig, source: str, lines: Mapping[tuple[str, ...], int]) -> None:

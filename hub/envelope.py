@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.canonical import Event
 
-__all__ = ["Envelope"]
+__all__ = ["Envelope", "RawEnvelope"]
 
 
 class Envelope(BaseModel):
@@ -62,4 +62,44 @@ class Envelope(BaseModel):
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
+        return cls.model_validate_json(data)
+
+
+class RawEnvelope(BaseModel):
+    """A message passed through as it came (``hub.passthru``): the sender's bytes, never
+    mapped, for destinations subscribed to its raw routing key (``hl7v2.ORU.R01``).
+
+    Published to ``<ns>.raw``, never to the ingress: the sync engine does not see it. The
+    id is derived like an event's (``hub.ids.raw_envelope_id``), so a resend or a
+    re-processing gives the same id, and a delivery's MSH-10 derived from it stays stable.
+    The bytes travel base64-encoded, untouched (any character set, any delimiters).
+    """
+
+    model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
+
+    id: str
+    correlation_id: str | None = None
+    source_system: str
+    source_port: str | None = None
+    format: str = "hl7v2"
+    #: ``ORU^R01`` (MSH-9 as sent) and the sender's control id (MSH-10)
+    message_key: str | None = None
+    control_id: str | None = None
+    #: the raw routing key, ``hl7v2.<MSH-9.1>.<MSH-9.2>``
+    routing: str
+    received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    raw_ref: str | None = None
+    #: systems that must not receive this (the sender)
+    exclude_destinations: list[str] = Field(default_factory=list)
+    raw: bytes
+
+    @property
+    def routing_key(self) -> str:
+        return self.routing
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RawEnvelope:
         return cls.model_validate_json(data)

@@ -12,10 +12,13 @@ content digest         the message's content, framing and line-ending   ``hub.pi
 event / envelope id    sender + de-duplication key (HL7: MSH-3|MSH-4|   ``hub.pipeline`` (the one
                        MSH-10) + content digest, else the stored        place an inbound event
                        message id; position                             gets its id)
+raw envelope id        the event basis (as above) + ``raw``             ``hub.pipeline`` (pass-
+                                                                        through, ``hub.passthru``)
 outgoing envelope id   incoming envelope id (+ the other appointment    ``hub.sync``
                        of a conflict)
 delivery key           envelope id + destination                        FHIR ``X-Idempotency-Key``
-outbound MSH-10        envelope id + destination                        MLLP deliveries
+outbound MSH-10        envelope id + destination                        MLLP deliveries (raw
+                                                                        pass-through too)
 outbox file name       event kind + envelope id                         X12 deliveries
 default MSH-10         event id                                         ``mappings.hl7v2``
 BHT03 / BEG03          event id                                         ``mappings.x12``
@@ -42,6 +45,7 @@ __all__ = [
     "mllp_control_id",
     "outbox_file_name",
     "outgoing_envelope_id",
+    "raw_envelope_id",
     "reference_id",
     "rendered_control_id",
 ]
@@ -77,6 +81,12 @@ def event_id(basis: str, position: int) -> str:
     """The id of the ``position``-th event (0-based, in mapping order) of the message whose
     :func:`event_basis` is ``basis``; the pipeline gives it to the event and its envelope."""
     return str(uuid.uuid5(_EVENT_NS, f"{basis}:{position}"))
+
+
+def raw_envelope_id(basis: str) -> str:
+    """The id of the raw (pass-through) envelope of the message whose :func:`event_basis` is
+    ``basis``: one per message, apart from its events' ids, the same for a resend."""
+    return str(uuid.uuid5(_EVENT_NS, f"{basis}:raw"))
 
 
 def outgoing_envelope_id(envelope_id: str, event: Event) -> str:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pydantic import ValidationError
+
 from hub.canonical import EventKind
-from hub.envelope import Envelope
-from hub.errors import PermanentError
+from hub.envelope import Envelope, RawEnvelope
+from hub.errors import ParseError, PermanentError
 from hub.faults import fault_point
-from hub.ports import Delivered, Deliverer, Delivery, Settlement, Store, Unit
+from hub.ports import Delivered, Deliverer, Delivery, PassesThrough, Settlement, Store, Unit
 from hub.records import DeliveryStatus, MessageStatus
 from hub.sync.state import content
 
-__all__ = ["OutboundWorker"]
+__all__ = ["OutboundWorker", "PassthroughWorker", "raw_envelope"]
 
 log = logging.getLogger("carehub.outbound")
 
@@ -162,3 +164,104 @@ class OutboundWorker:
             subject=f"envelope:{envelope_id}",
             peer=self.destination,
         )
+
+
+def raw_envelope(delivery: Delivery) -> RawEnvelope:
+    """The raw (pass-through) envelope a delivery carries; ``ParseError`` (permanent: the
+    settle step parks it) when the body is none."""
+    try:
+        return RawEnvelope.from_bytes(delivery.body)
+    except ValidationError as exc:
+        raise ParseError("message body is not a carehub raw envelope", code="envelope") from exc
+
+
+class PassthroughWorker:
+    """Delivers one destination's raw messages (``hub.passthru``) from its raw queue: never
+    to the system that sent it, once per (envelope, destination) — a delivery already made
+    is not made again — and recorded like a canonical delivery (the outbound message, the
+    delivery, the audit record). Failures are retried and parked by the settle step and
+    recorded through :meth:`settled`, as :class:`OutboundWorker` does."""
+
+    def __init__(self, store: Store, destination: str, deliverer: PassesThrough):
+        self.store = store
+        self.destination = destination
+        self.deliverer = deliverer
+
+    async def handle(self, delivery: Delivery) -> None:
+        env = raw_envelope(delivery)
+        if env.source_system == self.destination or self.destination in env.exclude_destinations:
+            await self._record(delivery, env, DeliveryStatus.SKIPPED, "not sent back to its origin")
+            return
+        done = await self.store.get_delivery(env.id, self.destination)
+        if done is not None and done.status == DeliveryStatus.DELIVERED:
+            log.info("raw envelope %s already delivered to %s", env.id, self.destination)
+            return
+        rendered = self.deliverer.render_raw(env)
+        result = await self.deliverer.send(rendered)
+        fault_point("mid_delivery")
+        async with self.store.unit() as unit:
+            out_id = await unit.record_message(
+                direction="out",
+                system=self.destination,
+                format=result.format,
+                raw=result.rendered or b"",
+                status=MessageStatus.DELIVERED,
+                message_key=result.message_key,
+                control_id=rendered.idempotency_key,
+                correlation_id=env.id,
+            )
+            await self._record(
+                delivery, env, DeliveryStatus.DELIVERED, result.response, out_id, unit
+            )
+            await _audit(unit, "sent", env.id, DeliveryStatus.DELIVERED, self.destination)
+
+    async def settled(
+        self, delivery: Delivery, settlement: Settlement, error: BaseException
+    ) -> None:
+        """Record a failed delivery as what the settle step did with it on the broker."""
+        try:
+            env = raw_envelope(delivery)
+        except ParseError:
+            return  # parked unread: there is no envelope to record it under
+        reason = f"{type(error).__name__}: {error}"
+        if settlement is Settlement.RETRIED:
+            await self._record(delivery, env, DeliveryStatus.RETRYING, reason)
+        elif settlement is Settlement.PARKED:
+            text = (
+                str(error) if isinstance(error, PermanentError) else f"retries exhausted: {reason}"
+            )
+            await self._record(delivery, env, DeliveryStatus.PARKED, text)
+            outcome = "rejected" if isinstance(error, PermanentError) else "retries exhausted"
+            await _audit(self.store, "parked", env.id, outcome, self.destination)
+
+    async def _record(
+        self,
+        delivery: Delivery,
+        env: RawEnvelope,
+        status: DeliveryStatus,
+        detail: str | None,
+        outbound_id: str | None = None,
+        unit: Unit | None = None,
+    ) -> None:
+        await (unit or self.store).record_delivery(
+            envelope_id=env.id,
+            destination=self.destination,
+            status=status,
+            attempts=delivery.attempt + 1,
+            event_kind=env.routing_key,
+            message_id=env.raw_ref,
+            outbound_message_id=outbound_id,
+            detail=detail,
+        )
+
+
+async def _audit(
+    target: Store | Unit, action: str, envelope_id: str, outcome: str, destination: str
+) -> None:
+    await target.audit(
+        actor="carehub",
+        action=action,
+        outcome=outcome,
+        subject=f"envelope:{envelope_id}",
+        peer=destination,
+    )

@@ -7,6 +7,12 @@ is another message under a reused control id — never answered with the earlier
 answer: it is processed as new with a warning (ERR-3 205, severity W), or, on a port set
 to ``reused_control_id: reject``, refused (AR 205).
 
+Pass-through (``hub.passthru``): a message whose format names a raw routing key
+(``RoutesRaw``: HL7 v2's ``hl7v2.ORU.R01``) and that another system subscribes to raw is
+also published once, as it came, as a ``RawEnvelope`` to the raw exchange, confirmed before
+the answer like its events. A message the canonical model does not map is then accepted
+for its raw subscribers alone, instead of being refused as unsupported.
+
 The acknowledgement rule lives here: nothing is acknowledged to a sender before the raw
 message is stored and its events are confirmed by the broker. Content errors are answered
 and kept, never lost. The pipeline knows no wire format: each format plugs in as an
@@ -32,10 +38,10 @@ from hub import ids
 from hub.canonical import EntityType, Event
 from hub.canonical.packed import PackedEvents
 from hub.context import MapContext, Vocabulary
-from hub.envelope import Envelope
+from hub.envelope import Envelope, RawEnvelope
 from hub.errors import CarehubError, StoreUnavailable, TransientError
 from hub.faults import fault_point
-from hub.findings import IssueType, Report, Severity
+from hub.findings import Finding, IssueType, Report, Severity
 from hub.judge import (
     InboundOutcome,
     Judged,
@@ -45,6 +51,7 @@ from hub.judge import (
     read,
     unsupported,
 )
+from hub.passthru import RawRoutes
 from hub.ports import Store, Transport, Unit
 from hub.records import MessageRecord, MessageStatus
 
@@ -56,6 +63,7 @@ __all__ = [
     "InboundResult",
     "Pipeline",
     "RefusalAnswer",
+    "RoutesRaw",
 ]
 
 log = logging.getLogger("carehub.pipeline")
@@ -116,6 +124,20 @@ class FollowsUp(Protocol[N_contra]):
     ) -> list[bytes]: ...
 
 
+@runtime_checkable
+class RoutesRaw(Protocol[N_contra]):
+    """An ``InboundFormat`` whose messages can be passed through raw (``hub.passthru``)."""
+
+    def raw_key(self, native: N_contra) -> str | None:
+        """The message's raw routing key (``hl7v2.ORU.R01``), or None."""
+        ...
+
+    def unmapped(self, finding: Finding) -> bool:
+        """Whether ``finding`` says no more than that the hub does not map this type of
+        message (HL7 v2: ERR-3 200/201), so raw subscribers may still take it."""
+        ...
+
+
 @dataclass(slots=True)
 class InboundResult:
     outcome: InboundOutcome
@@ -146,6 +168,9 @@ class _Stage:
     reused_control_id: ReusedControlId = ReusedControlId.PROCESS
     #: the message's patient (``Envelope.subject``), once worked out: (event index, facts)
     subject: tuple[int, dict[str, Any]] | None = None
+    #: its raw routing key, and the systems that take it raw (the sender left out)
+    raw_key: str | None = None
+    raw_targets: list[str] = field(default_factory=list)
 
 
 def _subject(events: Sequence[Event]) -> tuple[int, dict[str, Any]] | None:
@@ -177,6 +202,8 @@ class Pipeline:
         vocab: Vocabulary | None = None,
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
         offload_bytes: int = OFFLOAD_BYTES,
+        raw_exchange: str | None = None,
+        raw_routes: RawRoutes | None = None,
     ):
         self.store = store
         self.transport = transport
@@ -185,6 +212,9 @@ class Pipeline:
         self.vocab = vocab
         self.namespaces = namespaces or {}
         self.offload_bytes = offload_bytes
+        #: pass-through: where raw messages go, and who takes which (``hub.passthru``)
+        self.raw_exchange = raw_exchange
+        self.raw_routes = raw_routes or RawRoutes()
 
     async def receive(
         self,
@@ -314,9 +344,36 @@ class Pipeline:
         ctx = self._context(fmt, st)
         verdict = await self._cpu(st, judge_parsed, fmt, st.native, ctx, st.report)
         st.events = verdict.events
-        if verdict.outcome is not InboundOutcome.ACCEPTED:
+        self._raw_targets(fmt, st)
+        if verdict.outcome is InboundOutcome.REJECTED and self._raw_only(fmt, st):
+            st.events = []
+        elif verdict.outcome is not InboundOutcome.ACCEPTED:
             return verdict.outcome
         return await self._publish(fmt, st)
+
+    def _raw_targets(self, fmt: InboundFormat[Any], st: _Stage) -> None:
+        """The message's raw key and the systems that take it raw, if any."""
+        if not self.raw_routes or self.raw_exchange is None or not isinstance(fmt, RoutesRaw):
+            return
+        st.raw_key = fmt.raw_key(st.native)
+        if st.raw_key is not None:
+            st.raw_targets = self.raw_routes.subscribers(st.raw_key, st.system)
+
+    def _raw_only(self, fmt: InboundFormat[Any], st: _Stage) -> bool:
+        """A message refused only because the hub does not map its type is taken for its
+        raw subscribers: those findings become one note saying where it goes."""
+        if not st.raw_targets or not isinstance(fmt, RoutesRaw):
+            return False
+        errors = st.report.errors
+        if not errors or not all(fmt.unmapped(f) for f in errors):
+            return False
+        st.report.findings = [f for f in st.report.findings if f not in errors]
+        st.report.info(
+            IssueType.INFORMATIONAL,
+            f"not mapped to canonical events; passed through as {st.raw_key} to "
+            f"{len(st.raw_targets)} subscribing system(s)",
+        )
+        return True
 
     def _reused(self, st: _Stage) -> bool:
         """A reused key with other content: a warning, processed as new (``True``), or on a
@@ -367,6 +424,12 @@ class Pipeline:
                         for env in envelopes
                     )
                 )
+            if st.raw_targets:
+                raw = self._raw_envelope(fmt, st, basis)
+                assert self.raw_exchange is not None
+                await self.transport.publish(
+                    self.raw_exchange, raw.routing_key, raw, timeout=self.confirm_timeout
+                )
         except TransientError as exc:
             log.warning("broker did not confirm message %s: %s", st.message_id, type(exc).__name__)
             st.report.add(
@@ -412,6 +475,25 @@ class Pipeline:
             message_key=ident.message_key if ident else None,
             raw_ref=st.message_id,
             payload=event,
+        )
+
+    def _raw_envelope(self, fmt: InboundFormat[Any], st: _Stage, basis: str) -> RawEnvelope:
+        """The message as it came, for its raw subscribers; its id derived like its
+        events' (``hub.ids.raw_envelope_id``)."""
+        assert st.raw_key is not None
+        ident = st.identity
+        return RawEnvelope(
+            id=ids.raw_envelope_id(basis),
+            correlation_id=st.message_id,
+            source_system=st.system,
+            source_port=st.port,
+            format=fmt.format,
+            message_key=ident.message_key if ident else None,
+            control_id=ident.control_id if ident else None,
+            routing=st.raw_key,
+            raw_ref=st.message_id,
+            exclude_destinations=[st.system],
+            raw=st.raw,
         )
 
     def _context(self, fmt: InboundFormat[Any], st: _Stage) -> MapContext:

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
-from hub.envelope import Envelope
+from hub.envelope import Envelope, RawEnvelope
 from hub.records import (
     AuditRecord,
     DeliveryRecord,
@@ -38,6 +38,7 @@ __all__ = [
     "ExchangeSpec",
     "MessageLog",
     "OnSettled",
+    "PassesThrough",
     "QueueSpec",
     "Rendered",
     "Settlement",
@@ -202,7 +203,7 @@ class Transport(Protocol):
         self,
         exchange: str,
         routing_key: str,
-        envelope: Envelope,
+        envelope: Envelope | RawEnvelope,
         headers: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - a deadline for the confirm
@@ -279,6 +280,17 @@ class Deliverer(Protocol[R]):
     async def send(self, rendered: R) -> Delivered: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PassesThrough(Protocol):
+    """A deliverer that also sends raw messages as they came (``hub.passthru``): the HL7 v2
+    deliverer. ``render_raw`` is pure — the sender's bytes with the header rewritten for the
+    destination, and the control id a resend keeps — and ``send`` is the deliverer's own."""
+
+    def render_raw(self, envelope: RawEnvelope) -> Rendered: ...
+
+    async def send(self, rendered: Any) -> Delivered: ...
 
 
 # --------------------------------------------------------------------------- store

@@ -35,7 +35,7 @@ from queues.delivery import (
     park_reason,
 )
 from queues.memory import MemoryDelivery, MemorySubscription, MemoryTransport
-from queues.settle import SettleResult, error_detail, settle, settling
+from queues.settle import SettleResult, error_detail, settle, settling, settling_as
 from queues.topology import (
     DEFAULT_EXCHANGE,
     build_topology,
@@ -44,6 +44,8 @@ from queues.topology import (
     ingress_exchange,
     parking_queue,
     queue_arguments,
+    raw_exchange,
+    raw_queue,
     retry_queue,
     route,
     sync_queue,
@@ -82,10 +84,13 @@ __all__ = [
     "park_reason",
     "parking_queue",
     "queue_arguments",
+    "raw_exchange",
+    "raw_queue",
     "retry_queue",
     "route",
     "settle",
     "settling",
+    "settling_as",
     "sync_queue",
     "topic_matches",
     "work_queue",

@@ -39,7 +39,7 @@ import pika
 import pika.exceptions as px
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential_jitter
 
-from hub.envelope import Envelope
+from hub.envelope import Envelope, RawEnvelope
 from hub.errors import (
     BrokerUnavailable,
     CarehubError,
@@ -302,7 +302,7 @@ class AmqpTransport:
         self,
         exchange: str,
         routing_key: str,
-        envelope: Envelope,
+        envelope: Envelope | RawEnvelope,
         headers: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - the Transport contract's parameter

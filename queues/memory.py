@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.envelope import Envelope
+from hub.envelope import Envelope, RawEnvelope
 from hub.errors import BrokerUnavailable, ConfigError
 from hub.ports import QueueSpec, Topology
 from queues.delivery import BaseDelivery, ParkedMessage, original_routing_key, replay_headers
@@ -115,7 +115,7 @@ class MemoryTransport:
         self,
         exchange: str,
         routing_key: str,
-        envelope: Envelope,
+        envelope: Envelope | RawEnvelope,
         headers: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - the Transport contract's parameter

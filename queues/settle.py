@@ -31,15 +31,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from hub.envelope import Envelope
 from hub.errors import BrokerUnavailable, CarehubError, ParseError, PermanentError
 from hub.ports import Delivery, Settlement
 
-__all__ = ["SettleResult", "error_detail", "settle", "settling"]
+__all__ = ["SettleResult", "error_detail", "settle", "settling", "settling_as"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SettleResult:
@@ -85,20 +87,34 @@ async def settling(
     When the body is no envelope the block cannot run: the delivery is parked and the
     ``ParseError`` raised from ``async with`` (``settle()`` turns it into ``PARKED``).
     """
+    async with settling_as(delivery, _envelope_of, result) as env:
+        yield env
+
+
+@asynccontextmanager
+async def settling_as(
+    delivery: Delivery, read: Callable[[Delivery], T], result: SettleResult | None = None
+) -> AsyncIterator[T]:
+    """:func:`settling` for a body that ``read`` decodes (a raw pass-through envelope):
+    a ``ParseError`` from ``read`` parks the delivery and is raised, the block not run."""
     result = result if result is not None else SettleResult()
     try:
-        env = delivery.envelope
+        body = read(delivery)
     except ParseError as exc:
         result.error = exc
         result.outcome = await _settle_failure(delivery, exc)
         raise
     try:
-        yield env
+        yield body
     except Exception as exc:
         result.error = exc
         result.outcome = await _settle_failure(delivery, exc)
     else:
         result.outcome = await _settle_success(delivery)
+
+
+def _envelope_of(delivery: Delivery) -> Envelope:
+    return delivery.envelope
 
 
 async def _settle_success(delivery: Delivery) -> Settlement:

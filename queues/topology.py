@@ -7,6 +7,10 @@ Names, for a namespace ``ns`` (``carehub`` in production, a unique one per test)
     {ns}.sync           work queue of the sync engine, bound to ingress with ``#``
     {ns}.dest.D         work queue of destination system D, bound to events once per
                         subscription pattern (``patient.*``, ``claim.#``)
+    {ns}.raw            topic exchange: raw HL7 v2 messages passed through (routing key
+                        ``hl7v2.<MSH-9.1>.<MSH-9.2>``; ``hub.passthru``), declared when
+                        some system subscribes to raw messages
+    {ns}.dest.D.raw     work queue of D's raw messages, bound to raw once per raw pattern
     <work>.retry.N      retry tier N (1-based) of a work queue: holds a message for its delay
                         (``x-message-ttl``), then dead-letters it back to the work queue
                         through the default exchange
@@ -38,6 +42,8 @@ __all__ = [
     "events_exchange",
     "ingress_exchange",
     "parking_queue",
+    "raw_exchange",
+    "raw_queue",
     "queue_arguments",
     "retry_queue",
     "route",
@@ -61,6 +67,16 @@ def ingress_exchange(ns: str) -> str:
 def events_exchange(ns: str) -> str:
     """The exchange the sync engine publishes settled events to."""
     return f"{ns}.events"
+
+
+def raw_exchange(ns: str) -> str:
+    """The exchange the pipeline publishes raw (pass-through) messages to."""
+    return f"{ns}.raw"
+
+
+def raw_queue(ns: str, dest: str) -> str:
+    """Destination system ``dest``'s queue of raw (pass-through) messages."""
+    return f"{work_queue(ns, dest)}.raw"
 
 
 def sync_queue(ns: str) -> str:
@@ -90,6 +106,7 @@ def build_topology(
     retry_delays: Sequence[float] = (1, 5, 30, 120, 600),
     delivery_limit: int = 20,
     extra_work_queues: Mapping[str, tuple[str, Sequence[str]]] | None = None,
+    raw_destinations: Mapping[str, Sequence[str]] | None = None,
 ) -> Topology:
     """Exchanges, queues and bindings of a hub namespace.
 
@@ -97,6 +114,8 @@ def build_topology(
     ``extra_work_queues`` maps a queue's local name ``L`` (queue ``{ns}.L``) to
     ``(exchange, patterns)``, where ``exchange`` is ``"ingress"``, ``"events"`` or a full
     exchange name of this namespace; such queues get retry tiers and parking too.
+    ``raw_destinations`` maps a destination to its raw (``hl7v2.…``) patterns: the raw
+    exchange and a raw work queue each (``hub.passthru``).
     ``retry_delays`` are seconds, one tier each, in growing order. Raises ``ConfigError``.
     """
     _check_name(namespace, "namespace")
@@ -108,6 +127,10 @@ def build_topology(
     for dest, patterns in destinations.items():
         _check_name(dest, f"destinations[{dest!r}]")
         builder.add_work(work_queue(namespace, dest), events_exchange(namespace), patterns)
+    for dest, patterns in (raw_destinations or {}).items():
+        _check_name(dest, f"raw_destinations[{dest!r}]")
+        builder.raw = True
+        builder.add_work(raw_queue(namespace, dest), raw_exchange(namespace), patterns)
     for local, (exchange, patterns) in (extra_work_queues or {}).items():
         _check_name(local, f"extra_work_queues[{local!r}]")
         builder.add_work(f"{namespace}.{local}", _exchange_name(namespace, exchange), patterns)
@@ -172,6 +195,8 @@ class _Builder:
         self.bindings: list[Binding] = []
         self.tiers: dict[str, tuple[str, ...]] = {}
         self.parking: dict[str, str] = {}
+        #: whether the raw (pass-through) exchange is declared
+        self.raw = False
 
     def add_work(self, work: str, exchange: str, patterns: Sequence[str]) -> None:
         if work in self.tiers:
@@ -206,10 +231,10 @@ class _Builder:
         )
 
     def build(self) -> Topology:
-        exchanges = tuple(
-            ExchangeSpec(name=name)
-            for name in (ingress_exchange(self.ns), events_exchange(self.ns))
-        )
+        names = [ingress_exchange(self.ns), events_exchange(self.ns)]
+        if self.raw:
+            names.append(raw_exchange(self.ns))
+        exchanges = tuple(ExchangeSpec(name=name) for name in names)
         return Topology(
             exchanges=exchanges,
             queues=tuple(self.queues),

@@ -8,6 +8,7 @@ from .batch import Batch, parse_batch, split_messages
 from .client import MllpClient, MllpSender
 from .codec import Hl7v2Codec, parse, read_header, render
 from .encoding import DEFAULT_ENCODING, EncodingChars, escape, find_unknown_escapes, unescape
+from .header import rewrite_header
 from .limits import DEFAULT_LIMITS, Limits
 from .message import Message, Repetition, Segment, new_control_id, new_segment
 from .mllp import FrameDecoder, FrameTooLarge, FramingError, IncompleteFrame, frame
@@ -46,6 +47,7 @@ __all__ = [
     "parse_path",
     "read_header",
     "render",
+    "rewrite_header",
     "server_ssl_context",
     "split_messages",
     "unescape",

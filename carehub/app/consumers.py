@@ -14,11 +14,12 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from hub.envelope import Envelope
 from hub.errors import ParseError
 from hub.ports import Delivery, OnSettled, Transport
-from queues import SettleResult, settling
+from queues import SettleResult, settling_as
 
 __all__ = ["LaneConsumer", "business_key"]
 
@@ -51,11 +52,16 @@ class LaneConsumer:
         prefetch: int = 200,
         name: str | None = None,
         settled: OnSettled | None = None,
+        read: Callable[[Delivery], Any] | None = None,
     ):
         self.transport = transport
         self.queue = queue
         self.handler = handler
         self.settled = settled
+        #: decodes a delivery's body before the handler runs (an ``Envelope`` unless told
+        #: otherwise: a raw pass-through queue reads ``hub.outbound.raw_envelope``); a body
+        #: it cannot decode is parked unhandled
+        self.read: Callable[[Delivery], Any] = read or _envelope_of
         self.lanes = [asyncio.Queue[Delivery](maxsize=prefetch) for _ in range(lanes)]
         self.prefetch = prefetch
         self.name = name or queue
@@ -99,7 +105,7 @@ class LaneConsumer:
             try:
                 with contextlib.suppress(ParseError):  # not an envelope: settling() parked it
                     result = SettleResult()
-                    async with settling(delivery, result):
+                    async with settling_as(delivery, self.read, result):
                         await self.handler(delivery)
                     await self._tell(delivery, result)
             finally:
@@ -117,3 +123,7 @@ class LaneConsumer:
             log.warning(
                 "%s: recording a settled delivery failed: %s", self.name, type(exc).__name__
             )
+
+
+def _envelope_of(delivery: Delivery) -> Envelope:
+    return delivery.envelope

@@ -17,6 +17,7 @@ from typing import Any
 from adapters.fhir.client import FhirClient
 from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
+from adapters.hl7v2.header import rewrite_header
 from adapters.x12.inbox import Outbox
 from conformance.fhir import validate_fhir
 from hub.canonical import REMOVALS, Event, EventKind
@@ -30,7 +31,7 @@ from hub.config import (
     secret,
 )
 from hub.context import Vocabulary
-from hub.envelope import Envelope
+from hub.envelope import Envelope, RawEnvelope
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from hub.ids import delivery_key, mllp_control_id, outbox_file_name
 from hub.ports import Delivered, Deliverer, Rendered, Store
@@ -240,6 +241,7 @@ class MllpDeliverer:
 
     def __init__(self, name: str, system: SystemConfig, outbound: MllpOutbound, vocab: Vocabulary):
         self.name = name
+        self.outbound = outbound
         self.options = Hl7v2OutboundOptions(
             version=outbound.version,
             sending_application="CAREHUB",
@@ -267,6 +269,26 @@ class MllpDeliverer:
         control = mllp_control_id(envelope.id, self.name)
         data = render_hl7v2_event(event, self.options.with_control_id(control))
         return Rendered(format="hl7v2", message_key=_msh9(data), body=data, idempotency_key=control)
+
+    def render_raw(self, envelope: RawEnvelope) -> Rendered:
+        """A raw message passed through (``hub.passthru``): the sender's bytes with MSH-5/6
+        set to this destination's receiving application and facility, MSH-3/4 the sender's
+        or the hub's (``passthrough_sender``), and MSH-10 derived from the envelope id and
+        destination — the same on every retry, so the partner can tell a resend. Nothing
+        else changes; the content is the sender's, so it is not validated beyond MSH being
+        readable (the result is parsed again)."""
+        control = mllp_control_id(envelope.id, self.name)
+        values = {
+            5: self.options.receiving_application,
+            6: self.options.receiving_facility,
+            10: control,
+        }
+        if self.outbound.passthrough_sender == "hub":
+            values |= {3: self.options.sending_application, 4: self.options.sending_facility}
+        data = rewrite_header(envelope.raw, values)
+        return Rendered(
+            format="hl7v2", message_key=envelope.message_key, body=data, idempotency_key=control
+        )
 
     async def send(self, rendered: Rendered) -> Delivered:
         """Send and wait for the ACK that answers this MSH-10."""

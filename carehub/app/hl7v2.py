@@ -20,8 +20,9 @@ from hub import ids
 from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError
-from hub.findings import Report
+from hub.findings import Finding, IssueType, Report
 from hub.judge import InboundOutcome, MessageIdentity, ReusedControlId
+from hub.passthru import raw_routing_key
 from hub.pipeline import InboundResult, Pipeline
 from mappings.hl7v2 import INBOUND, map_message
 
@@ -74,6 +75,17 @@ class Hl7v2Inbound:
     def map(self, native: Message, ctx: MapContext) -> list[Event]:
         return map_message(native, ctx)
 
+    def raw_key(self, native: Message) -> str | None:
+        """``hl7v2.<MSH-9.1>.<MSH-9.2>``: the key raw subscribers take it by
+        (``hub.passthru``)."""
+        return raw_routing_key(native.message_code, native.trigger_event)
+
+    def unmapped(self, finding: Finding) -> bool:
+        """An unsupported message type or event (ERR-3 200/201): the hub has no mapping
+        for it, which raw subscribers do not need. An unsupported version or processing
+        id still refuses the message."""
+        return finding.code == IssueType.NOT_SUPPORTED and finding.format_code in _UNMAPPED
+
     def respond(
         self, native: Message | None, raw: bytes, outcome: InboundOutcome, report: Report
     ) -> bytes:
@@ -93,6 +105,10 @@ class Hl7v2Inbound:
 
     def _render(self, native: Message | None, raw: bytes, report: Report, mode: AckMode) -> bytes:
         return render_ack(native, raw, report, mode=mode, include_warnings=_warns(native))
+
+
+#: ERR-3 codes (HL7 table 0357) that only say the hub maps no such message type or event
+_UNMAPPED = frozenset({"200", "201"})
 
 
 def mllp_handler(

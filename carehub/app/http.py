@@ -31,7 +31,7 @@ from hub.pipeline import Pipeline
 from hub.ports import Store, Transport
 from hub.redaction import redact_loggers
 from hub.sync import IdentityService
-from queues import ParkedMessage, work_queue
+from queues import ParkedMessage, raw_queue, work_queue
 
 __all__ = ["HttpServer", "http_wanted", "is_loopback"]
 
@@ -272,9 +272,15 @@ class HttpServer:
         if isinstance(client, web.Response):
             return client
         dest = request.match_info["destination"]
-        if dest not in self.config.destinations():
+        canonical, raw = self.config.destinations(), self.config.raw_routes()
+        if dest not in canonical and dest not in raw:
             return _problem(404, f"no destination {dest}")
-        count = await self.transport.replay_parked(work_queue(self.config.hub.namespace, dest))
+        ns = self.config.hub.namespace
+        count = 0
+        if dest in canonical:
+            count += await self.transport.replay_parked(work_queue(ns, dest))
+        if dest in raw:  # its raw pass-through messages too (hub.passthru)
+            count += await self.transport.replay_parked(raw_queue(ns, dest))
         await self._audit(
             client.id, "replayed", f"destination:{dest}", request, detail=f"{count} messages"
         )

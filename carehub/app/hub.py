@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +20,11 @@ from carehub.app.http import HttpServer, http_wanted
 from carehub.app.inbound import InboundPorts
 from hub.config import HubConfig
 from hub.context import Vocabulary
-from hub.errors import CarehubError
-from hub.outbound import OutboundWorker
+from hub.errors import CarehubError, ConfigError
+from hub.outbound import OutboundWorker, PassthroughWorker, raw_envelope
+from hub.passthru import RawRoutes
 from hub.pipeline import Pipeline
-from hub.ports import Deliverer, OnSettled, Transport
+from hub.ports import Deliverer, Delivery, OnSettled, PassesThrough, Transport
 from hub.store import SqlStore
 from hub.sync import IdentityService, SyncEngine
 from mappings.vocab import load_vocabulary
@@ -31,6 +33,8 @@ from queues import (
     events_exchange,
     ingress_exchange,
     make_transport,
+    raw_exchange,
+    raw_queue,
     sync_queue,
     work_queue,
 )
@@ -87,11 +91,13 @@ class Hub:
                 else {}
             )
             self.transport = make_transport(cfg.hub.amqp_url, **options)
+        raw_routes = cfg.raw_routes()
         topology = build_topology(
             self.ns,
             cfg.destinations(),
             retry_delays=cfg.hub.retry_delays,
             delivery_limit=cfg.hub.delivery_limit,
+            raw_destinations=raw_routes,
         )
         await self.transport.start(topology)
         vocab = load_vocabulary(cfg.vocab)
@@ -102,6 +108,8 @@ class Hub:
             confirm_timeout=cfg.hub.confirm_timeout,
             vocab=vocab,
             namespaces={n: s.identifiers for n, s in cfg.systems.items()},
+            raw_exchange=raw_exchange(self.ns),
+            raw_routes=RawRoutes(raw_routes),
         )
         # one identity service: the sync engine and the FHIR API decide ids the same way
         identity = IdentityService(cfg.matching.patient, cfg.matching.identifying)
@@ -115,6 +123,8 @@ class Hub:
         self._consume(sync_queue(self.ns), self.sync.handle, "sync")
         for name in cfg.destinations():
             await self._start_destination(name, vocab)
+        for name in raw_routes:
+            self._start_passthrough(name, vocab)
         self.inbound = InboundPorts(cfg, self.pipeline)
         await self.inbound.start()
         if http_wanted(cfg):
@@ -132,19 +142,57 @@ class Hub:
     async def _start_destination(self, name: str, vocab: Vocabulary) -> None:
         system = self.config.systems[name]
         assert system.outbound is not None and self.store is not None
-        deliverer = make_deliverer(name, system, self.config, self.store, vocab)
-        self.deliverers[name] = deliverer
+        deliverer = self._deliverer(name, vocab)
         worker = OutboundWorker(self.store, name, deliverer, format=system.outbound.type)
         self._consume(
             work_queue(self.ns, name), worker.handle, f"dest:{name}", settled=worker.settled
         )
 
+    def _start_passthrough(self, name: str, vocab: Vocabulary) -> None:
+        """The raw messages ``name`` subscribes to (``hub.passthru``), through the same HL7 v2
+        deliverer (one MLLP connection) as its canonical events; one lane, so they go out
+        in the order they came, as an interface engine's channel does."""
+        assert self.store is not None
+        deliverer = self._deliverer(name, vocab)
+        if not isinstance(deliverer, PassesThrough):
+            raise ConfigError(f"systems.{name}.outbound: cannot pass raw HL7 v2 messages through")
+        worker = PassthroughWorker(self.store, name, deliverer)
+        self._consume(
+            raw_queue(self.ns, name),
+            worker.handle,
+            f"raw:{name}",
+            settled=worker.settled,
+            read=raw_envelope,
+            lanes=1,
+        )
+
+    def _deliverer(self, name: str, vocab: Vocabulary) -> Deliverer[Any]:
+        """The one deliverer of ``name``, made on first use."""
+        if name not in self.deliverers:
+            system = self.config.systems[name]
+            assert self.store is not None
+            self.deliverers[name] = make_deliverer(name, system, self.config, self.store, vocab)
+        return self.deliverers[name]
+
     def _consume(
-        self, queue: str, handler: Handler, name: str, *, settled: OnSettled | None = None
+        self,
+        queue: str,
+        handler: Handler,
+        name: str,
+        *,
+        settled: OnSettled | None = None,
+        read: Callable[[Delivery], Any] | None = None,
+        lanes: int | None = None,
     ) -> None:
         assert self.transport is not None
         consumer = LaneConsumer(
-            self.transport, queue, handler, lanes=self.lanes, name=name, settled=settled
+            self.transport,
+            queue,
+            handler,
+            lanes=lanes or self.lanes,
+            name=name,
+            settled=settled,
+            read=read,
         )
         consumer.start()
         self.consumers.append(consumer)
