@@ -7,6 +7,7 @@ stored message ids differ between runs, the event and envelope ids must not.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,14 @@ CONFLICT = "9fbb-5cac-9031-ec65ead6f08c"
 )  # fmt: skip
 def test_the_formulas_are_pinned(derived: Callable[[], str], pinned: str) -> None:
     assert derived() == pinned
+
+
+def test_the_raw_envelope_id_formula_is_fixed():
+    """A raw (pass-through) envelope's id, from the message's event basis: pinned, since
+    the MSH-10 of every pass-through delivery is derived from it."""
+    basis = "ehr|APP|FAC|MSG1#abc"
+    namespace = uuid.UUID("0b5e3c38-2f0e-4a59-8b8e-6f3f2d0c7a11")  # the event ids' namespace
+    assert ids.raw_envelope_id(basis) == str(uuid.uuid5(namespace, basis + ":raw"))
+    assert ids.raw_envelope_id(basis) == "66da12db-db15-5531-a556-719a5d97ca42"
+    # apart from every event id of the same message
+    assert ids.raw_envelope_id(basis) not in {ids.event_id(basis, i) for i in range(50)}
