@@ -295,3 +295,32 @@ async def test_a_retry_after_a_lost_ack_keeps_msh10(tmp_path: Path, corpus: Path
     assert lis.received[0] == lis.received[-1]  # the very same bytes
     assert control == mllp_control_id(row.envelope_id, "lis")
     assert row.attempts >= 1
+
+
+async def test_a_partners_ae_parks_the_raw_delivery_with_its_text(tmp_path: Path, corpus: Path):
+    """The ORM's PID-3.1 is refused by the lab's rules: parked at once (permanent), on the
+    raw queue's own parking queue, with the partner's text; the archive still gets it."""
+    async with (
+        MllpSink(reject_values={"PATID1234"}) as lis,
+        MllpSink() as archive,
+        MllpSink() as adtonly,
+    ):
+        ports = {"lis": lis.port, "archive": archive.port, "adtonly": adtonly.port}
+        cfg = parse_config(_config(ports, ns="ptpark")).with_overrides(
+            db_url=f"sqlite:///{tmp_path / 'h.db'}"
+        )
+        async with Hub(cfg) as hub:
+            assert await _send(hub, (corpus / ORM).read_bytes()) == "AA"
+            assert hub.store is not None
+
+            async def parked() -> list[Any]:
+                return await hub.store.list_deliveries(destination="lis", status="parked")  # type: ignore[union-attr]
+
+            await eventually(parked)
+            (row,) = await parked()
+            await eventually(lambda: len(archive.received) == 1)
+            assert hub.transport is not None
+            depths = await hub.transport.queue_depths()
+    assert "refused by the partner's rules" in (row.detail or "")
+    assert row.event_kind == "hl7v2.ORM.O01"
+    assert depths["ptpark.dest.lis.raw.parked"] == 1 and lis.applied == []

@@ -4,6 +4,7 @@ answer, never to the ingress (the sync engine) — on both stores."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from carehub.app.hl7v2 import Hl7v2Inbound
 from hub import ids
 from hub.config import parse_config
 from hub.envelope import RawEnvelope
-from hub.errors import BrokerUnavailable, ConfigError
+from hub.errors import BrokerUnavailable, ConfigError, ParseError
 from hub.judge import InboundOutcome
+from hub.outbound import PassthroughWorker, raw_envelope
 from hub.passthru import (
     RawRoutes,
     accepts_unmapped,
@@ -23,6 +25,7 @@ from hub.passthru import (
     split_subscriptions,
 )
 from hub.pipeline import Pipeline, RoutesRaw
+from hub.ports import Delivered, Rendered
 from hub.store import SqlStore
 from queues import (
     MemoryTransport,
@@ -273,3 +276,73 @@ async def test_no_answer_before_the_raw_message_is_confirmed(db_url: str, corpus
     assert result.outcome is InboundOutcome.UNAVAILABLE
     assert b"MSA|AR|" in result.response and b"207" in result.response
     assert message is not None and message.status == "unavailable"
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class _Deliverer:
+    """Counts what it sends; renders the raw bytes unchanged."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def render_raw(self, envelope: RawEnvelope) -> Rendered:
+        return Rendered(format="hl7v2", message_key=envelope.message_key, body=envelope.raw)
+
+    async def send(self, rendered: Rendered) -> Delivered:
+        assert rendered.body is not None
+        self.sent.append(rendered.body)
+        return Delivered(format="hl7v2", rendered=rendered.body, response="MSA-1 AA")
+
+
+@dataclass
+class _Delivery:
+    body: bytes
+    attempt: int = 0
+    redelivered: bool = False
+
+
+def _raw(source: str = "ehr") -> RawEnvelope:
+    return RawEnvelope(
+        id="raw-1",
+        source_system=source,
+        routing="hl7v2.ORM.O01",
+        message_key="ORM^O01",
+        exclude_destinations=[source],
+        raw=A04,
+    )
+
+
+async def test_a_delivered_raw_message_is_not_sent_again(db_url: str):
+    store = await SqlStore.open(db_url)
+    deliverer = _Deliverer()
+    worker = PassthroughWorker(store, "lis", deliverer)
+    try:
+        body = _raw().to_bytes()
+        await worker.handle(_Delivery(body))  # type: ignore[arg-type]
+        await worker.handle(_Delivery(body, redelivered=True))  # type: ignore[arg-type]
+        (row,) = await store.list_deliveries(destination="lis")
+        out = await store.get_message(row.outbound_message_id or "")
+    finally:
+        await store.close()
+    assert deliverer.sent == [A04]
+    assert row.status == "delivered" and row.event_kind == "hl7v2.ORM.O01"
+    assert out is not None and out.direction == "out" and out.raw == A04
+
+
+async def test_the_worker_never_sends_a_raw_message_back_to_its_sender(tmp_path: Path):
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'echo.db'}")
+    deliverer = _Deliverer()
+    worker = PassthroughWorker(store, "ehr", deliverer)
+    try:
+        await worker.handle(_Delivery(_raw("ehr").to_bytes()))  # type: ignore[arg-type]
+        (row,) = await store.list_deliveries(destination="ehr")
+    finally:
+        await store.close()
+    assert deliverer.sent == [] and row.status == "skipped"
+
+
+def test_a_body_that_is_no_raw_envelope_is_a_parse_error():
+    with pytest.raises(ParseError):
+        raw_envelope(_Delivery(b'{"id": "x"}'))  # type: ignore[arg-type]
