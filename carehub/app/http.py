@@ -25,6 +25,7 @@ from carehub.app.httpguard import ConnectionGuard, GuardedSite, GuardLimits
 from carehub.app.tls import client_certificate_check, server_context
 from carehub.app.x12 import X12Inbound
 from hub.config import HubConfig, X12HttpInbound
+from hub.envelope import Envelope, RawEnvelope
 from hub.errors import ConfigError, ParseError
 from hub.judge import InboundOutcome
 from hub.pipeline import Pipeline
@@ -254,10 +255,16 @@ class HttpServer:
         if isinstance(client, web.Response):
             return client
         dest = request.match_info["destination"]
-        if dest not in self.config.destinations():
+        canonical, raw = self.config.destinations(), self.config.raw_routes()
+        if dest not in canonical and dest not in raw:
             return _problem(404, f"no destination {dest}")
         peek = getattr(self.transport, "peek_parked", None)
-        items = await peek(work_queue(self.config.hub.namespace, dest)) if peek else []
+        ns = self.config.hub.namespace
+        items = []
+        if peek is not None and dest in canonical:
+            items += await peek(work_queue(ns, dest))
+        if peek is not None and dest in raw:  # its raw pass-through messages (hub.passthru)
+            items += await peek(raw_queue(ns, dest))
         try:
             await self._audit(
                 client.id, "read", f"parked:{dest}", request, detail=f"{len(items)} messages"
@@ -343,10 +350,13 @@ def _peer(request: web.Request, client: ApiClient) -> str:
 
 def _parked_view(item: ParkedMessage) -> dict[str, Any]:
     """What an operator needs to decide on a parked message — ids and reasons, no content."""
-    try:
-        envelope_id: str | None = item.envelope.id
-    except Exception:  # a body that is no envelope is parked too; say so, do not fail
-        envelope_id = None
+    envelope_id: str | None = None
+    for kind in (Envelope, RawEnvelope):  # a canonical event's, or a raw message's
+        try:
+            envelope_id = kind.from_bytes(item.body).id
+            break
+        except Exception:  # a body that is no envelope is parked too; say so, do not fail
+            continue
     return {
         "envelope_id": envelope_id,
         "event": item.routing_key,

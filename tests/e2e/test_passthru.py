@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from adapters.hl7v2 import MllpServer, parse
@@ -297,21 +298,25 @@ async def test_a_retry_after_a_lost_ack_keeps_msh10(tmp_path: Path, corpus: Path
     assert row.attempts >= 1
 
 
-async def test_a_partners_ae_parks_the_raw_delivery_with_its_text(tmp_path: Path, corpus: Path):
+async def test_a_partners_ae_parks_the_raw_delivery_with_its_text(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+):
     """The ORM's PID-3.1 is refused by the lab's rules: parked at once (permanent), on the
-    raw queue's own parking queue, with the partner's text; the archive still gets it."""
+    raw queue's own parking queue, with the partner's text; the archive still gets it; the
+    admin endpoints list and replay it."""
+    monkeypatch.setenv("T_PT_OPS", "pt-ops-token")
     async with (
         MllpSink(reject_values={"PATID1234"}) as lis,
         MllpSink() as archive,
         MllpSink() as adtonly,
     ):
         ports = {"lis": lis.port, "archive": archive.port, "adtonly": adtonly.port}
-        cfg = parse_config(_config(ports, ns="ptpark")).with_overrides(
-            db_url=f"sqlite:///{tmp_path / 'h.db'}"
-        )
+        text = _config(ports, ns="ptpark").replace("hub:\n", "hub:\n  http: {port: 0}\n", 1)
+        text += 'clients:\n  ops: {token_env: T_PT_OPS, scopes: ["carehub/admin"]}\n'
+        cfg = parse_config(text).with_overrides(db_url=f"sqlite:///{tmp_path / 'h.db'}")
         async with Hub(cfg) as hub:
             assert await _send(hub, (corpus / ORM).read_bytes()) == "AA"
-            assert hub.store is not None
+            assert hub.store is not None and hub.http is not None
 
             async def parked() -> list[Any]:
                 return await hub.store.list_deliveries(destination="lis", status="parked")  # type: ignore[union-attr]
@@ -321,6 +326,18 @@ async def test_a_partners_ae_parks_the_raw_delivery_with_its_text(tmp_path: Path
             await eventually(lambda: len(archive.received) == 1)
             assert hub.transport is not None
             depths = await hub.transport.queue_depths()
+            admin = f"http://127.0.0.1:{hub.http.port}/admin/parked/lis"
+            ops = {"Authorization": "Bearer pt-ops-token"}
+            async with aiohttp.ClientSession(headers=ops) as http:
+                async with http.get(admin) as resp:
+                    items = await resp.json()
+                async with http.post(f"{admin}/replay") as resp:
+                    replayed = await resp.json()
+            await eventually(lambda: len(lis.received) == 2)  # replayed, refused again
     assert "refused by the partner's rules" in (row.detail or "")
     assert row.event_kind == "hl7v2.ORM.O01"
     assert depths["ptpark.dest.lis.raw.parked"] == 1 and lis.applied == []
+    assert len(items) == 1 and items[0]["envelope_id"] == row.envelope_id
+    assert items[0]["event"] == "hl7v2.ORM.O01" and "refused" in items[0]["reason"]
+    assert replayed == {"replayed": 1}
+    assert _msh(lis.received[0])[9] == _msh(lis.received[1])[9]  # the same control id
