@@ -33,7 +33,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from hub.envelope import Envelope
+from pydantic import ValidationError
+
+from hub.envelope import Envelope, RawEnvelope
 from hub.errors import BrokerUnavailable, CarehubError, ParseError, PermanentError
 from hub.ports import Delivery, Settlement
 
@@ -164,6 +166,10 @@ def _envelope_id(delivery: Delivery) -> str:
     try:
         return delivery.envelope.id
     except PermanentError:
+        pass
+    try:  # a raw pass-through message (hub.passthru) has an envelope id of its own
+        return RawEnvelope.from_bytes(delivery.body).id
+    except ValidationError:
         return "-"
 
 
