@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from carehub.app.deliverers import MllpDeliverer, make_deliverer
 from carehub.app.hl7v2 import Hl7v2Inbound
 from hub import ids
 from hub.config import parse_config
 from hub.envelope import RawEnvelope
 from hub.errors import BrokerUnavailable, ConfigError, ParseError
+from hub.ids import mllp_control_id
 from hub.judge import InboundOutcome
 from hub.outbound import PassthroughWorker, raw_envelope
 from hub.passthru import (
@@ -27,6 +29,7 @@ from hub.passthru import (
 from hub.pipeline import Pipeline, RoutesRaw
 from hub.ports import Delivered, Rendered
 from hub.store import SqlStore
+from mappings.vocab import load_vocabulary
 from queues import (
     MemoryTransport,
     build_topology,
@@ -346,3 +349,37 @@ async def test_the_worker_never_sends_a_raw_message_back_to_its_sender(tmp_path:
 def test_a_body_that_is_no_raw_envelope_is_a_parse_error():
     with pytest.raises(ParseError):
         raw_envelope(_Delivery(b'{"id": "x"}'))
+
+
+# --------------------------------------------------------------------------- render_raw
+
+
+def _mllp(name: str, extra: str = "") -> MllpDeliverer:
+    cfg = parse_config(
+        f"systems:\n  {name}:\n    outbound: {{type: mllp, host: 127.0.0.1, port: 9,"
+        f" receiving_application: LIS, receiving_facility: LAB{extra}}}\n"
+        '    subscribes: ["hl7v2.#"]\n'
+    )
+    deliverer = make_deliverer(name, cfg.systems[name], cfg, None, load_vocabulary())  # type: ignore[arg-type]
+    assert isinstance(deliverer, MllpDeliverer)
+    return deliverer
+
+
+def test_render_raw_is_the_same_every_time_and_per_destination():
+    """A retry from a tier re-renders: the same bytes, the same MSH-10 (derived from the raw
+    envelope id and the destination), another MSH-10 for another destination."""
+    env = _raw()
+    first, again = _mllp("lis").render_raw(env), _mllp("lis").render_raw(env)
+    other = _mllp("lab2").render_raw(env)
+    assert first == again and first.body is not None and other.body is not None
+    control = mllp_control_id(env.id, "lis")
+    assert first.idempotency_key == control and first.body.startswith(
+        b"MSH|^~\\&|EPIC|GOODHEALTH|LIS|LAB|"
+    )
+    assert first.body.split(b"|")[9] == control.encode()
+    assert other.idempotency_key == mllp_control_id(env.id, "lab2") != control
+
+
+def test_render_raw_presents_the_hub_when_asked():
+    body = _mllp("lis", ", passthrough_sender: hub").render_raw(_raw()).body
+    assert body is not None and body.startswith(b"MSH|^~\\&|CAREHUB||LIS|LAB|")
