@@ -66,7 +66,9 @@ def _progress(total: int, enabled: bool) -> Any:
     from rich.console import Console  # start-up time: see the module docstring
     from rich.progress import Progress
 
-    return Progress(disable=not enabled or total < 20, transient=True, console=Console(stderr=True))
+    # only on a terminal: into a file or a pipe it would write its last state
+    shown = enabled and total >= 20 and sys.stderr.isatty()
+    return Progress(disable=not shown, transient=True, console=Console(stderr=True))
 
 
 def _summary(files: tuple[Path, ...], outcomes: list[Any]) -> str:
@@ -82,7 +84,7 @@ def _summary(files: tuple[Path, ...], outcomes: list[Any]) -> str:
 
 @click.command(
     epilog=EXIT_CODES_HELP,
-    short_help="Judge HL7 v2, X12 5010 and FHIR R4 JSON files as the hub's ports would.",
+    short_help="Judge HL7 v2, X12 5010 and FHIR R4 JSON files as the ports do.",
 )
 @files_argument
 @json_option
@@ -132,7 +134,7 @@ def _print_outcome(o: Any, err: bool = False) -> None:
 
 @click.command(
     epilog=EXIT_CODES_HELP,
-    short_help="Convert HL7 v2, X12 5010 and FHIR R4 JSON files to FHIR, HL7 v2, X12, canonical.",
+    short_help="Convert HL7 v2, X12 5010 and FHIR R4 JSON files in bulk.",
 )
 @files_argument
 @click.option(
@@ -187,7 +189,7 @@ def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json:
 
 @click.command(
     epilog=EXIT_CODES_HELP,
-    short_help="Send HL7 v2 files to an MLLP port and print each ACK (not X12 or FHIR).",
+    short_help="Send HL7 v2 files (not X12, FHIR) to an MLLP port; print ACKs.",
 )
 @click.argument("target")
 @files_argument

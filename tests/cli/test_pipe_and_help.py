@@ -1,0 +1,89 @@
+"""``carehub … | head -1`` ends quietly (no "internal error", no traceback, nothing on
+stderr) with 141, what a shell reports for a Unix tool whose reader went away; and the help
+texts name every format the commands read (X12 among them) and say what the exit codes mean.
+
+The pipe tests run the real command into a real ``head -1`` (or a reader that is gone before
+the first byte), with more output than a pipe holds, so the command must write into the
+closed pipe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from carehub.cli import cli
+from carehub.cli.common import EXIT_PIPE
+
+ROOT = Path(__file__).resolve().parents[2]
+ADT = b"MSH|^~\\&|A|B|C|D|20260101||ADT^A04|M%d|P|2.5.1\rPID|1||%d^^^H^MR||Doe^Jane||19800101|F\r"
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """600 messages in a file with a long name: each validate line is ~300 bytes, ~180 KB
+    in all, far more than a pipe (64 KiB) and what head reads at once."""
+    folder = tmp_path_factory.mktemp("pipe") / ("long-folder-name-" * 10)
+    folder.mkdir()
+    path = folder / "many.hl7"
+    path.write_bytes(b"".join(ADT % (n, n) for n in range(1, 601)))
+    return path
+
+
+def piped(args: list[str], reader: list[str]) -> tuple[int, str, str]:
+    """``carehub ARGS | READER``: the command's exit code and stderr, the reader's output."""
+    command = subprocess.Popen(
+        [sys.executable, "-m", "carehub.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert command.stdout is not None and command.stderr is not None
+    head = subprocess.Popen(reader, stdin=command.stdout, stdout=subprocess.PIPE)
+    command.stdout.close()  # only the reader holds the pipe's read end
+    seen, _ = head.communicate(timeout=120)
+    err = command.stderr.read()
+    command.stderr.close()
+    return command.wait(timeout=120), seen.decode(), err.decode()
+
+
+def test_validate_into_head_ends_quietly(many: Path):
+    code, seen, err = piped(["validate", str(many)], ["head", "-1"])
+    assert seen == f"{many}:1: ADT^A04 M1: ok (AA) → patient.registered\n"
+    assert err == "" and code == EXIT_PIPE == 141
+
+
+def test_convert_into_head_ends_quietly(many: Path):
+    code, seen, err = piped(["convert", "--to", "canonical", str(many)], ["head", "-1"])
+    assert seen == "{\n" and err == "" and code == EXIT_PIPE
+
+
+def test_json_into_a_reader_already_gone_ends_quietly(many: Path):
+    """The whole --json document is written at once, after the reader has gone: the
+    write fails at once, and nothing is left for the interpreter's last flush."""
+    code, seen, err = piped(["validate", "--json", str(many)], ["true"])
+    assert seen == "" and err == "" and code == EXIT_PIPE
+
+
+FORMATS = ("HL7 v2", "X12 5010", "FHIR R4")
+
+
+@pytest.mark.parametrize("command", [[], ["validate"], ["convert"], ["send"]])
+def test_help_names_every_format_and_the_exit_codes(command: list[str]):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())  # click wraps lines
+    for name in FORMATS:
+        assert name in text, (command, name)
+    assert "Exit codes: 0 all is well; 1 the input had content errors" in text
+    assert "2 usage, configuration or I/O errors" in text
+
+
+def test_the_command_list_says_which_formats_each_file_command_takes():
+    text = CliRunner().invoke(cli, ["--help"]).output
+    lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ")}
+    assert "X12 5010" in lines["validate"] and "X12 5010" in lines["convert"]
+    assert "(not X12, FHIR)" in lines["send"]
