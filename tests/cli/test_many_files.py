@@ -41,7 +41,9 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     out["odd.txt"] = tmp_path / "odd.txt"
     out["odd.txt"].write_bytes(b"\n\nhello, not a message\n")
     out["latin1.json"] = tmp_path / "latin1.json"
-    out["latin1.json"].write_bytes(b'{"resourceType": "Patient", "name": [{"family": "M\xfcller"}]}')
+    out["latin1.json"].write_bytes(
+        b'{"resourceType": "Patient", "name": [{"family": "M\xfcller"}]}'
+    )
     # root reads any file whatever its mode: the refusal is the operating system's answer
     out["secret.hl7"] = tmp_path / "secret.hl7"
     out["secret.hl7"].write_bytes(ADT % (3, 3))
@@ -76,9 +78,7 @@ def test_every_file_is_reported_and_a_bad_one_hides_none_of_the_others(files: di
     assert f"{good}:1: ADT^A04 M1: ok (AA)" in out and f"{good}:3: ADT^A04 M2: ok (AA)" in out
     # invalid UTF-8 where it matters (FHIR JSON is UTF-8): an error naming file and line
     assert f"{files['latin1.json']}:1: fhir: ERROR" in out and "not valid JSON" in out
-    assert out.rstrip().endswith(
-        "9 files (7 unreadable), 3 messages, 2 valid, 1 with errors"
-    )
+    assert out.rstrip().endswith("9 files (7 unreadable), 3 messages, 2 valid, 1 with errors")
 
 
 def test_json_has_an_entry_for_each_file_that_could_not_be_read(files: dict[str, Path]):
@@ -123,7 +123,9 @@ def test_convert_converts_the_good_files_and_names_the_bad_ones(
 
 
 def test_convert_to_stdout_keeps_errors_on_stderr(files: dict[str, Path]):
-    code, out, err = run("convert", "--to", "canonical", str(files["good.hl7"]), str(files["empty.hl7"]))
+    code, out, err = run(
+        "convert", "--to", "canonical", str(files["good.hl7"]), str(files["empty.hl7"])
+    )
     assert code == 1
     assert out.count('"kind": "patient.registered"') == 2 and "ERROR" not in out
     assert f"{files['empty.hl7']}:1: ERROR: empty file" in err
