@@ -8,6 +8,7 @@ closed pipe."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,10 +34,16 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def piped(args: list[str], reader: list[str]) -> tuple[int, str, str]:
-    """``carehub ARGS | READER``: the command's exit code and stderr, the reader's output."""
+def piped(
+    args: list[str], reader: list[str], module: bool = True, buffered: bool = False
+) -> tuple[int, str, str]:
+    """``carehub ARGS | READER`` (``python ARGS | READER`` when not ``module``): the
+    command's exit code and stderr, the reader's output. ``buffered``: stdout block-buffered
+    as Python makes it for a pipe, whatever PYTHONUNBUFFERED says here."""
+    env = {k: v for k, v in os.environ.items() if not (buffered and k == "PYTHONUNBUFFERED")}
     command = subprocess.Popen(
-        [sys.executable, "-m", "carehub.cli", *args],
+        [sys.executable, *(["-m", "carehub.cli"] if module else []), *args],
+        env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -50,8 +57,9 @@ def piped(args: list[str], reader: list[str]) -> tuple[int, str, str]:
     return command.wait(timeout=120), seen.decode(), err.decode()
 
 
-def test_validate_into_head_ends_quietly(many: Path):
-    code, seen, err = piped(["validate", str(many)], ["head", "-1"])
+@pytest.mark.parametrize("buffered", [False, True], ids=["unbuffered", "buffered"])
+def test_validate_into_head_ends_quietly(many: Path, buffered: bool):
+    code, seen, err = piped(["validate", str(many)], ["head", "-1"], buffered=buffered)
     assert seen == f"{many}:1: ADT^A04 M1: ok (AA) → patient.registered\n"
     assert err == "" and code == EXIT_PIPE == 141
 
@@ -87,3 +95,41 @@ def test_the_command_list_says_which_formats_each_file_command_takes():
     lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ")}
     assert "X12 5010" in lines["validate"] and "X12 5010" in lines["convert"]
     assert "(not X12, FHIR)" in lines["send"]
+
+
+# What is still in stdout's buffer when the command ends is written by the last flush: by
+# ``main`` while a closed pipe can still be handled, and after ``closed_pipe`` into
+# /dev/null — never by the interpreter at shutdown, which would print "Exception ignored …
+# BrokenPipeError" and exit 120. The commands write through click.echo, which flushes each
+# line; these scripts leave output in the buffer on purpose, for a reader already gone.
+UNFLUSHED_THEN_MAIN = """
+import sys
+from carehub.cli import cli, main
+
+@cli.command("buffered")
+def buffered():
+    sys.stdout.write("a line\\n")  # in the buffer, not flushed
+
+main()
+"""
+
+CLOSED_PIPE_WITH_OUTPUT_LEFT = """
+import sys
+from carehub.cli.common import closed_pipe
+
+sys.stdout.write("a line\\n")
+try:
+    sys.stdout.flush()
+except BrokenPipeError:  # the line is still in the buffer
+    closed_pipe()
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [(UNFLUSHED_THEN_MAIN, ["buffered"]), (CLOSED_PIPE_WITH_OUTPUT_LEFT, [])],
+    ids=["main-flushes-what-is-left", "closed-pipe-silences-the-last-flush"],
+)
+def test_output_left_in_the_buffer_ends_quietly_too(script: str, args: list[str]):
+    code, seen, err = piped(["-c", script, *args], ["true"], module=False, buffered=True)
+    assert seen == "" and err == "" and code == EXIT_PIPE
