@@ -79,7 +79,8 @@ def _summary(files: tuple[Path, ...], outcomes: list[Any]) -> str:
     head = f"{len(files)} file{'s' if len(files) != 1 else ''}"
     if unreadable:
         head += f" ({unreadable} unreadable)"
-    return f"{head}, {len(messages)} messages, {len(messages) - bad} valid, {bad} with errors"
+    n = len(messages)
+    return f"{head}, {n} message{'s' if n != 1 else ''}, {n - bad} valid, {bad} with errors"
 
 
 @click.command(
