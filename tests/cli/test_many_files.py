@@ -161,3 +161,28 @@ async def test_send_sends_the_good_files_and_reports_the_others(
     assert missing["code"] is None and "no such file" in missing["text"]
     assert x12["code"] is None and "x12 is not HL7 v2" in x12["text"]
     assert sent["code"] == "AA" and sent["control_id"] == "M7" and sent["accepted"]
+
+
+def test_a_codec_bug_on_one_message_is_reported_for_it_and_the_rest_still_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from carehub.app.hl7v2 import Hl7v2Inbound
+
+    real = Hl7v2Inbound.parse
+
+    def parse(self: Hl7v2Inbound, raw: bytes) -> Any:
+        if b"|M2|" in raw:
+            raise RuntimeError("a bug")
+        return real(self, raw)
+
+    monkeypatch.setattr(Hl7v2Inbound, "parse", parse)
+    good = tmp_path / "good.hl7"
+    good.write_bytes(ADT % (1, 1) + ADT % (2, 2) + ADT % (3, 3))
+    code, out, err = run("validate", str(good))
+    assert code == 1 and err == "" and "Traceback" not in out
+    assert f"{good}:1: ADT^A04 M1: ok (AA)" in out and f"{good}:5: ADT^A04 M3: ok (AA)" in out
+    assert f"{good}:3: hl7v2: ERROR" in out
+    assert "internal error judging this message (RuntimeError)" in out
+    monkeypatch.setenv("CAREHUB_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="a bug"):
+        CliRunner().invoke(cli, ["validate", str(good)], catch_exceptions=False)
