@@ -16,12 +16,16 @@ from carehub.cli.common import EXIT_CODES_HELP, emit, fail, friendly, json_optio
 __all__ = ["mappings"]
 
 
-@click.group()
+@click.group(epilog=EXIT_CODES_HELP)
 def mappings() -> None:
-    """What the mappings carry between the formats and the canonical model."""
+    """What the mappings carry between HL7 v2, X12 5010, FHIR R4 and the canonical model."""
 
 
-@mappings.command("coverage", epilog=EXIT_CODES_HELP)
+@mappings.command(
+    "coverage",
+    epilog=EXIT_CODES_HELP,
+    short_help="FHIR elements carried and dropped; --hl7v2: HL7 v2 types/triggers mapped.",
+)
 @click.argument("types", nargs=-1)
 @click.option(
     "--dropped", "show_dropped", is_flag=True, help="List every dropped element path (long)."

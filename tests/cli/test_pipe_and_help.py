@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -133,3 +134,19 @@ except BrokenPipeError:  # the line is still in the buffer
 def test_output_left_in_the_buffer_ends_quietly_too(script: str, args: list[str]):
     code, seen, err = piped(["-c", script, *args], ["true"], module=False, buffered=True)
     assert seen == "" and err == "" and code == EXIT_PIPE
+
+
+def _commands(group: click.Group, prefix: list[str]) -> list[list[str]]:
+    found = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += _commands(command, [*prefix, name])
+        else:
+            found.append([*prefix, name])
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(cli, []), ids=lambda c: " ".join(c) or "carehub")
+def test_every_command_says_what_its_exit_codes_mean(command: list[str]):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0 and "Exit codes: 0 all is well" in result.output
