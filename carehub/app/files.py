@@ -4,10 +4,13 @@ holds, the messages in it (with the line each starts on), their findings and con
 Each message is judged by the inbound format the hub runs on its ports (``Hl7v2Inbound``,
 ``X12Reader`` — the store-free part of ``X12Inbound`` — and, for FHIR files, which reach
 the hub only over REST, ``FhirFileFormat``) through the pipeline's stages
-(``hub.judge``), so a file validates as the hub would judge it. One difference, on
-purpose: a message the hub does not map (an HL7 type or trigger it does not take, an
-``UnsupportedMessage`` from a mapping) is valid here, with a "no mapping" note — the hub
-refuses it, but nothing in it is wrong.
+(``hub.judge``), so a file validates as the hub would judge it on a port configured with
+the defaults: the same findings and the same verdict. A message the default port refuses
+(an HL7 type or trigger the hub does not map: AR with ERR-3 200/201) is an error here too.
+
+Each file is read on its own: a file that cannot be read (missing, a directory, no
+permission, empty, no known format) is an item of its own (``FileItem.problem``) whose
+verdict is an error naming the file, so the other files are still judged and reported.
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ from carehub.app.fhirfile import FhirFileFormat
 from carehub.app.hl7v2 import Hl7v2Inbound
 from carehub.app.x12 import X12Reader
 from conformance.fhir import validate_fhir
-from conformance.hl7v2 import ErrorCode, check_batch
+from conformance.hl7v2 import ack_code, check_batch, outcome_of
 from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
-from hub.findings import Finding, IssueType, Report
-from hub.judge import Judged, Judgement, judge
+from hub.findings import IssueType, Report, Severity
+from hub.judge import InboundOutcome, Judged, judge
 from mappings.fhir import FhirMapContext, to_fhir
 from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
 from mappings.vocab import load_vocabulary
@@ -56,6 +59,8 @@ class FileItem:
     line: int
     format: str
     raw: bytes
+    #: why the file could not be read (then ``format`` is ``"file"`` and ``raw`` empty)
+    problem: str | None = None
 
 
 @dataclass
@@ -68,6 +73,10 @@ class FileVerdict:
     report: Report = field(default_factory=Report)
     events: list[Event] = field(default_factory=list)
     outputs: list[tuple[str, bytes]] = field(default_factory=list)
+    #: how a port configured with the defaults would answer it (``None``: not judged)
+    outcome: InboundOutcome | None = None
+    #: for HL7 v2: the MSA-1 of the port's (original mode) acknowledgement
+    answer: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -85,6 +94,8 @@ class FileVerdict:
             "findings": self.report.as_list(),
             "events": [e.kind.value for e in self.events],
             "outputs": [name for name, _ in self.outputs],
+            "outcome": self.outcome.value if self.outcome is not None else None,
+            "answer": self.answer,
         }
 
 
@@ -101,11 +112,14 @@ def detect_format(data: bytes) -> str | None:
 
 
 def read_items(path: Path) -> Iterator[FileItem]:
-    """The messages in ``path``. Raises ``CarehubError`` for an unreadable file."""
+    """The messages in ``path``. A file that cannot be read or holds no known format is one
+    item with a ``problem`` (its verdict is an error naming the file): never an exception,
+    so that one bad file among several does not hide the others' results."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise MappingError(f"{path}: cannot read: {exc.strerror}") from exc
+        yield _problem(path, f"cannot read: {_os_reason(path, exc)}")
+        return
     fmt = detect_format(data)
     if fmt == "hl7v2":
         yield from _hl7_items(path, data)
@@ -113,8 +127,26 @@ def read_items(path: Path) -> Iterator[FileItem]:
         yield FileItem(path, 1, 1, "fhir", data)
     elif fmt == "x12":
         yield from _x12_items(path, data)
+    elif not data.strip():
+        yield _problem(path, "empty file: no message in it" if not data else "blank file")
     else:
-        raise UnsupportedMessage(f"{path}:1: not HL7 v2 (MSH), X12 (ISA) or FHIR JSON")
+        line = _line_of(data, len(data) - len(data.lstrip()))
+        yield _problem(
+            path, "not HL7 v2 (MSH, FHS or BHS), X12 (ISA) or FHIR JSON (an object)", line
+        )
+
+
+def _problem(path: Path, text: str, line: int = 1) -> FileItem:
+    return FileItem(path, 0, line, "file", b"", problem=text)
+
+
+def _os_reason(path: Path, exc: OSError) -> str:
+    """Why ``path`` cannot be read, in words (a broken symlink says so)."""
+    if path.is_symlink() and not path.exists():
+        return "a broken symbolic link"
+    if path.is_dir():
+        return "a directory, not a file"
+    return (exc.strerror or str(exc)).lower()
 
 
 def _hl7_items(path: Path, data: bytes) -> Iterator[FileItem]:
@@ -153,66 +185,46 @@ def _line_of(data: bytes, offset: int) -> int:
 # --------------------------------------------------------------------------- validate
 
 
-@dataclass(frozen=True)
-class _Kind:
-    """How one format's items are judged: the format, and which of its findings say only
-    that the hub does not map the message."""
-
-    format: Callable[[str], Judged[Any]]
-    unmapped: Callable[[Finding], bool] = lambda _finding: False
-
-
-def _hl7_unmapped(finding: Finding) -> bool:
-    """MSH-9 names a type or trigger the hub does not take (table 0357: 200, 201)."""
-    return finding.code == IssueType.NOT_SUPPORTED and finding.format_code in (
-        ErrorCode.UNSUPPORTED_MESSAGE_TYPE,
-        ErrorCode.UNSUPPORTED_EVENT_CODE,
-    )
-
-
-_KINDS: dict[str, _Kind] = {
-    "hl7v2": _Kind(lambda _system: Hl7v2Inbound(), _hl7_unmapped),
-    "x12": _Kind(lambda _system: X12Reader()),
-    "fhir": _Kind(lambda system: FhirFileFormat(system=system)),
+_FORMATS: dict[str, Callable[[str], Judged[Any]]] = {
+    "hl7v2": lambda _system: Hl7v2Inbound(),
+    "x12": lambda _system: X12Reader(),
+    "fhir": lambda system: FhirFileFormat(system=system),
 }
 
 
 def validate_item(item: FileItem, *, system: str = "cli") -> FileVerdict:
-    """Judge one item as the hub would; every problem becomes a finding, never an exception."""
+    """Judge one item as a port with the defaults would; every problem becomes a finding,
+    never an exception. The verdict's ``outcome`` is the port's; ``ok`` is true exactly when
+    the port would accept the message (warnings and notes do not count)."""
+    if item.problem is not None:
+        out = FileVerdict(item, outcome=InboundOutcome.REJECTED)
+        out.report.add(Severity.ERROR, IssueType.STRUCTURE, item.problem)
+        return out
     if item.format == "hl7v2-batch":
         return _validate_batch(item)
-    kind = _KINDS.get(item.format)
+    make = _FORMATS.get(item.format)
     out = FileVerdict(item)
-    if kind is None:
+    if make is None:
         out.report.error("not-supported", f"{item.format} files are not read yet")
         return out
-    fmt = kind.format(system)
+    fmt = make(system)
     ctx = MapContext(source_system=system, format=fmt.format, vocab=load_vocabulary())
     verdict = judge(fmt, item.raw, ctx)
     if verdict.identity is not None:
         out.key, out.control_id = verdict.identity.message_key, verdict.identity.control_id
-    out.report = _with_notes(verdict, kind.unmapped, out.key)
+    out.report = verdict.report
+    out.outcome = verdict.outcome
+    if item.format == "hl7v2":
+        out.answer = ack_code(outcome_of(verdict.report)).value
     out.events = list(verdict.events)
     return out
 
 
-def _with_notes(verdict: Judgement, unmapped: Callable[[Finding], bool], key: str | None) -> Report:
-    """The hub's findings, with those that say only "not mapped" turned into notes."""
-    report = Report()
-    for f in verdict.report.findings:
-        if f is verdict.unmapped:
-            report.info(f.code, f"no mapping: {f.text}", f.location, f.format_code)
-        elif unmapped(f):
-            text = f"no mapping for {key}: well-formed, but the hub does not map it"
-            report.info(f.code, text, f.location, f.format_code)
-        else:
-            report.findings.append(f)
-    return report
-
-
 def _validate_batch(item: FileItem) -> FileVerdict:
     """The file's FHS/BHS/BTS/FTS envelope, as one item of its own."""
-    return FileVerdict(item, key="batch", report=check_batch(item.raw))
+    report = check_batch(item.raw)
+    outcome = InboundOutcome.ACCEPTED if report.ok else InboundOutcome.REJECTED
+    return FileVerdict(item, key="batch", report=report, outcome=outcome)
 
 
 # --------------------------------------------------------------------------- convert

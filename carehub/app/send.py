@@ -45,8 +45,13 @@ async def send_files(url: str, files: tuple[Path, ...], *, ack_wait: float) -> l
     try:
         for path in files:
             for item in read_items(path):
-                if item.format == "hl7v2":  # not the file's batch envelope
+                if item.format == "hl7v2":
                     results.append(await _send_one(client, item))
+                elif item.problem is not None or item.format in ("x12", "fhir"):
+                    # reported, never sent; the other files are still sent
+                    why = item.problem or f"not sent: {item.format} is not HL7 v2"
+                    results.append(SendResult(str(item.path), item.line, None, None, why))
+                # else the file's FHS/BHS batch envelope: its messages are sent one by one
     finally:
         await client.close()
     return results

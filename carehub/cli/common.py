@@ -4,6 +4,8 @@
 One convention for every command: exit 0 when all is well, 1 when the input had content
 errors, 2 for usage, configuration or I/O errors; ``--json`` gives machine-readable output;
 an error is one clear line on stderr, never a traceback (``CAREHUB_DEBUG=1`` shows one).
+Output piped into a reader that stops early (``carehub validate *.hl7 | head -1``) ends the
+command quietly with 141 (128 + SIGPIPE), what a shell reports for a Unix tool in that case.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import functools
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -21,10 +24,13 @@ import click
 from hub.errors import CarehubError
 
 __all__ = [
+    "EXIT_CODES_HELP",
     "EXIT_CONTENT",
     "EXIT_OK",
+    "EXIT_PIPE",
     "EXIT_USAGE",
     "amqp_option",
+    "closed_pipe",
     "db_option",
     "emit",
     "fail",
@@ -38,6 +44,27 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+#: the reader of stdout went away: what a shell reports for a tool ended by SIGPIPE
+EXIT_PIPE = 128 + int(getattr(signal, "SIGPIPE", 13))
+
+#: the epilog of the commands' --help (\b keeps click from re-wrapping it)
+EXIT_CODES_HELP = (
+    "\b\nExit codes: 0 all is well; 1 the input had content errors (a message or a file);\n"
+    "2 usage, configuration or I/O errors; 141 the output pipe was closed (| head)."
+)
+
+
+def closed_pipe() -> NoReturn:
+    """stdout's reader went away (``| head``): stop at once and quietly, as a Unix tool does.
+    stdout is pointed at /dev/null first, so that the interpreter's last flush of what is
+    still buffered does not fail again ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test runner's buffer)
+        pass
+    sys.exit(EXIT_PIPE)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -54,6 +81,8 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except CarehubError as exc:
             fail(f"error: {exc}")
+        except BrokenPipeError:
+            closed_pipe()
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):

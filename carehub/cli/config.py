@@ -10,14 +10,14 @@ from typing import Any
 import click
 
 from carehub.app.checks import config_warnings
-from carehub.cli.common import EXIT_USAGE, emit, friendly, json_option
+from carehub.cli.common import EXIT_CODES_HELP, EXIT_USAGE, emit, friendly, json_option
 from hub.config import HubConfig, load_config
 from hub.errors import CarehubError
 
 __all__ = ["check_config"]
 
 
-@click.command("check-config")
+@click.command("check-config", epilog=EXIT_CODES_HELP)
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
 @friendly

@@ -1,5 +1,9 @@
 """``carehub validate``, ``carehub convert`` and ``carehub send``: files of messages.
 
+Each file is read on its own: a missing, unreadable, empty or unrecognised file is a content
+error reported for that file (exit 1), and the other files are still judged and reported;
+exit 2 is for usage errors only.
+
 The file readers, the formats and rich's progress bar are imported inside the commands, for
 start-up time: they load the codecs, the checks, the mappings and the FHIR models.
 """
@@ -7,19 +11,27 @@ start-up time: they load the codecs, the checks, the mappings and the FHIR model
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from carehub.cli.common import EXIT_CONTENT, EXIT_OK, friendly, json_option, run_async
+from carehub.cli.common import (
+    EXIT_CODES_HELP,
+    EXIT_CONTENT,
+    EXIT_OK,
+    friendly,
+    json_option,
+    run_async,
+)
 
 __all__ = ["convert", "send", "validate"]
 
-files_argument = click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+#: not ``exists=True``: a missing file among several is reported for that file (exit 1),
+#: not a usage error that hides the others' results
+files_argument = click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
 def _items(files: tuple[Path, ...]) -> list[Any]:
@@ -31,20 +43,62 @@ def _items(files: tuple[Path, ...]) -> list[Any]:
     return items
 
 
+def _judge(item: Any, judge: Any) -> Any:
+    """``judge(item)``; a bug in a codec becomes an error for that message (the others are
+    still judged), unless CAREHUB_DEBUG=1 asks to see it."""
+    from carehub.app.files import FileVerdict  # start-up time: see the module docstring
+
+    try:
+        return judge(item)
+    except Exception as exc:
+        if os.environ.get("CAREHUB_DEBUG") == "1":
+            raise
+        out = FileVerdict(item)
+        out.report.error(
+            "exception",
+            f"internal error judging this message ({type(exc).__name__}); "
+            "run with CAREHUB_DEBUG=1 to see where",
+        )
+        return out
+
+
 def _progress(total: int, enabled: bool) -> Any:
     from rich.console import Console  # start-up time: see the module docstring
     from rich.progress import Progress
 
-    return Progress(disable=not enabled or total < 20, transient=True, console=Console(stderr=True))
+    # only on a terminal: into a file or a pipe it would write its last state
+    shown = enabled and total >= 20 and sys.stderr.isatty()
+    return Progress(disable=not shown, transient=True, console=Console(stderr=True))
 
 
-@click.command()
+def _summary(files: tuple[Path, ...], outcomes: list[Any]) -> str:
+    """``2 files (1 unreadable), 3 messages, 3 valid, 0 with errors``."""
+    unreadable = sum(1 for o in outcomes if o.item.problem is not None)
+    messages = [o for o in outcomes if o.item.problem is None]
+    bad = sum(1 for o in messages if not o.ok)
+    head = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+    if unreadable:
+        head += f" ({unreadable} unreadable)"
+    n = len(messages)
+    return f"{head}, {n} message{'s' if n != 1 else ''}, {n - bad} valid, {bad} with errors"
+
+
+@click.command(
+    epilog=EXIT_CODES_HELP,
+    short_help="Judge HL7 v2, X12 5010 and FHIR R4 JSON files as the ports do.",
+)
 @files_argument
 @json_option
 @friendly
 def validate(files: tuple[Path, ...], as_json: bool) -> None:
-    """Print the findings per message for HL7 v2, X12 and FHIR JSON files, judged as the hub
-    judges them on its ports. Exit 1 when any message has an error."""
+    """Print the findings per message in FILES: HL7 v2 (messages, FHS/BHS batches), X12 5010
+    interchanges and FHIR R4 JSON (a resource or a Bundle).
+
+    Each message is judged as the hub's ports with the default settings judge it (an MLLP
+    port for HL7 v2, the X12 inbox, the FHIR API's checks): a message the port would refuse
+    (e.g. an HL7 type or trigger the hub does not map, AR 200/201) is an error here too.
+    Each file is read on its own: a missing, unreadable, empty or unrecognised file is an
+    error for that file, and the other files are still reported."""
     from carehub.app.files import validate_item  # start-up time: see the module docstring
 
     items = _items(files)
@@ -52,31 +106,37 @@ def validate(files: tuple[Path, ...], as_json: bool) -> None:
     with _progress(len(items), not as_json) as bar:
         task = bar.add_task("validating", total=len(items))
         for item in items:
-            outcomes.append(validate_item(item))
+            outcomes.append(_judge(item, validate_item))
             bar.advance(task)
     if as_json:
         click.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
     else:
         for o in outcomes:
             _print_outcome(o)
-    bad = sum(1 for o in outcomes if not o.ok)
-    if not as_json:
-        click.echo(f"{len(outcomes)} messages, {len(outcomes) - bad} valid, {bad} with errors")
-    sys.exit(EXIT_CONTENT if bad else EXIT_OK)
+        click.echo(_summary(files, outcomes))
+    sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_CONTENT)
 
 
-def _print_outcome(o: Any) -> None:
+def _print_outcome(o: Any, err: bool = False) -> None:
     where = f"{o.item.path}:{o.item.line}"
+    if o.item.problem is not None:
+        click.echo(f"{where}: ERROR: {o.item.problem}", err=err)
+        return
     label = " ".join(x for x in (o.key, o.control_id) if x) or o.item.format
     status = "ok" if o.ok else "ERROR"
+    if o.answer:
+        status += f" ({o.answer})"
     kinds = ", ".join(e.kind.value for e in o.events)
-    click.echo(f"{where}: {label}: {status}" + (f" → {kinds}" if kinds else ""))
+    click.echo(f"{where}: {label}: {status}" + (f" → {kinds}" if kinds else ""), err=err)
     for f in o.report.findings:
         loc = f" {f.location}" if f.location else ""
-        click.echo(f"  {f.severity.value}{loc}: {f.text}")
+        click.echo(f"  {f.severity.value}{loc}: {f.text}", err=err)
 
 
-@click.command()
+@click.command(
+    epilog=EXIT_CODES_HELP,
+    short_help="Convert HL7 v2, X12 5010 and FHIR R4 JSON files in bulk.",
+)
 @files_argument
 @click.option(
     "--to",
@@ -94,7 +154,12 @@ def _print_outcome(o: Any) -> None:
 @json_option
 @friendly
 def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json: bool) -> None:
-    """Convert HL7 v2, X12 and FHIR files in bulk. Exit 1 if any message failed."""
+    """Convert the messages in FILES (HL7 v2, X12 5010, FHIR R4 JSON) in bulk: to FHIR R4
+    JSON, canonical JSON, HL7 v2 or X12 5010.
+
+    Each message is judged as by `carehub validate` first; one that fails is reported
+    (on stderr when the output goes to stdout) and not converted. A missing, unreadable,
+    empty or unrecognised file is an error for that file; the others are still converted."""
     from carehub.app.files import convert_item  # start-up time: see the module docstring
 
     items = _items(files)
@@ -102,7 +167,7 @@ def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json:
     with _progress(len(items), out_dir is not None and not as_json) as bar:
         task = bar.add_task(f"converting to {target}", total=len(items))
         for item in items:
-            results.append(convert_item(item, target))
+            results.append(_judge(item, lambda i: convert_item(i, target)))
             bar.advance(task)
     written = 0
     for r in results:
@@ -118,22 +183,28 @@ def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     else:
         for r in failed:
-            _print_outcome(r)
-        click.echo(
-            f"{len(results)} messages, {written} outputs, {len(failed)} failed", err=out_dir is None
-        )
+            _print_outcome(r, err=out_dir is None)
+        click.echo(f"{_summary(files, results)}, {written} outputs", err=out_dir is None)
     sys.exit(EXIT_CONTENT if failed else EXIT_OK)
 
 
-@click.command()
+@click.command(
+    epilog=EXIT_CODES_HELP,
+    short_help="Send HL7 v2 files (not X12, FHIR) to an MLLP port; print ACKs.",
+)
 @click.argument("target")
 @files_argument
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait per ACK.")
 @json_option
 @friendly
 def send(target: str, files: tuple[Path, ...], timeout: float, as_json: bool) -> None:
-    """Send the HL7 v2 messages in FILES to mllp://HOST:PORT and print each ACK.
-    Exit 1 if any message was not accepted (AA/CA)."""
+    """Send the HL7 v2 messages in FILES (messages or FHS/BHS batches) to TARGET
+    (mllp://HOST:PORT), one at a time, and print each ACK.
+
+    X12 5010 and FHIR R4 files are not sent over MLLP (X12 goes to a partner's inbox or
+    POST /x12/{system}, FHIR to the FHIR API): they are reported as not sent, as is a
+    missing, unreadable, empty or unrecognised file. Exit 1 if any message was not
+    accepted (AA/CA) or not sent."""
     from carehub.app.send import send_files  # start-up time: see the module docstring
 
     results = run_async(send_files(target, files, ack_wait=timeout))

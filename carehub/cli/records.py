@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from carehub.cli.common import (
+    EXIT_CODES_HELP,
     EXIT_CONTENT,
     db_option,
     emit,
@@ -30,7 +31,7 @@ _TYPES = {
 }
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES_HELP)
 @click.argument("entity_type", metavar="TYPE")
 @click.argument("ident", metavar="ID")
 @db_option
@@ -132,7 +133,7 @@ def _print_record(r: dict[str, Any]) -> None:
         )
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, epilog=EXIT_CODES_HELP)
 @click.option("--all", "show_all", is_flag=True, help="Closed reviews too.")
 @db_option
 @json_option
@@ -157,7 +158,7 @@ def reviews(ctx: click.Context, show_all: bool, db_url: str | None, as_json: boo
     emit(rows, as_json, human)
 
 
-@reviews.command("close")
+@reviews.command("close", epilog=EXIT_CODES_HELP)
 @click.argument("review_id", type=int)
 @click.option(
     "--as",

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from carehub.cli.common import (
+    EXIT_CODES_HELP,
     EXIT_CONTENT,
     amqp_option,
     db_option,
@@ -25,7 +26,7 @@ from hub.config import load_config
 __all__ = ["demo", "run"]
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES_HELP)
 @click.option(
     "--config",
     "config_file",
@@ -44,7 +45,7 @@ def run(config_file: Path, amqp_url: str | None, db_url: str | None) -> None:
     run_async(run_forever(cfg))
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES_HELP)
 @click.option(
     "--once",
     is_flag=True,

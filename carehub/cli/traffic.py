@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from carehub.cli.common import db_option, emit, fail, friendly, json_option, store_call
+from carehub.cli.common import (
+    EXIT_CODES_HELP,
+    db_option,
+    emit,
+    fail,
+    friendly,
+    json_option,
+    store_call,
+)
 from hub.errors import StoreUnavailable
 from hub.records import DeliveryStatus, MessageRecord, MessageStatus
 
@@ -54,12 +62,12 @@ def _status(vocabulary: type[S], value: str | None) -> S | None:
     return None if value is None else vocabulary(value)
 
 
-@click.group()
+@click.group(epilog=EXIT_CODES_HELP)
 def messages() -> None:
     """The raw message log: every message in and out, its status, findings and answer."""
 
 
-@messages.command("list")
+@messages.command("list", epilog=EXIT_CODES_HELP)
 @click.option("--status", type=click.Choice([s.value for s in MessageStatus]))
 @click.option("--system", help="Only this partner system.")
 @click.option("--direction", type=click.Choice(["in", "out"]))
@@ -119,7 +127,7 @@ def messages_list(
     emit(data, as_json, human)
 
 
-@messages.command("show")
+@messages.command("show", epilog=EXIT_CODES_HELP)
 @click.argument("message_id")
 @click.option("--raw", "raw_only", is_flag=True, help="Print the raw bytes only.")
 @db_option
@@ -188,7 +196,7 @@ def messages_show(message_id: str, raw_only: bool, db_url: str | None, as_json: 
     emit(data, as_json, human)
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES_HELP)
 @click.option("--destination", help="Only this destination system.")
 @click.option("--status", type=click.Choice([s.value for s in DeliveryStatus]))
 @click.option("--limit", default=100, show_default=True)

@@ -17,7 +17,7 @@ from hub.context import MapContext
 from hub.errors import MappingError
 
 from .segments import coverage, encounter, has_visit, merged_ref, patient, patient_ref, stamp
-from .source import Hl7v2Source, Mapper, Seg
+from .source import Hl7v2Source, Mapper, Seg, declare_emits
 
 __all__ = [
     "ADT_TRIGGERS",
@@ -146,4 +146,8 @@ def adt_mapper(trigger: str) -> Mapper:
 
     mapper.__name__ = f"map_adt_{trigger.lower()}"
     mapper.__doc__ = f"ADT^{trigger} → canonical events."
-    return mapper
+    if trigger == "A40":
+        return declare_emits(mapper, K.PATIENT_MERGED)
+    spec = ADT_TRIGGERS[trigger]
+    kinds = (k for k in (spec.patient_kind, spec.encounter_kind, K.COVERAGE_UPDATED) if k)
+    return declare_emits(mapper, *kinds)

@@ -14,7 +14,7 @@ from hub.context import MapContext
 from .adt import coverage_events, event_time
 from .datatypes import coded, cx_identifier, money, xcn_ref
 from .segments import diagnosis, patient, patient_ref, stamp
-from .source import Hl7v2Source, Seg, rep_text
+from .source import Hl7v2Source, Seg, declare_emits, rep_text
 from .values import parse_decimal
 
 __all__ = ["charge", "dft_mapper", "map_dft"]
@@ -91,3 +91,6 @@ def _diagnoses(src: Hl7v2Source, ft1: Seg) -> list[Diagnosis]:
 def dft_mapper(msg: Message, ctx: MapContext) -> list[Event]:
     """DFT^P03 → canonical events."""
     return map_dft(Hl7v2Source(msg, ctx, "DFT^P03"))
+
+
+declare_emits(dft_mapper, EventKind.CHARGE_POSTED, EventKind.COVERAGE_UPDATED)

@@ -40,7 +40,7 @@ from .datatypes import (
     local_system,
 )
 from .segments import stamp
-from .source import Hl7v2Source, Seg, rep_text
+from .source import Hl7v2Source, Seg, declare_emits, rep_text
 from .values import parse_date
 
 __all__ = ["EXPIRY_WINDOW_DAYS", "NPI_SYSTEM", "expiring", "map_mfn_m02", "mfn_m02_mapper"]
@@ -271,3 +271,11 @@ def _note(cred: Credential, today: date) -> str:
 def mfn_m02_mapper(msg: Message, ctx: MapContext) -> list[Event]:
     """MFN^M02 → canonical events."""
     return map_mfn_m02(Hl7v2Source(msg, ctx, "MFN^M02"))
+
+
+declare_emits(
+    mfn_m02_mapper,
+    EventKind.PRACTITIONER_UPDATED,
+    EventKind.PRACTITIONER_DEACTIVATED,
+    EventKind.PRACTITIONER_CREDENTIAL_EXPIRING,
+)

@@ -27,7 +27,7 @@ from hub.context import MapContext
 
 from .datatypes import coded, ei_identifier, local_system, pl_ref, xcn_ref
 from .segments import patient, patient_ref, stamp
-from .source import Hl7v2Source, Mapper, Seg, rep_text
+from .source import Hl7v2Source, Mapper, Seg, declare_emits, rep_text
 from .values import parse_decimal
 
 __all__ = ["SIU_TRIGGERS", "SiuTrigger", "map_siu", "siu_mapper", "to_minutes"]
@@ -220,4 +220,4 @@ def siu_mapper(trigger: str) -> Mapper:
 
     mapper.__name__ = f"map_siu_{trigger.lower()}"
     mapper.__doc__ = f"SIU^{trigger} → canonical events."
-    return mapper
+    return declare_emits(mapper, SIU_TRIGGERS[trigger].kind)

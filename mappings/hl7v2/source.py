@@ -22,7 +22,7 @@ from mappings.vocab import VocabularyTables, builtin_tables
 
 from .values import parse_date, parse_datetime, parse_moment, parse_when
 
-__all__ = ["Mapper", "Seg", "Hl7v2Source", "rep_text"]
+__all__ = ["Mapper", "Seg", "Hl7v2Source", "declare_emits", "emits_of", "rep_text"]
 
 
 _BUILTIN = VocabularyTables(builtin_tables())
@@ -189,3 +189,20 @@ def _label(segments: list[Segment]) -> list[Seg]:
         n = seen[segment.id]
         out.append(Seg(segment, segment.id if n == 1 else f"{segment.id}[{n}]"))
     return out
+
+
+#: the attribute of an inbound mapping naming the event kinds it can emit
+_EMITS = "emits"
+
+
+def declare_emits(mapper: Mapper, *kinds: EventKind) -> Mapper:
+    """Say which event kinds ``mapper`` can emit (for ``carehub mappings coverage``, which
+    reads it from the registry ``INBOUND``); returns ``mapper``."""
+    setattr(mapper, _EMITS, tuple(dict.fromkeys(kinds)))
+    return mapper
+
+
+def emits_of(mapper: Mapper) -> tuple[EventKind, ...] | None:
+    """The event kinds ``mapper`` declared (``declare_emits``); ``None`` when it did not."""
+    kinds = getattr(mapper, _EMITS, None)
+    return tuple(kinds) if kinds is not None else None

@@ -63,12 +63,16 @@ def test_validate_reports_per_message_with_file_and_line(corpus: Path):
     assert "3 messages, 3 valid, 0 with errors" in out
 
 
-def test_validate_unmapped_type_is_valid_with_a_note(corpus: Path):
-    oru = corpus / "hl7v2" / "fhirconverter__ORU-R01-01.hl7"
-    code, out, _ = run("validate", str(oru), "--json")
-    assert code == 0
-    report = json.loads(out)[0]
-    assert report["ok"] and any("no mapping" in f["text"] for f in report["findings"])
+def test_validate_unmapped_type_is_refused_as_the_port_refuses_it(tmp_path: Path):
+    """The default MLLP port answers a type it does not map with AR 200: so does validate
+    (tests/cli/test_verdict_parity.py compares the two on the whole corpus)."""
+    odd = tmp_path / "zzz.hl7"
+    odd.write_bytes(b"MSH|^~\\&|A|B|C|D|20260101||ZZZ^Z01|X1|P|2.5.1\rPID|1||1^^^H^MR\r")
+    code, out, _ = run("validate", str(odd), "--json")
+    assert code == 1
+    (report,) = json.loads(out)
+    assert not report["ok"] and report["answer"] == "AR"
+    assert [f["format_code"] for f in report["findings"]] == ["200"]
 
 
 def test_validate_content_error_exits_1_naming_the_field(tmp_path: Path):
@@ -117,11 +121,11 @@ def test_convert_fhir_to_hl7v2_to_stdout(corpus: Path):
     assert code == 0 and "ADT^A04" in out and "PID|" in out
 
 
-def test_unreadable_file_is_exit_2(tmp_path: Path):
+def test_a_file_of_no_known_format_is_a_content_error_naming_it(tmp_path: Path):
     odd = tmp_path / "odd.txt"
     odd.write_text("hello")
-    code, _, err = run("validate", str(odd))
-    assert code == 2 and "not HL7 v2" in err
+    code, out, err = run("validate", str(odd))
+    assert code == 1 and f"{odd}:1: ERROR: not HL7 v2" in out and err == ""
 
 
 def test_messages_show_finds_the_raw_input(tmp_path: Path):
