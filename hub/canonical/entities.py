@@ -261,6 +261,7 @@ class EncounterStatus(StrEnum):
     CANCELLED = "cancelled"
     ENTERED_IN_ERROR = "entered-in-error"
     UNKNOWN = "unknown"
+    ON_LEAVE = "onleave"  # ADT A21 leave of absence
 
 
 class Encounter(_Record):
