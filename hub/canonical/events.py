@@ -90,6 +90,8 @@ class EventKind(StrEnum):
     ENCOUNTER_LEAVE_RETURN_CANCELLED = "encounter.leave_return_cancelled"  # A53
     PATIENT_IDENTIFIER_CHANGED = "patient.identifier_changed"  # A46, A47, A48
     APPOINTMENT_DISCONTINUED = "appointment.discontinued"  # SIU S16
+    ALLERGY_UPDATED = "allergy.updated"  # ADT A60 IAM/AL1
+    ALLERGY_REMOVED = "allergy.removed"  # ADT A60 IAM-6 = D, a FHIR DELETE
 
 
 class Provenance(CanonicalModel):
@@ -147,6 +149,7 @@ REMOVED: Mapping[EntityType, EventKind] = MappingProxyType(
         EntityType.ORDER_ACKNOWLEDGMENT: EventKind.SUPPLY_ORDER_ACKNOWLEDGMENT_REMOVED,
         EntityType.SHIP_NOTICE: EventKind.SUPPLY_SHIP_NOTICE_REMOVED,
         EntityType.INVOICE: EventKind.SUPPLY_INVOICE_REMOVED,
+        EntityType.ALLERGY: EventKind.ALLERGY_REMOVED,
     }
 )
 

@@ -11,6 +11,8 @@ its v2.5.1 structure; A19 is a query, QRY^A19, not an ADT message). What each em
 - ``ADT_IDENTIFIER_CHANGES``: ``patient.identifier_changed`` (the sync engine re-identifies
   the record the MRG names, holding for review whatever could re-point it at another person);
 - ``ADT_REMOVALS``: a removal (A23 the visit, A29 the person);
+- A60: one ``allergy.updated`` (IAM-6 D: ``allergy.removed``) per IAM/AL1
+  (``mappings.hl7v2.allergies``);
 - ``ADT_STORED``: nothing canonical — the message is stored, acknowledged AA and routable
   as raw HL7 v2 (docs/hl7v2-mappings.md says why for each).
 """
@@ -25,6 +27,7 @@ from hub.canonical import EncounterStatus, Event, EventKind, Identifier, Ref
 from hub.context import MapContext
 from hub.errors import MappingError
 
+from .allergies import map_allergies
 from .segments import coverage, encounter, has_visit, merged_ref, patient, patient_ref, stamp
 from .source import Hl7v2Source, Mapper, Seg
 
@@ -172,7 +175,12 @@ ADT_EVENTS: dict[str, tuple[str, str]] = {
 
 #: accepted (AA), stored and routable as raw HL7 v2, with no canonical event
 ADT_STORED: frozenset[str] = frozenset(
-    set(ADT_EVENTS) - set(ADT_TRIGGERS) - ADT_MERGES - ADT_IDENTIFIER_CHANGES - set(ADT_REMOVALS)
+    set(ADT_EVENTS)
+    - set(ADT_TRIGGERS)
+    - ADT_MERGES
+    - ADT_IDENTIFIER_CHANGES
+    - set(ADT_REMOVALS)
+    - {"A60"}
 )
 
 
@@ -290,6 +298,8 @@ def adt_mapper(trigger: str) -> Mapper:
             return map_identifier_change(src)
         if trigger in ADT_REMOVALS:
             return map_removal(trigger, src)
+        if trigger == "A60":
+            return map_allergies(src, event_time(src))
         if trigger in ADT_STORED:
             return []  # stored, acknowledged, routable: no canonical event
         return map_adt(trigger, src)
