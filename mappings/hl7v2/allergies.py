@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from adapters.hl7v2 import Repetition
 from hub.canonical import Allergy, AllergyReaction, Coded, Event, EventKind, Identifier, Ref
 
 from .datatypes import coded, ei_identifier
@@ -62,7 +63,7 @@ def allergy_from_iam(
     IAM-17 clinical/verification status; NTE-3 after it → note."""
     code = coded(src, iam.first(3))
     reactions = []
-    listed = [c for r in iam.reps(5) if (c := coded(src, r))]
+    listed = [c for r in iam.reps(5) if (c := _reaction(src, r))]
     severity = _lookup(src, "hl7_allergy_severity", iam.text(4))
     if listed or severity:
         reactions.append(AllergyReaction(manifestations=listed, severity=severity))
@@ -97,7 +98,7 @@ def allergy_from_al1(src: Hl7v2Source, al1: Seg, pat: Ref) -> Allergy:
     """AL1 → Allergy: AL1-2 category, AL1-3 code, AL1-4 severity and AL1-5 reactions,
     AL1-6 identification date → onset."""
     code = coded(src, al1.first(3))
-    listed = [c for r in al1.reps(5) if (c := coded(src, r))]
+    listed = [c for r in al1.reps(5) if (c := _reaction(src, r))]
     severity = _lookup(src, "hl7_allergy_severity", al1.text(4))
     reactions = [AllergyReaction(manifestations=listed, severity=severity)]
     return Allergy(
@@ -108,6 +109,15 @@ def allergy_from_al1(src: Hl7v2Source, al1: Seg, pat: Ref) -> Allergy:
         onset=src.when_of(al1, 6),
         reactions=reactions if listed or severity else [],
     )
+
+
+def _reaction(src: Hl7v2Source, rep: Repetition) -> Coded | None:
+    """IAM-5/AL1-5: ST text up to v2.5.1 (``Hives``), CWE from v2.6: a value with a coding
+    system or text component is coded, a bare one is the reaction's text."""
+    if rep_text(rep, 2) or rep_text(rep, 3):
+        return coded(src, rep)
+    text = rep_text(rep)
+    return Coded(display=text) if text else None
 
 
 def _derived(src: Hl7v2Source, pat: Ref, code: Coded | None) -> list[Identifier]:
