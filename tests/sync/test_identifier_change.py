@@ -92,3 +92,17 @@ async def test_a_prior_identifier_the_hub_never_saw_is_an_update_under_the_new_o
     assert {i["value"] for i in patient["identifiers"]} == {"8002"}
     assert await _ids(site, "8001") == []
     assert await site.store.reviews() == []
+
+
+async def test_prior_identifiers_naming_two_patients_are_held(site: Site):
+    assert await site.send("ehr", a04("S-1", "9001", "Rivera", "Ana", "19750214", "F")) == "AA"
+    assert await site.send("ehr", a04("S-2", "9002", "Okafor", "Ben", "19600101", "M")) == "AA"
+    await site.settle()
+    both = a47("S-3", "9003", "9001").replace(
+        b"MRG|9001^^^GOODHEALTH^MR", b"MRG|9001^^^GOODHEALTH^MR~9002^^^GOODHEALTH^MR"
+    )
+    assert await site.send("ehr", both) == "AA"
+    await site.settle()
+    assert await _ids(site, "9003") == []
+    (review,) = await site.store.reviews()
+    assert "several records" in review["rule"]
