@@ -339,3 +339,15 @@ def test_s16_discontinues_with_the_event_reason():
     validate_fhir(written)
     assert written["status"] == "cancelled"
     assert written["cancelationReason"]["coding"][0]["code"] == "STOP"
+
+
+def test_a_fhir_encounter_on_leave_keeps_its_status_and_starts_a_leave():
+    from mappings.fhir import event_kind, from_fhir
+
+    (enc, _) = map_message(parse(message("A21")), context())
+    written = to_fhir(enc.entity, FHIR)
+    assert written["status"] == "onleave"
+    back = from_fhir(written, FHIR)
+    assert back.status.value == "onleave"
+    before = back.model_copy(update={"status": back.status.__class__("in-progress")})
+    assert event_kind("Encounter", back, before) is K.ENCOUNTER_LEAVE_STARTED
