@@ -26,13 +26,10 @@ systems:
 
 
 def adt(trigger: str, structure: str) -> bytes:
-    body = (
-        "PID|1||7700123^^^GOODHEALTH^MR||Smith^Steve||19430501|M\r"
-        + (
-            "MRG|7700999^^^GOODHEALTH^MR\r"
-            if structure in ("ADT_A30", "ADT_A39", "ADT_A18")
-            else "PV1|1|I|4W^412^B^GOODHEALTH||||||||||||||||V-77^^^GOODHEALTH^VN\r"
-        )
+    body = "PID|1||7700123^^^GOODHEALTH^MR||Smith^Steve||19430501|M\r" + (
+        "MRG|7700999^^^GOODHEALTH^MR\r"
+        if structure in ("ADT_A30", "ADT_A39", "ADT_A18")
+        else "PV1|1|I|4W^412^B^GOODHEALTH||||||||||||||||V-77^^^GOODHEALTH^VN\r"
     )
     return (
         f"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128090000||ADT^{trigger}^{structure}|"
