@@ -16,6 +16,8 @@ from hub.canonical.base import (
 from hub.canonical.entities import (
     Adjustment,
     AdministrativeSex,
+    Allergy,
+    AllergyReaction,
     Appointment,
     AppointmentParticipant,
     AppointmentStatus,
@@ -57,6 +59,8 @@ from hub.canonical.entities import (
 from hub.canonical.events import REMOVALS, REMOVED, Event, EventKind, Provenance
 
 __all__ = [
+    "Allergy",
+    "AllergyReaction",
     "Address",
     "CanonicalModel",
     "Coded",

@@ -31,6 +31,8 @@ from hub.canonical.base import (
 __all__ = [
     "Adjustment",
     "AdministrativeSex",
+    "Allergy",
+    "AllergyReaction",
     "Appointment",
     "AppointmentParticipant",
     "AppointmentStatus",
@@ -261,6 +263,7 @@ class EncounterStatus(StrEnum):
     CANCELLED = "cancelled"
     ENTERED_IN_ERROR = "entered-in-error"
     UNKNOWN = "unknown"
+    ON_LEAVE = "onleave"  # ADT A21 leave of absence
 
 
 class Encounter(_Record):
@@ -621,6 +624,38 @@ class Invoice(_Record):
     terms: str | None = None
 
 
+# --------------------------------------------------------------------------- clinical
+
+
+class AllergyReaction(CanonicalModel):
+    """One reaction to the substance: what showed (IAM-5/AL1-5) and how severe it was."""
+
+    manifestations: list[Coded] = Field(default_factory=list)
+    severity: str | None = None  # mild | moderate | severe (HL7 0128 via hl7_allergy_severity)
+
+
+class Allergy(_Record):
+    """IAM / AL1 (ADT^A60) / FHIR AllergyIntolerance: one substance a patient reacts to.
+
+    The statuses are FHIR's codes: ``clinical_status`` active | inactive | resolved,
+    ``verification_status`` unconfirmed | confirmed | refuted | entered-in-error;
+    ``category`` food | medication | environment | biologic; ``kind`` allergy | intolerance;
+    ``criticality`` low | high | unable-to-assess."""
+
+    entity_type: Literal[EntityType.ALLERGY] = EntityType.ALLERGY
+    patient: Ref | None = None
+    code: Coded | None = None
+    category: list[str] = Field(default_factory=list)
+    kind: str | None = None
+    clinical_status: str | None = None
+    verification_status: str | None = None
+    criticality: str | None = None
+    onset: datetime | date | None = None
+    recorded_at: datetime | date | None = None
+    reactions: list[AllergyReaction] = Field(default_factory=list)
+    note: str | None = None
+
+
 Entity = Annotated[
     Patient
     | Practitioner
@@ -639,6 +674,7 @@ Entity = Annotated[
     | PurchaseOrder
     | OrderAcknowledgment
     | ShipNotice
-    | Invoice,
+    | Invoice
+    | Allergy,
     Field(discriminator="entity_type"),
 ]

@@ -78,6 +78,20 @@ class EventKind(StrEnum):
     SUPPLY_SHIP_NOTICE_REMOVED = "supply.ship_notice.removed"
     SUPPLY_INVOICE_REMOVED = "supply.invoice.removed"
     APPOINTMENT_REMOVED = "appointment.removed"
+    # ADT triggers beyond admit/transfer/discharge (docs/hl7v2-mappings.md, the ADT table)
+    ENCOUNTER_CLASS_CHANGED = "encounter.class_changed"  # A06 out→in, A07 in→out
+    ENCOUNTER_TRANSFER_CANCELLED = "encounter.transfer_cancelled"  # A12
+    ENCOUNTER_TRANSFER_PENDING = "encounter.transfer_pending"  # A15
+    ENCOUNTER_DISCHARGE_PENDING = "encounter.discharge_pending"  # A16
+    ENCOUNTER_PENDING_CANCELLED = "encounter.pending_cancelled"  # A25, A26
+    ENCOUNTER_LEAVE_STARTED = "encounter.leave_started"  # A21
+    ENCOUNTER_LEAVE_ENDED = "encounter.leave_ended"  # A22
+    ENCOUNTER_LEAVE_CANCELLED = "encounter.leave_cancelled"  # A52
+    ENCOUNTER_LEAVE_RETURN_CANCELLED = "encounter.leave_return_cancelled"  # A53
+    PATIENT_IDENTIFIER_CHANGED = "patient.identifier_changed"  # A46, A47, A48
+    APPOINTMENT_DISCONTINUED = "appointment.discontinued"  # SIU S16
+    ALLERGY_UPDATED = "allergy.updated"  # ADT A60 IAM/AL1
+    ALLERGY_REMOVED = "allergy.removed"  # ADT A60 IAM-6 = D, a FHIR DELETE
 
 
 class Provenance(CanonicalModel):
@@ -135,6 +149,7 @@ REMOVED: Mapping[EntityType, EventKind] = MappingProxyType(
         EntityType.ORDER_ACKNOWLEDGMENT: EventKind.SUPPLY_ORDER_ACKNOWLEDGMENT_REMOVED,
         EntityType.SHIP_NOTICE: EventKind.SUPPLY_SHIP_NOTICE_REMOVED,
         EntityType.INVOICE: EventKind.SUPPLY_INVOICE_REMOVED,
+        EntityType.ALLERGY: EventKind.ALLERGY_REMOVED,
     }
 )
 

@@ -6,7 +6,8 @@ transaction — identify the record (``hub.sync.identity``), run the judgements 
 record first, publish what changed (plus double bookings, ``hub.sync.bookings``), and mark
 the event applied. Kinds that are not a change of state have their own handler (the table
 ``SyncEngine.handlers``): ``patient.merged`` is applied by ``hub.sync.merge``, a removal
-(``hub.canonical.REMOVALS``) by ``hub.sync.removal``.
+(``hub.canonical.REMOVALS``) by ``hub.sync.removal``, ``patient.identifier_changed`` by
+``hub.sync.reidentify``.
 
 Writes are optimistic (versioned): two workers racing on one record cannot both win; the
 loser re-reads and re-decides. No global lock. Every decision is written to ``sync_log``:
@@ -32,6 +33,7 @@ from hub.sync.decisions import Decision, SyncDecision, log_decision
 from hub.sync.identity import Identified, IdentityService, demographics, json_pairs, targets
 from hub.sync.linking import disagreement
 from hub.sync.merge import Merger, repoint_references
+from hub.sync.reidentify import Reidentifier
 from hub.sync.removal import Remover
 from hub.sync.rules import Case, Rule, default_judgements
 from hub.sync.state import refs_in
@@ -75,10 +77,12 @@ class SyncEngine:
         )
         self.merger = Merger(self.identity, self._save)
         self.remover = Remover(self.identity)
+        self.reidentifier = Reidentifier(self.identity, self._upsert)
         #: event kinds applied by their own handler; every other kind is a change of state
         self.handlers: Mapping[EventKind, Handler] = {
             EventKind.PATIENT_MERGED: self._merge,
             **dict.fromkeys(REMOVALS, self.remover.remove),
+            EventKind.PATIENT_IDENTIFIER_CHANGED: self.reidentifier.change,
         }
 
     async def handle(self, delivery: Delivery) -> None:

@@ -52,7 +52,7 @@ V2_0004 = "http://terminology.hl7.org/CodeSystem/v2-0004"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 _ROLES = {"ATND": "attending", "REF": "referring", "CON": "consulting", "ADM": "admitting"}
 #: R4 statuses without a canonical value, and what they are read as
-_STATUS_ALIASES = {"triaged": EncounterStatus.ARRIVED, "onleave": EncounterStatus.IN_PROGRESS}
+_STATUS_ALIASES = {"triaged": EncounterStatus.ARRIVED}
 _PRACTITIONER = (EntityType.PRACTITIONER,)
 
 
@@ -245,6 +245,7 @@ def _event(encounter: Encounter, previous: Encounter | None) -> EventKind:
             EncounterStatus.FINISHED: EventKind.ENCOUNTER_FINISHED,
             EncounterStatus.CANCELLED: EventKind.ENCOUNTER_CANCELLED,
             EncounterStatus.ENTERED_IN_ERROR: EventKind.ENCOUNTER_CANCELLED,
+            EncounterStatus.ON_LEAVE: EventKind.ENCOUNTER_LEAVE_STARTED,
         }
         if encounter.status in _STARTED and before not in _STARTED:
             return EventKind.ENCOUNTER_STARTED
@@ -273,7 +274,7 @@ MAPPING = ResourceMapping(
     carried=(
         *leaf("Encounter.id"),
         *identifier("Encounter.identifier"),
-        *leaf("Encounter.where(status != 'triaged' and status != 'onleave').status"),
+        *leaf("Encounter.where(status != 'triaged').status"),
         *coding("Encounter.class"),
         *coded("Encounter.type.first()"),
         *coded("Encounter.serviceType"),
@@ -288,7 +289,7 @@ MAPPING = ResourceMapping(
         *reference(_PRIOR, ("Location",)),
     ),
     notes=(
-        "status triaged reads as arrived and onleave as in-progress (no canonical value).",
+        "status triaged reads as arrived (no canonical value); onleave is kept (ADT A21).",
         "Only the current (last non-completed) and prior (last completed) locations are "
         "kept; statusHistory, classHistory and earlier locations are dropped.",
         "Participants other than ATND/REF/CON/ADM (or untyped = attending), and those that "

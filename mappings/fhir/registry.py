@@ -10,6 +10,7 @@ from typing import Any
 
 from hub.canonical import EntityType
 from mappings.fhir import (
+    allergy,
     appointment,
     claim,
     claim_response,
@@ -46,6 +47,7 @@ FHIR_MAPPINGS: Mapping[str, ResourceMapping] = MappingProxyType(
             claim_response.MAPPING,
             explanation_of_benefit.MAPPING,
             *supply.MAPPINGS,
+            allergy.MAPPING,
         )
     }
 )
@@ -66,6 +68,7 @@ DEFAULT_RESOURCE: Mapping[EntityType, str] = MappingProxyType(
         EntityType.CLAIM_STATUS: "ClaimResponse",
         EntityType.PURCHASE_ORDER: "SupplyRequest",
         EntityType.SHIP_NOTICE: "SupplyDelivery",
+        EntityType.ALLERGY: "AllergyIntolerance",
     }
 )
 

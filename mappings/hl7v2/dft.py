@@ -1,8 +1,10 @@
-"""DFT^P03 post detail financial transaction → one ``charge.posted`` per FT1 (HL7 v2.5.1
-chapter 6), plus ``coverage.updated`` per IN1.
+"""DFT^P03 and DFT^P11 post detail financial transaction → one ``charge.posted`` per FT1
+(HL7 v2.5.1 chapter 6), plus ``coverage.updated`` per IN1.
 
 A charge refers to the PID patient and, when PV1-19 names the visit, to that encounter.
-Diagnoses are FT1-19 when the FT1 names its own, else the message's DG1 segments.
+Diagnoses are FT1-19 when the FT1 names its own, else the message's DG1 segments. P11
+(``DFT_P11``) puts DG1 in each FT1's FINANCIAL group as well: there an FT1 without FT1-19
+takes the DG1s of its own group, else those before the first FT1.
 """
 
 from __future__ import annotations
@@ -17,25 +19,52 @@ from .segments import diagnosis, patient, patient_ref, stamp
 from .source import Hl7v2Source, Seg, declare_emits, rep_text
 from .values import parse_decimal
 
-__all__ = ["charge", "dft_mapper", "map_dft"]
+__all__ = ["charge", "dft_mapper", "dft_p11_mapper", "map_dft"]
 
 
-def map_dft(src: Hl7v2Source) -> list[Event]:
-    """DFT^P03: PID → the patient of every charge, PV1-19 → its encounter, FT1 → Charge."""
+def map_dft(src: Hl7v2Source, *, grouped: bool = False) -> list[Event]:
+    """DFT^P03/P11: PID → the patient of every charge, PV1-19 → its encounter, FT1 →
+    Charge. ``grouped`` (P11): DG1s after an FT1 are that charge's own."""
     pat = patient(src, src.require("PID"))
     pat_ref = patient_ref(pat)
     subjects = list(pat.identifiers)
     enc_ref = _visit(src)
-    shared_dx = [diagnosis(src, s) for s in src.all("DG1")]
+    groups: list[list[Seg]] | None = None
+    if grouped:
+        groups = _financial_groups(src)
+        shared_dx = [diagnosis(src, s) for s in _before_first_ft1(src) if s.id == "DG1"]
+    else:
+        shared_dx = [diagnosis(src, s) for s in src.all("DG1")]
     when = event_time(src)
     events = []
-    for ft1 in src.all("FT1"):
-        item = charge(src, ft1, shared_dx)
+    for n, ft1 in enumerate(src.all("FT1")):
+        own = [diagnosis(src, s) for s in groups[n] if s.id == "DG1"] if groups else []
+        item = charge(src, ft1, own or shared_dx)
         item.patient, item.encounter = pat_ref, enc_ref
         events.append(src.event(EventKind.CHARGE_POSTED, stamp(src, item), when, subjects))
     if not events:
         src.require("FT1")
     return events + coverage_events(src, pat_ref, subjects)
+
+
+def _financial_groups(src: Hl7v2Source) -> list[list[Seg]]:
+    """The segments after each FT1 up to the next FT1 (its FINANCIAL group)."""
+    groups: list[list[Seg]] = []
+    for seg in src.segs:
+        if seg.id == "FT1":
+            groups.append([])
+        elif groups:
+            groups[-1].append(seg)
+    return groups
+
+
+def _before_first_ft1(src: Hl7v2Source) -> list[Seg]:
+    out: list[Seg] = []
+    for seg in src.segs:
+        if seg.id == "FT1":
+            break
+        out.append(seg)
+    return out
 
 
 def _visit(src: Hl7v2Source) -> Ref | None:
@@ -93,4 +122,10 @@ def dft_mapper(msg: Message, ctx: MapContext) -> list[Event]:
     return map_dft(Hl7v2Source(msg, ctx, "DFT^P03"))
 
 
+def dft_p11_mapper(msg: Message, ctx: MapContext) -> list[Event]:
+    """DFT^P11 → canonical events (the same charges; DG1 per FINANCIAL group)."""
+    return map_dft(Hl7v2Source(msg, ctx, "DFT^P11"), grouped=True)
+
+
 declare_emits(dft_mapper, EventKind.CHARGE_POSTED, EventKind.COVERAGE_UPDATED)
+declare_emits(dft_p11_mapper, EventKind.CHARGE_POSTED, EventKind.COVERAGE_UPDATED)

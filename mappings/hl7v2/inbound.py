@@ -16,8 +16,8 @@ from hub.canonical import Event
 from hub.context import MapContext
 from hub.errors import UnsupportedMessage
 
-from .adt import ADT_TRIGGERS, adt_mapper
-from .dft import dft_mapper
+from .adt import ADT_EVENTS, adt_mapper
+from .dft import dft_mapper, dft_p11_mapper
 from .mfn import mfn_m02_mapper
 from .siu import SIU_TRIGGERS, siu_mapper
 from .source import Mapper
@@ -26,11 +26,12 @@ __all__ = ["INBOUND", "STRUCTURES", "map_message", "message_key"]
 
 
 def _registry() -> dict[str, Mapper]:
-    table: dict[str, Mapper] = {f"ADT^{t}": adt_mapper(t) for t in ADT_TRIGGERS}
-    table["ADT^A40"] = adt_mapper("A40")
+    # every ADT trigger A01–A62: mapped, or stored and acknowledged (mappings.hl7v2.adt)
+    table: dict[str, Mapper] = {f"ADT^{t}": adt_mapper(t) for t in ADT_EVENTS}
     table.update({f"SIU^{t}": siu_mapper(t) for t in SIU_TRIGGERS})
     table["DFT^P03"] = dft_mapper
     table["MFN^M02"] = mfn_m02_mapper
+    table["DFT^P11"] = dft_p11_mapper
     return table
 
 
@@ -61,6 +62,10 @@ STRUCTURES: Mapping[str, str] = MappingProxyType(
         "SIU^S26": "SIU_S12",
         "DFT^P03": "DFT_P03",
         "MFN^M02": "MFN_M02",
+        # issue 12: every other ADT trigger's structure, SIU S16 and DFT P11
+        **{f"ADT^{t}": structure for t, (_, structure) in ADT_EVENTS.items()},
+        "SIU^S16": "SIU_S12",
+        "DFT^P11": "DFT_P11",
     }
 )
 

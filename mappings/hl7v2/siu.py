@@ -51,6 +51,8 @@ SIU_TRIGGERS: dict[str, SiuTrigger] = {
     "S15": SiuTrigger(K.APPOINTMENT_CANCELLED, St.CANCELLED),
     "S17": SiuTrigger(K.APPOINTMENT_DELETED, St.ENTERED_IN_ERROR),
     "S26": SiuTrigger(K.APPOINTMENT_NOSHOW, St.NOSHOW),
+    # discontinue: the remaining occurrences of a repeating appointment will not take place
+    "S16": SiuTrigger(K.APPOINTMENT_DISCONTINUED, St.CANCELLED),
 }
 
 # duration units (SCH-10, AIx duration units: ISO+/ANSI+ and UCUM spellings) in minutes
@@ -91,7 +93,7 @@ def map_siu(trigger: str, src: Hl7v2Source) -> list[Event]:
 
 def _appointment(src: Hl7v2Source, sch: Seg, spec: SiuTrigger) -> Appointment:
     """SCH-1/2 ids, SCH-7 reason, SCH-8 type, SCH-9/10 duration, SCH-25 status, SCH-6
-    event reason as the cancellation reason of S15/S17."""
+    event reason as the cancellation reason of S15/S16/S17."""
     placer = ei_identifier(src, sch.first(1), "appointment", "PLAC")
     filler = ei_identifier(src, sch.first(2), "appointment", "FILL")
     appt = Appointment(

@@ -13,8 +13,8 @@ from adapters.hl7v2 import Message
 from hub.canonical import Event, EventKind
 from hub.errors import UnsupportedMessage
 
-from .adt import render_a04, render_a08, render_a40
-from .dft import render_p03
+from .adt import render_a04, render_a08, render_a40, render_a47
+from .dft import render_dft
 from .options import Hl7v2OutboundOptions, control_id_for
 from .siu import render_siu
 
@@ -33,7 +33,9 @@ OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
         EventKind.APPOINTMENT_RESCHEDULED: render_siu,
         EventKind.APPOINTMENT_MODIFIED: render_siu,
         EventKind.APPOINTMENT_CANCELLED: render_siu,
-        EventKind.CHARGE_POSTED: render_p03,
+        EventKind.CHARGE_POSTED: render_dft,
+        EventKind.APPOINTMENT_DISCONTINUED: render_siu,
+        EventKind.PATIENT_IDENTIFIER_CHANGED: render_a47,
     }
 )
 

@@ -1,5 +1,6 @@
 """patient.registered → ADT^A04, patient.updated → ADT^A08 (ADT_A01 structure),
-patient.merged → ADT^A40 (ADT_A39 structure)."""
+patient.merged → ADT^A40 (ADT_A39 structure), patient.identifier_changed → ADT^A47 (ADT_A30
+structure)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .common import entity_of, new_message, patient_pid, write_evn
 from .encode import Writer, add_segment
 from .options import Hl7v2OutboundOptions
 
-__all__ = ["render_a04", "render_a08", "render_a40"]
+__all__ = ["render_a04", "render_a08", "render_a40", "render_a47"]
 
 
 def render_a04(event: Event, options: Hl7v2OutboundOptions) -> Message:
@@ -76,6 +77,22 @@ def render_a40(event: Event, options: Hl7v2OutboundOptions) -> Message:
         add_segment(msg, "PID", pid)
         _pd1(msg, w, pat)
         add_segment(msg, "MRG", _mrg(w, retired))
+    return msg
+
+
+def render_a47(event: Event, options: Hl7v2OutboundOptions) -> Message:
+    """patient.identifier_changed → ADT^A47: PID (the new identifiers), [PD1], MRG-1 the
+    prior identifiers. ADT_A30 holds one MRG: an event replacing several is refused."""
+    pat = entity_of(event, Patient)
+    if len(event.replaces) != 1:
+        raise MappingError(
+            "an identifier change names one prior patient", code="101", location="MRG-1"
+        )
+    msg, w = new_message(event, options, "ADT^A47", "ADT_A30")
+    write_evn(msg, w, "A47", event)
+    add_segment(msg, "PID", patient_pid(w, pat))
+    _pd1(msg, w, pat)
+    add_segment(msg, "MRG", _mrg(w, event.replaces[0]))
     return msg
 
 

@@ -1,4 +1,5 @@
-"""charge.posted → DFT^P03 (DFT_P03 structure): one FT1 per message."""
+"""charge.posted → DFT^P03 (DFT_P03 structure) or DFT^P11 (DFT_P11, when the destination's
+``charge_trigger`` says so): one FT1 per message."""
 
 from __future__ import annotations
 
@@ -10,17 +11,38 @@ from .common import entity_of, new_message, ref_pid, write_evn
 from .encode import Writer, add_segment
 from .options import Hl7v2OutboundOptions
 
-__all__ = ["render_p03"]
+__all__ = ["DFT_TRIGGERS", "render_dft", "render_p03"]
+
+#: the DFT triggers a charge can be rendered as, and their structures
+DFT_TRIGGERS = {"P03": "DFT_P03", "P11": "DFT_P11"}
+
+
+def render_dft(event: Event, options: Hl7v2OutboundOptions) -> Message:
+    """charge.posted as ``options.charge_trigger`` (P03, or P11)."""
+    trigger = options.charge_trigger.upper()
+    if trigger not in DFT_TRIGGERS:
+        raise MappingError(
+            f"charge_trigger {options.charge_trigger!r} is not P03 or P11",
+            code="207",
+            location="MSH-9.2",
+        )
+    return _render(event, options, trigger)
 
 
 def render_p03(event: Event, options: Hl7v2OutboundOptions) -> Message:
     """MSH, EVN, PID, [PV1], FT1, DG1*: the inverse of ``mappings.hl7v2.dft``. The charge's
-    diagnoses go in DG1 (which carries their type and priority), not FT1-19."""
+    diagnoses go in DG1 (which carries their type and priority), not FT1-19. The same
+    segments in this order are a valid DFT_P11 (PID, PV1, then a FINANCIAL group of FT1
+    and its DG1s)."""
+    return _render(event, options, "P03")
+
+
+def _render(event: Event, options: Hl7v2OutboundOptions, trigger: str) -> Message:
     item = entity_of(event, Charge)
     if item.patient is None:
         raise MappingError("the charge names no patient", code="101", location="PID-3")
-    msg, w = new_message(event, options, "DFT^P03", "DFT_P03")
-    write_evn(msg, w, "P03", event)
+    msg, w = new_message(event, options, f"DFT^{trigger}", DFT_TRIGGERS[trigger])
+    write_evn(msg, w, trigger, event)
     add_segment(msg, "PID", ref_pid(w, item.patient))
     if item.encounter is not None and item.encounter.identifiers:
         visit = w.reps(w.cx(i) for i in w.select(item.encounter.identifiers, "encounter"))

@@ -27,7 +27,8 @@ class Hl7v2OutboundOptions:
     when None it is derived from the event id, which the hub derives from the envelope id,
     so a re-render of the same event carries the same MSH-10 (the idempotency key).
     ``reschedule_trigger`` renders ``appointment.rescheduled``: S13 by the standard, S14
-    for receivers that only know S12/S14/S15.
+    for receivers that only know S12/S14/S15. ``charge_trigger`` renders ``charge.posted``:
+    DFT^P03 (``DFT_P03``), or P11 (``DFT_P11``) for receivers of the newer message.
     """
 
     version: str = "2.5.1"
@@ -40,6 +41,7 @@ class Hl7v2OutboundOptions:
     control_id: str | None = None
     processing_id: str = "P"
     reschedule_trigger: str = "S13"
+    charge_trigger: str = "P03"
     vocab: Vocabulary = field(default_factory=load_vocabulary)
 
     def with_control_id(self, control_id: str) -> Hl7v2OutboundOptions:

@@ -1,5 +1,5 @@
 """appointment.booked → SIU^S12, .rescheduled → S13 (or S14, see ``Hl7v2OutboundOptions``),
-.modified → S14, .cancelled → S15; all in the SIU_S12 structure."""
+.modified → S14, .cancelled → S15, .discontinued → S16; all in the SIU_S12 structure."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ _EVENT_REASON = {
     "S13": Coded(code="RESCHEDULED", display="Rescheduled"),
     "S14": Coded(code="MODIFIED", display="Modified"),
     "S15": Coded(code="CANCELLED", display="Cancelled"),
+    "S16": Coded(code="DISCONTINUED", display="Discontinued"),
 }
 _TRIGGER = {
     EventKind.APPOINTMENT_BOOKED: "S12",
     EventKind.APPOINTMENT_MODIFIED: "S14",
     EventKind.APPOINTMENT_CANCELLED: "S15",
+    EventKind.APPOINTMENT_DISCONTINUED: "S16",
 }
 _MINUTES = "min"
 
@@ -53,7 +55,7 @@ def _sch(
     v2.7), SCH-11 timing (up to v2.5.1), SCH-16/SCH-20 contact and enterer (required: the
     first practitioner, else the hub), SCH-25 filler status."""
     contact = _contact(w, appt, options)
-    reason = appt.cancellation_reason if trigger == "S15" else None
+    reason = appt.cancellation_reason if trigger in ("S15", "S16") else None
     duration = appt.duration_minutes if not options.version_at_least(2, 7) else None
     fields = {
         1: _ei(w, appt, "PLAC", appt.placer_id),

@@ -10,6 +10,8 @@ from hub.canonical import (
     Address,
     Adjustment,
     AdministrativeSex,
+    Allergy,
+    AllergyReaction,
     Appointment,
     AppointmentParticipant,
     AppointmentStatus,
@@ -476,6 +478,29 @@ def ship_notice() -> ShipNotice:
     )
 
 
+def allergy() -> Allergy:
+    return Allergy(
+        id="alg-1",
+        identifiers=[ident("HOSP-ALLERGY", "56789")],
+        patient=ref(EntityType.PATIENT, "p-1"),
+        code=coded("91935009", "http://snomed.info/sct", "Allergy to peanuts"),
+        category=["food"],
+        kind="allergy",
+        clinical_status="active",
+        verification_status="confirmed",
+        criticality="high",
+        onset=date(2018, 5, 1),
+        recorded_at=datetime(2020, 10, 5, 16, 0, tzinfo=UTC),
+        reactions=[
+            AllergyReaction(
+                manifestations=[coded("271807003", "http://snomed.info/sct", "Skin rash")],
+                severity="mild",
+            )
+        ],
+        note="Observed at the clinic",
+    )
+
+
 #: resource type → the canonical record written as it
 RICH = {
     "Patient": patient,
@@ -493,4 +518,5 @@ RICH = {
     "ExplanationOfBenefit": remittance,
     "SupplyRequest": purchase_order,
     "SupplyDelivery": ship_notice,
+    "AllergyIntolerance": allergy,
 }

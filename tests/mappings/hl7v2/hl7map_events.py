@@ -264,6 +264,11 @@ def _cancelled(appt: Appointment, number: int, reason: Coded | None) -> Event:
     return event(K.APPOINTMENT_CANCELLED, appt.model_copy(update=update), number)
 
 
+def _discontinued(appt: Appointment, number: int, reason: Coded | None) -> Event:
+    update = {"status": AppointmentStatus.CANCELLED, "cancellation_reason": reason}
+    return event(K.APPOINTMENT_DISCONTINUED, appt.model_copy(update=update), number)
+
+
 PATREQ = Coded(code="PATREQ", display="Patient request", system="GHH-CXL")
 BARE_RETIRED = Ref(type=EntityType.PATIENT, identifiers=[mrn("M-9")])
 
@@ -286,4 +291,12 @@ EVENTS = {
     "s15_minimal": lambda: _cancelled(minimal_appointment(), 13, None),
     "p03_rich": lambda: event(K.CHARGE_POSTED, rich_charge(), 14),
     "p03_minimal": lambda: event(K.CHARGE_POSTED, minimal_charge(), 15),
+    "a47_rich": lambda: event(
+        K.PATIENT_IDENTIFIER_CHANGED, rich_patient(), 16, replaces=[retired("M-7")]
+    ),
+    "a47_minimal": lambda: event(
+        K.PATIENT_IDENTIFIER_CHANGED, minimal_patient(), 17, replaces=[BARE_RETIRED]
+    ),
+    "s16_rich": lambda: _discontinued(rich_appointment(), 18, PATREQ),
+    "s16_minimal": lambda: _discontinued(minimal_appointment(), 19, None),
 }

@@ -97,7 +97,8 @@ def test_merge_round_trips_one_event_per_retired_patient(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["s12_rich", "s12_minimal", "s13_rich", "s14_rich", "s14_minimal", "s15_rich"]
+    "name",
+    ["s12_rich", "s12_minimal", "s13_rich", "s14_rich", "s14_minimal", "s15_rich", "s16_rich"],
 )
 def test_appointment_round_trips(name):
     original, (back,) = round_trip(name)
@@ -113,6 +114,55 @@ def test_cancellation_without_a_reason_comes_back_with_the_triggers_meaning():
     assert comparable(back.entity.model_dump(exclude=rest)) == comparable(
         original.entity.model_dump(exclude=rest)
     )
+
+
+@pytest.mark.parametrize("name", ["a47_rich", "a47_minimal"])
+def test_identifier_change_round_trips(name):
+    original, (back,) = round_trip(name)
+    assert back.kind is K.PATIENT_IDENTIFIER_CHANGED
+    assert parse(render(name)).get("MSH-9.3") == "ADT_A30"
+    # ADT_A30 has no NK1: the contacts do not travel
+    want = comparable(original.entity.model_dump(exclude={"contacts"}))
+    assert comparable(back.entity.model_dump(exclude={"contacts"})) == want
+    assert [comparable(r.model_dump()) for r in back.replaces] == [
+        comparable(r.model_dump()) for r in original.replaces
+    ]
+
+
+def test_identifier_change_names_exactly_one_prior_patient():
+    changed = EVENTS["a47_rich"]()
+    for replaces in ([], [*changed.replaces, *changed.replaces]):
+        with pytest.raises(MappingError) as info:
+            render_hl7v2_event(changed.model_copy(update={"replaces": replaces}), OPTIONS)
+        assert info.value.location == "MRG-1"
+
+
+def test_discontinue_without_a_reason_says_discontinued():
+    raw = render("s16_minimal")
+    assert parse(raw).trigger_event == "S16"
+    assert parse(raw).get("SCH-6") == "DISCONTINUED"
+    (back,) = map_message(parse(raw), context())
+    assert back.kind is K.APPOINTMENT_DISCONTINUED
+    assert back.entity.status.value == "cancelled"
+
+
+@pytest.mark.parametrize("version", ["2.5", "2.5.1", "2.6"])
+@pytest.mark.parametrize("name", ["p03_rich", "p03_minimal"])
+def test_charges_render_as_p11_for_receivers_that_want_it(name, version):
+    raw = render(name, charge_trigger="P11", version=version)
+    msg = parse(raw)
+    assert (msg.trigger_event, msg.get("MSH-9.3"), msg.get("EVN-1")) == ("P11", "DFT_P11", "P11")
+    assert strict_errors(raw) == []
+    (back, *_) = map_message(msg, context())
+    (again, *_) = map_message(parse(render(name, version=version)), context())
+    assert back.kind is K.CHARGE_POSTED
+    assert comparable(back.entity.model_dump()) == comparable(again.entity.model_dump())
+
+
+def test_an_unknown_charge_trigger_is_refused():
+    with pytest.raises(MappingError) as info:
+        render("p03_minimal", charge_trigger="P99")
+    assert info.value.location == "MSH-9.2"
 
 
 @pytest.mark.parametrize("name", ["p03_rich", "p03_minimal"])
