@@ -53,6 +53,9 @@ class EntityType(StrEnum):
     ORDER_ACKNOWLEDGMENT = "OrderAcknowledgment"
     SHIP_NOTICE = "ShipNotice"
     INVOICE = "Invoice"
+    OBSERVATION = "Observation"
+    DIAGNOSTIC_REPORT = "DiagnosticReport"
+    DOCUMENT = "Document"
 
 
 class Identifier(CanonicalModel):

@@ -78,6 +78,12 @@ class EventKind(StrEnum):
     SUPPLY_SHIP_NOTICE_REMOVED = "supply.ship_notice.removed"
     SUPPLY_INVOICE_REMOVED = "supply.invoice.removed"
     APPOINTMENT_REMOVED = "appointment.removed"
+    RESULT_REPORTED = "result.reported"  # ORU^R01 OBX / FHIR Observation
+    REPORT_ISSUED = "report.issued"  # ORU^R01 OBR / FHIR DiagnosticReport
+    DOCUMENT_REPORTED = "document.reported"  # MDM^T02 / FHIR DocumentReference
+    RESULT_REMOVED = "result.removed"
+    REPORT_REMOVED = "report.removed"
+    DOCUMENT_REMOVED = "document.removed"
 
 
 class Provenance(CanonicalModel):
@@ -135,6 +141,9 @@ REMOVED: Mapping[EntityType, EventKind] = MappingProxyType(
         EntityType.ORDER_ACKNOWLEDGMENT: EventKind.SUPPLY_ORDER_ACKNOWLEDGMENT_REMOVED,
         EntityType.SHIP_NOTICE: EventKind.SUPPLY_SHIP_NOTICE_REMOVED,
         EntityType.INVOICE: EventKind.SUPPLY_INVOICE_REMOVED,
+        EntityType.OBSERVATION: EventKind.RESULT_REMOVED,
+        EntityType.DIAGNOSTIC_REPORT: EventKind.REPORT_REMOVED,
+        EntityType.DOCUMENT: EventKind.DOCUMENT_REMOVED,
     }
 )
 
