@@ -18,7 +18,9 @@ from hub.errors import UnsupportedMessage
 
 from .adt import ADT_TRIGGERS, adt_mapper
 from .dft import dft_mapper
+from .mdm import MDM_TRIGGERS, mdm_mapper
 from .mfn import mfn_m02_mapper
+from .oru import oru_mapper
 from .siu import SIU_TRIGGERS, siu_mapper
 from .source import Mapper
 
@@ -31,6 +33,8 @@ def _registry() -> dict[str, Mapper]:
     table.update({f"SIU^{t}": siu_mapper(t) for t in SIU_TRIGGERS})
     table["DFT^P03"] = dft_mapper
     table["MFN^M02"] = mfn_m02_mapper
+    table["ORU^R01"] = oru_mapper
+    table.update({f"MDM^{t}": mdm_mapper(t) for t in MDM_TRIGGERS})
     return table
 
 
@@ -61,6 +65,12 @@ STRUCTURES: Mapping[str, str] = MappingProxyType(
         "SIU^S26": "SIU_S12",
         "DFT^P03": "DFT_P03",
         "MFN^M02": "MFN_M02",
+        "ORU^R01": "ORU_R01",
+        "MDM^T02": "MDM_T02",
+        "MDM^T04": "MDM_T02",
+        "MDM^T06": "MDM_T02",
+        "MDM^T08": "MDM_T02",
+        "MDM^T10": "MDM_T02",
     }
 )
 
