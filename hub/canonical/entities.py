@@ -770,7 +770,7 @@ class DiagnosticReport(_Record):
     issued: datetime | None = None  # OBR-22
     patient: Ref | None = None
     encounter: Ref | None = None
-    performers: list[Ref] = Field(default_factory=list)  # OBR-32 principal interpreter
+    interpreters: list[Ref] = Field(default_factory=list)  # OBR-32 principal interpreter
     ordered_by: list[Ref] = Field(default_factory=list)  # OBR-16
     results: list[Ref] = Field(default_factory=list)  # the OBX of the OBR group
     specimen: Specimen | None = None

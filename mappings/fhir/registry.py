@@ -14,10 +14,13 @@ from mappings.fhir import (
     claim,
     claim_response,
     coverage,
+    diagnostic_report,
+    document_reference,
     eligibility,
     encounter,
     explanation_of_benefit,
     location,
+    observation,
     organization,
     patient,
     practitioner,
@@ -46,6 +49,9 @@ FHIR_MAPPINGS: Mapping[str, ResourceMapping] = MappingProxyType(
             claim_response.MAPPING,
             explanation_of_benefit.MAPPING,
             *supply.MAPPINGS,
+            observation.MAPPING,
+            diagnostic_report.MAPPING,
+            document_reference.MAPPING,
         )
     }
 )
@@ -66,6 +72,9 @@ DEFAULT_RESOURCE: Mapping[EntityType, str] = MappingProxyType(
         EntityType.CLAIM_STATUS: "ClaimResponse",
         EntityType.PURCHASE_ORDER: "SupplyRequest",
         EntityType.SHIP_NOTICE: "SupplyDelivery",
+        EntityType.OBSERVATION: "Observation",
+        EntityType.DIAGNOSTIC_REPORT: "DiagnosticReport",
+        EntityType.DOCUMENT: "DocumentReference",
     }
 )
 

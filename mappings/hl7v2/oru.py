@@ -209,7 +209,7 @@ def _report(src: Hl7v2Source, group: _Group) -> DiagnosticReport:
         effective_end=src.when_of(obr, 8),
         issued=src.datetime_of(obr, 22),
         ordered_by=[r for rep in obr.reps(16) if (r := xcn_ref(src, rep))],
-        performers=_interpreter(src, obr),
+        interpreters=_interpreter(src, obr),
         specimen=_specimen(src, group),
         conclusion="\n".join(notes) or None,
     )
