@@ -787,7 +787,7 @@ class Document(_Record):
     doc_status: str | None = None  # preliminary | final | amended (TXA-17 table 0271)
     type: Coded | None = None  # TXA-2 (table 0270)
     created: datetime | date | None = None  # TXA-4 activity date/time
-    date: datetime | None = None  # TXA-8 edit, else TXA-6 transcription, else TXA-4
+    date: datetime | None = None  # TXA-8 edit, else TXA-6 origination, else TXA-4
     patient: Ref | None = None
     encounter: Ref | None = None
     authors: list[Ref] = Field(default_factory=list)  # TXA-9 originator, TXA-5 provider

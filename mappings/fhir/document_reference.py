@@ -31,6 +31,7 @@ from mappings.fhir.datatypes import (
 from mappings.fhir.observation import attachment_from, attachment_to
 from mappings.fhir.references import (
     identifier_from,
+    identifier_to,
     identifiers_from,
     identifiers_to,
     ref_from,
@@ -116,7 +117,11 @@ def document_to_fhir(doc: Document, ctx: FhirMapContext) -> Json:
     """Canonical Document → FHIR DocumentReference."""
     if not doc.content:
         raise MappingError("the document has no content", location="DocumentReference.content")
-    written = identifiers_to(doc.identifiers, ctx)
+    # the master identifier is written whatever its system (an XDS uniqueId is a urn:oid
+    # in the URI system); the others only when they are business identifiers
+    own = [i for i in doc.identifiers if i.system != ctx.fhir_id_system]
+    master = identifier_to(own[0], ctx) if own else None
+    written = [master, *identifiers_to(own[1:], ctx)] if master else []
     encounter = ref_to(doc.encounter, ctx)
     context = compact(
         {

@@ -322,12 +322,10 @@ def _code_to(code: Coded | None) -> Json:
 
 
 def _absent_to(obs: Observation, value: Json) -> Json | None:
-    if value:
-        return None
-    if obs.absent_reason is not None:
-        return coded_to(obs.absent_reason)
-    code = "not-performed" if obs.status is ResultStatus.CANCELLED else "unknown"
-    return {"coding": [{"system": DATA_ABSENT, "code": code}]}
+    """dataAbsentReason as the record says, and only without a value (obs-6); a result
+    without a value is not given a reason the sender did not state (a panel's components
+    carry its values)."""
+    return None if value else coded_to(obs.absent_reason)
 
 
 def _range_to(rr: ReferenceRange | None) -> list[Json] | None:

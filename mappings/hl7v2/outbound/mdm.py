@@ -36,6 +36,8 @@ def render_mdm(event: Event, options: Hl7v2OutboundOptions) -> Message:
         raise MappingError("the document has no type", code="101", location="TXA-2")
     if not doc.content:
         raise MappingError("the document has no content", code="101", location="OBX-5")
+    if not doc.identifiers:
+        raise MappingError("the document has no number", code="101", location="TXA-12")
     msg, w = new_message(event, options, "MDM^T02", "MDM_T02")
     write_evn(msg, w, "T02", event)
     add_segment(msg, "PID", ref_pid(w, doc.patient))
@@ -72,7 +74,7 @@ def _txa(w: Writer, doc: Document) -> dict[int, str]:
     edit time, TXA-9 authors, TXA-10 authenticator, TXA-12 unique document number, TXA-16
     file name, TXA-17 completion status (required), TXA-19 availability."""
     assert doc.type is not None
-    first = doc.identifiers[0] if doc.identifiers else None
+    first = doc.identifiers[0]
     texts = all((a.content_type or "").startswith("text/") for a in doc.content)
     return {
         1: "1",
@@ -82,7 +84,7 @@ def _txa(w: Writer, doc: Document) -> dict[int, str]:
         8: w.dtm(doc.date),
         9: w.reps(w.xcn(r) for r in doc.authors),
         10: w.xcn(doc.authenticator) if doc.authenticator else "",
-        12: w.ei(first.value, first.system) if first else "",
+        12: w.ei(first.value, first.system),
         16: w.e(doc.description),
         17: TXA_COMPLETION.get(doc.doc_status or "", "DO"),
         19: TXA_AVAILABILITY.get(doc.status, "AV"),

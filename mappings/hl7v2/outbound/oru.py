@@ -137,7 +137,7 @@ def _lines(w: Writer, text: str) -> str:
 def _obx(w: Writer, obs: Observation) -> dict[int, str]:
     """OBX-2/5/6 value, OBX-3 code, OBX-4 sub-id, OBX-7 range, OBX-8 flags, OBX-11
     status (required), OBX-14 time, OBX-16 responsible observers, OBX-17 method, OBX-19
-    analysis time, OBX-23 performing organisation (v2.5+)."""
+    analysis time (v2.5+), OBX-23 performing organisation (v2.5.1+)."""
     kind, value, units = obx_value(w, obs.value)
     people = [r for r in obs.performers if r.type is EntityType.PRACTITIONER]
     labs = [r for r in obs.performers if r.type is EntityType.ORGANIZATION]
@@ -156,7 +156,7 @@ def _obx(w: Writer, obs: Observation) -> dict[int, str]:
         17: w.cwe(obs.method),
         19: w.dtm(obs.issued) if w.options.version_at_least(2, 5) else "",
     }
-    if labs and w.options.version_at_least(2, 5):
+    if labs and w.options.version_at_least(2, 5, 1):  # OBX-23 is new in v2.5.1
         fields[23] = w.xon(labs[0])
     return fields
 

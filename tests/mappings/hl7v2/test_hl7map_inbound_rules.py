@@ -49,6 +49,7 @@ def test_registry_covers_every_trigger_of_the_brief():
         f"ADT^A{n}" for n in ("01", "02", "03", "04", "05", "08", "11", "13", "28", "31", "40")
     }
     wanted |= {f"SIU^S{n}" for n in (12, 13, 14, 15, 17, 26)} | {"DFT^P03", "MFN^M02"}
+    wanted |= {"ORU^R01"} | {f"MDM^T{n}" for n in ("02", "04", "06", "08", "10")}
     assert set(INBOUND) == wanted
 
 
@@ -83,7 +84,8 @@ def test_structure_shaped_message_type_is_read_as_code_and_trigger():
     [
         ("ADT^A99", "201", "MSH-9.2"),
         ("SIU^S99", "201", "MSH-9.2"),
-        ("ORU^R01", "200", "MSH-9.1"),
+        ("ORM^O01", "200", "MSH-9.1"),
+        ("MDM^T01", "201", "MSH-9.2"),
         ("ACK", "200", "MSH-9.1"),
     ],
 )
