@@ -64,8 +64,8 @@ def test_validate_reports_per_message_with_file_and_line(corpus: Path):
 
 
 def test_validate_unmapped_type_is_valid_with_a_note(corpus: Path):
-    oru = corpus / "hl7v2" / "fhirconverter__ORU-R01-01.hl7"
-    code, out, _ = run("validate", str(oru), "--json")
+    orm = corpus / "hl7v2" / "fhirconverter__ORM-O01-01.hl7"  # ORU is mapped since issue 12
+    code, out, _ = run("validate", str(orm), "--json")
     assert code == 0
     report = json.loads(out)[0]
     assert report["ok"] and any("no mapping" in f["text"] for f in report["findings"])
@@ -230,8 +230,8 @@ def test_mappings_coverage_says_what_is_carried_and_dropped():
     assert "Patient.birthDate" in " ".join(report["Patient"]["carried"])
     assert "Patient.contained" in report["Patient"]["dropped"]
     assert {"Claim", "Appointment", "SupplyRequest"} <= set(report)
-    code, _, err = run("mappings", "coverage", "Observation")
-    assert code == 2 and "no mapping for Observation" in err
+    code, _, err = run("mappings", "coverage", "Condition")
+    assert code == 2 and "no mapping for Condition" in err
 
 
 def test_validate_x12_reports_per_interchange(corpus: Path):
