@@ -56,6 +56,8 @@ __all__ = [
     "UCUM",
     "attachment_ed",
     "interpretation",
+    "media_type",
+    "observation_identifier",
     "observation_value",
     "reference_range",
     "result_status",
