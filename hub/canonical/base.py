@@ -54,6 +54,9 @@ class EntityType(StrEnum):
     SHIP_NOTICE = "ShipNotice"
     INVOICE = "Invoice"
     ALLERGY = "Allergy"
+    OBSERVATION = "Observation"
+    DIAGNOSTIC_REPORT = "DiagnosticReport"
+    DOCUMENT = "Document"
 
 
 class Identifier(CanonicalModel):

@@ -70,6 +70,18 @@ __all__ = [
     "ShipNotice",
     "ShippedItem",
     "SupplyItem",
+    "Attachment",
+    "DiagnosticReport",
+    "Document",
+    "Observation",
+    "ObservationValue",
+    "Quantity",
+    "Range",
+    "Ratio",
+    "ReferenceRange",
+    "ReportStatus",
+    "ResultStatus",
+    "Specimen",
 ]
 
 
@@ -656,6 +668,170 @@ class Allergy(_Record):
     note: str | None = None
 
 
+# --------------------------------------------------------------------------- results and documents
+
+
+class ResultStatus(StrEnum):
+    """FHIR observation-status; HL7 table 0085 (OBX-11) maps onto it."""
+
+    REGISTERED = "registered"
+    PRELIMINARY = "preliminary"
+    FINAL = "final"
+    AMENDED = "amended"
+    CORRECTED = "corrected"
+    CANCELLED = "cancelled"
+    ENTERED_IN_ERROR = "entered-in-error"
+    UNKNOWN = "unknown"
+
+
+class ReportStatus(StrEnum):
+    """FHIR diagnostic-report-status; HL7 table 0123 (OBR-25) maps onto it."""
+
+    REGISTERED = "registered"
+    PARTIAL = "partial"
+    PRELIMINARY = "preliminary"
+    FINAL = "final"
+    AMENDED = "amended"
+    CORRECTED = "corrected"
+    APPENDED = "appended"
+    CANCELLED = "cancelled"
+    ENTERED_IN_ERROR = "entered-in-error"
+    UNKNOWN = "unknown"
+
+
+class Quantity(CanonicalModel):
+    """A measured amount: NM/SN value with OBX-6 units (UCUM when the sender says so)."""
+
+    value: Decimal | None = None
+    comparator: str | None = None  # <, <=, >=, > (SN.1)
+    unit: str | None = None  # the unit as displayed (CWE.2, else CWE.1)
+    system: str | None = None  # http://unitsofmeasure.org when CWE.3 is UCUM
+    code: str | None = None  # the unit's code in ``system``
+
+
+class Range(CanonicalModel):
+    """SN with separator ``-`` (``10-20``), or an OBX-7 reference range."""
+
+    low: Quantity | None = None
+    high: Quantity | None = None
+
+
+class Ratio(CanonicalModel):
+    """SN with separator ``:`` or ``/`` (``1:128``)."""
+
+    numerator: Quantity | None = None
+    denominator: Quantity | None = None
+
+
+class Attachment(CanonicalModel):
+    """ED/RP in OBX-5, or a document's content: bytes (base64) with their media type, or
+    a URL that points at them."""
+
+    content_type: str | None = None  # MIME type: ED.2/ED.3 (application/pdf)
+    data: str | None = None  # the decoded bytes, base64 (standard alphabet, padded)
+    url: str | None = None  # RP.1 reference pointer
+    title: str | None = None
+    size: int | None = None  # the decoded bytes' length
+    language: str | None = None
+    #: ED.4 as sent (Base64, Hex, A): outbound writes Base64 whatever came in
+    original_encoding: str | None = None
+
+
+class ReferenceRange(CanonicalModel):
+    """OBX-7: the range as numbers when it reads as one (``3.5-5.0``, ``<10``), and as sent."""
+
+    low: Quantity | None = None
+    high: Quantity | None = None
+    text: str | None = None
+
+
+class ObservationValue(CanonicalModel):
+    """OBX-5 read by OBX-2: exactly one of the value fields is set. ``type`` is the HL7
+    value type as sent (NM, SN, CWE, ST, TX, FT, DT, TS, DTM, TM, ED, RP, …)."""
+
+    type: str
+    quantity: Quantity | None = None  # NM, SN with one number
+    range: Range | None = None  # SN n-m
+    ratio: Ratio | None = None  # SN n:m, n/m
+    coded: Coded | None = None  # CE, CWE, CNE
+    text: str | None = None  # ST, TX, FT (repetitions joined by line breaks), SN n+
+    date_time: datetime | date | None = None  # DT, TS, DTM
+    time: str | None = None  # TM as HH:MM[:SS]
+    attachment: Attachment | None = None  # ED, RP
+
+
+class Specimen(CanonicalModel):
+    """SPM (v2.5) or OBR-15: what was examined and when it was collected."""
+
+    identifier: Identifier | None = None  # SPM-2
+    type: Coded | None = None  # SPM-4, else OBR-15.1
+    collected_at: datetime | date | None = None  # SPM-17, else OBR-7
+    received_at: datetime | None = None  # SPM-18, else OBR-14
+    body_site: Coded | None = None  # SPM-8
+
+
+class Observation(_Record):
+    """OBX / FHIR Observation: one result."""
+
+    entity_type: Literal[EntityType.OBSERVATION] = EntityType.OBSERVATION
+    status: ResultStatus = ResultStatus.UNKNOWN
+    code: Coded | None = None  # OBX-3
+    sub_id: str | None = None  # OBX-4
+    value: ObservationValue | None = None  # OBX-2 + OBX-5 (+ OBX-6 units)
+    absent_reason: Coded | None = None  # an OBX without a value (OBX-11 X, or empty)
+    reference_range: ReferenceRange | None = None  # OBX-7
+    interpretation: list[Coded] = Field(default_factory=list)  # OBX-8 (table 0078)
+    effective: datetime | date | None = None  # OBX-14, else OBR-7
+    issued: datetime | None = None  # OBX-19 analysis time, else OBR-22
+    method: Coded | None = None  # OBX-17
+    patient: Ref | None = None
+    encounter: Ref | None = None
+    performers: list[Ref] = Field(default_factory=list)  # OBX-16 responsible, OBX-23 lab
+    specimen: Specimen | None = None
+    notes: list[str] = Field(default_factory=list)  # NTE after the OBX
+
+
+class DiagnosticReport(_Record):
+    """OBR / FHIR DiagnosticReport: the report an order's results make."""
+
+    entity_type: Literal[EntityType.DIAGNOSTIC_REPORT] = EntityType.DIAGNOSTIC_REPORT
+    status: ReportStatus = ReportStatus.UNKNOWN
+    code: Coded | None = None  # OBR-4 universal service identifier
+    placer_number: Identifier | None = None  # OBR-2 (else ORC-2)
+    filler_number: Identifier | None = None  # OBR-3 (else ORC-3)
+    category: Coded | None = None  # OBR-24 diagnostic service section
+    effective: datetime | date | None = None  # OBR-7 (to OBR-8)
+    effective_end: datetime | date | None = None  # OBR-8
+    issued: datetime | None = None  # OBR-22
+    patient: Ref | None = None
+    encounter: Ref | None = None
+    interpreters: list[Ref] = Field(default_factory=list)  # OBR-32 principal interpreter
+    ordered_by: list[Ref] = Field(default_factory=list)  # OBR-16
+    results: list[Ref] = Field(default_factory=list)  # the OBX of the OBR group
+    specimen: Specimen | None = None
+    conclusion: str | None = None  # NTE after the OBR
+    presented_form: list[Attachment] = Field(default_factory=list)
+
+
+class Document(_Record):
+    """TXA + OBX / FHIR DocumentReference: a clinical document and its content."""
+
+    entity_type: Literal[EntityType.DOCUMENT] = EntityType.DOCUMENT
+    #: current | superseded | entered-in-error (from TXA-19 availability, TXA-17 status)
+    status: str = "current"
+    doc_status: str | None = None  # preliminary | final | amended (TXA-17 table 0271)
+    type: Coded | None = None  # TXA-2 (table 0270)
+    created: datetime | date | None = None  # TXA-4 activity date/time
+    date: datetime | None = None  # TXA-8 edit, else TXA-6 origination, else TXA-4
+    patient: Ref | None = None
+    encounter: Ref | None = None
+    authors: list[Ref] = Field(default_factory=list)  # TXA-9 originator, TXA-5 provider
+    authenticator: Ref | None = None  # TXA-10, TXA-22
+    description: str | None = None  # TXA-16 unique file name or OBX-3 text
+    content: list[Attachment] = Field(default_factory=list)  # OBX-5 (TX/FT joined; ED)
+    related: list[Identifier] = Field(default_factory=list)  # TXA-13 parent document
+
+
 Entity = Annotated[
     Patient
     | Practitioner
@@ -675,6 +851,9 @@ Entity = Annotated[
     | OrderAcknowledgment
     | ShipNotice
     | Invoice
-    | Allergy,
+    | Allergy
+    | Observation
+    | DiagnosticReport
+    | Document,
     Field(discriminator="entity_type"),
 ]

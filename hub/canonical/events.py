@@ -92,6 +92,12 @@ class EventKind(StrEnum):
     APPOINTMENT_DISCONTINUED = "appointment.discontinued"  # SIU S16
     ALLERGY_UPDATED = "allergy.updated"  # ADT A60 IAM/AL1
     ALLERGY_REMOVED = "allergy.removed"  # ADT A60 IAM-6 = D, a FHIR DELETE
+    RESULT_REPORTED = "result.reported"  # ORU^R01 OBX / FHIR Observation
+    REPORT_ISSUED = "report.issued"  # ORU^R01 OBR / FHIR DiagnosticReport
+    DOCUMENT_REPORTED = "document.reported"  # MDM^T02 / FHIR DocumentReference
+    RESULT_REMOVED = "result.removed"
+    REPORT_REMOVED = "report.removed"
+    DOCUMENT_REMOVED = "document.removed"
 
 
 class Provenance(CanonicalModel):
@@ -150,6 +156,9 @@ REMOVED: Mapping[EntityType, EventKind] = MappingProxyType(
         EntityType.SHIP_NOTICE: EventKind.SUPPLY_SHIP_NOTICE_REMOVED,
         EntityType.INVOICE: EventKind.SUPPLY_INVOICE_REMOVED,
         EntityType.ALLERGY: EventKind.ALLERGY_REMOVED,
+        EntityType.OBSERVATION: EventKind.RESULT_REMOVED,
+        EntityType.DIAGNOSTIC_REPORT: EventKind.REPORT_REMOVED,
+        EntityType.DOCUMENT: EventKind.DOCUMENT_REMOVED,
     }
 )
 

@@ -15,10 +15,13 @@ from mappings.fhir import (
     claim,
     claim_response,
     coverage,
+    diagnostic_report,
+    document_reference,
     eligibility,
     encounter,
     explanation_of_benefit,
     location,
+    observation,
     organization,
     patient,
     practitioner,
@@ -48,6 +51,9 @@ FHIR_MAPPINGS: Mapping[str, ResourceMapping] = MappingProxyType(
             explanation_of_benefit.MAPPING,
             *supply.MAPPINGS,
             allergy.MAPPING,
+            observation.MAPPING,
+            diagnostic_report.MAPPING,
+            document_reference.MAPPING,
         )
     }
 )
@@ -69,6 +75,9 @@ DEFAULT_RESOURCE: Mapping[EntityType, str] = MappingProxyType(
         EntityType.PURCHASE_ORDER: "SupplyRequest",
         EntityType.SHIP_NOTICE: "SupplyDelivery",
         EntityType.ALLERGY: "AllergyIntolerance",
+        EntityType.OBSERVATION: "Observation",
+        EntityType.DIAGNOSTIC_REPORT: "DiagnosticReport",
+        EntityType.DOCUMENT: "DocumentReference",
     }
 )
 

@@ -18,7 +18,9 @@ from hub.errors import UnsupportedMessage
 
 from .adt import ADT_EVENTS, adt_mapper
 from .dft import dft_mapper, dft_p11_mapper
+from .mdm import MDM_TRIGGERS, mdm_mapper
 from .mfn import mfn_m02_mapper
+from .oru import oru_mapper
 from .siu import SIU_TRIGGERS, siu_mapper
 from .source import Mapper
 
@@ -32,6 +34,8 @@ def _registry() -> dict[str, Mapper]:
     table["DFT^P03"] = dft_mapper
     table["MFN^M02"] = mfn_m02_mapper
     table["DFT^P11"] = dft_p11_mapper
+    table["ORU^R01"] = oru_mapper
+    table.update({f"MDM^{t}": mdm_mapper(t) for t in MDM_TRIGGERS})
     return table
 
 
@@ -66,6 +70,12 @@ STRUCTURES: Mapping[str, str] = MappingProxyType(
         **{f"ADT^{t}": structure for t, (_, structure) in ADT_EVENTS.items()},
         "SIU^S16": "SIU_S12",
         "DFT^P11": "DFT_P11",
+        "ORU^R01": "ORU_R01",
+        "MDM^T02": "MDM_T02",
+        "MDM^T04": "MDM_T02",
+        "MDM^T06": "MDM_T02",
+        "MDM^T08": "MDM_T02",
+        "MDM^T10": "MDM_T02",
     }
 )
 

@@ -234,8 +234,8 @@ def test_mappings_coverage_says_what_is_carried_and_dropped():
     assert "Patient.birthDate" in " ".join(report["Patient"]["carried"])
     assert "Patient.contained" in report["Patient"]["dropped"]
     assert {"Claim", "Appointment", "SupplyRequest"} <= set(report)
-    code, _, err = run("mappings", "coverage", "Observation")
-    assert code == 2 and "no mapping for Observation" in err
+    code, _, err = run("mappings", "coverage", "Condition")
+    assert code == 2 and "no mapping for Condition" in err
 
 
 def test_validate_x12_reports_per_interchange(corpus: Path):

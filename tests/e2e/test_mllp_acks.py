@@ -28,9 +28,9 @@ systems:
     identifiers: {patient: GOODHEALTH}
 """
 
-ORU = (
-    b"MSH|^~\\&|LAB|GOODHEALTH|CAREHUB|HUB|20261128||ORU^R01^ORU_R01|LAB-1|P|2.5.1\r"
-    b"PID|1||4455667^^^GOODHEALTH^MR||Okonkwo^Chidinma\rOBR|1\r"
+ORM = (  # an order: not mapped (ORU^R01 is, since issue 12)
+    b"MSH|^~\\&|LAB|GOODHEALTH|CAREHUB|HUB|20261128||ORM^O01^ORM_O01|LAB-1|P|2.5.1\r"
+    b"PID|1||4455667^^^GOODHEALTH^MR||Okonkwo^Chidinma\rORC|NW\rOBR|1\r"
 )
 BAD_DATE = A04.replace(b"|19850214|", b"|19851314|").replace(b"MSG-A04-0001", b"MSG-BAD-1")
 ENHANCED = A04.replace(b"|P|2.5.1\r", b"|P|2.5.1|||AL|AL\r").replace(b"MSG-A04-0001", b"ENH-1")
@@ -61,10 +61,10 @@ async def status_of(hub: Hub, raw: bytes) -> str:
 
 
 async def test_unsupported_type_gets_ar_200_201_and_is_kept(hub: Hub):
-    ack = await exchange(hub, ORU)
+    ack = await exchange(hub, ORM)
     assert ack["MSA-1"] == "AR" and ack["MSA-2"] == "LAB-1"
     assert ack["ERR-3.1"] in ("200", "201")
-    assert await status_of(hub, ORU) == "unsupported"
+    assert await status_of(hub, ORM) == "unsupported"
 
 
 async def test_unsupported_version_gets_ar_203(hub: Hub):
@@ -96,7 +96,7 @@ async def test_enhanced_mode_sends_ca_then_aa_on_the_connection(hub: Hub):
 
 async def test_carehub_send_prints_each_ack(hub: Hub, tmp_path: Path):
     both = tmp_path / "two.hl7"
-    both.write_bytes(A04 + ORU)
+    both.write_bytes(A04 + ORM)
     port = port_of(hub)
     result = await asyncio.to_thread(
         CliRunner().invoke, cli, ["send", f"mllp://127.0.0.1:{port}", str(both)]

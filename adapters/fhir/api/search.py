@@ -102,6 +102,26 @@ SEARCH_PARAMS: Mapping[str, tuple[SearchParam, ...]] = {
     "ExplanationOfBenefit": (_IDENTIFIER, _patient("patient")),
     "SupplyRequest": (_IDENTIFIER, _status()),
     "SupplyDelivery": (_IDENTIFIER,),
+    "Observation": (
+        _IDENTIFIER,
+        _status(),
+        _patient("subject"),
+        SearchParam("subject", "reference", ("subject",), target="Patient"),
+        SearchParam("date", "date", ("effectiveDateTime",), documentation="Observation.effective"),
+    ),
+    "DiagnosticReport": (
+        _IDENTIFIER,
+        _status(),
+        _patient("subject"),
+        SearchParam("subject", "reference", ("subject",), target="Patient"),
+        SearchParam("date", "date", ("effectiveDateTime",), documentation="effective"),
+    ),
+    "DocumentReference": (
+        _IDENTIFIER,
+        _status(),
+        _patient("subject"),
+        SearchParam("subject", "reference", ("subject",), target="Patient"),
+    ),
 }
 
 

@@ -15,7 +15,9 @@ from hub.errors import UnsupportedMessage
 
 from .adt import render_a04, render_a08, render_a40, render_a47
 from .dft import render_dft
+from .mdm import render_mdm
 from .options import Hl7v2OutboundOptions, control_id_for
+from .oru import render_oru_report, render_oru_result
 from .siu import render_siu
 
 __all__ = ["OUTBOUND", "Hl7v2OutboundOptions", "Renderer", "control_id_for", "render_hl7v2_event"]
@@ -36,6 +38,9 @@ OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
         EventKind.CHARGE_POSTED: render_dft,
         EventKind.APPOINTMENT_DISCONTINUED: render_siu,
         EventKind.PATIENT_IDENTIFIER_CHANGED: render_a47,
+        EventKind.RESULT_REPORTED: render_oru_result,
+        EventKind.REPORT_ISSUED: render_oru_report,
+        EventKind.DOCUMENT_REPORTED: render_mdm,
     }
 )
 

@@ -15,6 +15,7 @@ from hub.canonical import (
     Appointment,
     AppointmentParticipant,
     AppointmentStatus,
+    Attachment,
     Benefit,
     Claim,
     ClaimKind,
@@ -26,6 +27,8 @@ from hub.canonical import (
     Credential,
     CredentialKind,
     Diagnosis,
+    DiagnosticReport,
+    Document,
     EligibilityCheck,
     Encounter,
     EncounterStatus,
@@ -34,6 +37,8 @@ from hub.canonical import (
     Identifier,
     Location,
     Money,
+    Observation,
+    ObservationValue,
     OrderLine,
     Organization,
     OrganizationKind,
@@ -41,8 +46,12 @@ from hub.canonical import (
     Period,
     Practitioner,
     PurchaseOrder,
+    Quantity,
     Ref,
+    ReferenceRange,
     Remittance,
+    ReportStatus,
+    ResultStatus,
     ServiceLine,
     ServiceLinePayment,
     ShipNotice,
@@ -501,6 +510,80 @@ def allergy() -> Allergy:
     )
 
 
+UCUM_MG = {"unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}
+
+
+def observation() -> Observation:
+    return Observation(
+        id="obs-1",
+        identifiers=[ident("http://lab.example/obs", "O-1")],
+        status=ResultStatus.CORRECTED,
+        code=coded("2093-3", "http://loinc.org", "Cholesterol"),
+        value=ObservationValue(type="NM", quantity=Quantity(value=Decimal("212.5"), **UCUM_MG)),
+        reference_range=ReferenceRange(
+            low=Quantity(value=Decimal(100), **UCUM_MG),
+            high=Quantity(value=Decimal(199), **UCUM_MG),
+            text="100-199",
+        ),
+        interpretation=[
+            coded("H", "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation")
+        ],
+        effective=datetime(2024, 5, 1, 7, 15, tzinfo=EST),
+        issued=datetime(2024, 5, 1, 9, 0, tzinfo=EST),
+        method=coded("LAB-ENZ", "http://lab.example/methods"),
+        patient=ref(EntityType.PATIENT, "p-1"),
+        encounter=ref(EntityType.ENCOUNTER, "enc-1"),
+        performers=[ref(EntityType.PRACTITIONER, "dr-1"), ref(EntityType.ORGANIZATION, "org-1")],
+        notes=["fasting sample"],
+    )
+
+
+def diagnostic_report() -> DiagnosticReport:
+    filler = ident("http://lab.example/order", "FL-1", "FILL")
+    placer = ident("http://clinic.example/order", "PL-1", "PLAC")
+    return DiagnosticReport(
+        id="rep-1",
+        identifiers=[filler, placer],
+        filler_number=filler,
+        placer_number=placer,
+        status=ReportStatus.FINAL,
+        code=coded("24331-1", "http://loinc.org", "Lipid panel"),
+        category=coded("CH", "http://terminology.hl7.org/CodeSystem/v2-0074"),
+        effective=datetime(2024, 5, 1, 7, 0, tzinfo=EST),
+        effective_end=datetime(2024, 5, 1, 7, 15, tzinfo=EST),
+        issued=datetime(2024, 5, 1, 9, 0, tzinfo=EST),
+        patient=ref(EntityType.PATIENT, "p-1"),
+        encounter=ref(EntityType.ENCOUNTER, "enc-1"),
+        interpreters=[ref(EntityType.PRACTITIONER, "dr-2")],
+        results=[ref(EntityType.OBSERVATION, "obs-1")],
+        conclusion="Raised cholesterol",
+        presented_form=[
+            Attachment(content_type="application/pdf", data="JVBERi0xLjQ=", size=8, title="report")
+        ],
+    )
+
+
+def document() -> Document:
+    return Document(
+        id="doc-1",
+        identifiers=[ident("http://hosp.example/doc", "DOC-55"), ident("HOSP-FILE", "F-9")],
+        status="superseded",
+        doc_status="amended",
+        type=coded("18842-5", "http://loinc.org", "Discharge summary"),
+        created=datetime(2024, 5, 2, 10, 0, tzinfo=EST),
+        date=datetime(2024, 5, 2, 11, 30, tzinfo=EST),
+        patient=ref(EntityType.PATIENT, "p-1"),
+        encounter=ref(EntityType.ENCOUNTER, "enc-1"),
+        authors=[ref(EntityType.PRACTITIONER, "dr-1")],
+        authenticator=ref(EntityType.PRACTITIONER, "dr-2"),
+        description="Discharge summary, amended",
+        content=[
+            Attachment(content_type="text/plain; charset=utf-8", data="TGluZSBvbmU=", size=8),
+            Attachment(content_type="image/jpeg", url="https://pacs.example/1", title="scan"),
+        ],
+    )
+
+
 #: resource type → the canonical record written as it
 RICH = {
     "Patient": patient,
@@ -519,4 +602,7 @@ RICH = {
     "SupplyRequest": purchase_order,
     "SupplyDelivery": ship_notice,
     "AllergyIntolerance": allergy,
+    "Observation": observation,
+    "DiagnosticReport": diagnostic_report,
+    "DocumentReference": document,
 }

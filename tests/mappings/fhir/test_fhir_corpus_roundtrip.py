@@ -76,7 +76,8 @@ def test_a_synthea_bundle_maps_its_supported_entries(ctx: FhirMapContext) -> Non
     result = from_bundle(bundle, ctx)
     kinds = {kind for _, kind, _ in result.entities}
     assert {"Patient", "Encounter", "Claim", "ExplanationOfBenefit", "Practitioner"} <= kinds
-    assert {"Observation", "Condition"} <= {kind for _, kind, _ in result.unsupported}
+    assert "Observation" in kinds  # mapped since the results work (issue 12)
+    assert {"Condition"} <= {kind for _, kind, _ in result.unsupported}
     mapped = len(result.entities) + len(result.unsupported)
     assert mapped == len([e for e in bundle["entry"] if "resource" in e])
     patient = next(e for _, kind, e in result.entities if kind == "Patient")

@@ -12,20 +12,29 @@ from hub.canonical import (
     Appointment,
     AppointmentParticipant,
     AppointmentStatus,
+    Attachment,
     Charge,
     Coded,
     Contact,
     ContactPoint,
     Diagnosis,
+    DiagnosticReport,
+    Document,
     EntityType,
     Event,
     EventKind,
     HumanName,
     Identifier,
     Money,
+    Observation,
+    ObservationValue,
     Patient,
     Provenance,
+    Quantity,
     Ref,
+    ReferenceRange,
+    ReportStatus,
+    ResultStatus,
 )
 
 CST = timezone(timedelta(hours=-6))
@@ -269,6 +278,110 @@ def _discontinued(appt: Appointment, number: int, reason: Coded | None) -> Event
     return event(K.APPOINTMENT_DISCONTINUED, appt.model_copy(update=update), number)
 
 
+UCUM = "http://unitsofmeasure.org"
+LOINC = "http://loinc.org"
+PAT_REF = Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-2002")], display="Rivera, Anna")
+VISIT = Ref(type=EntityType.ENCOUNTER, identifiers=[mrn("V-300", system="GHH-VN")])
+
+
+def rich_result() -> Observation:
+    mg = {"unit": "mg/dL", "system": UCUM, "code": "mg/dL"}
+    return Observation(
+        identifiers=[mrn("FL-1|2093-3", system="LAB-OBS")],
+        status=ResultStatus.CORRECTED,
+        code=Coded(code="2093-3", system=LOINC, display="Cholesterol"),
+        sub_id="1",
+        value=ObservationValue(type="NM", quantity=Quantity(value=Decimal("212.5"), **mg)),
+        reference_range=ReferenceRange(
+            low=Quantity(value=Decimal(100), **mg),
+            high=Quantity(value=Decimal(199), **mg),
+            text="100-199",
+        ),
+        interpretation=[
+            Coded(
+                code="H",
+                system="http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+            )
+        ],
+        effective=AT - timedelta(hours=2),
+        issued=AT,
+        method=Coded(code="ENZ", display="Enzymatic", system="GHH-METHOD"),
+        patient=PAT_REF,
+        encounter=VISIT,
+        performers=[
+            doctor("1234567893", "Welby, Marcus"),
+            Ref(
+                type=EntityType.ORGANIZATION,
+                display="GHH Lab",
+                identifiers=[mrn("LAB1", system="GHH")],
+            ),
+        ],
+        notes=["fasting sample", "second line"],
+    )
+
+
+def minimal_result() -> Observation:
+    return Observation(
+        status=ResultStatus.FINAL,
+        code=Coded(code="8251-1", display="Comment"),
+        value=ObservationValue(type="ST", text="Hemolysed & lipemic"),
+        patient=Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-2002")]),
+    )
+
+
+def rich_report() -> DiagnosticReport:
+    return DiagnosticReport(
+        identifiers=[mrn("FL-1", system="LAB", source="ehr")],
+        filler_number=Identifier(value="FL-1", system="LAB", type="FILL"),
+        placer_number=Identifier(value="PL-1", system="EHR", type="PLAC"),
+        status=ReportStatus.FINAL,
+        code=Coded(code="24331-1", system=LOINC, display="Lipid panel"),
+        category=Coded(code="CH", system="http://terminology.hl7.org/CodeSystem/v2-0074"),
+        effective=AT - timedelta(hours=3),
+        effective_end=AT - timedelta(hours=2, minutes=45),
+        issued=AT,
+        patient=PAT_REF,
+        encounter=VISIT,
+        ordered_by=[doctor("1234567893", "Welby, Marcus")],
+        interpreters=[
+            Ref(type=EntityType.PRACTITIONER, identifiers=[mrn("P-9")], display="Cyto, Jane")
+        ],
+        conclusion="Raised cholesterol",
+    )
+
+
+def rich_document() -> Document:
+    return Document(
+        identifiers=[mrn("DOC-55", system="GHH-DOC")],
+        status="superseded",
+        doc_status="final",
+        type=Coded(code="DS", display="Discharge summary"),
+        created=AT - timedelta(hours=1),
+        date=AT,
+        patient=PAT_REF,
+        encounter=VISIT,
+        authors=[doctor("1234567893", "Welby, Marcus")],
+        authenticator=doctor("1234567893", "Welby, Marcus"),
+        description="summary-55.txt",
+        content=[
+            Attachment(
+                content_type="text/plain; charset=utf-8", data="TGluZSBvbmUKTGluZSB0d28=", size=17
+            ),
+            Attachment(content_type="application/pdf", data="JVBERi0xLjQ=", size=8),
+            Attachment(content_type="image/jpeg", url="https://pacs.example/img?a=1&b=2"),
+        ],
+    )
+
+
+def minimal_document() -> Document:
+    return Document(
+        identifiers=[mrn("DOC-1", system="GHH-DOC")],
+        type=Coded(code="PN"),
+        patient=Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-2002")]),
+        content=[Attachment(content_type="text/plain", data="bm90ZQ==", size=4)],
+    )
+
+
 PATREQ = Coded(code="PATREQ", display="Patient request", system="GHH-CXL")
 BARE_RETIRED = Ref(type=EntityType.PATIENT, identifiers=[mrn("M-9")])
 
@@ -299,4 +412,9 @@ EVENTS = {
     ),
     "s16_rich": lambda: _discontinued(rich_appointment(), 18, PATREQ),
     "s16_minimal": lambda: _discontinued(minimal_appointment(), 19, None),
+    "r01_result_rich": lambda: event(K.RESULT_REPORTED, rich_result(), 16),
+    "r01_result_minimal": lambda: event(K.RESULT_REPORTED, minimal_result(), 17),
+    "r01_report_rich": lambda: event(K.REPORT_ISSUED, rich_report(), 18),
+    "t02_rich": lambda: event(K.DOCUMENT_REPORTED, rich_document(), 19),
+    "t02_minimal": lambda: event(K.DOCUMENT_REPORTED, minimal_document(), 20),
 }

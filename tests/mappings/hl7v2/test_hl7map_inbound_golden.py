@@ -60,6 +60,13 @@ CORPUS = [
         [K.CHARGE_POSTED, K.CHARGE_POSTED, K.COVERAGE_UPDATED],
     ),
     ("adt_a60", "fhirconverter__ADT-A60-01.hl7", 0, [K.ALLERGY_UPDATED]),
+    (
+        "oru_r01_cbc",
+        "fhirconverter__LRI_2.0-NG_CBC_Typ_Message.hl7",
+        0,
+        [K.PATIENT_UPDATED, *[K.RESULT_REPORTED] * 28, K.REPORT_ISSUED],
+    ),
+    ("mdm_t02_text", "fhirconverter__MDM-T02-03.hl7", 0, [K.PATIENT_UPDATED, K.DOCUMENT_REPORTED]),
 ]
 
 OWN = [
@@ -77,6 +84,10 @@ OWN = [
     ("adt_a06", "adt_a06_class_change.hl7", [K.PATIENT_UPDATED, K.ENCOUNTER_CLASS_CHANGED]),
     ("adt_a21", "adt_a21_leave.hl7", [K.ENCOUNTER_LEAVE_STARTED]),
     ("adt_a47", "adt_a47_change_id.hl7", [K.PATIENT_IDENTIFIER_CHANGED]),
+    *(
+        (f"mdm_{t}", f"mdm_{t}.hl7", [K.PATIENT_UPDATED, K.DOCUMENT_REPORTED])
+        for t in ("t04", "t06", "t08", "t10")
+    ),
     (
         "mfn_m02",
         "mfn_m02_staff.hl7",
@@ -138,6 +149,17 @@ STRICT_KNOWN: dict[str, tuple[list[str], str]] = {
     "adt_a11": (
         [f"{_CODED_IS}reached for <Field EVN_4 (EVENT_REASON_CODE) of type IS>"],
         "EVN-4 sent as code^text",
+    ),
+    "oru_r01_cbc": (
+        ["InvalidName: Invalid name for Component: CE_9"],
+        "the NIST sample fills CWE.9 (original text) inside CE-typed fields, as v2.5.1 LRI does",
+    ),
+    "mdm_t02_text": (
+        [
+            "ORC is not allowed in MDM_T02 2.3 (expected TXA)",
+            "InvalidName: Invalid name for Component: CM_MSG_3",
+        ],
+        "a v2.3 MDM with the v2.4+ ORC/OBR group and a structure (MSH-9.3) 2.3 has no place for",
     ),
     "mfn_m02": (
         [f"{_CODED_IS}reached for <Field PRA_3 (PRACTITIONER_CATEGORY) of type IS>"],

@@ -50,6 +50,7 @@ def test_registry_covers_every_trigger_of_the_brief():
     wanted = {f"ADT^A{n:02d}" for n in [*range(1, 19), *range(20, 56), 60, 61, 62]}
     wanted |= {f"SIU^S{n}" for n in (12, 13, 14, 15, 16, 17, 26)}
     wanted |= {"DFT^P03", "DFT^P11", "MFN^M02"}
+    wanted |= {"ORU^R01"} | {f"MDM^T{n}" for n in ("02", "04", "06", "08", "10")}
     assert set(INBOUND) == wanted
 
 
@@ -84,7 +85,8 @@ def test_structure_shaped_message_type_is_read_as_code_and_trigger():
     [
         ("ADT^A99", "201", "MSH-9.2"),
         ("SIU^S99", "201", "MSH-9.2"),
-        ("ORU^R01", "200", "MSH-9.1"),
+        ("ORM^O01", "200", "MSH-9.1"),
+        ("MDM^T01", "201", "MSH-9.2"),
         ("ACK", "200", "MSH-9.1"),
     ],
 )

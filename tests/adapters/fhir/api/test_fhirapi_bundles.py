@@ -127,7 +127,7 @@ async def test_batch_entries_stand_alone(api: Api) -> None:
             entry(patient("2", birthDate="bad"), "POST", "Patient"),
             entry(None, "GET", "Patient/nope"),
             entry(None, "PATCH", "Patient/x"),
-            entry({"resourceType": "Observation"}, "POST", "Observation"),
+            entry({"resourceType": "Condition"}, "POST", "Condition"),  # a type not mapped
         ],
     }
     resp = await api.post("", bundle)

@@ -59,7 +59,7 @@ async def test_403_when_no_scope_covers_the_interaction(api: Api) -> None:
 async def test_404_unknown_id_unknown_type_unknown_path(api: Api) -> None:
     issue = await outcome(await api.get("Patient/nobody"), 404)
     assert issue["code"] == "not-found"
-    issue = await outcome(await api.get("Observation/1"), 404)
+    issue = await outcome(await api.get("Condition/1"), 404)  # a type not mapped
     assert issue["code"] == "not-supported"
     await outcome(await api.http.get("/fhir/Patient/1/extra/x", headers=auth()), 404)
 
