@@ -53,6 +53,7 @@ class EntityType(StrEnum):
     ORDER_ACKNOWLEDGMENT = "OrderAcknowledgment"
     SHIP_NOTICE = "ShipNotice"
     INVOICE = "Invoice"
+    IMMUNIZATION = "Immunization"
 
 
 class Identifier(CanonicalModel):

@@ -78,6 +78,10 @@ class EventKind(StrEnum):
     SUPPLY_SHIP_NOTICE_REMOVED = "supply.ship_notice.removed"
     SUPPLY_INVOICE_REMOVED = "supply.invoice.removed"
     APPOINTMENT_REMOVED = "appointment.removed"
+    IMMUNIZATION_RECORDED = "immunization.recorded"  # VXU^V04 RXA-21 A/U, FHIR Immunization
+    # RXA-21 D: the dose was recorded in error; the record stays, as entered-in-error
+    IMMUNIZATION_ENTERED_IN_ERROR = "immunization.entered_in_error"
+    IMMUNIZATION_REMOVED = "immunization.removed"
 
 
 class Provenance(CanonicalModel):
@@ -135,6 +139,7 @@ REMOVED: Mapping[EntityType, EventKind] = MappingProxyType(
         EntityType.ORDER_ACKNOWLEDGMENT: EventKind.SUPPLY_ORDER_ACKNOWLEDGMENT_REMOVED,
         EntityType.SHIP_NOTICE: EventKind.SUPPLY_SHIP_NOTICE_REMOVED,
         EntityType.INVOICE: EventKind.SUPPLY_INVOICE_REMOVED,
+        EntityType.IMMUNIZATION: EventKind.IMMUNIZATION_REMOVED,
     }
 )
 

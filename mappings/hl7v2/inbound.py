@@ -21,6 +21,7 @@ from .dft import dft_mapper
 from .mfn import mfn_m02_mapper
 from .siu import SIU_TRIGGERS, siu_mapper
 from .source import Mapper
+from .vxu import vxu_mapper
 
 __all__ = ["INBOUND", "STRUCTURES", "map_message", "message_key"]
 
@@ -31,6 +32,7 @@ def _registry() -> dict[str, Mapper]:
     table.update({f"SIU^{t}": siu_mapper(t) for t in SIU_TRIGGERS})
     table["DFT^P03"] = dft_mapper
     table["MFN^M02"] = mfn_m02_mapper
+    table["VXU^V04"] = vxu_mapper
     return table
 
 
@@ -61,6 +63,7 @@ STRUCTURES: Mapping[str, str] = MappingProxyType(
         "SIU^S26": "SIU_S12",
         "DFT^P03": "DFT_P03",
         "MFN^M02": "MFN_M02",
+        "VXU^V04": "VXU_V04",
     }
 )
 
