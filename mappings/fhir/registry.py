@@ -17,6 +17,7 @@ from mappings.fhir import (
     eligibility,
     encounter,
     explanation_of_benefit,
+    immunization,
     location,
     organization,
     patient,
@@ -46,6 +47,7 @@ FHIR_MAPPINGS: Mapping[str, ResourceMapping] = MappingProxyType(
             claim_response.MAPPING,
             explanation_of_benefit.MAPPING,
             *supply.MAPPINGS,
+            immunization.MAPPING,
         )
     }
 )
@@ -66,6 +68,7 @@ DEFAULT_RESOURCE: Mapping[EntityType, str] = MappingProxyType(
         EntityType.CLAIM_STATUS: "ClaimResponse",
         EntityType.PURCHASE_ORDER: "SupplyRequest",
         EntityType.SHIP_NOTICE: "SupplyDelivery",
+        EntityType.IMMUNIZATION: "Immunization",
     }
 )
 

@@ -102,6 +102,20 @@ SEARCH_PARAMS: Mapping[str, tuple[SearchParam, ...]] = {
     "ExplanationOfBenefit": (_IDENTIFIER, _patient("patient")),
     "SupplyRequest": (_IDENTIFIER, _status()),
     "SupplyDelivery": (_IDENTIFIER,),
+    "Immunization": (
+        _IDENTIFIER,
+        _status(),
+        _patient("patient"),
+        SearchParam(
+            "date", "date", ("occurrenceDateTime",), documentation="Immunization.occurrence"
+        ),
+        SearchParam(
+            "vaccine-code",
+            "token",
+            ("vaccineCode.coding",),
+            documentation="Immunization.vaccineCode",
+        ),
+    ),
 }
 
 
