@@ -17,6 +17,7 @@ from .adt import render_a04, render_a08, render_a40
 from .dft import render_p03
 from .options import Hl7v2OutboundOptions, control_id_for
 from .siu import render_siu
+from .vxu import render_v04
 
 __all__ = ["OUTBOUND", "Hl7v2OutboundOptions", "Renderer", "control_id_for", "render_hl7v2_event"]
 
@@ -34,6 +35,9 @@ OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
         EventKind.APPOINTMENT_MODIFIED: render_siu,
         EventKind.APPOINTMENT_CANCELLED: render_siu,
         EventKind.CHARGE_POSTED: render_p03,
+        EventKind.IMMUNIZATION_RECORDED: render_v04,
+        EventKind.IMMUNIZATION_ENTERED_IN_ERROR: render_v04,
+        EventKind.IMMUNIZATION_REMOVED: render_v04,
     }
 )
 
