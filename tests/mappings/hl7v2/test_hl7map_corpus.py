@@ -40,6 +40,6 @@ def test_the_corpus_exercises_the_mappings():
         if raw.startswith(b"MSH")
     ]
     mapped = {k for k in keys if k in INBOUND}
-    # ADT A01 A03 A04 A08 A28 A31 A40, SIU S12 S13 S14 S15 S26, DFT P03
-    assert len(mapped) == 13
+    # ADT A01 A03 A04 A08 A28 A31 A40, SIU S12 S13 S14 S15 S26, DFT P03, VXU V04
+    assert len(mapped) == 14
     assert len([k for k in keys if k in INBOUND]) > 150

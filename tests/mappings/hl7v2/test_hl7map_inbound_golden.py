@@ -53,6 +53,29 @@ CORPUS = [
         0,
         [K.CHARGE_POSTED, K.CHARGE_POSTED, K.COVERAGE_UPDATED],
     ),
+    (
+        "vxu_v04",
+        "fhirconverter__VXU.hl7",
+        0,
+        [
+            K.PATIENT_UPDATED,
+            K.IMMUNIZATION_RECORDED,
+            K.IMMUNIZATION_RECORDED,
+            K.IMMUNIZATION_RECORDED,
+        ],
+    ),
+    (
+        "vxu_v04_nist_max",
+        "fhirconverter__IZ_1_1.1_Admin_Child_Max_Message.hl7",
+        0,
+        [K.PATIENT_UPDATED, K.IMMUNIZATION_RECORDED],
+    ),
+    (
+        "vxu_v04_v28",
+        "fhirconverter__VXU-V04-01.hl7",
+        0,
+        [K.PATIENT_UPDATED, K.IMMUNIZATION_RECORDED, K.COVERAGE_UPDATED],
+    ),
 ]
 
 OWN = [
@@ -125,6 +148,21 @@ STRICT_KNOWN: dict[str, tuple[list[str], str]] = {
     "adt_a11": (
         [f"{_CODED_IS}reached for <Field EVN_4 (EVENT_REASON_CODE) of type IS>"],
         "EVN-4 sent as code^text",
+    ),
+    "vxu_v04": (
+        [_WITHDRAWN],
+        "the NIST sample fills MSH-22/23 (responsible organisations), fields added in v2.7",
+    ),
+    "vxu_v04_v28": (
+        [
+            "MaxChildLimitReached: Cannot add <Component WD (None) of type WD>: max limit (1) "
+            "reached for <Field PID_2 (PATIENT_ID) of type WD>"
+        ],
+        "v2.8 sample filling PID-2, which 2.8 withdrew",
+    ),
+    "vxu_v04_nist_max": (
+        ["Missing required child RXA.RXA_4"],
+        "RXA-4 (end of administration) left empty, as many IZ senders do",
     ),
     "mfn_m02": (
         [f"{_CODED_IS}reached for <Field PRA_3 (PRACTITIONER_CATEGORY) of type IS>"],

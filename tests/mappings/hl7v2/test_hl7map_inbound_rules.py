@@ -49,6 +49,7 @@ def test_registry_covers_every_trigger_of_the_brief():
         f"ADT^A{n}" for n in ("01", "02", "03", "04", "05", "08", "11", "13", "28", "31", "40")
     }
     wanted |= {f"SIU^S{n}" for n in (12, 13, 14, 15, 17, 26)} | {"DFT^P03", "MFN^M02"}
+    wanted |= {"VXU^V04"}
     assert set(INBOUND) == wanted
 
 
