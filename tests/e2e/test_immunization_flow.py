@@ -176,6 +176,14 @@ async def test_a_posted_immunization_reaches_an_hl7_destination_as_vxu_and_its_d
     assert (vxu.get("RXA-5.1"), vxu.get("RXA-5.3")) == ("140", "CVX")
     assert (vxu.get("RXA-15"), vxu.get("RXA-20"), vxu.get("RXA-21")) == ("FLU-2024-A", "CP", "A")
 
+    # searchable as a client expects: by vaccine code, by patient, by date
+    query = f"vaccine-code={CVX}|140&date=ge2024-10-01&identifier=IZ-POST-1"
+    async with http.get(f"{base}/Immunization?{query}") as resp:
+        found = await resp.json()
+    assert [e["resource"]["id"] for e in found.get("entry", [])] == [created["id"]]
+    async with http.get(f"{base}/Immunization?vaccine-code={CVX}|08") as resp:
+        assert not (await resp.json()).get("entry")
+
     async with http.delete(f"{base}/Immunization/{created['id']}") as resp:
         assert resp.status == 204, await resp.text()
     await eventually(lambda: len(iis.received) == 2)
