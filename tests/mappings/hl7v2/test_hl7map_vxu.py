@@ -360,3 +360,17 @@ def test_a_fhir_clients_immunization_becomes_a_strict_vxu_and_reads_back():
     assert {k: v for k, v in after.items() if "type.coding" not in k} == {
         k: v for k, v in before.items() if "type.coding" not in k
     }
+
+
+def test_a_vis_known_only_by_vaccine_type_is_kept_but_not_written_as_fhir_education():
+    raw = raw_message(HL7_CORPUS / "fhirconverter__IZ_1_1.1_Admin_Child_Max_Message.hl7")
+    (shot,) = shots(map_message(parse(raw), context()))
+    assert [(e.document_type, e.presented) for e in shot.education] == [(None, date(2012, 8, 14))]
+    written = IMMUNIZATION.render(shot, fhir_ctx())
+    assert "education" not in written  # imm-1: documentType or reference is required
+
+
+def test_an_orc_opens_one_order_group_only():
+    first, second = shots(vxu(ORC, RXA, RXA.replace("08^HepB", "20^DTaP")))
+    assert first.identifiers[0].value == "F-1"
+    assert second.identifiers == []
