@@ -16,7 +16,7 @@ from adapters.hl7v2 import parse, split_messages
 from conformance.fhir import check_resource
 from hub.canonical import EventKind, Immunization, ImmunizationStatus
 from hub.errors import MappingError
-from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, carried_values, from_fhir
+from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, carried_values, event_kind, from_fhir
 from mappings.hl7v2 import Hl7v2OutboundOptions, map_message, render_hl7v2_event
 
 CVX = "http://hl7.org/fhir/sid/cvx"
@@ -130,12 +130,13 @@ def test_each_order_group_keeps_its_own_orc_rxr_and_obx():
             "OBX|1|CE|64994-7^elig^LN|1|V02^Medicaid^HL70064||||||F",
             "ORC|RE||F-2^CLINIC",
             RXA.replace("08^HepB", "20^DTaP"),
+            "OBX|1|CE|64994-7^elig^LN|1|V03^Uninsured^HL70064||||||F",
         )
     )
     assert first.identifiers[0].value == "F-1" and second.identifiers[0].value == "F-2"
     assert first.site.code == "LA" and second.site is None
     assert [c.code for c in first.program_eligibility] == ["V02"]
-    assert second.program_eligibility == []
+    assert [c.code for c in second.program_eligibility] == ["V03"]
 
 
 def test_a_v231_message_without_orc_still_maps_its_rxa():
@@ -374,3 +375,17 @@ def test_an_orc_opens_one_order_group_only():
     first, second = shots(vxu(ORC, RXA, RXA.replace("08^HepB", "20^DTaP")))
     assert first.identifiers[0].value == "F-1"
     assert second.identifiers == []
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (ImmunizationStatus.COMPLETED, EventKind.IMMUNIZATION_RECORDED),
+        (ImmunizationStatus.NOT_DONE, EventKind.IMMUNIZATION_RECORDED),
+        (ImmunizationStatus.ENTERED_IN_ERROR, EventKind.IMMUNIZATION_ENTERED_IN_ERROR),
+    ],
+)
+def test_a_fhir_write_emits_the_kind_its_status_means(status, kind):
+    resource = {**CLIENT_IMMUNIZATION, "status": status.value}
+    entity = from_fhir(resource, fhir_ctx())
+    assert event_kind("Immunization", entity, None) is kind
