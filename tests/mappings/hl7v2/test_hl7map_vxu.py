@@ -389,3 +389,35 @@ def test_a_fhir_write_emits_the_kind_its_status_means(status, kind):
     resource = {**CLIENT_IMMUNIZATION, "status": status.value}
     entity = from_fhir(resource, fhir_ctx())
     assert event_kind("Immunization", entity, None) is kind
+
+
+ORIGIN = "http://terminology.hl7.org/CodeSystem/immunization-origin"
+
+
+def test_a_historical_source_fhir_knows_is_written_as_its_report_origin():
+    (shot,) = shots(vxu(ORC, rxa(f9="02^From other provider^NIP001")))
+    assert shot.primary_source is False
+    assert (shot.report_origin.code, shot.report_origin.system) == ("provider", ORIGIN)
+    written = IMMUNIZATION.render(shot, fhir_ctx())
+    assert written["reportOrigin"]["coding"][0]["code"] == "provider"
+    (unspecified,) = shots(vxu(ORC, rxa(f9="01^Historical^NIP001")))
+    assert (unspecified.report_origin.code, unspecified.report_origin.system) == ("01", "NIP001")
+
+
+@pytest.mark.parametrize(
+    ("origin", "rxa_9"),
+    [
+        ({"coding": [{"system": ORIGIN, "code": "school"}]}, "07"),
+        ({"coding": [{"system": "urn:example:local", "code": "X"}]}, "01"),
+        (None, "01"),
+    ],
+)
+def test_a_fhir_report_origin_goes_out_as_its_nip001_code(origin, rxa_9):
+    resource = {**CLIENT_IMMUNIZATION, "primarySource": False}
+    if origin is not None:
+        resource["reportOrigin"] = origin
+    entity = from_fhir(resource, fhir_ctx())
+    raw = render_hl7v2_event(event(K.IMMUNIZATION_RECORDED, entity, 122), Hl7v2OutboundOptions())
+    msg = parse(raw)
+    assert (msg.get("RXA-9.1"), msg.get("RXA-9.3")) == (rxa_9, "NIP001")
+    assert strict_errors(raw) == []
