@@ -36,13 +36,15 @@ from hub.canonical import (
 from hub.context import MapContext
 
 from .adt import coverage_events
-from .datatypes import coded, coding_system, ei_identifier, pl_ref, xcn_ref
+from .datatypes import CodedTable, coded, coding_system, ei_identifier, pl_ref, xcn_ref
 from .segments import patient, patient_ref, stamp
 from .source import Hl7v2Source, Seg, rep_text
 from .values import parse_decimal
 
 __all__ = [
     "FUNDING_SOURCE",
+    "IMMUNIZATION_ORIGIN",
+    "NEW_RECORD",
     "PROGRAM_ELIGIBILITY",
     "VIS_DOCUMENT",
     "VIS_PRESENTED",
@@ -61,6 +63,13 @@ VIS_PRESENTED = "29769-7"  # date the VIS was presented
 
 #: RXA-9 NIP001 code for an immunization given by the sender (all others are historical)
 NEW_RECORD = "00"
+#: RXA-9 historical sources (CDC table NIP001) → FHIR immunization-origin where it has a
+#: code (02 other provider, 03 written record, 04 recall, 07 school); others stay NIP001
+IMMUNIZATION_ORIGIN = CodedTable(
+    "hl7_immunization_origin",
+    "http://terminology.hl7.org/CodeSystem/immunization-origin",
+    "NIP001",
+)
 _NOT_DONE = frozenset({"RE", "NA"})
 _UNKNOWN_AMOUNT = "999"
 
@@ -172,7 +181,7 @@ def _source(src: Hl7v2Source, rxa: Seg) -> tuple[bool | None, Coded | None]:
             continue
         if code == NEW_RECORD:
             return True, None
-        return False, coded(src, rep)
+        return False, coded(src, rep, IMMUNIZATION_ORIGIN)
     return None, None
 
 

@@ -14,6 +14,7 @@ from hub.errors import MappingError
 
 from ..vxu import (
     FUNDING_SOURCE,
+    IMMUNIZATION_ORIGIN,
     NEW_RECORD,
     PROGRAM_ELIGIBILITY,
     VIS_DOCUMENT,
@@ -97,12 +98,11 @@ def _rxa(w: Writer, item: Immunization, *, retract: bool) -> dict[int, str]:
 
 
 def _vaccine(w: Writer, codes: list[Coded]) -> str:
-    coded = [c for c in codes if c.code]
-    first = w.cwe(coded[0])
-    if len(coded) < 2:
-        return first
-    parts = first.split(w.enc.component) + [""] * 3
-    return w.comps(*parts[:3], w.cwe(coded[1]))
+    """RXA-5 (CWE): the first code as .1-.3, the second as the alternate .4-.6."""
+    triplets = [
+        (w.e(c.code), w.e(c.display), w.e(w.system_name(c.system))) for c in codes if c.code
+    ][:2]
+    return w.comps(*(part for triplet in triplets for part in triplet))
 
 
 def _source(w: Writer, item: Immunization) -> str:
@@ -112,7 +112,11 @@ def _source(w: Writer, item: Immunization) -> str:
         return ""
     if item.primary_source:
         return w.comps(NEW_RECORD, "New immunization record", "NIP001")
-    origin = item.report_origin or _HISTORICAL
+    origin = item.report_origin
+    if origin is not None and origin.system == IMMUNIZATION_ORIGIN.system:
+        return w.cwe(origin, IMMUNIZATION_ORIGIN)
+    if origin is None or w.system_name(origin.system) != "NIP001":
+        origin = _HISTORICAL  # a source NIP001 has no code for: "source unspecified"
     return w.comps(w.e(origin.code), w.e(origin.display), "NIP001")
 
 
