@@ -124,6 +124,8 @@ systems:
     subscribes: ["immunization.*"]
 clients:
   portal: {{token_env: T_IZ_PORTAL, scopes: ["system/*.cruds"]}}
+  registrar: {{token_env: T_IZ_REGISTRAR, scopes: ["system/Patient.cruds"]}}
+  vaccinator: {{token_env: T_IZ_VACCINATOR, scopes: ["system/Immunization.c"]}}
 """
 HEADERS = {"Authorization": "Bearer iz-portal-token", "Content-Type": "application/fhir+json"}
 IMMUNIZATION = {
@@ -147,6 +149,8 @@ async def portal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[Hub, MllpSink, aiohttp.ClientSession]]:
     monkeypatch.setenv("T_IZ_PORTAL", "iz-portal-token")
+    monkeypatch.setenv("T_IZ_REGISTRAR", "iz-registrar-token")
+    monkeypatch.setenv("T_IZ_VACCINATOR", "iz-vaccinator-token")
     async with MllpSink() as iis:
         text = FHIR_CONFIG.format(ns="izfhir", lab=iis.port)
         cfg = parse_config(text).with_overrides(db_url=f"sqlite:///{tmp_path / 'h.db'}")
@@ -190,3 +194,22 @@ async def test_a_posted_immunization_reaches_an_hl7_destination_as_vxu_and_its_d
     retract = parse(iis.received[1])
     assert retract.get("RXA-21") == "D" and retract.get("ORC-3.1") == "IZ-POST-1"
     assert validate_strict(iis.received[1]).ok
+
+
+async def test_writing_an_immunization_takes_an_immunization_scope(
+    portal: tuple[Hub, MllpSink, aiohttp.ClientSession],
+):
+    hub, iis, http = portal
+    assert hub.http is not None
+    url = f"http://127.0.0.1:{hub.http.port}/fhir/Immunization"
+
+    def auth(token: str) -> dict[str, str]:
+        return {**HEADERS, "Authorization": f"Bearer {token}"}
+
+    async with http.post(url, json=IMMUNIZATION, headers=auth("iz-registrar-token")) as resp:
+        assert resp.status == 403  # system/Patient.cruds writes patients, not immunizations
+    other = {**IMMUNIZATION, "identifier": [{"system": "urn:example:portal-iz", "value": "IZ-C"}]}
+    async with http.post(url, json=other, headers=auth("iz-vaccinator-token")) as resp:
+        assert resp.status == 201, await resp.text()
+    await eventually(lambda: len(iis.received) == 1)
+    assert parse(iis.received[0]).get("ORC-3.1") == "IZ-C"
