@@ -213,3 +213,34 @@ async def test_writing_an_immunization_takes_an_immunization_scope(
         assert resp.status == 201, await resp.text()
     await eventually(lambda: len(iis.received) == 1)
     assert parse(iis.received[0]).get("ORC-3.1") == "IZ-C"
+
+
+async def test_an_immunization_referencing_a_hub_patient_goes_out_with_its_identifiers(
+    portal: tuple[Hub, MllpSink, aiohttp.ClientSession],
+):
+    """The usual FHIR client: the patient by its server id (``Patient/123``), not by an
+    identifier; the VXU's PID-3 still names the patient by the MRN the hub knows."""
+    hub, iis, http = portal
+    assert hub.http is not None
+    base = f"http://127.0.0.1:{hub.http.port}/fhir"
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:example:portal-mrn", "value": "MRN-88"}],
+        "name": [{"family": "Ngata", "given": ["Aroha"]}],
+        "birthDate": "2019-08-30",
+    }
+    async with http.post(f"{base}/Patient", json=patient) as resp:
+        assert resp.status == 201, await resp.text()
+        patient_id = (await resp.json())["id"]
+    shot = {
+        **IMMUNIZATION,
+        "identifier": [{"system": "urn:example:portal-iz", "value": "IZ-REF-1"}],
+        "patient": {"reference": f"Patient/{patient_id}"},
+    }
+    async with http.post(f"{base}/Immunization", json=shot) as resp:
+        assert resp.status == 201, await resp.text()
+        assert (await resp.json())["patient"]["reference"] == f"Patient/{patient_id}"
+    await eventually(lambda: len(iis.received) == 1)
+    vxu = parse(iis.received[0])
+    assert vxu.get("PID-3.1") == "MRN-88"
+    assert validate_strict(iis.received[0]).ok
