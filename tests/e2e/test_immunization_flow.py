@@ -140,7 +140,11 @@ IMMUNIZATION = {
     "occurrenceDateTime": "2024-10-01T10:30:00-05:00",
     "primarySource": True,
     "lotNumber": "FLU-2024-A",
-    "route": {"coding": [{"system": "http://ncithesaurus-stage.nci.nih.gov", "code": "C28161"}]},
+    "route": {
+        "coding": [
+            {"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "code": "C28161"}
+        ]
+    },
 }
 
 

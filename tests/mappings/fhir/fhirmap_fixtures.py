@@ -524,7 +524,9 @@ def immunization() -> Immunization:
         lot_number="C5111AA",
         expiration_date=date(2025, 7, 31),
         site=coded("LA", "http://terminology.hl7.org/CodeSystem/v2-0163", "Left Arm"),
-        route=coded("C28161", "http://ncithesaurus-stage.nci.nih.gov", "Intramuscular"),
+        route=coded(
+            "C28161", "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "Intramuscular"
+        ),
         dose_quantity=Decimal("0.5"),
         dose_unit=coded("mL", "http://unitsofmeasure.org", "milliliter"),
         administered_by=[ref(EntityType.PRACTITIONER, "dr-1")],

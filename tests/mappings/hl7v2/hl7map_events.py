@@ -329,7 +329,9 @@ def rich_immunization() -> Immunization:
             code="LA", system="http://terminology.hl7.org/CodeSystem/v2-0163", display="Left Arm"
         ),
         route=Coded(
-            code="C28161", system="http://ncithesaurus-stage.nci.nih.gov", display="Intramuscular"
+            code="C28161",
+            system="http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
+            display="Intramuscular",
         ),
         dose_quantity=Decimal("0.5"),
         dose_unit=Coded(code="mL", system="http://unitsofmeasure.org", display="milliliter"),

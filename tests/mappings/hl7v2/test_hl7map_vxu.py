@@ -317,7 +317,11 @@ CLIENT_IMMUNIZATION = {
     "expirationDate": "2025-06-30",
     "manufacturer": {"identifier": {"system": "http://hl7.org/fhir/sid/mvx", "value": "SKB"}},
     "site": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0163", "code": "RA"}]},
-    "route": {"coding": [{"system": "http://ncithesaurus-stage.nci.nih.gov", "code": "C28161"}]},
+    "route": {
+        "coding": [
+            {"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "code": "C28161"}
+        ]
+    },
     "doseQuantity": {
         "value": 0.5,
         "unit": "mL",
