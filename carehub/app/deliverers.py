@@ -262,7 +262,8 @@ class MllpDeliverer:
     def render(self, envelope: Envelope) -> Rendered:
         """The HL7 v2 message, its MSH-10 derived from the envelope id and destination."""
         event = envelope.payload
-        if event.kind in REMOVALS:
+        # a removal goes out only where HL7 v2 has a faithful equivalent (VXU RXA-21 D)
+        if event.kind in REMOVALS and event.kind not in HL7_OUTBOUND:
             return Rendered(format="hl7v2", skipped=_NO_REMOVAL.format(format="HL7 v2"))
         if event.kind not in HL7_OUTBOUND:
             return Rendered(format="hl7v2", skipped=f"no HL7 v2 rendering for {event.kind.value}")

@@ -57,6 +57,7 @@ class EntityType(StrEnum):
     OBSERVATION = "Observation"
     DIAGNOSTIC_REPORT = "DiagnosticReport"
     DOCUMENT = "Document"
+    IMMUNIZATION = "Immunization"
 
 
 class Identifier(CanonicalModel):

@@ -51,6 +51,9 @@ __all__ = [
     "Encounter",
     "EncounterStatus",
     "Entity",
+    "Immunization",
+    "ImmunizationEducation",
+    "ImmunizationStatus",
     "InventoryLevel",
     "Invoice",
     "InvoiceLine",
@@ -832,6 +835,56 @@ class Document(_Record):
     related: list[Identifier] = Field(default_factory=list)  # TXA-13 parent document
 
 
+# --------------------------------------------------------------------------- immunizations
+
+
+class ImmunizationStatus(StrEnum):
+    """FHIR immunization-status; RXA-20 and RXA-21 map onto it."""
+
+    COMPLETED = "completed"
+    ENTERED_IN_ERROR = "entered-in-error"
+    NOT_DONE = "not-done"
+
+
+class ImmunizationEducation(CanonicalModel):
+    """A vaccine information statement given (VIS OBX group / Immunization.education)."""
+
+    document_type: str | None = None  # OBX 69764-9: the VIS document's GS1 bar code
+    published: date | None = None  # OBX 29768-9
+    presented: date | None = None  # OBX 29769-7
+
+
+class Immunization(_Record):
+    """RXA (+ORC, RXR, OBX) of a VXU^V04 (CDC IG for Immunization Messaging r1.5) / FHIR
+    Immunization (US Core)."""
+
+    entity_type: Literal[EntityType.IMMUNIZATION] = EntityType.IMMUNIZATION
+    status: ImmunizationStatus = ImmunizationStatus.COMPLETED
+    status_reason: Coded | None = None  # RXA-18 refusal reason
+    completion_status: str | None = None  # RXA-20 as sent: CP, RE, NA, PA
+    vaccine_codes: list[Coded] = Field(default_factory=list)  # RXA-5 (CVX first, NDC, …)
+    patient: Ref | None = None
+    encounter: Ref | None = None
+    occurred_at: datetime | date | None = None  # RXA-3
+    recorded: datetime | date | None = None  # RXA-22 system entry date/time
+    primary_source: bool | None = None  # RXA-9: 00 new record; 01–08 historical
+    report_origin: Coded | None = None  # RXA-9 source of a historical record
+    location: Ref | None = None  # RXA-11
+    manufacturer: Ref | None = None  # RXA-17 (MVX)
+    lot_number: str | None = None  # RXA-15
+    expiration_date: date | None = None  # RXA-16
+    site: Coded | None = None  # RXR-2
+    route: Coded | None = None  # RXR-1
+    dose_quantity: Decimal | None = None  # RXA-6
+    dose_unit: Coded | None = None  # RXA-7 (UCUM)
+    administered_by: list[Ref] = Field(default_factory=list)  # RXA-10
+    ordered_by: list[Ref] = Field(default_factory=list)  # ORC-12
+    subpotent: bool | None = None  # RXA-20 PA
+    funding_source: Coded | None = None  # OBX 30963-3
+    program_eligibility: list[Coded] = Field(default_factory=list)  # OBX 64994-7
+    education: list[ImmunizationEducation] = Field(default_factory=list)
+
+
 Entity = Annotated[
     Patient
     | Practitioner
@@ -854,6 +907,7 @@ Entity = Annotated[
     | Allergy
     | Observation
     | DiagnosticReport
-    | Document,
+    | Document
+    | Immunization,
     Field(discriminator="entity_type"),
 ]

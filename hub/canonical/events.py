@@ -98,6 +98,10 @@ class EventKind(StrEnum):
     RESULT_REMOVED = "result.removed"
     REPORT_REMOVED = "report.removed"
     DOCUMENT_REMOVED = "document.removed"
+    IMMUNIZATION_RECORDED = "immunization.recorded"  # VXU^V04 RXA-21 A/U, FHIR Immunization
+    # RXA-21 D: the dose was recorded in error; the record stays, as entered-in-error
+    IMMUNIZATION_ENTERED_IN_ERROR = "immunization.entered_in_error"
+    IMMUNIZATION_REMOVED = "immunization.removed"
 
 
 class Provenance(CanonicalModel):
@@ -159,6 +163,7 @@ REMOVED: Mapping[EntityType, EventKind] = MappingProxyType(
         EntityType.OBSERVATION: EventKind.RESULT_REMOVED,
         EntityType.DIAGNOSTIC_REPORT: EventKind.REPORT_REMOVED,
         EntityType.DOCUMENT: EventKind.DOCUMENT_REMOVED,
+        EntityType.IMMUNIZATION: EventKind.IMMUNIZATION_REMOVED,
     }
 )
 

@@ -20,6 +20,7 @@ from mappings.fhir import (
     eligibility,
     encounter,
     explanation_of_benefit,
+    immunization,
     location,
     observation,
     organization,
@@ -54,6 +55,7 @@ FHIR_MAPPINGS: Mapping[str, ResourceMapping] = MappingProxyType(
             observation.MAPPING,
             diagnostic_report.MAPPING,
             document_reference.MAPPING,
+            immunization.MAPPING,
         )
     }
 )
@@ -78,6 +80,7 @@ DEFAULT_RESOURCE: Mapping[EntityType, str] = MappingProxyType(
         EntityType.OBSERVATION: "Observation",
         EntityType.DIAGNOSTIC_REPORT: "DiagnosticReport",
         EntityType.DOCUMENT: "DocumentReference",
+        EntityType.IMMUNIZATION: "Immunization",
     }
 )
 

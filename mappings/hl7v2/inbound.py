@@ -23,6 +23,7 @@ from .mfn import mfn_m02_mapper
 from .oru import oru_mapper
 from .siu import SIU_TRIGGERS, siu_mapper
 from .source import Mapper
+from .vxu import vxu_mapper
 
 __all__ = ["INBOUND", "STRUCTURES", "map_message", "message_key"]
 
@@ -36,6 +37,7 @@ def _registry() -> dict[str, Mapper]:
     table["DFT^P11"] = dft_p11_mapper
     table["ORU^R01"] = oru_mapper
     table.update({f"MDM^{t}": mdm_mapper(t) for t in MDM_TRIGGERS})
+    table["VXU^V04"] = vxu_mapper
     return table
 
 
@@ -76,6 +78,7 @@ STRUCTURES: Mapping[str, str] = MappingProxyType(
         "MDM^T06": "MDM_T02",
         "MDM^T08": "MDM_T02",
         "MDM^T10": "MDM_T02",
+        "VXU^V04": "VXU_V04",
     }
 )
 

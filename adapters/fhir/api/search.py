@@ -122,6 +122,20 @@ SEARCH_PARAMS: Mapping[str, tuple[SearchParam, ...]] = {
         _patient("subject"),
         SearchParam("subject", "reference", ("subject",), target="Patient"),
     ),
+    "Immunization": (
+        _IDENTIFIER,
+        _status(),
+        _patient("patient"),
+        SearchParam(
+            "date", "date", ("occurrenceDateTime",), documentation="Immunization.occurrence"
+        ),
+        SearchParam(
+            "vaccine-code",
+            "token",
+            ("vaccineCode.coding",),
+            documentation="Immunization.vaccineCode",
+        ),
+    ),
 }
 
 

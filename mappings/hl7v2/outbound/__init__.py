@@ -19,6 +19,7 @@ from .mdm import render_mdm
 from .options import Hl7v2OutboundOptions, control_id_for
 from .oru import render_oru_report, render_oru_result
 from .siu import render_siu
+from .vxu import render_v04
 
 __all__ = ["OUTBOUND", "Hl7v2OutboundOptions", "Renderer", "control_id_for", "render_hl7v2_event"]
 
@@ -41,6 +42,9 @@ OUTBOUND: Mapping[EventKind, Renderer] = MappingProxyType(
         EventKind.RESULT_REPORTED: render_oru_result,
         EventKind.REPORT_ISSUED: render_oru_report,
         EventKind.DOCUMENT_REPORTED: render_mdm,
+        EventKind.IMMUNIZATION_RECORDED: render_v04,
+        EventKind.IMMUNIZATION_ENTERED_IN_ERROR: render_v04,
+        EventKind.IMMUNIZATION_REMOVED: render_v04,
     }
 )
 

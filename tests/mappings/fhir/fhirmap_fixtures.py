@@ -35,6 +35,9 @@ from hub.canonical import (
     EntityType,
     HumanName,
     Identifier,
+    Immunization,
+    ImmunizationEducation,
+    ImmunizationStatus,
     Location,
     Money,
     Observation,
@@ -606,3 +609,51 @@ RICH = {
     "DiagnosticReport": diagnostic_report,
     "DocumentReference": document,
 }
+
+
+def immunization() -> Immunization:
+    return Immunization(
+        id="imm-1",
+        identifiers=[ident("NIST-AA-IZ-2", "13696", "FILL")],
+        status=ImmunizationStatus.NOT_DONE,
+        status_reason=coded("00", "http://terminology.hl7.org/CodeSystem/v2-0239", "refusal"),
+        vaccine_codes=[
+            coded("115", "http://hl7.org/fhir/sid/cvx", "Tdap"),
+            coded("49281-0400-10", "http://hl7.org/fhir/sid/ndc", "ADACEL"),
+        ],
+        patient=ref(EntityType.PATIENT, "p-1"),
+        encounter=ref(EntityType.ENCOUNTER, "enc-1"),
+        occurred_at=datetime(2024, 5, 1, 9, 30, tzinfo=EST),
+        recorded=datetime(2024, 5, 1, 9, 45, tzinfo=EST),
+        primary_source=False,
+        report_origin=coded("01", "NIP001", "Historical information - source unspecified"),
+        location=ref(EntityType.LOCATION, "loc-1"),
+        manufacturer=Ref(
+            type=EntityType.ORGANIZATION,
+            identifiers=[ident("http://hl7.org/fhir/sid/mvx", "PMC")],
+            display="sanofi pasteur",
+        ),
+        lot_number="C5111AA",
+        expiration_date=date(2025, 7, 31),
+        site=coded("LA", "http://terminology.hl7.org/CodeSystem/v2-0163", "Left Arm"),
+        route=coded(
+            "C28161", "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "Intramuscular"
+        ),
+        dose_quantity=Decimal("0.5"),
+        dose_unit=coded("mL", "http://unitsofmeasure.org", "milliliter"),
+        administered_by=[ref(EntityType.PRACTITIONER, "dr-1")],
+        ordered_by=[ref(EntityType.PRACTITIONER, "dr-2")],
+        subpotent=True,
+        funding_source=coded("VXC50", "urn:oid:2.16.840.1.114222.4.5.274", "Public"),
+        program_eligibility=[coded("V02", "http://terminology.hl7.org/CodeSystem/v2-0064")],
+        education=[
+            ImmunizationEducation(
+                document_type="253088698300028811170411",
+                published=date(2020, 4, 1),
+                presented=date(2024, 5, 1),
+            )
+        ],
+    )
+
+
+RICH["Immunization"] = immunization

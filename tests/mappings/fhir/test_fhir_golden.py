@@ -24,6 +24,7 @@ from fhirmap_fixtures import (
     claim_from_837,
     eligibility_response,
     encounter,
+    immunization,
     purchase_order,
     remittance,
 )
@@ -80,6 +81,7 @@ CASES: dict[str, tuple[Callable[[], Any], str | None]] = {
     "explanation_of_benefit": (remittance, "ExplanationOfBenefit"),
     "eligibility_response": (eligibility_response, "CoverageEligibilityResponse"),
     "supply_request": (purchase_order, "SupplyRequest"),
+    "immunization": (immunization, "Immunization"),
 }
 
 #: corpus files whose canonical reading is kept as a golden (canonical JSON)

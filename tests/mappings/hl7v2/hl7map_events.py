@@ -25,6 +25,9 @@ from hub.canonical import (
     EventKind,
     HumanName,
     Identifier,
+    Immunization,
+    ImmunizationEducation,
+    ImmunizationStatus,
     Money,
     Observation,
     ObservationValue,
@@ -418,3 +421,104 @@ EVENTS = {
     "t02_rich": lambda: event(K.DOCUMENT_REPORTED, rich_document(), 19),
     "t02_minimal": lambda: event(K.DOCUMENT_REPORTED, minimal_document(), 20),
 }
+
+
+# ------------------------------------------------------------------ immunizations (VXU^V04)
+
+CVX = "http://hl7.org/fhir/sid/cvx"
+MVX = "http://hl7.org/fhir/sid/mvx"
+
+
+def rich_immunization() -> Immunization:
+    """Every field VXU^V04 carries (RXA-20 left to be derived from status and subpotent)."""
+    return Immunization(
+        identifiers=[
+            Identifier(value="IZ-1001", system="GHH-IZ", type="FILL", source="ehr"),
+            Identifier(value="ORD-77", system="GHH-ORD", type="PLAC", source="ehr"),
+        ],
+        status=ImmunizationStatus.COMPLETED,
+        vaccine_codes=[
+            Coded(code="115", system=CVX, display="Tdap"),
+            Coded(code="49281-0400-10", system="http://hl7.org/fhir/sid/ndc", display="ADACEL"),
+        ],
+        patient=Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-1001")], display="Rivera, Anna"),
+        occurred_at=datetime(2024, 3, 4, 9, 0, tzinfo=CST),
+        recorded=datetime(2024, 3, 4, 9, 10, tzinfo=CST),
+        primary_source=True,
+        location=Ref(
+            type=EntityType.LOCATION,
+            identifiers=[Identifier(value="PEDS", system="GHH", type="PL", source="ehr")],
+        ),
+        manufacturer=Ref(
+            type=EntityType.ORGANIZATION,
+            identifiers=[Identifier(value="PMC", system=MVX, source="ehr")],
+            display="sanofi pasteur",
+        ),
+        lot_number="C5111AA",
+        expiration_date=date(2025, 7, 31),
+        site=Coded(
+            code="LA", system="http://terminology.hl7.org/CodeSystem/v2-0163", display="Left Arm"
+        ),
+        route=Coded(
+            code="C28161",
+            system="http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
+            display="Intramuscular",
+        ),
+        dose_quantity=Decimal("0.5"),
+        dose_unit=Coded(code="mL", system="http://unitsofmeasure.org", display="milliliter"),
+        administered_by=[doctor("1234567893", "Nurse, Nora")],
+        ordered_by=[doctor("1999999984", "House, Greg")],
+        funding_source=Coded(
+            code="VXC50", system="urn:oid:2.16.840.1.114222.4.5.274", display="Public"
+        ),
+        program_eligibility=[
+            Coded(
+                code="V02",
+                system="http://terminology.hl7.org/CodeSystem/v2-0064",
+                display="VFC Medicaid",
+            )
+        ],
+        education=[
+            ImmunizationEducation(
+                document_type="253088698300028811170411",
+                published=date(2020, 4, 1),
+                presented=date(2024, 3, 4),
+            )
+        ],
+    )
+
+
+def minimal_immunization() -> Immunization:
+    return Immunization(
+        patient=Ref(type=EntityType.PATIENT, identifiers=[mrn("MRN-2002")]),
+        occurred_at=date(2024, 3, 1),
+        vaccine_codes=[Coded(code="88", system=CVX)],
+    )
+
+
+def refused_immunization() -> Immunization:
+    return minimal_immunization().model_copy(
+        update={
+            "status": ImmunizationStatus.NOT_DONE,
+            "status_reason": Coded(
+                code="00",
+                system="http://terminology.hl7.org/CodeSystem/v2-0239",
+                display="Parental decision",
+            ),
+        }
+    )
+
+
+def _retracted() -> Immunization:
+    return rich_immunization().model_copy(update={"status": ImmunizationStatus.ENTERED_IN_ERROR})
+
+
+EVENTS.update(
+    {
+        "v04_rich": lambda: event(K.IMMUNIZATION_RECORDED, rich_immunization(), 101),
+        "v04_minimal": lambda: event(K.IMMUNIZATION_RECORDED, minimal_immunization(), 102),
+        "v04_refused": lambda: event(K.IMMUNIZATION_RECORDED, refused_immunization(), 103),
+        "v04_entered_in_error": lambda: event(K.IMMUNIZATION_ENTERED_IN_ERROR, _retracted(), 104),
+        "v04_removed": lambda: event(K.IMMUNIZATION_REMOVED, rich_immunization(), 105),
+    }
+)

@@ -55,6 +55,6 @@ def test_the_corpus_exercises_the_mappings():
     ]
     mapped = {k for k in keys if k in INBOUND}
     # ADT A01 A03 A04 A08 A24 A28 A31 A40 A41 A60, SIU S12 S13 S14 S15 S26, DFT P03 P11,
-    # ORU R01, MDM T02
-    assert len(mapped) == 19
+    # ORU R01, MDM T02, VXU V04
+    assert len(mapped) == 20
     assert len([k for k in keys if k in INBOUND]) > 150

@@ -67,6 +67,29 @@ CORPUS = [
         [K.PATIENT_UPDATED, *[K.RESULT_REPORTED] * 28, K.REPORT_ISSUED],
     ),
     ("mdm_t02_text", "fhirconverter__MDM-T02-03.hl7", 0, [K.PATIENT_UPDATED, K.DOCUMENT_REPORTED]),
+    (
+        "vxu_v04",
+        "fhirconverter__VXU.hl7",
+        0,
+        [
+            K.PATIENT_UPDATED,
+            K.IMMUNIZATION_RECORDED,
+            K.IMMUNIZATION_RECORDED,
+            K.IMMUNIZATION_RECORDED,
+        ],
+    ),
+    (
+        "vxu_v04_nist_max",
+        "fhirconverter__IZ_1_1.1_Admin_Child_Max_Message.hl7",
+        0,
+        [K.PATIENT_UPDATED, K.IMMUNIZATION_RECORDED],
+    ),
+    (
+        "vxu_v04_v28",
+        "fhirconverter__VXU-V04-01.hl7",
+        0,
+        [K.PATIENT_UPDATED, K.IMMUNIZATION_RECORDED, K.COVERAGE_UPDATED],
+    ),
 ]
 
 OWN = [
@@ -160,6 +183,21 @@ STRICT_KNOWN: dict[str, tuple[list[str], str]] = {
             "InvalidName: Invalid name for Component: CM_MSG_3",
         ],
         "a v2.3 MDM with the v2.4+ ORC/OBR group and a structure (MSH-9.3) 2.3 has no place for",
+    ),
+    "vxu_v04": (
+        [_WITHDRAWN],
+        "the NIST sample fills MSH-22/23 (responsible organisations), fields added in v2.7",
+    ),
+    "vxu_v04_v28": (
+        [
+            "MaxChildLimitReached: Cannot add <Component WD (None) of type WD>: max limit (1) "
+            "reached for <Field PID_2 (PATIENT_ID) of type WD>"
+        ],
+        "v2.8 sample filling PID-2, which 2.8 withdrew",
+    ),
+    "vxu_v04_nist_max": (
+        ["Missing required child RXA.RXA_4"],
+        "RXA-4 (end of administration) left empty, as many IZ senders do",
     ),
     "mfn_m02": (
         [f"{_CODED_IS}reached for <Field PRA_3 (PRACTITIONER_CATEGORY) of type IS>"],

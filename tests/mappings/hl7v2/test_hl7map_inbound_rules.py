@@ -51,6 +51,7 @@ def test_registry_covers_every_trigger_of_the_brief():
     wanted |= {f"SIU^S{n}" for n in (12, 13, 14, 15, 16, 17, 26)}
     wanted |= {"DFT^P03", "DFT^P11", "MFN^M02"}
     wanted |= {"ORU^R01"} | {f"MDM^T{n}" for n in ("02", "04", "06", "08", "10")}
+    wanted |= {"VXU^V04"}
     assert set(INBOUND) == wanted
 
 
