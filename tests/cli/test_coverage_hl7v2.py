@@ -51,19 +51,19 @@ def _new_toy() -> Mapper:
 
 def test_an_entry_appears_and_disappears_with_the_registry(monkeypatch: pytest.MonkeyPatch):
     added = MappingProxyType(
-        {**INBOUND, "ORU^R01": declare_emits(_new_toy(), EventKind.PATIENT_UPDATED)}
+        {**INBOUND, "ORM^O01": declare_emits(_new_toy(), EventKind.PATIENT_UPDATED)}
     )
     monkeypatch.setattr(coverage_module, "INBOUND", added)
     code, out = run("mappings", "coverage", "--hl7v2", "--json")
-    entry = json.loads(out)["inbound"]["ORU^R01"]
+    entry = json.loads(out)["inbound"]["ORM^O01"]
     assert code == 0 and entry["mapped"] and entry["events"] == ["patient.updated"]
-    assert "ORU^*" in json.loads(out)["refused"]
+    assert "ORM^*" in json.loads(out)["refused"]
 
     taken = MappingProxyType({k: v for k, v in INBOUND.items() if k != "SIU^S12"})
     monkeypatch.setattr(coverage_module, "INBOUND", taken)
     code, out = run("mappings", "coverage", "--hl7v2", "--json")
     report = json.loads(out)
-    assert "SIU^S12" not in report["inbound"] and "ORU^R01" not in report["inbound"]
+    assert "SIU^S12" not in report["inbound"] and "ORM^O01" not in report["inbound"]
     assert report["outbound"]["appointment.booked"]["from_hl7v2"] == []
     code, out = run("mappings", "coverage", "--hl7v2", "SIU^S12")
     assert code == 0 and "SIU^S12: not mapped, refused (AR, ERR-3 201" in out
