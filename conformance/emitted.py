@@ -5,7 +5,8 @@ interchange an X12 outbox receives and every file ``carehub convert`` writes goe
 :func:`check_emitted` first, against the outside validator of its format:
 
 * ``fhir`` — the fhir.resources R4B model of the resource type (``check_resource``), every
-  entry of a Bundle included; locations are element paths (``Claim.item[0].servicedDate``);
+  entry of a Bundle included; locations are element paths (``Claim.item[0].servicedDate``,
+  ``Bundle.entry[0].resource.birthDate``);
 * ``hl7v2`` — hl7apy at STRICT level plus segment order and cardinality for the message
   structure (``validate_strict``); locations are ``PID-7`` style;
 * ``x12`` — our implementation-guide tables (``check_interchange``: envelope, loops,
@@ -25,7 +26,6 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from adapters.x12 import parse as parse_x12
@@ -87,7 +87,7 @@ def check_emitted(target: str, payload: Any) -> Report:
     if target == "fhir":
         return _check_fhir(payload)
     if target == "hl7v2":
-        return validate_strict(_bytes(payload))
+        return _check_hl7v2(_bytes(payload))
     if target == "x12":
         return _check_x12(_bytes(payload))
     if target == "canonical":
@@ -112,6 +112,59 @@ def _bytes(payload: Any) -> bytes:
     if isinstance(payload, str):
         return payload.encode()
     raise TypeError(f"expected the rendered bytes, got {type(payload).__name__}")
+
+
+# --------------------------------------------------------------------------- HL7 v2
+
+
+def _check_hl7v2(raw: bytes) -> Report:
+    """hl7apy strict. hl7apy's parser stops at the first bad value with an exception that
+    names neither segment nor field (and quotes the value): such a finding is placed here
+    by reading each field on its own, and its text loses the value."""
+    report = validate_strict(raw)
+    if all(f.location for f in report.errors):
+        return report
+    placed = Report()
+    for f in report.findings:
+        if f.is_error and not f.location:
+            found = _locate_hl7(raw.decode("utf-8", "replace"))
+            if found is not None:
+                placed.add(f.severity, f.code, found[1], found[0], f.format_code)
+                continue
+        placed.findings.append(f)
+    return placed
+
+
+def _locate_hl7(text: str) -> tuple[str, str] | None:
+    """The first field hl7apy refuses at STRICT level, as (``PID-7``, what is wrong)."""
+    from hl7apy.consts import VALIDATION_LEVEL
+    from hl7apy.parser import get_message_info, parse_field
+
+    try:
+        encoding, _, version = get_message_info(text)
+    except Exception:  # hl7apy raises many types for one meaning: unreadable
+        return None
+    for segment in text.replace("\n", "\r").split("\r"):
+        fields = segment.split(encoding["FIELD"])
+        seg_id = fields[0]
+        if seg_id == "MSH" or seg_id.startswith("Z") or len(seg_id) != 3:
+            continue  # MSH-1/MSH-2 are the separators; Z-segments have no definition
+        for number, value in enumerate(fields[1:], start=1):
+            for rep in value.split(encoding["REPETITION"]):
+                if not rep:
+                    continue
+                try:
+                    parse_field(
+                        rep,
+                        name=f"{seg_id}_{number}",
+                        version=version,
+                        encoding_chars=encoding,
+                        validation_level=VALIDATION_LEVEL.STRICT,
+                    )
+                except Exception as exc:  # as above: each is "this field is invalid"
+                    what = " ".join(str(exc).replace(rep, "the value").split())[:200]
+                    return f"{seg_id}-{number}", what or type(exc).__name__
+    return None
 
 
 # --------------------------------------------------------------------------- canonical
@@ -148,14 +201,8 @@ def _check_fhir(payload: Any) -> Report:
             report = Report()
             report.error("structure", f"not JSON: {exc.args[0]}")
             return report
-    report = check_resource(payload)
-    if report.ok and isinstance(payload, Mapping) and payload.get("resourceType") == "Bundle":
-        # the Bundle model types an entry's resource loosely: each is checked as itself
-        for n, entry in enumerate(payload.get("entry") or []):
-            inner = entry.get("resource") if isinstance(entry, Mapping) else None
-            if inner is not None:
-                report.extend(check_resource(inner, prefix=f"Bundle.entry[{n}].resource."))
-    return report
+    # a Bundle's model reads each entry's resource as its own type
+    return check_resource(payload)
 
 
 # --------------------------------------------------------------------------- X12
@@ -177,8 +224,17 @@ def _check_x12(data: bytes) -> Report:
 
 #: pyx12 keeps its error lines in one process-wide logger: one run at a time
 _PYX12_LOCK = threading.Lock()
-_PYX12_LINE = re.compile(r"^Line:\d+ (?P<seg>[A-Z0-9]+):(?P<pos>\d+) - (?P<text>.*)$")
-_PYX12_VALUE = re.compile(r"\s*\([^)]*\)\s*$|\s*'[^']*'")
+#: ``Line:9 ELE:7 - (7) is not a valid code for Entity Type Qualifier (NM102) (7)``: the
+#: segment's number in the interchange, SEG or ELE and pyx12's error code, the text
+_PYX12_LINE = re.compile(r"^Line:(?P<line>\d+) (?P<kind>[A-Z]+):\S+ - (?P<text>.*)$")
+#: an element reference in pyx12's text: ``(NM102)``, ``(CLM05-01)``
+_PYX12_ELEMENT = re.compile(r"\(([A-Z][A-Z0-9]{1,2}\d{2}(?:-\d{1,2})?)\)")
+#: a segment pyx12 quotes with its data: ``Segment N4X*PORTLAND*OR not found``
+_PYX12_SEGMENT = re.compile(r"Segment ([A-Z][A-Z0-9]{1,2})\*.*? not found")
+#: any other parenthesised or quoted text is a value of the interchange
+_PYX12_VALUE = re.compile(
+    r"\s*\((?![A-Z][A-Z0-9]{1,2}\d{2}(?:-\d{1,2})?\)|[A-Z][A-Z0-9]{1,2}\))[^)]*\)|\s*'[^']*'"
+)
 
 
 def _pyx12(data: bytes) -> Report:
@@ -215,17 +271,18 @@ def _pyx12(data: bytes) -> Report:
             log.propagate = old
     for line in dict.fromkeys(lines):
         found = _PYX12_LINE.match(line)
-        if found is None:
-            report.error("invalid", f"pyx12: {_no_values(line)}")
-            continue
-        report.error(
-            "invalid",
-            f"pyx12: {_no_values(found['text'])}",
-            f"{found['seg']} (segment {found['pos']})",
-        )
+        text = _no_values(found["text"] if found else line)
+        element = _PYX12_ELEMENT.search(found["text"]) if found else None
+        where = None
+        if found is not None:
+            where = f"segment {found['line']}"
+            where = f"{element.group(1)} ({where})" if element else where
+        report.error("invalid", f"pyx12: {text}", where)
     return report
 
 
 def _no_values(text: str) -> str:
-    """pyx12 quotes the offending value; a finding names the rule, never the data."""
-    return _PYX12_VALUE.sub("", text).strip()
+    """pyx12 quotes the offending data; a finding names the rule and the element, never
+    the data (it may be a patient's)."""
+    text = _PYX12_SEGMENT.sub(r"Segment \1 not found", text)
+    return " ".join(_PYX12_VALUE.sub("", text).split())

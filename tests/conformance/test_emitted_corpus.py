@@ -65,7 +65,11 @@ EXPECTED_FAILURES = {
 def _corpus_files() -> list[Path]:
     root = corpus_dir()
     return sorted(
-        p for fmt in ("hl7v2", "x12", "fhir") if (root / fmt).is_dir() for p in (root / fmt).iterdir()
+        p
+        for fmt in ("hl7v2", "x12", "fhir")
+        if (root / fmt).is_dir()
+        for p in (root / fmt).iterdir()
+        if p.is_file()
     )
 
 

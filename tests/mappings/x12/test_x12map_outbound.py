@@ -384,9 +384,7 @@ def test_billing_provider_upin_and_licence_survive_the_837p_round_trip() -> None
     _own_tables_clean(data)
     ts = next(parse(data).transaction_sets())
     in_2010aa = [
-        (s.element(1), s.element(2))
-        for s in ts.loops("2010AA")[0].segments
-        if s.id == "REF"
+        (s.element(1), s.element(2)) for s in ts.loops("2010AA")[0].segments if s.id == "REF"
     ]
     assert ("1G", "B99977") in in_2010aa and ("0B", "OR-LIC-4411") in in_2010aa
     back = _claim_of(data).billing_provider
