@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from carehub.app.files import convert_item, read_items
 from conformance.emitted import EmittedInvalid, _pyx12, check_emitted, require_valid
 from hub.canonical import EventKind
 from hub.errors import MappingError, PermanentError
@@ -18,6 +19,7 @@ from mappings.fhir import FhirMapContext, to_fhir
 from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
 from mappings.vocab import load_vocabulary
 from mappings.x12.outbound import render_x12_event
+from tests.corpus import corpus_dir
 from tests.mappings.hl7v2.hl7map_events import EVENTS
 from tests.mappings.x12.x12map_events import event as x12_event
 from tests.mappings.x12.x12map_events import rich_professional
@@ -181,3 +183,27 @@ def test_require_valid_raises_a_permanent_mapping_error_naming_the_fields() -> N
     assert str(err).startswith("rendered HL7 v2 is not valid, not sent: PID-7: ")
     assert not err.report.ok
     assert require_valid("hl7v2", _a04()).ok
+
+
+# ----------------------------------------------------------------------------- the 837 RD8 defect
+
+
+def test_an_837_line_dated_with_a_range_converts_to_serviced_period_only() -> None:
+    """The corpus 837 whose lines say DTP*472*RD8*20040201-20040207: each Claim.item has
+    one serviced[x], the period, as sent (the golden test froze both once)."""
+    path = corpus_dir() / "x12" / "lfhx12__837_005010X222A2_demo.drug.example10.3.837"
+    raw = path.read_bytes()
+    assert b"DTP*472*RD8*20040201-20040207" in raw
+    claims = [
+        json.loads(data)
+        for item in read_items(path)
+        for name, data in convert_item(item, "fhir").outputs
+        if name.endswith("-Claim.json")
+    ]
+    assert claims
+    for claim in claims:
+        assert check_emitted("fhir", claim).ok
+        for line in claim["item"]:
+            serviced = sorted(k for k in line if k.startswith("serviced"))
+            assert serviced == ["servicedPeriod"], line
+            assert line["servicedPeriod"] == {"start": "2004-02-01", "end": "2004-02-07"}
