@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from carehub.app.files import convert_item, read_items
-from conformance.emitted import EmittedInvalid, _pyx12, check_emitted, require_valid
+from conformance.emitted import (
+    EmittedInvalid,
+    _load_map,
+    _pyx12,
+    check_emitted,
+    require_valid,
+)
 from hub.canonical import EventKind
 from hub.errors import MappingError, PermanentError
 from mappings.fhir import FhirMapContext, to_fhir
@@ -149,6 +155,18 @@ def test_what_only_pyx12_sees_still_stops_the_interchange() -> None:
     assert [(e.location, e.text) for e in errors] == [
         ("segment 14", "pyx12: HL parent is not a valid parent")
     ]
+
+
+def test_pyx12_maps_are_parsed_once_and_its_loader_is_left_as_found() -> None:
+    import pyx12.map_if
+
+    loader = pyx12.map_if.load_map_file
+    good, bad = _837(), _837().replace(b"HL*2*1*22*", b"HL*2*5*22*", 1)
+    _pyx12(good)
+    hits = _load_map.cache_info().hits
+    assert _pyx12(bad).findings and _pyx12(good).findings == []  # nothing carried over
+    assert _load_map.cache_info().hits > hits
+    assert pyx12.map_if.load_map_file is loader
 
 
 def test_an_unreadable_interchange_is_an_error_not_an_exception() -> None:
