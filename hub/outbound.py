@@ -10,7 +10,9 @@ did with it (retrying, or parked — the queue alone decides when retries run ou
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +28,10 @@ from hub.sync.state import content
 __all__ = ["OutboundWorker", "PassthroughWorker", "raw_envelope"]
 
 log = logging.getLogger("carehub.outbound")
+
+#: rendering threads, process-wide and bounded: a render maps and runs the format's outside
+#: validator (hl7apy strict, pyx12), too slow for the event loop on a big message
+_rendering = ThreadPoolExecutor(max_workers=2, thread_name_prefix="carehub-render")
 
 
 #: event kinds whose message is more than the record's new state: never superseded by a
@@ -67,8 +73,11 @@ class OutboundWorker:
         await self._record_done(delivery, result)
 
     async def _deliver(self, env: Envelope) -> Delivered:
-        """Render, then send — unless the format has nothing to send for this event."""
-        rendered = self.deliverer.render(env)
+        """Render (off the event loop: it validates), then send — unless the format has
+        nothing to send for this event. A rendering its validator refuses raises a
+        permanent ``MappingError`` naming the fields: parked with that reason, not sent."""
+        loop = asyncio.get_running_loop()
+        rendered = await loop.run_in_executor(_rendering, self.deliverer.render, env)
         if rendered.skipped is not None:
             return Delivered(format=rendered.format, skipped=True, response=rendered.skipped)
         return await self.deliverer.send(rendered)

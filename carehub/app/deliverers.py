@@ -3,6 +3,12 @@
 One straight line per destination format, the shape of ``hub.ports.Deliverer``:
 ``render(envelope) -> Rendered`` maps, validates and picks the idempotency key without
 touching the envelope; ``send(rendered) -> Delivered`` does the I/O.
+
+Strict out: every rendering is checked by its format's outside validator
+(``conformance.emitted``: the R4 models, hl7apy strict, the X12 guide tables and pyx12)
+before anything is sent. One it refuses raises ``EmittedInvalid`` — a permanent mapping
+error, so the outbound worker parks the delivery with the findings as its reason (which
+field is wrong) and nothing reaches the partner.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from adapters.hl7v2.header import rewrite_header
 from adapters.x12.inbox import Outbox
-from conformance.fhir import validate_fhir
+from conformance.emitted import require_valid
 from hub.canonical import REMOVALS, Event, EventKind
 from hub.config import (
     FhirOutbound,
@@ -107,8 +113,8 @@ class FhirDeliverer:
             mapped = to_fhir(envelope.payload.entity, self.ctx)
         except UnsupportedMessage as exc:
             return FhirRendered(format="fhir", skipped=exc.message)
-        validate_fhir(mapped)
         resource, identifier = self._keyed(mapped, envelope)
+        require_valid("fhir", resource)  # what is sent, with the identifier it is keyed by
         return FhirRendered(
             format="fhir",
             message_key=str(resource["resourceType"]),
@@ -124,7 +130,6 @@ class FhirDeliverer:
         ``replaced-by``."""
         entries = []
         for mapped in merge_to_fhir(envelope.payload, self.ctx):
-            validate_fhir(mapped)
             resource, (system, value) = self._keyed(mapped, envelope)
             token = f"{system}|{value}" if system else value
             entries.append(
@@ -134,6 +139,7 @@ class FhirDeliverer:
                 }
             )
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        require_valid("fhir", bundle)  # the Bundle, and every entry as its own type
         return FhirRendered(
             format="fhir",
             message_key="Bundle/transaction",
@@ -269,6 +275,7 @@ class MllpDeliverer:
             return Rendered(format="hl7v2", skipped=f"no HL7 v2 rendering for {event.kind.value}")
         control = mllp_control_id(envelope.id, self.name)
         data = render_hl7v2_event(event, self.options.with_control_id(control))
+        require_valid("hl7v2", data)  # hl7apy strict: fields, types, segment order
         return Rendered(format="hl7v2", message_key=_msh9(data), body=data, idempotency_key=control)
 
     def render_raw(self, envelope: RawEnvelope) -> Rendered:
@@ -348,6 +355,10 @@ def _client_ssl(tls: TlsConfig, name: str) -> ssl.SSLContext:
     return context
 
 
+#: the control numbers an interchange is checked with before real ones are allocated
+_TRIAL_CONTROL = {"ISA13": 1, "GS06": 1, "ST02": 1}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class X12Rendered(Rendered):
     """An X12 delivery: ``event`` becomes an interchange when it is written, because its
@@ -371,12 +382,16 @@ class X12OutboxDeliverer:
         self.outbox = Outbox(outbound.path)
 
     def render(self, envelope: Envelope) -> X12Rendered:
-        """Whether the event has an X12 rendering, and the file it is written to."""
+        """Whether the event has an X12 rendering, and the file it is written to. The
+        interchange is rendered once here with stand-in control numbers and checked (guide
+        tables, pyx12), so no control number is spent on one that cannot go out; ``send``
+        renders it again with the real numbers, which are all that differs."""
         event = envelope.payload
         if event.kind in REMOVALS:
             return X12Rendered(format="x12", skipped=_NO_REMOVAL.format(format="X12"))
         if event.kind not in X12_OUTBOUND:
             return X12Rendered(format="x12", skipped=f"no X12 rendering for {event.kind.value}")
+        require_valid("x12", render_x12_event(event, self._options(_TRIAL_CONTROL)))
         return X12Rendered(
             format="x12",
             message_key=event.kind.value,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,15 @@ from adapters.x12 import render as render_x12
 from carehub.app.fhirfile import FhirFileFormat
 from carehub.app.hl7v2 import Hl7v2Inbound
 from carehub.app.x12 import X12Reader
-from conformance.fhir import validate_fhir
+from conformance.emitted import check_emitted
 from conformance.hl7v2 import ack_code, check_batch, outcome_of
-from hub.canonical import Event
+from hub.canonical import Event, PurchaseOrder, ShipNotice
 from hub.context import MapContext
 from hub.errors import CarehubError, MappingError, UnsupportedMessage
 from hub.findings import IssueType, Report, Severity
 from hub.judge import InboundOutcome, Judged, judge
 from mappings.fhir import FhirMapContext, to_fhir
+from mappings.fhir.supply import supply_deliveries_to_fhir, supply_requests_to_fhir
 from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
 from mappings.vocab import load_vocabulary
 from mappings.x12.outbound import OUTBOUND as X12_OUTBOUND
@@ -44,6 +45,7 @@ __all__ = [
     "FileItem",
     "FileVerdict",
     "convert_item",
+    "convert_verdict",
     "detect_format",
     "read_items",
     "validate_item",
@@ -231,36 +233,59 @@ def _validate_batch(item: FileItem) -> FileVerdict:
 
 
 def convert_item(item: FileItem, target: str) -> FileVerdict:
-    """Validate, then render every event of the item as ``target``."""
-    out = validate_item(item)
+    """Validate, then render every event of the item as ``target`` and check each output
+    with its format's validator (``conformance.emitted``): an output the validator refuses
+    is not produced, and its findings are the item's errors (a mapping error: the file
+    fails), each naming the element or field that is wrong."""
+    return convert_verdict(validate_item(item), target)
+
+
+def convert_verdict(validated: FileVerdict, target: str) -> FileVerdict:
+    """:func:`convert_item` for an item already validated (``validate_item``): a copy of
+    the verdict with the outputs (and their findings) added."""
+    out = replace(validated, report=Report(list(validated.report.findings)), outputs=[])
     if not out.ok or not out.events:
         return out
+    item = out.item
     stem = f"{item.path.stem}-{item.index:04d}"
     for n, event in enumerate(out.events, start=1):
         try:
-            name, data = _render(event, target)
+            rendered = _render(event, target)
         except UnsupportedMessage as exc:
             out.report.info("not-supported", f"{event.kind.value}: {exc.message}")
             continue
         except MappingError as exc:
             out.report.error("invalid", f"{event.kind.value}: {exc.message}", exc.location)
             continue
-        out.outputs.append((f"{stem}-{n:02d}-{name}", data))
+        for name, data in rendered:
+            checked = check_emitted(target, data)
+            for f in checked.findings:
+                verdict = "is not valid, not written: " if f.is_error else ""
+                text = f"{event.kind.value}: rendered {target} {verdict}{f.text}"
+                out.report.add(f.severity, f.code, text, f.location, f.format_code)
+            if checked.ok:
+                out.outputs.append((f"{stem}-{n:02d}-{name}", data))
     return out
 
 
-def _render(event: Event, target: str) -> tuple[str, bytes]:
+def _render(event: Event, target: str) -> list[tuple[str, bytes]]:
+    """The outputs of one event: (file name, bytes), usually one."""
     if target == "canonical":
-        return f"{event.kind.value}.json", event.model_dump_json(
-            indent=2, exclude_none=True
-        ).encode()
+        dumped = event.model_dump_json(indent=2, exclude_none=True).encode()
+        return [(f"{event.kind.value}.json", dumped)]
     if target == "fhir":
-        resource = to_fhir(event.entity, FhirMapContext(source="carehub"))
-        validate_fhir(resource)  # strict out: nothing leaves that the R4 models refuse
-        return f"{resource['resourceType']}.json", json.dumps(resource, indent=2).encode()
+        resources = _fhir_resources(event)
+        several = len(resources) > 1
+        return [
+            (
+                f"{r['resourceType']}{f'-{k:02d}' if several else ''}.json",
+                json.dumps(r, indent=2).encode(),
+            )
+            for k, r in enumerate(resources, start=1)
+        ]
     if target == "hl7v2":
         data = render_hl7v2_event(event, Hl7v2OutboundOptions(vocab=load_vocabulary()))
-        return f"{event.kind.value}.hl7", data
+        return [(f"{event.kind.value}.hl7", data)]
     if target == "x12" and event.kind in X12_OUTBOUND:
         counter = iter(range(1, 1_000_000))
         options = X12OutboundOptions(
@@ -271,5 +296,17 @@ def _render(event: Event, target: str) -> tuple[str, bytes]:
             submitter_phone="0000000000",
             next_control=lambda _kind: next(counter),
         )
-        return f"{event.kind.value}.x12", render_x12_event(event, options)
+        return [(f"{event.kind.value}.x12", render_x12_event(event, options))]
     raise UnsupportedMessage(f"conversion to {target} is not available for {event.kind.value}")
+
+
+def _fhir_resources(event: Event) -> list[dict[str, Any]]:
+    """R4 SupplyRequest and SupplyDelivery carry one item each: an order or a shipment of
+    several lines is written as one resource per line; anything else is one resource."""
+    ctx = FhirMapContext(source="carehub")
+    entity = event.entity
+    if isinstance(entity, PurchaseOrder) and len(entity.lines) > 1:
+        return supply_requests_to_fhir(entity, ctx)
+    if isinstance(entity, ShipNotice) and len(entity.items) > 1:
+        return supply_deliveries_to_fhir(entity, ctx)
+    return [to_fhir(entity, ctx)]

@@ -82,7 +82,13 @@ def claim_response_to_fhir(entity: Remittance | ClaimStatus, ctx: FhirMapContext
         {
             "request": ref_to(entity.claim, ctx),
             "requestor": party_to(entity.payee, EntityType.ORGANIZATION, ctx),
-            "item": line_payments_to(entity.service_lines, "itemSequence"),
+            # item.adjudication is 1..1+: a line with no amount and no adjustment (an
+            # ExplanationOfBenefit line that only names its service) has nothing to say here
+            "item": [
+                line
+                for line in line_payments_to(entity.service_lines, "itemSequence")
+                if line.get("adjudication")
+            ],
         }
     )
     return compact(out)
@@ -111,6 +117,8 @@ MAPPING = ResourceMapping(
         "no patient): MappingError.",
         "R4 ClaimResponse.item has no productOrService: a line's procedure is not "
         "written there (ExplanationOfBenefit carries it).",
+        "A line with no amount and no adjustment is not written as a ClaimResponse.item "
+        "(item.adjudication is 1..*, and the line would carry only its number).",
         "Line adjudications other than submitted/benefit/deductible/copay/X12 CAS, "
         "addItem, processNote, communicationRequest, insurance and error are dropped.",
     ),

@@ -38,7 +38,8 @@ systems:
     subscribes: ["patient.*"]
   payer:
     outbound: {{type: x12-outbox, path: "{tmp_path / "out"}", sender_id: CAREHUB,
-               receiver_id: PAYER01, receiver_name: ACME, claim_filing_indicator: CI}}
+               receiver_id: PAYER01, receiver_name: ACME, claim_filing_indicator: CI,
+               submitter_phone: "5035550100"}}
     subscribes: ["claim.submitted"]
 """
 

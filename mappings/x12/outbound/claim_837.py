@@ -2,11 +2,11 @@
 interchange (ISA/GS/ST … SE/GE/IEA).
 
 Loops written: 1000A submitter and 1000B receiver (from the options); 2000A/2010AA billing
-provider (NPI, address, EIN or SSN); 2000B SBR + 2010BA subscriber + 2010BB payer (with
-the billing provider's payer-assigned ids, REF*G2/LU); 2000C/2010CA when the patient is
-not the subscriber; 2300 CLM, DTP, REF, HI (principal first); 2310 rendering, referring,
-service facility; 2400 per line (837P SV1 with diagnosis pointers, 837I SV2), DTP*472,
-REF*6R, 2410 NDC.
+provider (NPI, address, EIN or SSN; on an 837P its licence REF*0B and UPIN REF*1G); 2000B
+SBR + 2010BA subscriber + 2010BB payer (with the billing provider's payer-assigned ids,
+REF*G2/LU); 2000C/2010CA when the patient is not the subscriber; 2300 CLM, DTP, REF, HI
+(principal first); 2310 rendering, referring, service facility; 2400 per line (837P SV1
+with diagnosis pointers, 837I SV2), DTP*472, REF*6R, 2410 NDC.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ _SECONDARY_IDS = {
     "82": ("0B", "1G", "G2", "LU"),
     "77": ("0B", "G2", "LU"),
 }
+#: 837P 2010AA REF01 of the billing provider's licence and UPIN (X222A1, max use 2)
+_BILLING_LICENSES = ("0B", "1G")
 #: X223A2 HI composites per kind (principal and admitting: HI01 only; others 2 × 12)
 _HI_LIMITS = {
     "principal": 1,
@@ -165,6 +167,13 @@ class _Writer:
                 location="2010AA/REF02",
             )
         tb.add("REF", tax[0], tax[1].replace("-", ""))
+        if self.professional:
+            # X222A1 2010AA REF "UPIN/License Information" (max 2): a state licence (0B)
+            # and a UPIN (1G); X223A2 has no such segment in 2010AA
+            for qualifier in _BILLING_LICENSES:
+                found = id_for(party.identifiers, [qualifier], self.options)
+                if found is not None:
+                    tb.add("REF", qualifier, fit(found[1], 50))
         per_segment(tb, party.telecom)
 
     # ------------------------------------------------------------------ 2000B

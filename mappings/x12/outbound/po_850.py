@@ -64,17 +64,30 @@ def render_850(event: Event, options: X12OutboundOptions) -> Interchange:
 
 
 def _party(tb: TransactionBuilder, code: str, party: ClaimParty) -> None:
-    """N1 (N102 name, N103/N104 the party's X12-namespaced id), N3/N4."""
-    name = party.organization_name or (party.name.family if party.name else None) or ""
+    """N1 (N102 name, N103/N104 the party's X12-namespaced id), N3/N4. A party known only
+    by a reference is named by its display; N1 needs a name or an id (syntax R0203)."""
+    ref = party.ref
+    name = (
+        party.organization_name
+        or (party.name.family if party.name else None)
+        or (ref.display if ref is not None else None)
+        or ""
+    )
     found = next(
         (
             (q, i.value)
             for q in _N1_QUALIFIERS
-            for i in party.identifiers
+            for i in [*party.identifiers, *(ref.identifiers if ref is not None else [])]
             if (i.system or "").endswith(f":x12:{q}")
         ),
         None,
     )
+    if not name.strip() and found is None:
+        raise MappingError(
+            f"the N1*{code} party has neither a name nor an identifier X12 can carry",
+            code="required",
+            location=f"N1[{code}]/N102",
+        )
     tb.add("N1", code, fit(name, 60), *(found or ()))
     if party.address is not None:
         address_segments(tb, party.address, f"N1[{code}]", street_required=False)

@@ -23,7 +23,7 @@ from x12map_support import (
 
 from adapters.x12 import parse
 from conformance.x12 import check_interchange
-from hub.canonical import Claim, Event, EventKind
+from hub.canonical import Claim, Event, EventKind, Identifier
 from hub.errors import ConfigError, MappingError, UnsupportedMessage
 from mappings.x12 import map_transaction
 from mappings.x12.outbound import OUTBOUND, render_x12_event
@@ -365,3 +365,29 @@ def test_corpus_850_round_trips_to_the_same_structure(path: Path) -> None:
         ]
         back = map_transaction(next(parse(data).transaction_sets()), context())[0].entity
         assert back.model_dump(exclude={"meta"}) == event.entity.model_dump(exclude={"meta"})
+
+
+# --------------------------------------------------------------------------- 2010AA REF*0B/1G
+
+
+def test_billing_provider_upin_and_licence_survive_the_837p_round_trip() -> None:
+    """X222A1 2010AA allows the billing provider's state licence (REF*0B) and UPIN (REF*1G)
+    beside its tax id: canonical → 837P → canonical keeps both, both validators agree."""
+    claim = fx.rich_professional()
+    assert claim.billing_provider is not None
+    claim.billing_provider.identifiers += [
+        Identifier(value="B99977", system="partner:x12:1G", type="UPIN"),
+        Identifier(value="OR-LIC-4411", system="partner:x12:0B", type="LN"),
+    ]
+    data = render_x12_event(fx.event(K.CLAIM_SUBMITTED, claim), options())
+    _pyx12_clean(data)
+    _own_tables_clean(data)
+    ts = next(parse(data).transaction_sets())
+    in_2010aa = [
+        (s.element(1), s.element(2)) for s in ts.loops("2010AA")[0].segments if s.id == "REF"
+    ]
+    assert ("1G", "B99977") in in_2010aa and ("0B", "OR-LIC-4411") in in_2010aa
+    back = _claim_of(data).billing_provider
+    assert back is not None
+    kept = {(i.value, i.type) for i in back.identifiers}
+    assert {("B99977", "UPIN"), ("OR-LIC-4411", "LN")} <= kept
