@@ -103,7 +103,7 @@ class FhirDeliverer:
         if envelope.payload.kind in REMOVALS:
             return self._render_removal(envelope)
         try:
-            mapped = to_fhir(envelope.payload.entity, self.ctx)
+            mapped = to_fhir(envelope.payload.entity, self.ctx, event=envelope.payload.kind)
         except UnsupportedMessage as exc:
             return FhirRendered(format="fhir", skipped=exc.message)
         validate_fhir(mapped)
@@ -145,7 +145,7 @@ class FhirDeliverer:
         """A removal: ``DELETE Type?identifier=…``, by the identifier a conditional update
         of the record would use, so the partner removes the copy the hub gave it."""
         try:
-            mapped = to_fhir(envelope.payload.entity, self.ctx)
+            mapped = to_fhir(envelope.payload.entity, self.ctx, event=envelope.payload.kind)
         except UnsupportedMessage as exc:
             return FhirRendered(format="fhir", skipped=exc.message)
         resource, identifier = self._keyed(mapped, envelope)

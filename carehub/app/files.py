@@ -243,7 +243,7 @@ def _render(event: Event, target: str) -> tuple[str, bytes]:
             indent=2, exclude_none=True
         ).encode()
     if target == "fhir":
-        resource = to_fhir(event.entity, FhirMapContext(source="carehub"))
+        resource = to_fhir(event.entity, FhirMapContext(source="carehub"), event=event.kind)
         validate_fhir(resource)  # strict out: nothing leaves that the R4 models refuse
         return f"{resource['resourceType']}.json", json.dumps(resource, indent=2).encode()
     if target == "hl7v2":
