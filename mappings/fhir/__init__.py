@@ -3,7 +3,7 @@
 Entry points::
 
     from_fhir(resource, ctx)            -> Entity | list[Entity]   (list: Schedule/Slot → [])
-    to_fhir(entity, ctx, resource_type, event=kind) -> dict (FHIR JSON that validates with R4B models)
+    to_fhir(entity, ctx, resource_type, event=kind) -> dict (FHIR JSON, valid per R4B)
     from_bundle(bundle, ctx)            -> BundleResult (entities, unsupported entries)
     event_kind(resource_type, entity, previous) -> EventKind | None
     coverage_report()                   -> what each resource keeps and drops
