@@ -299,3 +299,14 @@ async def test_a_provider_the_hub_cannot_resolve_fails_with_the_reason(site: Sit
     assert "Organization/not-known-here" in (delivery.detail or "")
     assert delivery.attempts <= 1  # permanent: not retried
     assert site.interchange("PCN-NOBODY") is None
+
+
+async def test_a_conditional_provider_matching_nothing_is_refused_at_post(site: Site) -> None:
+    provider = {"reference": f"Organization?identifier={NPI_SYSTEM}|1999999984"}
+    status, body = await site.post(claim("PCN-NOMATCH", provider, site.ids))
+    assert status == 422, body
+    assert body["resourceType"] == "OperationOutcome"
+    (issue,) = body["issue"]
+    assert issue["expression"] == ["Claim.provider"]
+    assert "matches no Organization" in issue["diagnostics"]
+    assert [d for d in await site.deliveries() if d.event_kind == "claim.submitted"] == []
