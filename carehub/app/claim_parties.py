@@ -43,6 +43,7 @@ from hub.canonical import (
 from hub.errors import MappingError
 from hub.ports import Store
 from hub.sync import is_tombstone
+from mappings.fhir.context import FHIR_ID_PREFIX, URI_SYSTEM
 
 __all__ = ["NPI_SYSTEM", "has_npi", "resolve_claim_parties", "resolve_party"]
 
@@ -64,6 +65,12 @@ def has_npi(party: ClaimParty | None) -> bool:
 
 def _is_npi(ident: Identifier) -> bool:
     return bool(ident.value) and (ident.system == NPI_SYSTEM or (ident.type or "") == "NPI")
+
+
+def _bookkeeping(ident: Identifier) -> bool:
+    """A reference's own lookup key (a partner's FHIR id, a URI), not an id of the party."""
+    system = ident.system or ""
+    return system.startswith(FHIR_ID_PREFIX) or system == URI_SYSTEM
 
 
 def _unique(idents: Sequence[Identifier]) -> list[Identifier]:
@@ -147,12 +154,10 @@ async def resolve_party(store: Store, party: ClaimParty) -> tuple[ClaimParty, st
     party's own (a logical or conditional reference: ``{identifier: NPI}``)."""
     ref = party.ref
     if ref is not None:
-        own = [i for i in ref.identifiers if not (i.system or "").startswith("urn:carehub:")]
+        own = [i for i in ref.identifiers if not _bookkeeping(i)]
         party = party.model_copy(update={"identifiers": _unique([*party.identifiers, *own])})
-    if ref is None or (has_npi(party) and party.address is not None):
-        if has_npi(party):
-            return party, None
-        return party, "it names no record and carries no NPI"
+    if ref is None:
+        return party, None if has_npi(party) else "it names no record and carries no NPI"
     entity, why = await _record(store, ref)
     if entity is not None:
         party = _from_record(party, entity)

@@ -310,3 +310,24 @@ async def test_a_conditional_provider_matching_nothing_is_refused_at_post(site: 
     assert issue["expression"] == ["Claim.provider"]
     assert "matches no Organization" in issue["diagnostics"]
     assert [d for d in await site.deliveries() if d.event_kind == "claim.submitted"] == []
+
+
+async def test_a_provider_without_an_npi_fails_with_the_reason(site: Site) -> None:
+    no_npi = {k: v for k, v in CLINIC.items() if k != "identifier"} | {
+        "identifier": [{"system": EIN_SYSTEM, "value": "741234569"}],
+        "name": "Clinic Without NPI",
+    }
+    org = await site.created(no_npi)
+    status, body = await site.post(
+        claim("PCN-NONPI", {"reference": f"Organization/{org}"}, site.ids)
+    )
+    assert status == 201, body
+
+    async def failed() -> list[Any]:
+        return [d for d in await site.deliveries() if d.status == "parked"]
+
+    await eventually(failed)
+    (delivery,) = await failed()
+    assert f"Claim.provider — Organization/{org} has no NPI identifier" in (delivery.detail or "")
+    assert "741234569" not in (delivery.detail or "")  # the record's values stay out
+    assert site.interchange("PCN-NONPI") is None
