@@ -25,8 +25,9 @@ from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from adapters.hl7v2.header import rewrite_header
 from adapters.x12.inbox import Outbox
+from carehub.app.claim_parties import resolve_claim_parties
 from conformance.emitted import require_valid
-from hub.canonical import REMOVALS, Event, EventKind
+from hub.canonical import REMOVALS, Claim, Event, EventKind
 from hub.config import (
     FhirOutbound,
     HubConfig,
@@ -110,7 +111,7 @@ class FhirDeliverer:
         if envelope.payload.kind in REMOVALS:
             return self._render_removal(envelope)
         try:
-            mapped = to_fhir(envelope.payload.entity, self.ctx)
+            mapped = to_fhir(envelope.payload.entity, self.ctx, event=envelope.payload.kind)
         except UnsupportedMessage as exc:
             return FhirRendered(format="fhir", skipped=exc.message)
         resource, identifier = self._keyed(mapped, envelope)
@@ -152,7 +153,7 @@ class FhirDeliverer:
         """A removal: ``DELETE Type?identifier=…``, by the identifier a conditional update
         of the record would use, so the partner removes the copy the hub gave it."""
         try:
-            mapped = to_fhir(envelope.payload.entity, self.ctx)
+            mapped = to_fhir(envelope.payload.entity, self.ctx, event=envelope.payload.kind)
         except UnsupportedMessage as exc:
             return FhirRendered(format="fhir", skipped=exc.message)
         resource, identifier = self._keyed(mapped, envelope)
@@ -402,11 +403,12 @@ class X12OutboxDeliverer:
     async def send(self, rendered: X12Rendered) -> Delivered:
         """Allocate the control numbers, render the interchange, write it to the outbox."""
         assert rendered.event is not None and rendered.idempotency_key is not None
+        event = await self._resolved(rendered.event)  # before a control number is spent
         numbers = {
             kind: await self.store.next_control_number(self.name, kind)
             for kind in ("ISA13", "GS06", "ST02")
         }
-        data = render_x12_event(rendered.event, self._options(numbers))
+        data = render_x12_event(event, self._options(numbers))
         name = rendered.idempotency_key
         await asyncio.to_thread(self.outbox.write, name, data)
         return Delivered(
@@ -415,6 +417,14 @@ class X12OutboxDeliverer:
             rendered=data,
             response=f"written {name} (ISA13 {numbers['ISA13']:09d})",
         )
+
+    async def _resolved(self, event: Event) -> Event:
+        """A claim's providers as the store knows them (a FHIR-born claim names its billing
+        provider by reference: its NPI, tax id and address are the record's)."""
+        if not isinstance(event.entity, Claim):
+            return event
+        claim = await resolve_claim_parties(self.store, event.entity)
+        return event.model_copy(update={"entity": claim})
 
     def _options(self, numbers: dict[str, int]) -> X12OutboundOptions:
         o = self.outbound

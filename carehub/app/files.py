@@ -309,4 +309,4 @@ def _fhir_resources(event: Event) -> list[dict[str, Any]]:
         return supply_requests_to_fhir(entity, ctx)
     if isinstance(entity, ShipNotice) and len(entity.items) > 1:
         return supply_deliveries_to_fhir(entity, ctx)
-    return [to_fhir(entity, ctx)]
+    return [to_fhir(entity, ctx, event=event.kind)]

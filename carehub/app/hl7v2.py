@@ -25,6 +25,7 @@ from hub.judge import InboundOutcome, MessageIdentity, ReusedControlId
 from hub.passthru import raw_routing_key
 from hub.pipeline import InboundResult, Pipeline
 from mappings.hl7v2 import INBOUND, map_message
+from mappings.hl7v2.race import race_ethnicity_findings
 
 __all__ = ["Hl7v2Inbound", "mllp_handler", "mllp_refuser", "peer_text", "supported_triggers"]
 
@@ -70,7 +71,9 @@ class Hl7v2Inbound:
         )
 
     def check(self, native: Message) -> Report:
-        return check_message(native, supported=self.supported)
+        report = check_message(native, supported=self.supported)
+        report.extend(race_ethnicity_findings(native))  # codes kept as text only
+        return report
 
     def map(self, native: Message, ctx: MapContext) -> list[Event]:
         return map_message(native, ctx)

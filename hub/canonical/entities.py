@@ -424,6 +424,9 @@ class ClaimStatus(_Record):
     payer: ClaimParty | None = None
     message: str | None = None
     accepted: bool | None = None
+    #: who the claim is for: the 2100E dependent (QC) when there is one, else the 2100D
+    #: subscriber (IL), with a patient reference (``ref``) the identity rules resolve
+    patient: ClaimParty | None = None
 
 
 class Adjustment(CanonicalModel):

@@ -3,7 +3,7 @@
 Entry points::
 
     from_fhir(resource, ctx)            -> Entity | list[Entity]   (list: Schedule/Slot → [])
-    to_fhir(entity, ctx, resource_type) -> dict (FHIR JSON that validates with R4B models)
+    to_fhir(entity, ctx, resource_type, event=kind) -> dict (FHIR JSON, valid per R4B)
     from_bundle(bundle, ctx)            -> BundleResult (entities, unsupported entries)
     event_kind(resource_type, entity, previous) -> EventKind | None
     coverage_report()                   -> what each resource keeps and drops
@@ -27,11 +27,19 @@ from mappings.fhir.carried import Carried, carried_values
 from mappings.fhir.context import FhirMapContext, default_namespace, default_system_uri
 from mappings.fhir.datatypes import Json
 from mappings.fhir.patient import merge_to_fhir, replaced_patients
-from mappings.fhir.registry import DEFAULT_RESOURCE, FHIR_MAPPINGS, FHIR_VERSION, coverage_report
+from mappings.fhir.registry import (
+    DEFAULT_RESOURCE,
+    EVENT_RESOURCE,
+    FHIR_MAPPINGS,
+    FHIR_VERSION,
+    coverage_report,
+    resource_for,
+)
 from mappings.fhir.vocab import FhirVocabulary, load_vocabulary
 
 __all__ = [
     "DEFAULT_RESOURCE",
+    "EVENT_RESOURCE",
     "FHIR_MAPPINGS",
     "FHIR_VERSION",
     "BundleResult",
@@ -50,6 +58,7 @@ __all__ = [
     "mapping_for",
     "merge_to_fhir",
     "replaced_patients",
+    "resource_for",
     "to_fhir",
 ]
 
@@ -78,9 +87,17 @@ def from_fhir(resource: Json, ctx: FhirMapContext) -> Entity | list[Entity]:
     return result
 
 
-def to_fhir(entity: Entity, ctx: FhirMapContext, resource_type: str | None = None) -> Json:
-    """A canonical entity → FHIR JSON, as ``resource_type`` or the entity's usual resource."""
-    name = resource_type or DEFAULT_RESOURCE.get(entity.entity_type)
+def to_fhir(
+    entity: Entity,
+    ctx: FhirMapContext,
+    resource_type: str | None = None,
+    *,
+    event: EventKind | None = None,
+) -> Json:
+    """A canonical entity → FHIR JSON, as ``resource_type``, else as the resource the event's
+    kind names (``eligibility.requested`` → CoverageEligibilityRequest), else as the
+    entity's usual resource."""
+    name = resource_type or resource_for(entity.entity_type, event)
     if name is None:
         raise UnsupportedMessage(
             f"no FHIR resource renders a canonical {entity.entity_type.value}",

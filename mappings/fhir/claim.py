@@ -62,6 +62,7 @@ from mappings.fhir.datatypes import (
     name_from,
     period_from,
     period_to,
+    telecom_from,
 )
 from mappings.fhir.references import (
     identifiers_from,
@@ -179,6 +180,83 @@ def _contained_party(resource: Json, reference: Json | None, path: str) -> Claim
     return None
 
 
+_PROVIDER_TYPES = ("Organization", "Practitioner", "PractitionerRole")
+
+
+def _contained(resource: Json, reference: Json | None, path: str) -> tuple[int, Json] | None:
+    """The contained resource a ``#id`` reference names, with its index."""
+    target = (reference or {}).get("reference")
+    if not isinstance(target, str) or not target.startswith("#"):
+        return None
+    for i, item in enumerate(get_list(resource, "contained", f"{path}.contained")):
+        if item.get("id") == target[1:]:
+            return i, item
+    raise MappingError(
+        f"the reference {target} names no contained resource", location=f"{path}.reference"
+    )
+
+
+def _contained_provider(
+    resource: Json, reference: Json | None, path: str, ctx: FhirMapContext
+) -> ClaimParty | None:
+    """A ``#id`` reference to a contained Organization, Practitioner or PractitionerRole →
+    the party as the claim names it (its identifiers — the NPI —, name, address, telecom),
+    with no ref. A contained role is read as the practitioner it names (itself contained, or
+    a reference the hub resolves), else by its own identifiers."""
+    found = _contained(resource, reference, path)
+    if found is None:
+        return None
+    i, item = found
+    at = f"Claim.contained[{i}]"
+    rtype = item.get("resourceType")
+    if rtype not in _PROVIDER_TYPES:
+        raise MappingError(
+            f"{path} names a contained {rtype}; a provider is an Organization, a "
+            "Practitioner or a PractitionerRole",
+            location=path,
+        )
+    idents = identifiers_from(
+        get_list(item, "identifier", f"{at}.identifier"), f"{at}.identifier", ctx
+    )
+    if rtype == "PractitionerRole":
+        named = get_obj(item, "practitioner", f"{at}.practitioner")
+        inner = _contained_provider(resource, named, f"{at}.practitioner", ctx) or party_from(
+            named, f"{at}.practitioner", ctx, (EntityType.PRACTITIONER,)
+        )
+        if inner is not None:
+            return inner.model_copy(update={"identifiers": [*inner.identifiers, *idents]})
+        return ClaimParty(identifiers=idents)
+    addresses = many(get_list(item, "address", f"{at}.address"), f"{at}.address", address_from)
+    telecom = many(get_list(item, "telecom", f"{at}.telecom"), f"{at}.telecom", telecom_from)
+    names = (
+        many(get_list(item, "name", f"{at}.name"), f"{at}.name", name_from)
+        if rtype == "Practitioner"
+        else []
+    )
+    return ClaimParty(
+        organization_name=get_str(item, "name", f"{at}.name") if rtype == "Organization" else None,
+        name=names[0] if names else None,
+        identifiers=idents,
+        address=addresses[0] if addresses else None,
+        telecom=telecom,
+    )
+
+
+def _provider(
+    resource: Json, obj: Json, key: str, path: str, ctx: FhirMapContext, allowed: Any
+) -> ClaimParty | None:
+    """A provider reference (``obj[key]``) of the claim ``resource``: a literal, conditional
+    or logical reference (resolved later, through the store), or a contained resource."""
+    reference = get_obj(obj, key, f"{path}.{key}")
+    literal = (reference or {}).get("reference")
+    if isinstance(literal, str) and literal.startswith("PractitionerRole"):
+        # a role is its practitioner here: the hub gives a role its practitioner's id
+        reference = {**(reference or {}), "reference": "Practitioner" + literal[16:]}
+    return party_from(reference, f"{path}.{key}", ctx, allowed) or _contained_provider(
+        resource, reference, f"{path}.{key}", ctx
+    )
+
+
 def _first_encounter(resource: Json, ctx: FhirMapContext) -> Any:
     for i, item in enumerate(get_list(resource, "item", "Claim.item")):
         for j, ref in enumerate(get_list(item, "encounter", f"Claim.item[{i}].encounter")):
@@ -199,9 +277,9 @@ def _claim_parties(resource: Json, ctx: FhirMapContext) -> dict[str, ClaimParty 
         resource, get_obj(resource, "patient", "Claim.patient"), "Claim"
     )
     return {
-        "billing_provider": _party(resource, "provider", "Claim", ctx, PROVIDER),
-        "rendering_provider": _party(
-            care_team[0], "provider", "Claim.careTeam[0]", ctx, PROVIDER[::-1]
+        "billing_provider": _provider(resource, resource, "provider", "Claim", ctx, PROVIDER),
+        "rendering_provider": _provider(
+            resource, care_team[0], "provider", "Claim.careTeam[0]", ctx, PROVIDER[::-1]
         )
         if care_team
         else None,

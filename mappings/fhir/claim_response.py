@@ -1,11 +1,20 @@
 """FHIR ClaimResponse ↔ canonical Remittance (outcome complete or partial: X12 835 CLP
-meaning, see ``claim_answer``) or ClaimStatus (outcome queued or error: 277CA meaning,
-accepted when queued). A ClaimStatus cannot be written: ClaimResponse.patient is 1..1."""
+meaning, see ``claim_answer``) or ClaimStatus (outcome queued or error: 277/277CA meaning,
+accepted when queued).
+
+A ClaimStatus is written with ``patient`` from the status's patient (the 277's 2100E
+dependent or 2100D subscriber), ``insurer`` from its payer, ``request`` the claim (by its
+patient control number), ``identifier`` its identifiers plus the payer's claim control
+number, ``outcome`` queued (accepted, pending or unknown) or error (rejected),
+``disposition`` the STC12 message, else the status category's name, ``preAuthPeriod``
+nothing, and ``error`` the STC01-2 status code when the claim was rejected. ``created`` is
+the STC02 effective date, else the time of writing."""
 
 from __future__ import annotations
 
-from hub.canonical import ClaimStatus, EntityType, Remittance
-from hub.errors import MappingError
+from datetime import datetime, time
+
+from hub.canonical import ClaimStatus, EntityType, Identifier, Remittance
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.claim_answer import (
     answer_carried,
@@ -14,19 +23,41 @@ from mappings.fhir.claim_answer import (
     line_payments_to,
     remittance_from,
 )
-from mappings.fhir.claim_shared import ORGANIZATION, first_identifier_value
+from mappings.fhir.claim_shared import (
+    CLAIM_TYPE,
+    ORGANIZATION,
+    PATIENT,
+    first_identifier_value,
+    required,
+)
 from mappings.fhir.context import FhirMapContext
-from mappings.fhir.datatypes import Json, coded_from, compact, get_list, get_obj, get_str
+from mappings.fhir.datatypes import (
+    Json,
+    coded_from,
+    coded_to,
+    compact,
+    datetime_to,
+    get_list,
+    get_obj,
+    get_str,
+)
 from mappings.fhir.references import (
+    identifier_to,
     identifiers_from,
+    identifiers_to,
     party_from,
     party_to,
     ref_from,
     ref_to,
     resource_id_from,
+    resource_id_to,
 )
 
-__all__ = ["MAPPING", "claim_response_from_fhir", "claim_response_to_fhir"]
+__all__ = ["MAPPING", "PAYER_ICN", "claim_response_from_fhir", "claim_response_to_fhir"]
+
+#: namespace of the payer's claim control number (X12 REF*1K / CLP07), written as
+#: urn:carehub:id:payer-claim-control-number
+PAYER_ICN = "payer-claim-control-number"
 
 
 def _claim_status(resource: Json, ctx: FhirMapContext) -> ClaimStatus:
@@ -55,14 +86,26 @@ def _claim_status(resource: Json, ctx: FhirMapContext) -> ClaimStatus:
             ctx,
             (EntityType.CLAIM,),
         ),
-        payer_claim_control_number=first_identifier_value(resource, key, ctx),
+        payer_claim_control_number=_payer_icn(resource, ctx),
         status=first_error,
         payer=party_from(
             get_obj(resource, "insurer", f"{key}.insurer"), f"{key}.insurer", ctx, ORGANIZATION
         ),
+        patient=party_from(
+            get_obj(resource, "patient", f"{key}.patient"), f"{key}.patient", ctx, PATIENT
+        ),
         message=get_str(resource, "disposition", f"{key}.disposition"),
         accepted=resource.get("outcome") == "queued",
     )
+
+
+def _payer_icn(resource: Json, ctx: FhirMapContext) -> str | None:
+    """The identifier in the payer-ICN namespace (as written from a 277), else
+    ``identifier[0]`` (a 277CA-style answer names the claim by the payer's number)."""
+    key = "ClaimResponse"
+    found = identifiers_from(get_list(resource, "identifier", f"{key}.identifier"), key, ctx)
+    icn = next((i.value for i in found if i.system == PAYER_ICN), None)
+    return icn or first_identifier_value(resource, key, ctx)
 
 
 def claim_response_from_fhir(resource: Json, ctx: FhirMapContext) -> Remittance | ClaimStatus:
@@ -95,10 +138,44 @@ def claim_response_to_fhir(entity: Remittance | ClaimStatus, ctx: FhirMapContext
 
 
 def _status_to(status: ClaimStatus, ctx: FhirMapContext) -> Json:
-    # ClaimResponse.patient is 1..1 and a canonical ClaimStatus names no patient
-    raise MappingError(
-        "a claim status names no patient, which ClaimResponse requires",
-        location="ClaimResponse.patient",
+    """A claim status (X12 277/277CA meaning) → ClaimResponse with outcome queued or error."""
+    key = "ClaimResponse"
+    rejected = status.accepted is False
+    identifiers = identifiers_to(status.identifiers, ctx)
+    icn = status.payer_claim_control_number
+    if icn and all(i.value != icn for i in status.identifiers):
+        # the payer's claim control number (REF*1K) names the claim at the payer
+        identifiers.append(identifier_to(Identifier(system=PAYER_ICN, value=icn), ctx))
+    when = (
+        datetime.combine(status.effective_date, time(), tzinfo=ctx.clock().tzinfo)
+        if status.effective_date
+        else ctx.clock()
+    )
+    category = status.category
+    disposition = status.message or (category.display or category.code if category else None)
+    return compact(
+        {
+            "resourceType": key,
+            "id": resource_id_to(status.id, status.identifiers, EntityType.CLAIM_STATUS, ctx),
+            "identifier": identifiers,
+            "status": "active",
+            # type is 1..1 and a claim status keeps no claim kind (as for a remittance)
+            "type": {"coding": [{"system": CLAIM_TYPE, "code": "professional"}]},
+            "use": "claim",
+            "patient": required(
+                party_to(status.patient, EntityType.PATIENT, ctx), f"{key}.patient"
+            ),
+            "created": datetime_to(when, ctx),
+            "insurer": required(
+                party_to(status.payer, EntityType.ORGANIZATION, ctx), f"{key}.insurer"
+            ),
+            "request": ref_to(status.claim, ctx),
+            "outcome": "error" if rejected else "queued",
+            "disposition": disposition,
+            "error": [{"code": coded_to(status.status)}]
+            if rejected and coded_to(status.status)
+            else None,
+        }
     )
 
 
@@ -113,8 +190,10 @@ MAPPING = ResourceMapping(
         "outcome queued/error → ClaimStatus; complete/partial → Remittance.",
         "type, created and outcome are not kept (no canonical field): written as "
         "professional, the time of writing, and complete.",
-        "A ClaimStatus cannot be written (ClaimResponse.patient is 1..1, ClaimStatus names "
-        "no patient): MappingError.",
+        "A ClaimStatus (X12 277/277CA) is written with outcome queued (error when "
+        "rejected), its patient (2100E dependent, else 2100D subscriber), payer, claim, "
+        "the STC12 message (else the category name) as disposition, the status code as "
+        "error when rejected, and created from the STC02 effective date.",
         "R4 ClaimResponse.item has no productOrService: a line's procedure is not "
         "written there (ExplanationOfBenefit carries it).",
         "A line with no amount and no adjustment is not written as a ClaimResponse.item "

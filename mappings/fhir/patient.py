@@ -9,6 +9,8 @@ surviving Patient with ``link: [{type: replaces, other: <retired>}]`` and the re
 
 from __future__ import annotations
 
+import re
+
 from hub.canonical import (
     AdministrativeSex,
     Coded,
@@ -40,7 +42,6 @@ from mappings.fhir.datatypes import (
     coded_from,
     coded_to,
     coding_from,
-    coding_to,
     compact,
     date_from,
     date_to,
@@ -71,8 +72,14 @@ __all__ = ["MAPPING", "merge_to_fhir", "patient_from_fhir", "patient_to_fhir", "
 
 US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
-#: OMB minimum categories (CDC Race & Ethnicity code set); other codes go in ``detailed``
+#: the CDC Race & Ethnicity code system US Core binds both extensions to (HL7 v2 CDCREC)
+CDC_RACE_ETHNICITY = "urn:oid:2.16.840.1.113883.6.238"
+_NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+#: OMB minimum categories (CDC codes) and the null flavors US Core admits there; other CDC
+#: codes go in ``detailed``
 _OMB = {"1002-5", "2028-9", "2054-5", "2076-8", "2106-3", "2135-2", "2186-5", "UNK", "ASKU"}
+#: a CDC Race & Ethnicity code (HL7 tables 0005/0189 have used them since v2.4)
+_CDC_CODE = re.compile(r"[0-9]{4}-[0-9]")
 _PRACTITIONER_OR_ORG = (EntityType.PRACTITIONER, EntityType.ORGANIZATION)
 _CONTACT_KEPT = "Patient.contact.where(name.exists() or telecom.exists() or address.exists())"
 
@@ -81,16 +88,25 @@ _CONTACT_KEPT = "Patient.contact.where(name.exists() or telecom.exists() or addr
 
 
 def _omb_codes(resource: Json, url: str, path: str) -> list[Coded]:
-    """US Core race/ethnicity extension (PID-10 / PID-22 meaning) → codes, OMB then detailed."""
+    """US Core race/ethnicity extension (PID-10 / PID-22 meaning) → codes, OMB then detailed;
+    the ``text`` part is kept as the display of a single code without one, or as a text-only
+    value when the extension has no code."""
     found: list[Coded] = []
     for i, ext in enumerate(get_list(resource, "extension", f"{path}.extension")):
         if ext.get("url") != url:
             continue
+        text = None
         for j, part in enumerate(get_list(ext, "extension", f"{path}.extension[{i}].extension")):
             if part.get("url") in ("ombCategory", "detailed"):
                 at = f"{path}.extension[{i}].extension[{j}].valueCoding"
                 coded = coding_from(get_obj(part, "valueCoding", at), at)
                 found += [coded] if coded else []
+            elif part.get("url") == "text":
+                text = get_str(part, "valueString", f"{path}.extension[{i}].extension[{j}]")
+        if text and not found:
+            found.append(Coded(display=text))
+        elif text and len(found) == 1 and not found[0].display:
+            found[0] = found[0].model_copy(update={"display": text})
     return found
 
 
@@ -207,16 +223,36 @@ def patient_from_fhir(resource: Json, ctx: FhirMapContext) -> Patient:
 # --------------------------------------------------------------------------- writing
 
 
+def _cdc_coding(coded: Coded) -> Json | None:
+    """A code as US Core wants it: CDC Race & Ethnicity (a CDC-shaped code from HL7 table
+    0005/0189 included), or UNK/ASKU of v3-NullFlavor; any other code: None (text only)."""
+    code = coded.code or ""
+    if coded.system == _NULL_FLAVOR or (code in ("UNK", "ASKU") and not coded.system):
+        system = _NULL_FLAVOR
+    elif coded.system == CDC_RACE_ETHNICITY or _CDC_CODE.fullmatch(code):
+        system = CDC_RACE_ETHNICITY
+    else:
+        return None
+    return compact({"system": system, "code": code, "display": coded.display})
+
+
 def _omb_extension(url: str, codes: list[Coded]) -> Json | None:
+    """US Core race/ethnicity: ombCategory (OMB categories, at most 5 races / 1 ethnicity),
+    detailed (other CDC codes), and the required ``text`` (the codes' original text)."""
     if not codes:
         return None
-    parts = [
-        {"url": "ombCategory" if c.code in _OMB else "detailed", "valueCoding": coding_to(c)}
-        for c in codes
-    ]
-    parts.sort(key=lambda p: p["url"] != "ombCategory")  # US Core lists OMB categories first
-    text = ", ".join(c.display or c.code or "" for c in codes)
-    return {"url": url, "extension": [*parts, {"url": "text", "valueString": text}]}
+    limit = 5 if url == US_CORE_RACE else 1
+    omb: list[Json] = []
+    detailed: list[Json] = []
+    for found in (_cdc_coding(c) for c in codes if c.code):
+        if found is None:
+            continue
+        if found["code"] in _OMB and len(omb) < limit:
+            omb.append({"url": "ombCategory", "valueCoding": found})
+        elif found["code"] not in _OMB:
+            detailed.append({"url": "detailed", "valueCoding": found})
+    text = ", ".join(dict.fromkeys(c.display or c.code or "" for c in codes)).strip(", ")
+    return {"url": url, "extension": [*omb, *detailed, {"url": "text", "valueString": text}]}
 
 
 def _contact_to(contact: Contact) -> Json:
@@ -357,8 +393,11 @@ MAPPING = ResourceMapping(
         "Patient.active absent is read as true and always written.",
         "Only the first HumanName prefix/suffix, the first communication language and the "
         "first contact relationship are kept.",
-        "Race/ethnicity: US Core extensions (ombCategory + detailed codings); the text part is "
-        "rebuilt from the displays.",
+        "Race/ethnicity: US Core extensions with CDC Race & Ethnicity codings "
+        "(urn:oid:2.16.840.1.113883.6.238; UNK/ASKU of v3-NullFlavor): OMB categories as "
+        "ombCategory (race at most 5, ethnicity 1), other CDC codes as detailed, a code of "
+        "another system in text only; text (1..1) is rebuilt from the displays. Read: a "
+        "text-only extension is kept as text.",
         "link replaced-by → merged_into; link replaces → replaced_patients() for Event.replaces; "
         "link seealso/refer are dropped.",
         "generalPractitioner pointing at a PractitionerRole is dropped (no canonical entity).",

@@ -17,13 +17,17 @@ Reference, in order of preference when writing:
 5. else only ``display``.
 
 Reading does the inverse. References to contained resources (``#id``) and to resource types
-the canonical model has no entity for are dropped (``None``).
+the canonical model has no entity for are dropped (``None``). A conditional reference
+(``Organization?identifier=system|value``, FHIR http.html#trules) is read as a reference by
+that identifier, which the sync engine resolves as any other; other search parameters in a
+conditional reference are refused (MappingError).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from urllib.parse import unquote
 
 from hub.canonical import ClaimParty, EntityType, Identifier, Ref
 from hub.errors import MappingError
@@ -55,6 +59,7 @@ __all__ = [
 
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 _ENTITY_TYPES = {t.value: t for t in EntityType}
+_CONDITIONAL = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)\?(?P<query>\S+)$")
 _LITERAL = re.compile(
     r"^(?:(?P<base>https?://\S+?)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
     r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
@@ -151,6 +156,9 @@ def _literal_ref(
 ) -> Ref | None:
     if literal.startswith("#"):
         return None  # contained resources are dropped, and so are references to them
+    conditional = _CONDITIONAL.match(literal)
+    if conditional is not None:
+        return _conditional_ref(conditional["type"], conditional["query"], allowed, path, ctx)
     match = _LITERAL.match(literal)
     if match is None:
         if re.match(r"^(urn:uuid:|urn:oid:|https?://)", literal):
@@ -170,6 +178,26 @@ def _literal_ref(
     return Ref(
         type=kind,
         identifiers=[Identifier(system=ctx.fhir_id_system, value=match["id"], source=ctx.source)],
+    )
+
+
+def _conditional_ref(
+    rtype: str, query: str, allowed: Sequence[EntityType], path: str, ctx: FhirMapContext
+) -> Ref | None:
+    """``Type?identifier=system|value``: a reference by that identifier."""
+    kind = _ENTITY_TYPES.get(rtype)
+    if kind is None or kind not in allowed:
+        return None
+    name, _, token = unquote(query).partition("=")
+    system, bar, value = token.rpartition("|")
+    if name != "identifier" or not value or "&" in token:
+        raise MappingError(
+            "a conditional reference is read by one identifier only (Type?identifier=system|value)",
+            location=f"{path}.reference",
+        )
+    namespace = ctx.namespace(system) if bar and system else None
+    return Ref(
+        type=kind, identifiers=[Identifier(system=namespace, value=value, source=ctx.source)]
     )
 
 

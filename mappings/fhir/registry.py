@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from hub.canonical import EntityType
+from hub.canonical import EntityType, EventKind
 from mappings.fhir import (
     allergy,
     appointment,
@@ -30,7 +30,14 @@ from mappings.fhir import (
 )
 from mappings.fhir.base import ResourceMapping
 
-__all__ = ["DEFAULT_RESOURCE", "FHIR_MAPPINGS", "FHIR_VERSION", "coverage_report"]
+__all__ = [
+    "DEFAULT_RESOURCE",
+    "EVENT_RESOURCE",
+    "FHIR_MAPPINGS",
+    "FHIR_VERSION",
+    "coverage_report",
+    "resource_for",
+]
 
 #: the FHIR version the hub serves; models are fhir.resources R4B (4.3.0), see the docs
 FHIR_VERSION = "4.0.1"
@@ -83,6 +90,22 @@ DEFAULT_RESOURCE: Mapping[EntityType, str] = MappingProxyType(
         EntityType.IMMUNIZATION: "Immunization",
     }
 )
+
+#: the resource an event is written as when its kind, not its entity, decides: one canonical
+#: EligibilityCheck is the question (X12 270) or the answer (X12 271)
+EVENT_RESOURCE: Mapping[EventKind, str] = MappingProxyType(
+    {
+        EventKind.ELIGIBILITY_REQUESTED: "CoverageEligibilityRequest",
+        EventKind.ELIGIBILITY_REPORTED: "CoverageEligibilityResponse",
+    }
+)
+
+
+def resource_for(entity_type: EntityType, event: EventKind | None = None) -> str | None:
+    """The resource an entity is written as: by the event's kind when that decides
+    (``EVENT_RESOURCE``), else the entity's usual resource (``DEFAULT_RESOURCE``)."""
+    by_event = EVENT_RESOURCE.get(event) if event is not None else None
+    return by_event or DEFAULT_RESOURCE.get(entity_type)
 
 
 def coverage_report() -> dict[str, dict[str, Any]]:

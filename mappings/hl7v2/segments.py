@@ -41,6 +41,7 @@ from .datatypes import (
     pl_ref,
     xcn_ref,
 )
+from .race import race_coded
 from .source import Hl7v2Source, Seg, rep_text
 from .values import parse_int, parse_yes_no
 
@@ -115,12 +116,12 @@ def patient(src: Hl7v2Source, pid: Seg, scope: list[Seg] | None = None) -> Patie
         names=[n for r in pid.reps(5) if (n := human_name(src, r))],
         birth_date=src.date_of(pid, 7),
         sex=_sex(src, pid.text(8)),
-        race=[c for r in pid.reps(10) if (c := coded(src, r))],
+        race=[c for r in pid.reps(10) if (c := race_coded(src, r, 10))],
         addresses=[a for r in pid.reps(11) if (a := address(src, r))],
         telecom=_telecom(src, pid),
         language=coded(src, pid.first(15)),
         marital_status=coded(src, pid.first(16), MARITAL_STATUS),
-        ethnicity=[c for r in pid.reps(22) if (c := coded(src, r))],
+        ethnicity=[c for r in pid.reps(22) if (c := race_coded(src, r, 22))],
         multiple_birth=_multiple_birth(pid),
         contacts=[k for s in scope if s.id == "NK1" and (k := nk1_contact(src, s))],
         primary_care=_primary_care(src, next((s for s in scope if s.id == "PD1"), None)),

@@ -5,7 +5,10 @@ The HL levels are read in document order by their entity (NM101): PR/AY the paye
 information source), 1P/85 the provider, IL the subscriber, QC the patient. Per claim: STC01
 category (code source 507) / status (508) / entity, STC02 effective date, STC04 charge,
 STC05 paid, STC12 message; REF*1K payer claim control number; REF*EJ patient control
-number (the 277CA's TRN02 is the claim's CLM01 too).
+number (the 277CA's TRN02 is the claim's CLM01 too). The claim's patient is the 2100E
+dependent (NM1*QC) when the claim sits under one, else the 2100D subscriber (NM1*IL: name,
+member id in the payer's namespace, DMG birth date and sex where given), with a patient
+reference by those ids that the sync engine resolves as any other.
 
 ``accepted`` comes from the category through ``x12_claim_status_category``: A0/A1/A2/A5
 (acknowledged, received, accepted into adjudication, split) and the pending (P*) and
@@ -32,7 +35,7 @@ from hub.canonical import (
 from mappings.vocab import builtin_tables
 
 from .claim_837 import CLAIM_ID_SYSTEM
-from .parties import nm1_party
+from .parties import nm1_party, party_ref
 from .source import X12Source, walk_loops
 from .values import parse_amount, parse_date, parse_datetime
 
@@ -88,6 +91,7 @@ def _status(src: X12Source, loop: Loop, levels: _Levels, acknowledgment: bool) -
     trn = loop.segments[0]
     stc = src.require(loop, "STC", loop.id)
     pcn = _ref(loop, "EJ") or (trn.element(2).strip() or None if acknowledgment else None)
+    person = (levels.patient if loop.id == "2200E" else None) or levels.subscriber
     icn = _ref(loop, "1K")
     category = stc.component(1, 1).strip() or None
     verdict = src.lookup("x12_claim_status_category", category)
@@ -107,6 +111,9 @@ def _status(src: X12Source, loop: Loop, levels: _Levels, acknowledgment: bool) -
         payer=levels.payer,
         message=stc.element(12).strip() or None,
         accepted={"accepted": True, "rejected": False}.get(verdict or ""),
+        patient=person.model_copy(update={"ref": party_ref(person, EntityType.PATIENT)})
+        if person
+        else None,
     )
 
 

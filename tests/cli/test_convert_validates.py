@@ -32,8 +32,8 @@ def test_a_resource_the_r4_models_refuse_is_an_error_and_no_file(
 ) -> None:
     real = files.to_fhir
 
-    def broken(entity: Any, ctx: Any) -> dict[str, Any]:
-        resource = real(entity, ctx)
+    def broken(entity: Any, ctx: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        resource = real(entity, ctx, *args, **kwargs)
         resource["birthDate"] = "the fourth of July"  # not a FHIR date
         return resource
 

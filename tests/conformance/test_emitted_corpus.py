@@ -44,22 +44,10 @@ REFUSALS = {
     ("x12", "Claim.kind"): "pharmacy and dental claims: no 837P/837I for them",
 }
 
-#: (file, target) that fail today and are fixed by the "defects" branch (issue 12): 270 →
-#: CoverageEligibilityRequest (not a Response), 277/277CA patient → ClaimResponse.patient.
-#: strict: once fixed, each XPASSes and fails until its line is removed here.
-_DEFECTS = "fixed by defects branch"
-EXPECTED_FAILURES = {
-    ("fhirr4__CoverageEligibilityRequest-52345.json", "fhir"): _DEFECTS,
-    ("lfhx12__270_005010X279A1_dependent-health-benefit-check.270", "fhir"): _DEFECTS,
-    (
-        "stupidedi__005010_X279A1_HS270_pass_generic-request-by-clinic-for-patient-"
-        "(subscriber)-eligibility.edi",
-        "fhir",
-    ): _DEFECTS,
-    ("lfhx12__277_005010X212_claim-level-status.277", "fhir"): _DEFECTS,
-    ("stupidedi__005010_X212_HN277_pass_claim-response.edi", "fhir"): _DEFECTS,
-    ("stupidedi__005010_X212_HN277_pass_provider-response.edi", "fhir"): _DEFECTS,
-}
+#: (file, target) known to fail, each with its reason; strict: once fixed, each XPASSes and
+#: fails until its line is removed here. Empty since the "defects" fixes of issue 12 (270 →
+#: CoverageEligibilityRequest, 277/277CA patient → ClaimResponse.patient) landed.
+EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _corpus_files() -> list[Path]:

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from adapters.fhir.api import Answer, Caller, FhirError, Stored, WriteEntry, rewrite_references
 from carehub.app.fhir.checks import map_resource
@@ -146,6 +147,7 @@ class WritePlanner:
             self._check(plan, item)
         if plan.report.ok:
             await self._identify(plan, [p for p in live if p.entity is not None])
+            await self._conditional_providers(plan, live)
         for item in items:
             await self._current(item)
             _within_scopes(plan.caller, item)
@@ -245,6 +247,40 @@ class WritePlanner:
         for item in roles:
             if item.entity is not None:
                 await self._assign(plan, item)
+
+    async def _conditional_providers(self, plan: WritePlan, items: list[Planned]) -> None:
+        """A Claim's provider given as a conditional reference (``Organization?identifier=…``)
+        must name exactly one record the hub holds (FHIR http.html#trules): none is a 422 and
+        several a 412, naming ``Claim.provider`` — nothing written. A record of that type
+        created by the same request is left to the sync engine to resolve."""
+        written = {p.entry.resource_type for p in items}
+        for item in items:
+            if item.entry.resource_type != "Claim" or not item.resource:
+                continue
+            team = item.resource.get("careTeam")
+            member = team[0] if isinstance(team, list) and team else {}
+            for path, ref in (
+                ("Claim.provider", item.resource.get("provider")),
+                ("Claim.careTeam[0].provider", member.get("provider") if member else None),
+            ):
+                literal = ref.get("reference") if isinstance(ref, dict) else None
+                if not isinstance(literal, str) or "?" not in literal:
+                    continue
+                rtype, _, query = literal.partition("?")
+                rtype = "Practitioner" if rtype == "PractitionerRole" else rtype
+                if rtype not in self.views or rtype in written:
+                    continue
+                where = f"{item.prefix}{path}"
+                hits = await self.reader.search(rtype, parse_qsl(query), where)
+                if len(hits) != 1:
+                    raise FhirError(
+                        412 if hits else 422,
+                        "multiple-matches" if hits else "processing",
+                        f"{path}: the conditional reference matches "
+                        f"{len(hits) or 'no'} {rtype} the hub holds; an X12 837 needs the "
+                        "billing provider's NPI. Nothing was written",
+                        location=where,
+                    )
 
     async def _assign(self, plan: WritePlan, item: Planned) -> None:
         entity = item.entity

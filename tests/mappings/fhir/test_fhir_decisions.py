@@ -236,8 +236,13 @@ def test_a_queued_or_failed_claim_response_is_a_claim_status(ctx: FhirMapContext
     assert status.accepted is False and status.message == "Invalid member id"
     assert status.status == Coded(code="a002")
     assert status.claim == Ref(type=EntityType.CLAIM, id="clm-1")
+    assert status.patient is not None and status.patient.ref is not None
+    back = to_fhir(status, ctx)  # the status keeps its patient: it is written again
+    assert back["outcome"] == "error" and back["patient"] == resource["patient"]
+    assert back["error"] == [{"code": {"coding": [{"code": "a002"}]}}]
+    nobody = status.model_copy(update={"patient": None})
     with pytest.raises(MappingError) as caught:  # ClaimResponse.patient is 1..1
-        to_fhir(status, ctx)
+        to_fhir(nobody, ctx)
     assert caught.value.location == "ClaimResponse.patient"
 
 
