@@ -47,9 +47,12 @@ class Hl7v2Inbound:
         *,
         limits: Limits | None = None,
         supported: Mapping[str, Collection[str]] | None = None,
+        strict: bool = False,
     ):
         self.limits = limits
         self.supported = supported if supported is not None else supported_triggers(INBOUND)
+        #: ``reading: strict`` ports: the departures ``check_message`` warns of are errors
+        self.strict = strict
 
     def parse(self, raw: bytes) -> Message:
         return parse(raw, limits=self.limits) if self.limits else parse(raw)
@@ -69,7 +72,7 @@ class Hl7v2Inbound:
         )
 
     def check(self, native: Message) -> Report:
-        return check_message(native, supported=self.supported)
+        return check_message(native, supported=self.supported, strict=self.strict)
 
     def map(self, native: Message, ctx: MapContext) -> list[Event]:
         return map_message(native, ctx)

@@ -22,6 +22,7 @@ from adapters.hl7v2 import (
     new_segment,
     parse_path,
     read_header,
+    read_version,
 )
 from adapters.hl7v2.server import PeerInfo
 from hub.errors import CarehubError, LimitExceeded
@@ -85,7 +86,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 def _ack_version(header: Segment | None) -> str:
-    version = header.value(12) if header is not None else None
+    version = read_version(header.value(12)) if header is not None else None
     return version if version in KNOWN_VERSIONS else FALLBACK_VERSION
 
 
