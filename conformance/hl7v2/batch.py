@@ -65,8 +65,8 @@ def check_batch(data: bytes, *, strict: bool = False) -> Report:
                 scan.loose += 1
     _close_file(scan)
     severity = Severity.ERROR if strict else Severity.WARNING
-    for location, text in scan.findings:
-        report.add(severity, "structure", text, location, ErrorCode.SEGMENT_SEQUENCE_ERROR)
+    for where, said in scan.findings:
+        report.add(severity, "structure", said, where, ErrorCode.SEGMENT_SEQUENCE_ERROR)
     return report
 
 
