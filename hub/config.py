@@ -92,6 +92,11 @@ class MllpInbound(_Model):
     #: another message under a control id (MSH-3|MSH-4|MSH-10) seen before with other
     #: content: ``process`` it as new with a warning (ERR-4 W), or ``reject`` it (AR 205)
     reused_control_id: Literal["process", "reject"] = "process"
+    #: ``liberal``: a departure from HL7 v2 that leaves the content unambiguous (MSH-11
+    #: empty or outside table 0103, MSH-12 spelt ``v2.5``, Z-segments, fields, repetitions or
+    #: components past the definition) is answered AA with an ERR-4 W warning; ``strict``:
+    #: each is an error (AE, or AR for MSH-11/MSH-12) with the same text (docs/hl7v2.md)
+    reading: Literal["liberal", "strict"] = "liberal"
     #: connections open at once on this port, and from one source address; one more is
     #: closed at once (counted from accept, before the TLS handshake)
     max_connections: int = Field(default=256, ge=1)

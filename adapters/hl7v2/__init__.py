@@ -10,7 +10,15 @@ from .codec import Hl7v2Codec, parse, read_header, render
 from .encoding import DEFAULT_ENCODING, EncodingChars, escape, find_unknown_escapes, unescape
 from .header import rewrite_header
 from .limits import DEFAULT_LIMITS, Limits
-from .message import Message, Repetition, Segment, new_control_id, new_segment
+from .message import (
+    HL7_VERSIONS,
+    Message,
+    Repetition,
+    Segment,
+    new_control_id,
+    new_segment,
+    read_version,
+)
 from .mllp import FrameDecoder, FrameTooLarge, FramingError, IncompleteFrame, frame
 from .path import FieldPath, parse_path
 from .server import Handler, MllpServer, PeerAllowList, PeerInfo, Refuser, server_ssl_context
@@ -18,6 +26,7 @@ from .server import Handler, MllpServer, PeerAllowList, PeerInfo, Refuser, serve
 __all__ = [
     "DEFAULT_ENCODING",
     "DEFAULT_LIMITS",
+    "HL7_VERSIONS",
     "Batch",
     "EncodingChars",
     "FieldPath",
@@ -45,6 +54,7 @@ __all__ = [
     "parse",
     "parse_batch",
     "parse_path",
+    "read_version",
     "read_header",
     "render",
     "rewrite_header",

@@ -18,7 +18,53 @@ from hub.findings import Finding
 from .encoding import DEFAULT_ENCODING, EncodingChars, escape, unescape
 from .path import FieldPath, parse_path
 
-__all__ = ["Message", "Repetition", "Segment", "new_control_id", "new_segment"]
+__all__ = [
+    "HL7_VERSIONS",
+    "Message",
+    "Repetition",
+    "Segment",
+    "new_control_id",
+    "new_segment",
+    "read_version",
+]
+
+#: the HL7 v2 versions (table 0104) as MSH-12.1 writes them
+HL7_VERSIONS = frozenset(
+    {
+        "2.1",
+        "2.2",
+        "2.3",
+        "2.3.1",
+        "2.4",
+        "2.5",
+        "2.5.1",
+        "2.6",
+        "2.7",
+        "2.7.1",
+        "2.8",
+        "2.8.1",
+        "2.8.2",
+    }
+)
+_COMPACT_VERSIONS = {v.replace(".", ""): v for v in HL7_VERSIONS}
+
+
+def read_version(text: str | None) -> str | None:
+    """MSH-12.1 as the table 0104 version it names: ``2.5.1`` as written; ``v2.5``,
+    ``V2.5.1``, `` 2.5 ``, ``2.5.0``, ``251`` and ``2,5`` read as the version they spell
+    (each a departure ``check_message`` reports). Anything else is returned stripped, as
+    it is (an unknown version). None when empty."""
+    if text is None:
+        return None
+    value = text.strip()
+    if value in HL7_VERSIONS or not value:
+        return value or None
+    spelled = value.removeprefix("v").removeprefix("V").strip().replace(",", ".")
+    if spelled in HL7_VERSIONS:
+        return spelled
+    if spelled.endswith(".0") and spelled[:-2] in HL7_VERSIONS:
+        return spelled[:-2]
+    return _COMPACT_VERSIONS.get(spelled, value)
 
 
 def _nth(text: str, sep: str, n: int) -> str:
@@ -420,8 +466,9 @@ class Message:
 
     @property
     def version(self) -> str | None:
-        """MSH-12.1."""
-        return self.get("MSH-12")
+        """MSH-12.1 as the version it names (``read_version``: ``v2.5`` is 2.5); the text
+        as sent is ``msg.get("MSH-12")``."""
+        return read_version(self.get("MSH-12"))
 
     @property
     def accept_ack_type(self) -> str | None:

@@ -6,28 +6,38 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 
-from adapters.hl7v2 import Limits, Message, parse
+from adapters.hl7v2 import Limits, Message, parse, split_messages
 from adapters.hl7v2.server import PeerInfo, Refuser
 from conformance.hl7v2 import (
     AckMode,
     acks_to_send,
+    check_batch,
     check_message,
     outcome_of,
     render_ack,
+    render_batch_ack,
     report_for_error,
 )
 from hub import ids
 from hub.canonical import Event
 from hub.context import MapContext
-from hub.errors import CarehubError
-from hub.findings import Finding, IssueType, Report
+from hub.errors import CarehubError, ParseError
+from hub.findings import Finding, IssueType, Report, Severity
 from hub.judge import InboundOutcome, MessageIdentity, ReusedControlId
 from hub.passthru import raw_routing_key
 from hub.pipeline import InboundResult, Pipeline
 from mappings.hl7v2 import INBOUND, map_message
 from mappings.hl7v2.race import race_ethnicity_findings
 
-__all__ = ["Hl7v2Inbound", "mllp_handler", "mllp_refuser", "peer_text", "supported_triggers"]
+__all__ = [
+    "Hl7v2Inbound",
+    "batch_report",
+    "is_batch",
+    "mllp_handler",
+    "mllp_refuser",
+    "peer_text",
+    "supported_triggers",
+]
 
 
 def supported_triggers(keys: Collection[str]) -> dict[str, set[str]]:
@@ -49,9 +59,12 @@ class Hl7v2Inbound:
         *,
         limits: Limits | None = None,
         supported: Mapping[str, Collection[str]] | None = None,
+        strict: bool = False,
     ):
         self.limits = limits
         self.supported = supported if supported is not None else supported_triggers(INBOUND)
+        #: ``reading: strict`` ports: the departures ``check_message`` warns of are errors
+        self.strict = strict
 
     def parse(self, raw: bytes) -> Message:
         return parse(raw, limits=self.limits) if self.limits else parse(raw)
@@ -71,7 +84,7 @@ class Hl7v2Inbound:
         )
 
     def check(self, native: Message) -> Report:
-        report = check_message(native, supported=self.supported)
+        report = check_message(native, supported=self.supported, strict=self.strict)
         report.extend(race_ethnicity_findings(native))  # codes kept as text only
         return report
 
@@ -125,10 +138,10 @@ def mllp_handler(
     """The MLLP server's handler: one frame in, the answer frames out (none, one, or the
     accept ack then the application ack)."""
 
-    async def handle(frame: bytes, peer: PeerInfo) -> list[bytes]:
+    async def one(raw: bytes, peer: PeerInfo) -> list[bytes]:
         result: InboundResult = await pipeline.receive(
             fmt,
-            frame,
+            raw,
             system=system,
             port=port,
             peer=peer_text(peer),
@@ -137,7 +150,55 @@ def mllp_handler(
         # an empty answer is an acknowledgement the sender asked not to get (MSH-15/16 NE)
         return [answer for answer in (result.response, *result.followups) if answer]
 
+    async def batch(frame: bytes, messages: list[bytes], peer: PeerInfo) -> list[bytes]:
+        envelope = batch_report(frame, len(messages), strict=fmt.strict)
+        if not envelope.ok:
+            first = envelope.errors[0]
+            error = ParseError(f"batch envelope: {first.text}", code="100", location=first.location)
+            refused = await mllp_refuser(pipeline, system=system, port=port)(frame, error, peer)
+            return [refused] if refused else []
+        acks: list[bytes] = []
+        for raw in messages:
+            acks.extend(await one(raw, peer))
+        return [render_batch_ack(frame, acks, envelope)]
+
+    async def handle(frame: bytes, peer: PeerInfo) -> list[bytes]:
+        if is_batch(frame):
+            return await batch(frame, split_messages(frame), peer)
+        return await one(frame, peer)
+
     return handle
+
+
+_ENVELOPE_IDS = (b"FHS", b"BHS", b"BTS", b"FTS")
+
+
+def _heads(frame: bytes) -> list[bytes]:
+    lines = frame.removeprefix(b"\xef\xbb\xbf").replace(b"\n", b"\r").split(b"\r")
+    return [line[:3] for line in lines]
+
+
+def is_batch(frame: bytes) -> bool:
+    """A frame holding a batch (v2.x 2.10.3): it has an FHS/BHS/BTS/FTS line, or more than
+    one MSH line (messages sent without their envelope)."""
+    heads = _heads(frame)
+    return any(h in _ENVELOPE_IDS for h in heads) or heads.count(b"MSH") > 1
+
+
+def batch_report(frame: bytes, messages: int, *, strict: bool) -> Report:
+    """The envelope findings of a batch frame (``check_batch``), and one for messages sent
+    together without any envelope; warnings, errors when ``strict``."""
+    report = check_batch(frame, strict=strict)
+    if not any(h in _ENVELOPE_IDS for h in _heads(frame)):
+        report.add(
+            Severity.ERROR if strict else Severity.WARNING,
+            "structure",
+            f"{messages} messages in one frame without a batch envelope (BHS … BTS): "
+            "each read and answered",
+            "BHS",
+            "100",
+        )
+    return report
 
 
 def mllp_refuser(pipeline: Pipeline, *, system: str, port: str) -> Refuser:

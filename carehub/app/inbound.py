@@ -71,9 +71,10 @@ class InboundPorts:
 
     async def _start_mllp(self, system: str, cfg: MllpInbound, name: str) -> None:
         _check_plaintext(system, cfg)
+        fmt = self.hl7v2 if cfg.reading == "liberal" else Hl7v2Inbound(strict=True)
         handler = mllp_handler(
             self.pipeline,
-            self.hl7v2,
+            fmt,
             system=system,
             port=name,
             reused_control_id=ReusedControlId(cfg.reused_control_id),

@@ -5,7 +5,7 @@ return ``hub.findings.Report``; ``render_ack`` turns a report into an ACK; ``cod
 table that says which outcome gets which MSA-1 and which acks enhanced mode sends.
 """
 
-from .ack import FALLBACK_VERSION, refuse_frame, render_ack, report_for_error
+from .ack import FALLBACK_VERSION, refuse_frame, render_ack, render_batch_ack, report_for_error
 from .batch import check_batch
 from .checks import SUPPORTED_VERSIONS, check_message, scan_escapes
 from .codes import (
@@ -39,6 +39,7 @@ __all__ = [
     "outcome_of",
     "refuse_frame",
     "render_ack",
+    "render_batch_ack",
     "report_for_error",
     "scan_escapes",
     "validate_strict",

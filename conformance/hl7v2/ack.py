@@ -22,7 +22,9 @@ from adapters.hl7v2 import (
     new_segment,
     parse_path,
     read_header,
+    read_version,
 )
+from adapters.hl7v2.codec import header_encoding
 from adapters.hl7v2.server import PeerInfo
 from hub.errors import CarehubError, LimitExceeded
 from hub.findings import Finding, Report, Severity
@@ -34,6 +36,7 @@ __all__ = [
     "KNOWN_VERSIONS",
     "refuse_frame",
     "render_ack",
+    "render_batch_ack",
     "report_for_error",
 ]
 
@@ -85,7 +88,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 def _ack_version(header: Segment | None) -> str:
-    version = header.value(12) if header is not None else None
+    version = read_version(header.value(12)) if header is not None else None
     return version if version in KNOWN_VERSIONS else FALLBACK_VERSION
 
 
@@ -228,6 +231,54 @@ def _eld(finding: Finding, enc: EncodingChars) -> str:
     sub = enc.subcomponent
     coded = sub.join((code, ERROR_TEXT[ErrorCode(code)], "HL70357")) if sub else code
     return enc.component.join((*where[:3], coded))
+
+
+def render_batch_ack(
+    raw: bytes,
+    acks: list[bytes],
+    report: Report,
+    *,
+    control_id: str | None = None,
+    now: datetime | None = None,
+) -> bytes:
+    """The answer to a batch (v2.x 2.10.3): ``BHS`` (sender and receiver swapped from the
+    batch's BHS, else its FHS, else its first MSH; BHS-11 a new batch control id, BHS-12 the batch's
+    BHS-11), the acknowledgement of each message in order, and ``BTS`` (BTS-1 the number of
+    acknowledgements, BTS-2 one repetition per envelope finding of ``report``)."""
+    header = _batch_header(raw)
+    enc = header.enc if header is not None else DEFAULT_ENCODING
+    bhs = new_segment("BHS", encoding=enc)
+    if header is not None:
+        for ours, theirs in ((3, 5), (4, 6), (5, 3), (6, 4)):
+            bhs.set_field(ours, header.field(theirs))
+    bhs.set_field(7, (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S"))
+    bhs.set_field(11, escape(control_id or new_control_id(), enc))
+    if header is not None and header.field(11):
+        bhs.set_field(12, header.field(11))
+    comments = [escape(f.text[:_MAX_TEXT], enc) for f in report.findings[:_MAX_ERR]]
+    bts = [str(len(acks)), enc.repetition.join(comments)] if comments else [str(len(acks))]
+    lines = [bhs.render(), *(a.decode("utf-8", "surrogateescape").rstrip("\r") for a in acks)]
+    lines.append(enc.field.join(["BTS", *bts]))
+    return ("\r".join(lines) + "\r").encode("utf-8", "surrogateescape")
+
+
+def _batch_header(raw: bytes) -> Segment | None:
+    """The batch's BHS (else its FHS, else its first MSH: the same fields 3-6), read
+    leniently; None when it has none of them."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    for seg_id in (b"BHS", b"FHS"):
+        at = raw.find(seg_id)
+        while at > 0 and raw[at - 1 : at] not in (b"\r", b"\n"):
+            at = raw.find(seg_id, at + 1)
+        if at < 0:
+            continue
+        line = raw[at:].split(b"\r", 1)[0].split(b"\n", 1)[0].decode("utf-8", "replace")
+        try:
+            enc, _ = header_encoding(line, seg_id.decode())
+        except CarehubError:
+            continue
+        return Segment.from_line(line, enc)
+    return read_header(raw)
 
 
 def report_for_error(error: CarehubError) -> Report:

@@ -2,7 +2,14 @@
 
 What a receiver must look at before taking a message: MSH-9 (type and trigger, against what
 the site supports), MSH-10, MSH-11 (processing id), MSH-12 (version), plus what the parser
-noticed and escape sequences it could not read.
+noticed, escape sequences it could not read, and what the message carries beyond its
+version's definitions (``shape``).
+
+Liberal in: a departure from the standard that leaves the content unambiguous — MSH-11
+empty or outside table 0103, MSH-12 spelt ``v2.5`` or ``251``, Z-segments, fields,
+repetitions, components or subcomponents past the definition — is a *warning* that says
+what was assumed or ignored. With ``strict=True`` (a port with ``reading: strict``) each is
+an error with the same text.
 """
 
 from __future__ import annotations
@@ -10,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from adapters.hl7v2 import Message, find_unknown_escapes
-from hub.findings import Report, Severity
+from hub.findings import Finding, Report, Severity
 
 from .codes import ErrorCode
+from .shape import check_shape
 
 __all__ = ["SUPPORTED_VERSIONS", "check_message", "scan_escapes"]
 
@@ -44,25 +52,37 @@ def check_message(
     supported: Mapping[str, Collection[str]] | None = None,
     versions: Collection[str] = SUPPORTED_VERSIONS,
     processing_ids: Collection[str] = PROCESSING_IDS,
+    strict: bool = False,
 ) -> Report:
     """Check MSH and escapes. ``supported`` maps MSH-9.1 to the MSH-9.2 triggers taken
     (``{"ADT": {"A01", "A04"}, "SIU": {"*"}}``); without it type and trigger are not judged.
 
-    A missing MSH-9.1, MSH-10, MSH-11 or MSH-12 is FATAL (the message cannot be routed or
-    answered properly: reject); an unsupported type, trigger, processing id or version is
-    an error with its table 0357 code (200–203, also a reject).
+    A missing MSH-9.1, MSH-10 or MSH-12 is FATAL (the message cannot be routed or
+    answered properly: reject); an unsupported type, trigger or version is an error with
+    its table 0357 code (200, 201, 203: also a reject). The departures (module docstring)
+    are warnings, or errors when ``strict``: MSH-11 empty (101) or outside the processing
+    ids taken (202: a reject), the rest a content error (AE).
     """
     report = Report(list(message.findings))
+    departures: list[Finding] = []
     _check_required(message, report)
-    _check_values(message, report, versions, processing_ids)
+    _check_values(message, report, departures, versions, processing_ids)
     if supported is not None:
         _check_supported(message, report, supported)
+    departures.extend(check_shape(message))
+    for finding in departures:
+        severity = Severity.ERROR if strict else Severity.WARNING
+        report.add(severity, finding.code, finding.text, finding.location, finding.format_code)
     report.extend(scan_escapes(message))
     return report
 
 
+def _departure(departures: list[Finding], code: str, text: str, where: str, hl7: str) -> None:
+    departures.append(Finding(Severity.WARNING, code, text, where, hl7))
+
+
 def _check_required(message: Message, report: Report) -> None:
-    for path in ("MSH-9", "MSH-10", "MSH-11", "MSH-12"):
+    for path in ("MSH-9", "MSH-10", "MSH-12"):
         if message.get(path) is None:
             report.add(
                 Severity.FATAL,
@@ -81,21 +101,44 @@ def _check_required(message: Message, report: Report) -> None:
 
 
 def _check_values(
-    message: Message, report: Report, versions: Collection[str], processing_ids: Collection[str]
+    message: Message,
+    report: Report,
+    departures: list[Finding],
+    versions: Collection[str],
+    processing_ids: Collection[str],
 ) -> None:
     processing = message.processing_id
-    if processing is not None and processing not in processing_ids:
-        report.error(
+    taken = ", ".join(sorted(processing_ids))
+    if processing is None or not processing.strip():
+        _departure(
+            departures,
+            "required",
+            "MSH-11 (processing id) is empty: read as P (production)",
+            "MSH-11",
+            ErrorCode.REQUIRED_FIELD_MISSING,
+        )
+    elif processing not in processing_ids:
+        _departure(
+            departures,
             "not-supported",
-            f"processing id {processing!r} is not taken",
+            f"MSH-11 processing id {processing!r} is not one of {taken} (table 0103): "
+            "read as P (production)",
             "MSH-11",
             ErrorCode.UNSUPPORTED_PROCESSING_ID,
         )
-    version = message.version
+    version, written = message.version, message.get("MSH-12")
     if version is not None and version not in versions:
         report.error(
             "not-supported",
-            f"version {version!r} is not supported",
+            f"version {written!r} is not supported",
+            "MSH-12",
+            ErrorCode.UNSUPPORTED_VERSION_ID,
+        )
+    elif version is not None and written != version:
+        _departure(
+            departures,
+            "value",
+            f"MSH-12 {written!r} is not how table 0104 writes a version: read as {version}",
             "MSH-12",
             ErrorCode.UNSUPPORTED_VERSION_ID,
         )

@@ -84,8 +84,34 @@ def validate_strict(raw: bytes) -> Report:
         )
         return report
     report.extend(check_segment_order(message, structure, version))
-    report.extend(_hl7apy_validate(message.to_text(), structure, version))
+    report.extend(_hl7apy_validate(_without_nulls(message), structure, version))
     return report
+
+
+def _without_nulls(message: Message) -> str:
+    """The message's text with each explicit null ``""`` (a field, repetition, component
+    or subcomponent that is exactly ``""``) left empty for hl7apy: ``""`` is valid in
+    every field of every data type (v2.5.1 chapter 2.5.3, "delete the value"), and hl7apy
+    reads it as a malformed date, number or code."""
+    text = message.to_text()
+    if '""' not in text:
+        return text
+    enc = message.encoding
+    fs = enc.field
+    delimiters = (enc.repetition, enc.component, enc.subcomponent)
+    inner = re.compile(
+        "(" + "|".join(re.escape(c) for c in delimiters if c) + ")" if any(delimiters) else "$^"
+    )
+    lines = []
+    for line in text.split("\r"):
+        fields = line.split(fs)
+        first = 2 if line.startswith(("MSH", "FHS", "BHS")) else 1  # after MSH-2
+        for n in range(first, len(fields)):
+            if '""' in fields[n]:
+                pieces = inner.split(fields[n])
+                fields[n] = "".join("" if p.strip() == '""' else p for p in pieces)
+        lines.append(fs.join(fields))
+    return "\r".join(lines)
 
 
 def _hl7apy_knows(version: str) -> bool:

@@ -151,6 +151,10 @@ class RecordMeta(CanonicalModel):
     ``recorded_at`` is when the sender says the last applied change happened (MSH-7, EVN-2,
     meta.lastUpdated): an update stamped earlier is stale and is not applied.
     ``pending_review`` marks a record created because a match was ambiguous.
+    ``cleared`` names the top-level fields the change explicitly deletes (HL7 v2's ``""``),
+    as distinct from fields it leaves out (kept as they are): on an event it is the sender's
+    instruction, on a stored version the fields that version cleared (so a destination that
+    needs an explicit delete, an HL7 v2 ``""``, can write one).
     """
 
     source: str | None = None
@@ -159,6 +163,7 @@ class RecordMeta(CanonicalModel):
     recorded_at: datetime | None = None
     pending_review: bool | None = None
     field_sources: dict[str, str] = Field(default_factory=dict)
+    cleared: list[str] | None = None
 
 
 Identifier.model_rebuild()

@@ -26,7 +26,7 @@ from hub.envelope import Envelope
 from hub.ports import Unit
 from hub.records import EntityRecord
 from hub.sync.decisions import Decision, SyncDecision, republished
-from hub.sync.state import BOOKKEEPING, content, is_set, proposed_state
+from hub.sync.state import BOOKKEEPING, cleared_in, content, is_set, proposed_state
 
 __all__ = [
     "Case",
@@ -122,6 +122,9 @@ class Echo:
     async def judge(self, case: Case) -> Decision | None:
         if case.current is None:
             return None
+        held = case.current.data
+        if any(is_set(held.get(key)) for key in cleared_in(case.incoming)):
+            return None  # it deletes a value the record holds: a change, whatever it repeats
         sent = await case.unit.last_sent(case.source, case.etype, case.canonical_id)
         if not is_echo(case.incoming, sent):
             return None
@@ -142,8 +145,11 @@ class NotOwned:
         refused = self.refused(case)
         if not refused:
             return None
+        cleared = (case.incoming.get("meta") or {}).get("cleared") or []
         for key in refused:
-            case.incoming.pop(key)
+            case.incoming.pop(key, None)
+            if key in cleared:
+                cleared.remove(key)  # a delete of an owned field is refused like a change
         detail = "not the owner of: " + ", ".join(sorted(refused))
         return Decision(SyncDecision.CONFLICT, detail, final=False)
 
@@ -159,6 +165,10 @@ class NotOwned:
             if key in BOOKKEEPING or owner is None or owner == case.source:
                 continue
             if is_set(held.get(key)) and held.get(key) != value:
+                out.append(key)
+        for key in cleared_in(case.incoming):
+            owner = owners.get(key, owners.get("*"))
+            if owner is not None and owner != case.source and is_set(held.get(key)):
                 out.append(key)
         return out
 

@@ -15,6 +15,7 @@ from hub.canonical import Event
 
 __all__ = [
     "BOOKKEEPING",
+    "cleared_in",
     "content",
     "is_set",
     "merge_state",
@@ -60,11 +61,21 @@ def unite(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, An
     return a + [i for i in b if (i.get("system"), i.get("value")) not in seen]
 
 
+def cleared_in(record: dict[str, Any]) -> list[str]:
+    """The fields a record's change explicitly deletes (``meta.cleared``: HL7 v2 ``""``),
+    bookkeeping and fields it also sets left out."""
+    names = (record.get("meta") or {}).get("cleared") or []
+    return [k for k in names if k not in BOOKKEEPING and not is_set(record.get(k))]
+
+
 def merge_state(
     current: dict[str, Any] | None, incoming: dict[str, Any], source: str
 ) -> dict[str, Any]:
     """New state: values present in ``incoming`` win, absent or empty ones keep the current
-    value; identifiers are united; ``meta.field_sources`` records who set each field."""
+    value, those ``incoming`` clears (``meta.cleared``) are removed; identifiers are united;
+    ``meta.field_sources`` records who set (or cleared) each field, and ``meta.cleared`` the
+    fields this version cleared that held a value."""
+    cleared: list[str] = []
     if current is None:
         merged = dict(incoming)
         sources = {k: source for k, v in incoming.items() if k not in BOOKKEEPING and is_set(v)}
@@ -76,11 +87,18 @@ def merge_state(
                 continue
             merged[key] = value
             sources[key] = source
+        for key in cleared_in(incoming):
+            if is_set(merged.pop(key, None)):
+                cleared.append(key)
+                sources[key] = source
         merged["identifiers"] = unite(
             current.get("identifiers", []), incoming.get("identifiers", [])
         )
     meta = dict((current or {}).get("meta") or {})
+    meta.pop("cleared", None)  # what an earlier version cleared is not this one's change
     meta.update(source=source, updated_at=datetime.now(UTC).isoformat(), field_sources=sources)
+    if cleared:
+        meta["cleared"] = cleared
     merged["meta"] = meta
     return merged
 

@@ -7,6 +7,7 @@ place for is dropped here and listed in docs/hl7v2-mappings.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar
 
 from hub.canonical import (
@@ -49,6 +50,9 @@ __all__ = [
     "coverage",
     "diagnosis",
     "encounter",
+    "PID_CLEARS",
+    "PV1_CLEARS",
+    "cleared_fields",
     "has_visit",
     "merged_ref",
     "nk1_contact",
@@ -66,18 +70,58 @@ M = TypeVar("M", bound=CanonicalModel)
 
 def stamp(src: Hl7v2Source, record: M) -> M:
     """Set ``meta`` on a record: the source system, MSH-7 as the update time, and that
-    source for every top-level field the message set."""
+    source for every top-level field the message set; the fields the message cleared with
+    ``""`` (``meta.cleared``, set by the segment map) are kept."""
     fields = {
         name: src.ctx.source_system
         for name in record.model_fields_set
         if name not in _META_SKIP and getattr(record, name) not in (None, [], "")
     }
-    meta = RecordMeta(source=src.ctx.source_system, updated_at=src.sent_at, field_sources=fields)
+    old = getattr(record, "meta", None)
+    cleared = old.cleared if isinstance(old, RecordMeta) else None
+    meta = RecordMeta(
+        source=src.ctx.source_system, updated_at=src.sent_at, field_sources=fields, cleared=cleared
+    )
     setattr(record, "meta", meta)  # noqa: B010 - every entity has meta; the base does not
     return record
 
 
+def cleared_fields(seg: Seg, fields: Mapping[str, tuple[int, ...]]) -> list[str] | None:
+    """The canonical fields ``seg`` deletes: those whose HL7 fields carry no value and at
+    least one of them is the explicit null ``""`` (an empty or absent field leaves the
+    value as it is). None when there are none, so ``meta`` stays as it was."""
+    out = [
+        name
+        for name, numbers in fields.items()
+        if any(seg.cleared(n) for n in numbers) and not any(seg.reps(n) for n in numbers)
+    ]
+    return out or None
+
+
+def _clear(record: CanonicalModel, cleared: list[str] | None) -> None:
+    if cleared:
+        setattr(record, "meta", RecordMeta(cleared=cleared))  # noqa: B010 - see stamp
+
+
 # ----------------------------------------------------------------------------- PID
+
+#: Patient fields and the PID fields they come from, for the explicit null ``""``. The
+#: identifiers (PID-2/3/4/19/20) are never cleared: an identifier leaves a record by a
+#: merge or an unlink, not by an update.
+PID_CLEARS: dict[str, tuple[int, ...]] = {
+    "names": (5,),
+    "birth_date": (7,),
+    "sex": (8,),
+    "race": (10,),
+    "addresses": (11,),
+    "telecom": (13, 14),
+    "language": (15,),
+    "marital_status": (16,),
+    "ethnicity": (22,),
+    "multiple_birth": (24, 25),
+    "deceased_at": (29,),
+    "deceased": (30,),
+}
 
 
 def patient_identifiers(src: Hl7v2Source, pid: Seg) -> list[Identifier]:
@@ -127,6 +171,7 @@ def patient(src: Hl7v2Source, pid: Seg, scope: list[Seg] | None = None) -> Patie
         primary_care=_primary_care(src, next((s for s in scope if s.id == "PD1"), None)),
     )
     _deceased(src, pid, pat)
+    _clear(pat, cleared_fields(pid, PID_CLEARS))
     return pat
 
 
@@ -241,7 +286,23 @@ def encounter(src: Hl7v2Source, pv1: Seg, status: EncounterStatus, pat: Ref | No
     pv2 = src.one("PV2")
     if pv2 is not None:
         enc.reason = [c for r in pv2.reps(3) if (c := coded(src, r))]
+    _clear(enc, cleared_fields(pv1, PV1_CLEARS))
     return enc
+
+
+#: Encounter fields and the PV1 fields they come from, for the explicit null ``""``
+PV1_CLEARS: dict[str, tuple[int, ...]] = {
+    "location": (3,),
+    "prior_location": (6,),
+    "attending": (7,),
+    "referring": (8,),
+    "consulting": (9,),
+    "hospital_service": (10,),
+    "admission_type": (4,),
+    "admit_source": (14,),
+    "admitting": (17,),
+    "discharge_disposition": (36,),
+}
 
 
 def _doctors(src: Hl7v2Source, seg: Seg, field: int) -> list[Ref]:

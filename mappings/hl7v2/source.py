@@ -22,7 +22,25 @@ from mappings.vocab import VocabularyTables, builtin_tables
 
 from .values import parse_date, parse_datetime, parse_moment, parse_when
 
-__all__ = ["Mapper", "Seg", "Hl7v2Source", "declare_emits", "emits_of", "rep_text"]
+__all__ = [
+    "EXPLICIT_NULL",
+    "Mapper",
+    "Seg",
+    "Hl7v2Source",
+    "declare_emits",
+    "emits_of",
+    "is_null",
+    "rep_text",
+]
+
+#: HL7 v2's explicit null (v2.5.1 chapter 2.5.3): the sender deletes the value held for the
+#: field. Read as no value here; ``Seg.cleared`` tells a mapping it means "clear", not "absent"
+EXPLICIT_NULL = '""'
+
+
+def is_null(text: str | None) -> bool:
+    """True for the explicit null ``""`` (surrounding blanks allowed)."""
+    return text is not None and text.strip() == EXPLICIT_NULL
 
 
 _BUILTIN = VocabularyTables(builtin_tables())
@@ -49,11 +67,20 @@ class Seg:
         """The first repetition's primitive, unescaped and stripped; None when empty."""
         value = self.segment.value(field, 1, component, subcomponent)
         value = value.strip() if value else None
-        return value or None
+        return None if not value or value == EXPLICIT_NULL else value
 
     def reps(self, field: int) -> list[Repetition]:
-        """Every non-empty repetition of the field."""
-        return [r for r in self.segment.repetitions(field) if r.raw.strip()]
+        """Every non-empty repetition of the field (an explicit null ``""`` is empty)."""
+        return [
+            r
+            for r in self.segment.repetitions(field)
+            if r.raw.strip() and r.raw.strip() != EXPLICIT_NULL
+        ]
+
+    def cleared(self, field: int) -> bool:
+        """The whole field is the explicit null ``""``: the sender deletes its value (an
+        empty or absent field leaves the value as it is)."""
+        return is_null(self.segment.field(field))
 
     def first(self, field: int) -> Repetition | None:
         reps = self.reps(field)
@@ -66,7 +93,7 @@ def rep_text(rep: Repetition | None, component: int = 1, subcomponent: int = 1) 
         return None
     value = rep.get(component, subcomponent)
     value = value.strip() if value else None
-    return value or None
+    return None if not value or value == EXPLICIT_NULL else value
 
 
 class Hl7v2Source:

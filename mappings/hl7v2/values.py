@@ -1,5 +1,8 @@
 """HL7 v2 primitive values → Python values: DTM/TS/DT, NM, ID flags.
 
+The explicit null ``""`` (v2.5.1 chapter 2.5.3: "delete the value") is no value to every
+reader — never a bad date or number; the mappings carry it as a cleared field.
+
 Every reader takes the text as sent and the location it came from (``PID-7``, ``FT1[2]-10``)
 so a bad value becomes a ``MappingError`` that names the field and never a bare
 ``ValueError``. The text itself is quoted back in the error because it is the sender's own
@@ -17,6 +20,7 @@ from hub.errors import MappingError
 
 __all__ = [
     "HL7Moment",
+    "no_value",
     "parse_date",
     "parse_datetime",
     "parse_decimal",
@@ -54,6 +58,11 @@ class HL7Moment:
         return self.day if self.clock is None else self.as_datetime()
 
 
+def no_value(text: str | None) -> bool:
+    """Empty, blank, or the explicit null ``""``: nothing to parse."""
+    return not text or not text.strip() or text.strip() == '""'
+
+
 def parse_offset(text: str) -> timezone:
     """``+0215`` → a fixed offset; raises ValueError beyond ±14 hours or 59 minutes."""
     sign = -1 if text[0] == "-" else 1
@@ -89,28 +98,28 @@ def _invalid(text: str, loc: str, what: str) -> MappingError:
 
 def parse_date(text: str | None, loc: str) -> date | None:
     """DT, or the day part of a DTM/TS as written (no offset conversion): ``PID-7``."""
-    if not text:
+    if not text or no_value(text):
         return None
     return parse_moment(text, loc, what="date").day
 
 
 def parse_datetime(text: str | None, loc: str, default_tz: tzinfo | None) -> datetime | None:
     """DTM/TS as a datetime; a date alone is its midnight."""
-    if not text:
+    if not text or no_value(text):
         return None
     return parse_moment(text, loc, default_tz, what="date/time").as_datetime()
 
 
 def parse_when(text: str | None, loc: str, default_tz: tzinfo | None) -> datetime | date | None:
     """DTM/TS keeping its precision: a date when no time was sent."""
-    if not text:
+    if not text or no_value(text):
         return None
     return parse_moment(text, loc, default_tz, what="date/time").as_when()
 
 
 def parse_decimal(text: str | None, loc: str) -> Decimal | None:
     """NM (v2.5.1 chapter 2A.47): optional sign, digits, optional decimal point."""
-    if not text:
+    if not text or no_value(text):
         return None
     try:
         value = Decimal(text.strip())
@@ -133,7 +142,7 @@ def parse_int(text: str | None, loc: str) -> int | None:
 
 def parse_yes_no(text: str | None) -> bool | None:
     """ID from table 0136 (Y/N); anything else is unknown."""
-    if not text:
+    if not text or no_value(text):
         return None
     flag = text.strip().upper()
     return True if flag == "Y" else False if flag == "N" else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar
 
 from adapters.hl7v2 import Message
@@ -9,10 +10,12 @@ from hub.canonical import Event, Patient, Ref
 from hub.errors import MappingError
 
 from ..datatypes import MARITAL_STATUS
+from ..segments import PID_CLEARS
+from ..source import EXPLICIT_NULL
 from .encode import Writer, add_segment
 from .options import Hl7v2OutboundOptions, control_id_for
 
-__all__ = ["entity_of", "new_message", "patient_pid", "ref_pid", "write_evn"]
+__all__ = ["entity_of", "new_message", "patient_pid", "ref_pid", "write_cleared", "write_evn"]
 
 E = TypeVar("E")
 
@@ -78,7 +81,20 @@ def patient_pid(w: Writer, pat: Patient) -> dict[int, str]:
         30: _yes_no(pat.deceased),
     }
     fields.update(_multiple_birth(pat.multiple_birth))
+    write_cleared(fields, pat.meta.cleared, PID_CLEARS)
     return fields
+
+
+def write_cleared(
+    fields: dict[int, str], cleared: list[str] | None, sources: Mapping[str, tuple[int, ...]]
+) -> None:
+    """The explicit null ``""`` in the fields of each canonical field the record's version
+    cleared (``meta.cleared``) and that are still empty: "delete the value you hold", as an
+    empty field would mean "no change"."""
+    for name in cleared or ():
+        for number in sources.get(name, ()):
+            if not fields.get(number):
+                fields[number] = EXPLICIT_NULL
 
 
 def _yes_no(flag: bool | None) -> str:

@@ -266,10 +266,8 @@ def test_well_formed_message_has_no_errors():
     [
         ("MSH|^~\\&|A|B|C|D|2024|||C1|P|2.5\r", "MSH-9", "101", Severity.FATAL),
         ("MSH|^~\\&|A|B|C|D|2024||ADT^A01||P|2.5\r", "MSH-10", "101", Severity.FATAL),
-        ("MSH|^~\\&|A|B|C|D|2024||ADT^A01|C1||2.5\r", "MSH-11", "101", Severity.FATAL),
         ("MSH|^~\\&|A|B|C|D|2024||ADT^A01|C1|P\r", "MSH-12", "101", Severity.FATAL),
         ("MSH|^~\\&|A|B|C|D|2024||ADT|C1|P|2.5\r", "MSH-9.2", "101", Severity.ERROR),
-        ("MSH|^~\\&|A|B|C|D|2024||ADT^A01|C1|X|2.5\r", "MSH-11", "202", Severity.ERROR),
         ("MSH|^~\\&|A|B|C|D|2024||ADT^A01|C1|P|3.0\r", "MSH-12", "203", Severity.ERROR),
     ],
 )
@@ -277,6 +275,26 @@ def test_msh_problems(raw, location, code, severity):
     report = check_message(parse(raw.encode()))
     assert [(f.location, f.format_code, f.severity) for f in report.errors] == [
         (location, code, severity)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("MSH|^~\\&|A|B|C|D|2024||ADT^A01|C1||2.5\r", "101"),
+        ("MSH|^~\\&|A|B|C|D|2024||ADT^A01|C1|X|2.5\r", "202"),
+    ],
+)
+def test_msh11_empty_or_outside_table_0103_is_a_warning_or_a_strict_error(raw, code):
+    """MSH-11 read as P (production) with a warning; on a strict port the same text is an
+    error (202: a reject)."""
+    liberal = check_message(parse(raw.encode()))
+    assert liberal.ok
+    [warning] = [f for f in liberal.findings if f.location == "MSH-11"]
+    assert warning.format_code == code and "read as P (production)" in warning.text
+    strict = check_message(parse(raw.encode()), strict=True)
+    assert [(f.location, f.format_code, f.text) for f in strict.errors] == [
+        ("MSH-11", code, warning.text)
     ]
 
 

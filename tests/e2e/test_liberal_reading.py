@@ -1,0 +1,259 @@
+"""Liberal in, over real MLLP sockets through the whole hub (embedded transport, SQLite), and
+through ``carehub validate``: every departure from HL7 v2 that leaves the content
+unambiguous is AA with an ERR-4 W naming the field (a ``warning``, exit 0); the same
+departure on a port with ``reading: strict`` is AE/AR with the same text as an error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.hl7v2 import Message, parse, parse_batch
+from adapters.hl7v2.client import MllpClient
+from carehub.app.files import FileItem, validate_item
+from carehub.app.hub import Hub
+from hub.config import parse_config
+from tests.e2e.test_adt_to_fhir import A04
+
+CONFIG = """
+hub: {namespace: liberal}
+systems:
+  ehr:
+    inbound: [{type: mllp, port: 0}]
+    identifiers: {patient: GOODHEALTH}
+  strictehr:
+    inbound: [{type: mllp, port: 0, reading: strict}]
+    identifiers: {patient: GOODHEALTH}
+"""
+
+PV1 = b"PV1|1|O|CLINIC^201^A^GOODHEALTH"
+
+
+def _variant(old: bytes, new: bytes, control: str) -> bytes:
+    assert old in A04
+    return A04.replace(old, new).replace(b"MSG-A04-0001", control.encode())
+
+
+#: (name, message, ERR-2 location, words of the text, strict MSA-1)
+DEPARTURES = [
+    (
+        "msh11-empty",
+        _variant(b"|P|2.5.1\r", b"||2.5.1\r", "D-11E"),
+        "MSH^1^11",
+        "MSH-11 (processing id) is empty: read as P (production)",
+        "AE",
+    ),
+    (
+        "msh11-outside-0103",
+        _variant(b"|P|2.5.1\r", b"|PROD|2.5.1\r", "D-11X"),
+        "MSH^1^11",
+        "MSH-11 processing id 'PROD' is not one of D, P, T (table 0103): read as P",
+        "AR",
+    ),
+    (
+        "msh12-v-prefix",
+        _variant(b"|P|2.5.1\r", b"|P|v2.5.1\r", "D-12V"),
+        "MSH^1^12",
+        "MSH-12 'v2.5.1' is not how table 0104 writes a version: read as 2.5.1",
+        "AR",
+    ),
+    (
+        "msh12-compact",
+        _variant(b"|P|2.5.1\r", b"|P|251\r", "D-12C"),
+        "MSH^1^12",
+        "MSH-12 '251' is not how table 0104 writes a version: read as 2.5.1",
+        "AR",
+    ),
+    (
+        "z-segment-before-pid",
+        _variant(b"PID|1|", b"ZPI|1|VIP^Very important\rPID|1|", "D-ZB"),
+        "ZPI^1",
+        "ZPI is a site-defined segment the hub does not read: its content is ignored",
+        "AE",
+    ),
+    (
+        "z-segment-at-the-end",
+        _variant(b"V0001\r", b"V0001\rZPV|1|BED-HOLD\r", "D-ZE"),
+        "ZPV^1",
+        "ZPV is a site-defined segment the hub does not read: its content is ignored",
+        "AE",
+    ),
+    (
+        "extra-components",
+        _variant(b"|19850214|F|", b"|19850214|F^Female^HL70001|", "D-XC"),
+        "PID^1^8^^2",
+        "PID-8 has 3 components, IS has 1 in 2.5.1: PID-8.2 to PID-8.3 ignored",
+        "AE",
+    ),
+    (
+        "extra-repetitions",
+        _variant(b"|19850214|F|", b"|19850214~19850215|F|", "D-XR"),
+        "PID^1^7",
+        "PID-7 does not repeat in 2.5.1 but has 2 repetitions: only the first is read",
+        "AE",
+    ),
+    (
+        "fields-past-the-end",
+        _variant(b"V0001\r", b"V0001" + b"|" * 40 + b"EXTRA\r", "D-XF"),
+        "PV1^1^58",
+        "PV1-58: past the last field PV1 has in 2.5.1 (PV1-52), ignored",
+        "AE",
+    ),
+]
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    cfg = parse_config(CONFIG).with_overrides(db_url=f"sqlite:///{tmp_path / 'h.db'}")
+    async with Hub(cfg) as h:
+        yield h
+
+
+def _port(hub: Hub, system: str) -> int:
+    assert hub.inbound is not None
+    return int(hub.inbound.find(system).server.port)
+
+
+async def _exchange(hub: Hub, system: str, frame: bytes) -> bytes:
+    async with MllpClient("127.0.0.1", _port(hub, system), timeout=10) as client:
+        return await client.send(frame)
+
+
+def _errs(ack: Message) -> list[tuple[str | None, str | None, str | None]]:
+    """(ERR-2 location, ERR-4 severity, ERR-8 text) of each ERR."""
+    return [
+        (ack.raw(f"ERR[{n}]-2"), ack.get(f"ERR[{n}]-4"), ack.get(f"ERR[{n}]-8"))
+        for n in range(1, len(list(ack.segments_by_id("ERR"))) + 1)
+    ]
+
+
+async def _status(hub: Hub, raw: bytes) -> str:
+    assert hub.store is not None
+    rows = await hub.store.list_messages(direction="in")
+    return next(m.status for m in rows if m.raw == raw)
+
+
+@pytest.mark.parametrize(
+    ("message", "where", "text", "strict_code"),
+    [pytest.param(*rest, id=name) for name, *rest in DEPARTURES],
+)
+async def test_a_departure_is_aa_with_a_warning_and_an_error_on_a_strict_port(
+    hub: Hub, message: bytes, where: str, text: str, strict_code: str
+):
+    ack = parse(await _exchange(hub, "ehr", message))
+    assert ack["MSA-1"] == "AA", _errs(ack)
+    assert any(e[0] == where and e[1] == "W" and text in (e[2] or "") for e in _errs(ack)), _errs(
+        ack
+    )
+    assert await _status(hub, message) == "accepted"
+
+    strict = parse(await _exchange(hub, "strictehr", message))
+    assert strict["MSA-1"] == strict_code, _errs(strict)
+    assert any(e[0] == where and e[1] == "E" and text in (e[2] or "") for e in _errs(strict)), (
+        _errs(strict)
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "where", "text"),
+    [pytest.param(m, w, t, id=name) for name, m, w, t, _ in DEPARTURES],
+)
+def test_validate_reports_a_departure_as_a_warning(message: bytes, where: str, text: str):
+    verdict = validate_item(FileItem(Path("in.hl7"), 1, 1, "hl7v2", message))
+    assert verdict.ok, verdict.report.as_list()
+    warnings = [f for f in verdict.report.findings if f.severity.value == "warning"]
+    assert any(text in f.text for f in warnings), verdict.report.as_list()
+    assert verdict.events  # read and mapped, not dropped
+
+
+def test_the_explicit_null_is_valid_in_every_data_type():
+    """``""`` in a date (PID-7 TS), a code (PID-8 IS), a name (PID-5 XPN is required, so
+    PID-9), an address (XAD), a telecom (XTN), a coded CE (PID-10, PID-15), a numeric
+    (PID-25 NM), an identifier (PID-18 CX) and a visit time (PV1-45 TS): no error, no
+    warning about the value."""
+    message = A04.replace(b"|19850214|F|||", b'|""|""|""|""|').replace(
+        b"12 Harbour Rd^^Portland^ME^04101^USA^H||^PRN^PH^^1^207^5550142",
+        b'""||""|""|""|""|""|""|""|""|""|""|""|""',
+    )
+    message = message.replace(b"V0001\r", b"V0001" + b"|" * 25 + b'""\r')
+    verdict = validate_item(FileItem(Path("in.hl7"), 1, 1, "hl7v2", message))
+    assert verdict.ok, verdict.report.as_list()
+    assert not [f for f in verdict.report.findings if f.location and f.location.startswith("PID")]
+    patient = verdict.events[0].entity.model_dump()
+    assert patient["birth_date"] is None and patient["sex"] is None
+    assert patient["meta"]["cleared"] == [
+        "birth_date",
+        "sex",
+        "race",
+        "addresses",
+        "telecom",
+        "language",
+        "marital_status",
+        "ethnicity",
+        "multiple_birth",
+    ]
+
+
+# ---------------------------------------------------------------- batches over MLLP
+
+MSG_A = A04.replace(b"MSG-A04-0001", b"B-1")
+MSG_B = A04.replace(b"MSG-A04-0001", b"B-2").replace(b"ADT^A04", b"ADT^A08")
+BHS = b"BHS|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128||||BATCH-7\r"
+
+
+@pytest.mark.parametrize(
+    ("frame", "warning"),
+    [
+        pytest.param(BHS + MSG_A + MSG_B + b"BTS|2\r", None, id="well-formed"),
+        pytest.param(
+            BHS + MSG_A + MSG_B + b"BTS|5\r",
+            "line 10: BTS-1 says 5 messages, there are 2",
+            id="wrong-bts-count",
+        ),
+        pytest.param(BHS + MSG_A + MSG_B, "the batch opened at line 1 has no BTS", id="no-bts"),
+        pytest.param(
+            MSG_A + MSG_B + b"BTS|2\r",
+            "line 9: BTS closes no batch (its BHS is missing)",
+            id="no-bhs",
+        ),
+        pytest.param(
+            MSG_A + MSG_B,
+            "2 messages in one frame without a batch envelope (BHS … BTS): each read and answered",
+            id="no-envelope",
+        ),
+        pytest.param(
+            b"FHS|^~\\&|EPIC\r" + BHS + MSG_A + MSG_B + b"BTS|2\rFTS|3\r",
+            "line 12: FTS-1 says 3 batches, there are 1",
+            id="wrong-fts-count",
+        ),
+    ],
+)
+async def test_a_batch_frame_gets_a_batch_of_acks_every_message_processed(
+    hub: Hub, frame: bytes, warning: str | None
+):
+    batch = parse_batch(await _exchange(hub, "ehr", frame))
+    assert [m["MSA-1"] for m in batch.messages] == ["AA", "AA"]
+    assert [m["MSA-2"] for m in batch.messages] == ["B-1", "B-2"]
+    assert batch.bts is not None and batch.bts.value(1) == "2"
+    assert batch.bhs is not None and batch.bhs.value(3) == "CAREHUB"
+    comment = batch.bts.value(2)
+    assert comment == warning
+    if b"BATCH-7" in frame:
+        assert batch.bhs.value(12) == "BATCH-7"
+    assert await _status(hub, MSG_A) == "accepted"
+    assert await _status(hub, MSG_B) == "accepted"
+
+
+async def test_a_broken_batch_on_a_strict_port_is_rejected_and_kept(hub: Hub):
+    frame = BHS + MSG_A + MSG_B + b"BTS|5\r"
+    ack = parse(await _exchange(hub, "strictehr", frame))
+    assert ack["MSA-1"] == "AR" and ack["MSA-2"] == "B-1"
+    assert _errs(ack)[0][1:] == ("E", "batch envelope: line 10: BTS-1 says 5 messages, there are 2")
+    assert await _status(hub, frame) == "rejected"
+
+
+async def test_a_well_formed_batch_on_a_strict_port_is_processed(hub: Hub):
+    batch = parse_batch(await _exchange(hub, "strictehr", BHS + MSG_A + MSG_B + b"BTS|2\r"))
+    assert [m["MSA-1"] for m in batch.messages] == ["AA", "AA"]

@@ -1,0 +1,86 @@
+"""Cleared fields (``meta.cleared``, HL7 v2 ``""``): absent keeps, cleared removes; a clear
+is a change for the ownership and echo rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from hub.records import EntityRecord
+from hub.sync.rules import Case, Echo, NotOwned
+from hub.sync.state import merge_state
+
+HELD = {
+    "id": "p1",
+    "identifiers": [{"value": "1", "system": "H"}],
+    "birth_date": "1985-02-14",
+    "sex": "female",
+    "meta": {"source": "ehr", "field_sources": {"birth_date": "ehr", "sex": "ehr"}},
+}
+
+
+def _incoming(**fields: Any) -> dict[str, Any]:
+    cleared = fields.pop("cleared", None)
+    meta: dict[str, Any] = {"source": "ehr"}
+    if cleared is not None:
+        meta["cleared"] = cleared
+    return {"identifiers": [{"value": "1", "system": "H"}], "meta": meta, **fields}
+
+
+def test_an_absent_field_is_kept_and_a_cleared_one_removed():
+    kept = merge_state(HELD, _incoming(sex="male"), "ehr")
+    assert kept["birth_date"] == "1985-02-14" and kept["sex"] == "male"
+    assert "cleared" not in kept["meta"]
+
+    cleared = merge_state(HELD, _incoming(cleared=["birth_date"]), "ehr")
+    assert "birth_date" not in cleared and cleared["sex"] == "female"
+    assert cleared["meta"]["cleared"] == ["birth_date"]
+    assert cleared["meta"]["field_sources"]["birth_date"] == "ehr"
+
+
+def test_the_next_version_does_not_inherit_the_clear():
+    cleared = merge_state(HELD, _incoming(cleared=["birth_date"]), "ehr")
+    after = merge_state(cleared, _incoming(sex="male"), "ehr")
+    assert "cleared" not in after["meta"]
+
+
+def test_a_clear_of_an_empty_field_or_of_bookkeeping_changes_nothing():
+    state = merge_state(HELD, _incoming(cleared=["deceased_at", "identifiers", "id"]), "ehr")
+    assert state["identifiers"] == HELD["identifiers"] and state["id"] == "p1"
+    assert "cleared" not in state["meta"]
+
+
+def _case(incoming: dict[str, Any], source: str = "billing") -> Case:
+    current = EntityRecord("Patient", "p1", 3, HELD, "ehr", datetime.now(UTC), None)
+    env: Any = SimpleNamespace(source_system=source, id="e1")
+    unit: Any = None
+    return Case(unit, env, "Patient", "p1", incoming, current)
+
+
+async def test_a_clear_of_an_owned_field_from_another_system_is_a_conflict():
+    rule = NotOwned({"Patient": {"birth_date": "ehr"}})
+    case = _case(_incoming(cleared=["birth_date", "sex"]))
+    decision = await rule.judge(case)
+    assert decision is not None and decision.detail == "not the owner of: birth_date"
+    assert case.incoming["meta"]["cleared"] == ["sex"]
+    state = merge_state(HELD, case.incoming, case.source)
+    assert state["birth_date"] == "1985-02-14" and "sex" not in state
+
+
+async def test_the_owner_may_clear_its_field():
+    rule = NotOwned({"Patient": {"birth_date": "ehr"}})
+    assert await rule.judge(_case(_incoming(cleared=["birth_date"]), source="ehr")) is None
+
+
+async def test_a_clear_is_never_an_echo():
+    class Unit:
+        async def last_sent(self, *_: object) -> dict[str, Any]:
+            return {"sex": "female"}
+
+    case = _case(_incoming(sex="female", cleared=["birth_date"]))
+    case.unit = Unit()  # type: ignore[assignment]
+    assert await Echo().judge(case) is None
+    case.incoming["meta"]["cleared"] = []
+    echo = await Echo().judge(case)
+    assert echo is not None  # the same values without the clear: an echo
