@@ -314,8 +314,7 @@ def _long_text(text: str, enc: dict[str, str], report: Report) -> str:
                 parts[at] = _STAND_IN
                 reps[i] = enc["COMPONENT"].join(parts)
             fields[5] = enc["REPETITION"].join(reps)
-            segment = enc["FIELD"].join(fields)
-        out.append(segment)
+        out.append(enc["FIELD"].join(fields))
     return "\r".join(out)
 
 
