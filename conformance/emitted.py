@@ -121,7 +121,7 @@ def _bytes(payload: Any) -> bytes:
 def _check_hl7v2(raw: bytes) -> Report:
     """hl7apy strict. hl7apy's parser stops at the first bad value with an exception that
     names neither segment nor field (and quotes the value): such a finding is placed here
-    by reading each field on its own, and its text loses the value."""
+    by reading each field on its own, and its text loses the value (placed or not)."""
     report = validate_strict(raw)
     if all(f.location for f in report.errors):
         return report
@@ -131,7 +131,9 @@ def _check_hl7v2(raw: bytes) -> Report:
             found = _locate_hl7(raw.decode("utf-8", "replace"))
             if found is not None:
                 placed.add(f.severity, f.code, found[1], found[0], f.format_code)
-                continue
+            else:  # not placed: still no value in its text
+                placed.add(f.severity, f.code, _no_hl7_values(f.text, ""), None, f.format_code)
+            continue
         placed.findings.append(f)
     return placed
 
@@ -163,9 +165,30 @@ def _locate_hl7(text: str) -> tuple[str, str] | None:
                         validation_level=VALIDATION_LEVEL.STRICT,
                     )
                 except Exception as exc:  # as above: each is "this field is invalid"
-                    what = " ".join(str(exc).replace(rep, "the value").split())[:200]
+                    what = _no_hl7_values(str(exc), rep)
                     return f"{seg_id}-{number}", what or type(exc).__name__
     return None
+
+
+#: hl7apy's messages that quote a value (a component's, not only the whole field's):
+#: ``The value <value> exceed the max length: 20`` (MaxLengthReached), ``Invalid date
+#: offset: <value>``
+_HL7APY_VALUE = (
+    (
+        re.compile(r"The value .* exceed the max length: (\d+)", re.DOTALL),
+        r"a value exceeds the max length \1",
+    ),
+    (re.compile(r"Invalid date offset: .*", re.DOTALL), "invalid date offset"),
+)
+
+
+def _no_hl7_values(text: str, field: str) -> str:
+    """hl7apy's text without the value it quotes (it may be a patient's): the field's
+    repetition replaced, then the message forms that quote one component of it."""
+    text = text.replace(field, "the value") if field else text
+    for pattern, replacement in _HL7APY_VALUE:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())[:200]
 
 
 # --------------------------------------------------------------------------- canonical

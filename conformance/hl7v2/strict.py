@@ -287,6 +287,7 @@ def _hl7apy_validate(text: str, structure: str, version: str) -> Report:
     report = Report()
     try:
         encoding_chars, _, _ = get_message_info(text)
+        text = _long_text(text, encoding_chars, report)
         apy = ApyMessage(
             structure,
             version=version,
@@ -303,6 +304,44 @@ def _hl7apy_validate(text: str, structure: str, version: str) -> Report:
         return report
     report.extend(_validator_report(apy))
     return report
+
+
+#: OBX-2 types whose OBX-5 is text of up to 65536 characters: TX and FT (each repetition
+#: a line), ED (.5 the data, TX). hl7apy reads OBX-5 (varies) as ST of 199 characters and
+#: would refuse every longer line and every real attachment: the length is checked here,
+#: and hl7apy gets a short stand-in for that value (it still checks everything else).
+_LONG_TEXT = {"TX": 0, "FT": 0, "ED": 5}
+_TEXT_LENGTH = 65536
+_ST_LENGTH = 199
+_STAND_IN = "TEXT"
+
+
+def _long_text(text: str, enc: dict[str, str], report: Report) -> str:
+    """``text`` with each OBX-5 text value longer than ST allows replaced by a stand-in;
+    one longer than TX allows is an error finding at OBX-5 (no value in its text)."""
+    out = []
+    for segment in text.split("\r"):
+        fields = segment.split(enc["FIELD"])
+        if fields[0] == "OBX" and len(fields) > 5 and fields[2] in _LONG_TEXT:
+            number = _LONG_TEXT[fields[2]]
+            reps = fields[5].split(enc["REPETITION"])
+            for i, rep in enumerate(reps):
+                parts = rep.split(enc["COMPONENT"]) if number else [rep]
+                at = max(number - 1, 0)
+                if at >= len(parts) or len(parts[at]) <= _ST_LENGTH:
+                    continue
+                if len(parts[at]) > _TEXT_LENGTH:
+                    report.error(
+                        "structure",
+                        f"a {fields[2]} value is longer than {_TEXT_LENGTH} characters",
+                        "OBX-5",
+                        ErrorCode.DATA_TYPE_ERROR,
+                    )
+                parts[at] = _STAND_IN
+                reps[i] = enc["COMPONENT"].join(parts)
+            fields[5] = enc["REPETITION"].join(reps)
+        out.append(enc["FIELD"].join(fields))
+    return "\r".join(out)
 
 
 def _validator_report(apy: Any) -> Report:

@@ -112,6 +112,17 @@ def test_a_bad_date_is_placed_at_its_field_without_the_value() -> None:
     assert "19801345" not in error.text and "date" in error.text
 
 
+def test_a_component_over_its_length_is_placed_without_the_value() -> None:
+    # hl7apy's MaxLengthReached quotes the component ("The value … exceed the max length"),
+    # not the whole field: the text still loses it
+    value = b"NAMESPACE-FAR-TOO-LONG-XYZ"  # CX.4 HD.1 is IS, 20 characters
+    bad = _with_field(_a04(), b"PID", 3, b"MRN-1001^^^" + value + b"^MR")
+    (error,) = check_emitted("hl7v2", bad).errors
+    assert error.location == "PID-3"
+    assert value.decode() not in error.text
+    assert "max length 20" in error.text
+
+
 def test_a_segment_out_of_order_is_named() -> None:
     lines = _a04().split(b"\r")
     pid = next(i for i, line in enumerate(lines) if line.startswith(b"PID|"))

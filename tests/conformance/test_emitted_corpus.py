@@ -42,6 +42,10 @@ REFUSALS = {
     ("x12", "2100A/NM109"): "an eligibility check with no payer id: 270 2100A requires it",
     ("x12", "2300/CL103"): "an 837I without a patient status (convert has no default)",
     ("x12", "Claim.kind"): "pharmacy and dental claims: no 837P/837I for them",
+    ("hl7v2", "OBX-3"): "an OBX with an empty OBX-3 (fhirconverter ORU-R01-01, lfhhl7 "
+    "ORU-multiline-short-mixed): a result without a code, and OBX-3 is required",
+    ("hl7v2", "OBX-5"): "an ED OBX-5 with no data (fhirconverter MDM-T02-01: "
+    "^application^pdf^Base64^): a document content with neither data nor a URL",
 }
 
 #: (file, target) known to fail, each with its reason; strict: once fixed, each XPASSes and

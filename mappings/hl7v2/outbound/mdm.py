@@ -36,7 +36,7 @@ def render_mdm(event: Event, options: Hl7v2OutboundOptions) -> Message:
         raise MappingError("the document has no type", code="101", location="TXA-2")
     if not doc.content:
         raise MappingError("the document has no content", code="101", location="OBX-5")
-    if not doc.identifiers:
+    if not doc.identifiers and not doc.id:
         raise MappingError("the document has no number", code="101", location="TXA-12")
     msg, w = new_message(event, options, "MDM^T02", "MDM_T02")
     write_evn(msg, w, "T02", event)
@@ -45,7 +45,7 @@ def render_mdm(event: Event, options: Hl7v2OutboundOptions) -> Message:
     if doc.encounter is not None and doc.encounter.identifiers:
         visit = w.reps(w.cx(i) for i in w.select(doc.encounter.identifiers, "encounter"))
     add_segment(msg, "PV1", {1: "1", 2: "U", 19: visit})
-    add_segment(msg, "TXA", _txa(w, doc))
+    add_segment(msg, "TXA", _txa(w, doc, options))
     code = w.cwe(doc.type)
     for n, att in enumerate(doc.content, 1):
         kind, value, _ = obx_value(w, _content_value(att))
@@ -69,12 +69,11 @@ def _content_value(att: Attachment) -> ObservationValue:
     return ObservationValue(type="ED", attachment=att)
 
 
-def _txa(w: Writer, doc: Document) -> dict[int, str]:
+def _txa(w: Writer, doc: Document, options: Hl7v2OutboundOptions) -> dict[int, str]:
     """TXA-1 set id, TXA-2 type, TXA-3 presentation (TX/AP), TXA-4 activity time, TXA-8
     edit time, TXA-9 authors, TXA-10 authenticator, TXA-12 unique document number, TXA-16
     file name, TXA-17 completion status (required), TXA-19 availability."""
     assert doc.type is not None
-    first = doc.identifiers[0]
     texts = all((a.content_type or "").startswith("text/") for a in doc.content)
     return {
         1: "1",
@@ -84,8 +83,22 @@ def _txa(w: Writer, doc: Document) -> dict[int, str]:
         8: w.dtm(doc.date),
         9: w.reps(w.xcn(r) for r in doc.authors),
         10: w.xcn(doc.authenticator) if doc.authenticator else "",
-        12: w.ei(first.value, first.system),
+        12: _document_number(w, doc, options),
         16: w.e(doc.description),
         17: TXA_COMPLETION.get(doc.doc_status or "", "DO"),
         19: TXA_AVAILABILITY.get(doc.status, "AV"),
     }
+
+
+def _document_number(w: Writer, doc: Document, options: Hl7v2OutboundOptions) -> str:
+    """TXA-12 (EI, required): the document's first identifier (FHIR masterIdentifier, the
+    TXA-12 it came with); a document without one (a FHIR DocumentReference with only a
+    resource id, as Synthea writes them) is numbered by the hub: its canonical record id
+    in the sending application's namespace (``3cbcef21-…^CAREHUB``), the same number every
+    time the same document is sent, new or amended."""
+    if doc.identifiers:
+        first = doc.identifiers[0]
+        return w.ei(first.value, first.system)
+    if not doc.id:
+        raise MappingError("the document has no number", code="101", location="TXA-12")
+    return w.comps(w.e(doc.id), w.e(options.sending_application))

@@ -8,8 +8,18 @@ registry is told to retract a dose.
 
 from __future__ import annotations
 
+import re
+
 from adapters.hl7v2 import Message
-from hub.canonical import Coded, Event, EventKind, Immunization, ImmunizationStatus, Ref
+from hub.canonical import (
+    Coded,
+    Event,
+    EventKind,
+    Identifier,
+    Immunization,
+    ImmunizationStatus,
+    Ref,
+)
 from hub.errors import MappingError
 
 from ..vxu import (
@@ -32,6 +42,11 @@ _LOINC = "LN"
 #: RXA-6 when the amount is not known (the IG's "999")
 _UNKNOWN_AMOUNT = "999"
 _HISTORICAL = Coded(code="01", display="Historical information - source unspecified")
+#: FHIR's system for an identifier that is itself a URI (a reference kept as identifier)
+_URI_SYSTEM = "urn:ietf:rfc:3986"
+_REFERENCE = re.compile(r"^(urn:(uuid|oid):|https?://)", re.IGNORECASE)
+#: the longest IS value (LA2.4 HD.1, the facility namespace)
+_IS_LENGTH = 20
 
 
 def render_v04(event: Event, options: Hl7v2OutboundOptions) -> Message:
@@ -121,16 +136,33 @@ def _source(w: Writer, item: Immunization) -> str:
 
 
 def _place(w: Writer, ref: Ref | None) -> str:
-    """RXA-11 (LA2): the facility (.4) the dose was given at; a location known by a unit
-    (``unit/room/bed``) fills .1-.3 as well."""
-    if ref is None or not ref.identifiers:
+    """RXA-11 (LA2): where the dose was given. A location identifier fills the facility
+    (.4, its namespace) and, for a location known by a unit (``unit/room/bed``), .1-.3.
+    A reference is not an identifier: a ``urn:uuid:``/``urn:oid:`` or URL (a FHIR
+    ``Immunization.location`` inside a Bundle or on another server) is never written.
+    Without an identifier the location's name is the facility (.4.1, IS: up to 20
+    characters); a longer name goes whole into .10 other designation (ST), not cut."""
+    if ref is None:
         return ""
-    ident = ref.identifiers[0]
-    facility = w.subs(*w.hd_parts(ident.system))
-    if ident.value == ident.system:
-        return w.comps("", "", "", facility)
-    parts = [*ident.value.split("/", 2), "", ""][:3]
-    return w.comps(*(w.e(p) for p in parts), facility)
+    idents = [i for i in ref.identifiers if not _is_reference(i)]
+    if idents:
+        ident = idents[0]
+        facility = w.subs(*w.hd_parts(ident.system))
+        if ident.value == ident.system:
+            return w.comps("", "", "", facility)
+        parts = [*ident.value.split("/", 2), "", ""][:3]
+        return w.comps(*(w.e(p) for p in parts), facility)
+    name = (ref.display or "").strip()
+    if not name:
+        return ""
+    if len(name) <= _IS_LENGTH:
+        return w.comps("", "", "", w.e(name))
+    return w.comps(*[""] * 9, w.e(name))
+
+
+def _is_reference(ident: Identifier) -> bool:
+    """An identifier that is only the URI of a resource (kept from a FHIR reference)."""
+    return ident.system == _URI_SYSTEM or bool(_REFERENCE.match(ident.value))
 
 
 def _manufacturer(w: Writer, ref: Ref | None) -> str:

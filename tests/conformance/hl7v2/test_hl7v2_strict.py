@@ -88,3 +88,42 @@ def test_check_segment_order_directly(structure):
     msg = parse(message(EVN, PID, PV1))
     report = check_segment_order(msg, structure, "2.5")
     assert report.ok == (structure == "ADT_A01")
+
+
+# ------------------------------------------ OBX-5 text: its real length, not ST's 199
+
+ORU = "ORU^R01^ORU_R01"
+OBR = "OBR|1||F1|1234-5^Panel^LN\r"
+
+
+def _obx(kind: str, value: str) -> bytes:
+    return message(PID, OBR, f"OBX|1|{kind}|1-1^Text^LN||{value}||||||F\r", type_=ORU)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("TX", "a" * 300),
+        ("FT", "b" * 300),
+        ("TX", "short~" + "c" * 5000),
+        ("ED", "^AP^PDF^Base64^" + "QUFB" * 500),
+    ],
+)
+def test_long_tx_ft_and_ed_data_are_valid(kind: str, value: str):
+    assert validate_strict(_obx(kind, value)).ok
+
+
+def test_an_st_value_is_still_held_to_199_characters():
+    assert not validate_strict(_obx("ST", "d" * 300)).ok
+
+
+def test_text_longer_than_tx_allows_is_refused_at_obx_5_without_the_value():
+    (error,) = validate_strict(_obx("TX", "e" * 70000)).errors
+    assert error.location == "OBX-5"
+    assert "65536" in error.text and "eee" not in error.text
+
+
+def test_only_the_ed_data_is_let_through_not_its_other_components():
+    # ED.5 is TX; a 250-character ED.2 (type of data) is still refused
+    report = validate_strict(_obx("ED", "^" + "A" * 250 + "^PDF^Base64^" + "QUFB" * 500))
+    assert not report.ok

@@ -8,7 +8,7 @@ import base64
 
 import pytest
 from hl7map_events import EVENTS, K, event, minimal_document, minimal_result, rich_result
-from hl7map_support import context
+from hl7map_support import context, strict_errors
 
 from adapters.hl7v2 import parse
 from hub.canonical import Attachment, DiagnosticReport, Document, Observation, ObservationValue
@@ -112,3 +112,58 @@ def test_what_cannot_be_rendered_is_refused_naming_the_field(entity, location: s
     with pytest.raises(MappingError) as caught:
         render_hl7v2_event(event(kind, entity, 41), OPTIONS)
     assert caught.value.location == location
+
+
+# ---------------------------------------------- TXA-12 for a document without an identifier
+
+RECORD_ID = "3cbcef21-4d9d-4dd5-a9f6-4d2a213b375c"
+
+
+def _txa_12(doc: Document, number: int) -> tuple[bytes, str]:
+    raw = render_hl7v2_event(event(K.DOCUMENT_REPORTED, doc, number), Hl7v2OutboundOptions())
+    txa = next(s for s in raw.decode().split("\r") if s.startswith("TXA|"))
+    return raw, txa.split("|")[12]
+
+
+def test_a_document_without_identifier_is_numbered_by_its_record_id_every_time():
+    # a FHIR DocumentReference with only a resource id (Synthea): no masterIdentifier
+    doc = minimal_document().model_copy(update={"identifiers": [], "id": RECORD_ID})
+    raw, number = _txa_12(doc, 42)
+    assert strict_errors(raw) == []
+    assert number == f"{RECORD_ID}^CAREHUB"
+    # another event about the same document (sent again, amended) carries the same number
+    amended = doc.model_copy(update={"doc_status": "amended"})
+    assert _txa_12(amended, 43)[1] == number
+    # and it reads back as the document's identifier
+    (got,) = [e.entity for e in map_message(parse(raw), context()) if e.kind is K.DOCUMENT_REPORTED]
+    assert got.identifiers[0].value == RECORD_ID
+
+
+def test_a_document_identifier_wins_over_the_record_id():
+    doc = minimal_document().model_copy(update={"id": RECORD_ID})
+    assert _txa_12(doc, 44)[1] == "DOC-1^GHH-DOC"
+
+
+def test_long_text_lines_and_real_attachments_are_strictly_valid():
+    """OBX-5 TX lines longer than 199 characters and ED data of any real size are valid
+    HL7 v2 (TX, 65536): the strict check must not refuse them (hl7apy reads OBX-5 as ST)."""
+    line = "Patient has a history of " + "concussion with no loss of consciousness, " * 8
+    doc = minimal_document().model_copy(
+        update={
+            "content": [
+                Attachment(
+                    content_type="text/plain",
+                    data=base64.b64encode(f"Note\n{line}\nEnd".encode()).decode(),
+                ),
+                Attachment(
+                    content_type="application/pdf", data=base64.b64encode(b"%PDF" * 200).decode()
+                ),
+            ]
+        }
+    )
+    raw, _ = _txa_12(doc, 45)
+    assert len(line) > 199
+    assert strict_errors(raw) == []
+    (got,) = [e.entity for e in map_message(parse(raw), context()) if e.kind is K.DOCUMENT_REPORTED]
+    assert base64.b64decode(got.content[0].data or "").decode() == f"Note\n{line}\nEnd"
+    assert base64.b64decode(got.content[1].data or "") == b"%PDF" * 200

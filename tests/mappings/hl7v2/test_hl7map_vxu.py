@@ -9,12 +9,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from hl7map_events import EVENTS, K, event
+from hl7map_events import EVENTS, K, event, minimal_immunization
 from hl7map_support import HL7_CORPUS, context, raw_message, strict_errors
 
 from adapters.hl7v2 import parse, split_messages
 from conformance.fhir import check_resource
-from hub.canonical import EventKind, Immunization, ImmunizationStatus
+from hub.canonical import EntityType, EventKind, Identifier, Immunization, ImmunizationStatus, Ref
 from hub.errors import MappingError
 from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, carried_values, event_kind, from_fhir
 from mappings.hl7v2 import Hl7v2OutboundOptions, map_message, render_hl7v2_event
@@ -425,3 +425,67 @@ def test_a_fhir_report_origin_goes_out_as_its_nip001_code(origin, rxa_9):
     msg = parse(raw)
     assert (msg.get("RXA-9.1"), msg.get("RXA-9.3")) == (rxa_9, "NIP001")
     assert strict_errors(raw) == []
+
+
+# ------------------------------------------------------- RXA-11: a place, never a reference
+
+_BUNDLE_LOCATION = Identifier(
+    value="urn:uuid:1f591546-86e1-4f43-8f43-da4f545aef57", system="urn:ietf:rfc:3986"
+)
+
+
+def _at(location: Ref) -> tuple[bytes, str]:
+    """The rendered VXU and its RXA-11 as written."""
+    shot = minimal_immunization().model_copy(update={"location": location})
+    raw = render_hl7v2_event(event(K.IMMUNIZATION_RECORDED, shot, 130), Hl7v2OutboundOptions())
+    rxa = next(s for s in raw.decode().split("\r") if s.startswith("RXA|"))
+    fields = rxa.split("|")
+    return raw, fields[11] if len(fields) > 11 else ""
+
+
+@pytest.mark.parametrize(
+    ("location", "rxa_11"),
+    [
+        # a FHIR Bundle's urn:uuid (Synthea): the name is the facility, the urn goes nowhere
+        (
+            Ref(type=EntityType.LOCATION, identifiers=[_BUNDLE_LOCATION], display="REDICLINIC"),
+            "^^^REDICLINIC",
+        ),
+        # a URL on another server, same
+        (
+            Ref(
+                type=EntityType.LOCATION,
+                identifiers=[
+                    Identifier(value="https://ehr.example.org/fhir/Location/9", system="x")
+                ],
+                display="North clinic",
+            ),
+            "^^^North clinic",
+        ),
+        # a name longer than IS allows goes whole into .10 other designation
+        (
+            Ref(
+                type=EntityType.LOCATION,
+                identifiers=[_BUNDLE_LOCATION],
+                display="Saint Elsewhere Community Health Center",
+            ),
+            "^^^^^^^^^Saint Elsewhere Community Health Center",
+        ),
+        # a real identifier beside the reference is the one written
+        (
+            Ref(
+                type=EntityType.LOCATION,
+                identifiers=[_BUNDLE_LOCATION, Identifier(value="PEDS", system="GHH")],
+                display="Pediatrics",
+            ),
+            "PEDS^^^GHH",
+        ),
+        # only a reference, no name: nothing to say
+        (Ref(type=EntityType.LOCATION, identifiers=[_BUNDLE_LOCATION]), ""),
+    ],
+)
+def test_rxa_11_writes_an_identifier_or_the_name_never_a_reference(location, rxa_11):
+    raw, written = _at(location)
+    assert strict_errors(raw) == []
+    assert written == rxa_11
+    assert b"urn:uuid" not in raw and b"https://" not in raw
