@@ -120,8 +120,8 @@ async def test_an_invalid_fhir_resource_is_refused_at_render_naming_the_element(
 ) -> None:
     real = deliverers.to_fhir
 
-    def defective(entity: Any, ctx: Any) -> dict[str, Any]:
-        resource = real(entity, ctx)
+    def defective(entity: Any, ctx: Any, **kwargs: Any) -> dict[str, Any]:
+        resource = real(entity, ctx, **kwargs)
         resource["birthDate"] = "the fourth of July"
         return resource
 
