@@ -119,27 +119,26 @@ def _bytes(payload: Any) -> bytes:
 
 
 def _check_hl7v2(raw: bytes) -> Report:
-    """hl7apy strict. hl7apy's parser stops at the first bad value with an exception that
-    names neither segment nor field (and quotes the value): such a finding is placed here
-    by reading each field on its own, and its text loses the value (placed or not)."""
+    """hl7apy strict. hl7apy's texts quote the value they refuse (a field's, a
+    component's, a subcomponent's: it may be a patient's), so none passes through: each
+    finding's text is a fixed phrase (:func:`_safe_hl7_text`). hl7apy's parser stops at the
+    first bad value with an exception that names neither segment nor field: such a finding
+    is placed here by reading each field on its own (MSH included)."""
     report = validate_strict(raw)
-    if all(f.location for f in report.errors):
-        return report
     placed = Report()
     for f in report.findings:
         if f.is_error and not f.location:
             found = _locate_hl7(raw.decode("utf-8", "replace"))
             if found is not None:
                 placed.add(f.severity, f.code, found[1], found[0], f.format_code)
-            else:  # not placed: still no value in its text
-                placed.add(f.severity, f.code, _no_hl7_values(f.text, ""), None, f.format_code)
-            continue
-        placed.findings.append(f)
+                continue
+        placed.add(f.severity, f.code, _safe_hl7_text(f.text), f.location, f.format_code)
     return placed
 
 
 def _locate_hl7(text: str) -> tuple[str, str] | None:
-    """The first field hl7apy refuses at STRICT level, as (``PID-7``, what is wrong)."""
+    """The first field hl7apy refuses at STRICT level, as (``PID-7``, what is wrong, in a
+    fixed text)."""
     from hl7apy.consts import VALIDATION_LEVEL
     from hl7apy.parser import get_message_info, parse_field
 
@@ -150,9 +149,12 @@ def _locate_hl7(text: str) -> tuple[str, str] | None:
     for segment in text.replace("\n", "\r").split("\r"):
         fields = segment.split(encoding["FIELD"])
         seg_id = fields[0]
-        if seg_id == "MSH" or seg_id.startswith("Z") or len(seg_id) != 3:
-            continue  # MSH-1/MSH-2 are the separators; Z-segments have no definition
-        for number, value in enumerate(fields[1:], start=1):
+        if seg_id.startswith("Z") or len(seg_id) != 3:
+            continue  # Z-segments have no definition
+        # MSH-1 is the field separator itself (so MSH-n is at n - 1); MSH-2 the others
+        shift, first = (1, 2) if seg_id in ("MSH", "FHS", "BHS") else (0, 1)
+        for index, value in enumerate(fields[first:], start=first):
+            number = index + shift
             for rep in value.split(encoding["REPETITION"]):
                 if not rep:
                     continue
@@ -165,30 +167,99 @@ def _locate_hl7(text: str) -> tuple[str, str] | None:
                         validation_level=VALIDATION_LEVEL.STRICT,
                     )
                 except Exception as exc:  # as above: each is "this field is invalid"
-                    what = _no_hl7_values(str(exc), rep)
-                    return f"{seg_id}-{number}", what or type(exc).__name__
+                    return f"{seg_id}-{number}", _exception_text(exc)
     return None
 
 
-#: hl7apy's messages that quote a value (a component's, not only the whole field's):
-#: ``The value <value> exceed the max length: 20`` (MaxLengthReached), ``Invalid date
-#: offset: <value>``
-_HL7APY_VALUE = (
-    (
-        re.compile(r"The value .* exceed the max length: (\d+)", re.DOTALL),
-        r"a value exceeds the max length \1",
-    ),
-    (re.compile(r"Invalid date offset: .*", re.DOTALL), "invalid date offset"),
+#: hl7apy's ValueError texts (they quote the value first) → what is wrong, fixed
+_HL7APY_VALUE_ERRORS = (
+    ("valid date value", "not a valid date/time value"),
+    ("valid NM value", "not a valid NM (numeric) value"),
+    ("for a NM data", "not a valid NM (numeric) value"),
+    ("valid SI value", "not a valid SI (sequence number) value"),
+    ("for a SI data", "not a valid SI (sequence number) value"),
+    ("for TN data", "not a valid TN (telephone number) value"),
 )
 
 
-def _no_hl7_values(text: str, field: str) -> str:
-    """hl7apy's text without the value it quotes (it may be a patient's): the field's
-    repetition replaced, then the message forms that quote one component of it."""
-    text = text.replace(field, "the value") if field else text
-    for pattern, replacement in _HL7APY_VALUE:
-        text = pattern.sub(replacement, text)
-    return " ".join(text.split())[:200]
+def _exception_text(exc: Exception) -> str:
+    """What an hl7apy exception means, in a fixed text: never its own text (it quotes)."""
+    from hl7apy.exceptions import (
+        ChildNotFound,
+        ChildNotValid,
+        InvalidDateOffset,
+        InvalidMicrosecondsPrecision,
+        MaxChildLimitReached,
+        MaxLengthReached,
+    )
+
+    if isinstance(exc, MaxLengthReached):
+        limit = getattr(exc, "limit", None)
+        return f"longer than {limit} characters" if isinstance(limit, int) else "too long"
+    if isinstance(exc, InvalidDateOffset):
+        return "not a valid time zone offset"
+    if isinstance(exc, InvalidMicrosecondsPrecision):
+        return "not a valid fraction of a second"
+    if isinstance(exc, MaxChildLimitReached):
+        return "more repetitions or components than allowed"
+    if isinstance(exc, (ChildNotFound, ChildNotValid)):
+        return "not allowed here"
+    if isinstance(exc, ValueError):
+        message = str(exc)
+        for marker, fixed in _HL7APY_VALUE_ERRORS:
+            if marker in message:
+                return fixed
+        return "not a valid value for its data type"
+    return f"refused by hl7apy ({type(exc).__name__})"
+
+
+#: an element name as hl7apy writes it: ``PID``, ``PID_7``, ``PID.PID_7``, ``XPN.XPN_1``
+_NAME = r"[A-Z][A-Z0-9]{1,2}(?:_\d+)?(?:\.[A-Z][A-Z0-9]{1,2}(?:_\d+)?)*"
+#: hl7apy's texts (its Validator's report lines and parse exceptions) → fixed texts, the
+#: names and numbers kept, any value dropped; a text of no known form is not passed on
+_HL7APY_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"Missing required child ({_NAME})"), r"missing required child \1"),
+    (re.compile(rf"Child limit exceeded ({_NAME})"), r"child limit exceeded \1"),
+    (re.compile(r"Value .* not in table (\w+) in element .*", re.DOTALL), r"value not in table \1"),
+    (
+        re.compile(rf"Exceeded max length \((\d+)\) of ({_NAME})"),
+        r"longer than \1 characters (\2)",
+    ),
+    (
+        re.compile(rf"Datatype (\w+) is not correct for ({_NAME}) \(it must be (\w+)\)"),
+        r"data type \1 is not correct for \2 (it must be \3)",
+    ),
+    (re.compile(r"Invalid children detected for .*", re.DOTALL), "children not allowed here"),
+    (re.compile(r"(?:Invalid|Unknown) element found.*", re.DOTALL), "unknown element"),
+    (
+        re.compile(r"The value .* exceed the max length: (\d+)", re.DOTALL),
+        r"longer than \1 characters",
+    ),
+    (
+        re.compile(r".*valid date value.*|Invalid date offset.*", re.DOTALL),
+        "not a valid date/time value",
+    ),
+)
+#: texts of our own (strict.py, the structure checks): no value in them
+_OWN_TEXTS = re.compile(
+    r"^(?:[A-Z][A-Z0-9]{2} is (?:out of order or repeated|not allowed) in |"
+    r"\w+ [\d.]+ is incomplete |no definitions for version |no structure known for |"
+    r"a (?:TX|FT|ED) value is longer than )"
+)
+
+
+def _safe_hl7_text(text: str) -> str:
+    """A finding text with no value of the message in it: hl7apy's known forms rewritten
+    with their names and numbers only; our own texts as they are; anything else a fixed
+    text naming hl7apy's exception type at most."""
+    if _OWN_TEXTS.match(text):
+        return text
+    body = re.sub(r"^[A-Za-z]+: ", "", text) if re.match(r"^[A-Za-z]+: ", text) else text
+    for pattern, replacement in _HL7APY_TEXTS:
+        if pattern.fullmatch(body.strip()):
+            return pattern.sub(replacement, body.strip())
+    kind = re.match(r"^([A-Z][A-Za-z]+): ", text)
+    return f"not valid at STRICT level ({kind[1]})" if kind else "not valid at STRICT level"
 
 
 # --------------------------------------------------------------------------- canonical

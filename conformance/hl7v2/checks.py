@@ -6,10 +6,11 @@ noticed, escape sequences it could not read, and what the message carries beyond
 version's definitions (``shape``).
 
 Liberal in: a departure from the standard that leaves the content unambiguous — MSH-11
-empty or outside table 0103, MSH-12 spelt ``v2.5`` or ``251``, Z-segments, fields,
-repetitions, components or subcomponents past the definition — is a *warning* that says
-what was assumed or ignored. With ``strict=True`` (a port with ``reading: strict``) each is
-an error with the same text.
+empty or outside table 0103, MSH-12 spelt ``v2.5`` or ``251`` — is a *warning* that says
+what was assumed. With ``strict=True`` (a port with ``reading: strict``) each is an error
+with the same text. What the version does not define — fields, repetitions, components or
+subcomponents past the definition, Z-segments (``shape``) — is what HL7 (v2.7.1 §2.6.2)
+tells a receiver to ignore: a warning (information for a Z-segment) on every port.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def check_message(
     A missing MSH-9.1, MSH-10 or MSH-12 is FATAL (the message cannot be routed or
     answered properly: reject); an unsupported type, trigger or version is an error with
     its table 0357 code (200, 201, 203: also a reject). The departures (module docstring)
-    are warnings, or errors when ``strict``: MSH-11 empty (101) or outside the processing
-    ids taken (202: a reject), the rest a content error (AE).
+    are warnings, or errors when ``strict``: MSH-11 empty (101: AE), outside the processing
+    ids taken (202: a reject), MSH-12 misspelt (203: a reject). Shape findings stay
+    warnings (information for a Z-segment) whatever ``strict`` says.
     """
     report = Report(list(message.findings))
     departures: list[Finding] = []
@@ -69,10 +71,12 @@ def check_message(
     _check_values(message, report, departures, versions, processing_ids)
     if supported is not None:
         _check_supported(message, report, supported)
-    departures.extend(check_shape(message))
     for finding in departures:
         severity = Severity.ERROR if strict else Severity.WARNING
         report.add(severity, finding.code, finding.text, finding.location, finding.format_code)
+    # what a version does not define is ignored by a receiver (v2.7.1 2.6.2): never an
+    # error, on a strict port neither
+    report.findings.extend(check_shape(message))
     report.extend(scan_escapes(message))
     return report
 

@@ -16,6 +16,7 @@ from conformance.emitted import (
     EmittedInvalid,
     _load_map,
     _pyx12,
+    _safe_hl7_text,
     check_emitted,
     require_valid,
 )
@@ -120,7 +121,52 @@ def test_a_component_over_its_length_is_placed_without_the_value() -> None:
     (error,) = check_emitted("hl7v2", bad).errors
     assert error.location == "PID-3"
     assert value.decode() not in error.text
-    assert "max length 20" in error.text
+    assert "longer than 20 characters" in error.text
+
+
+_PHI = "SECRET"
+
+
+@pytest.mark.parametrize(
+    ("segment", "number", "value", "location", "says"),
+    [
+        # a component of PID-7 (TS.1) that is no date: hl7apy quotes the component
+        (b"PID", 7, b"SECRETDOB^Y", "PID-7", "date"),
+        # a subcomponent-deep date (XAD.13, the address validity range): quoted too
+        (b"PID", 11, b"1 MAIN^^TOWN^ST^12345^^^^^^^^SECRETRANGE", "PID-11", "date"),
+        # MSH-7 is checked like every other field (hl7apy fails there first)
+        (b"MSH", 6, b"2024SECRET", "MSH-7", "date"),
+        # a component over its length: "The value SECRET… exceed the max length"
+        (b"PID", 5, b"SECRETFAMILY" * 20 + b"^JANE", "PID-5", "longer than"),
+    ],
+)
+def test_hl7v2_findings_never_quote_the_value(
+    segment: bytes, number: int, value: bytes, location: str, says: str
+) -> None:
+    """A finding's text is a fixed phrase with its location: hl7apy's exception text,
+    which quotes the value (field, component or subcomponent), never passes through."""
+    bad = _with_field(_a04(), segment, number, value)
+    report = check_emitted("hl7v2", bad)
+    assert report.errors, report.as_list()
+    for finding in report.findings:
+        assert _PHI not in finding.text, finding.text
+        assert _PHI not in (finding.location or "")
+    first = report.errors[0]
+    assert first.location == location
+    assert says in first.text
+    with pytest.raises(EmittedInvalid) as raised:
+        require_valid("hl7v2", bad)
+    assert _PHI not in str(raised.value)
+
+
+def test_hl7v2_table_and_length_warnings_never_quote_the_value() -> None:
+    text = _safe_hl7_text("Value SECRETCODE not in table 0001 in element PID.PID_8")
+    assert text == "value not in table 0001"
+    assert _safe_hl7_text("Exceeded max length (20) of XPN.XPN_1") == (
+        "longer than 20 characters (XPN.XPN_1)"
+    )
+    # any form not known is a fixed text, never hl7apy's
+    assert _PHI not in _safe_hl7_text("ValueError: SECRET something new")
 
 
 def test_a_segment_out_of_order_is_named() -> None:

@@ -1,7 +1,8 @@
 """Liberal in, over real MLLP sockets through the whole hub (embedded transport, SQLite), and
 through ``carehub validate``: every departure from HL7 v2 that leaves the content
 unambiguous is AA with an ERR-4 W naming the field (a ``warning``, exit 0); the same
-departure on a port with ``reading: strict`` is AE/AR with the same text as an error."""
+departure of MSH-11/MSH-12 on a port with ``reading: strict`` is AE/AR with the same text as
+an error; what the version does not define stays a warning there, a Z-segment has no ERR."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def _variant(old: bytes, new: bytes, control: str) -> bytes:
     return A04.replace(old, new).replace(b"MSG-A04-0001", control.encode())
 
 
-#: (name, message, ERR-2 location, words of the text, strict MSA-1)
+#: (name, message, ERR-2 location, words of the text, strict MSA-1). What the version does
+#: not define (extra fields, components, repetitions) HL7 tells a receiver to ignore
+#: (v2.7.1 2.6.2): AA with the warning on a strict port too
 DEPARTURES = [
     (
         "msh11-empty",
@@ -67,39 +70,25 @@ DEPARTURES = [
         "AR",
     ),
     (
-        "z-segment-before-pid",
-        _variant(b"PID|1|", b"ZPI|1|VIP^Very important\rPID|1|", "D-ZB"),
-        "ZPI^1",
-        "ZPI is a site-defined segment the hub does not read: its content is ignored",
-        "AE",
-    ),
-    (
-        "z-segment-at-the-end",
-        _variant(b"V0001\r", b"V0001\rZPV|1|BED-HOLD\r", "D-ZE"),
-        "ZPV^1",
-        "ZPV is a site-defined segment the hub does not read: its content is ignored",
-        "AE",
-    ),
-    (
         "extra-components",
         _variant(b"|19850214|F|", b"|19850214|F^Female^HL70001|", "D-XC"),
         "PID^1^8^^2",
-        "PID-8 has 3 components, IS has 1 in 2.5.1: PID-8.2 to PID-8.3 ignored",
-        "AE",
+        "PID-8 has 3 components, IS has 1 in 2.5.1: PID-8.2 to PID-8.3 not read",
+        "AA",
     ),
     (
         "extra-repetitions",
         _variant(b"|19850214|F|", b"|19850214~19850215|F|", "D-XR"),
         "PID^1^7",
         "PID-7 does not repeat in 2.5.1 but has 2 repetitions: only the first is read",
-        "AE",
+        "AA",
     ),
     (
         "fields-past-the-end",
         _variant(b"V0001\r", b"V0001" + b"|" * 40 + b"EXTRA\r", "D-XF"),
         "PV1^1^58",
-        "PV1-58: past the last field PV1 has in 2.5.1 (PV1-52), ignored",
-        "AE",
+        "PV1-58: past the last field PV1 has in 2.5.1 (PV1-52): not read",
+        "AA",
     ),
 ]
 
@@ -151,9 +140,33 @@ async def test_a_departure_is_aa_with_a_warning_and_an_error_on_a_strict_port(
 
     strict = parse(await _exchange(hub, "strictehr", message))
     assert strict["MSA-1"] == strict_code, _errs(strict)
-    assert any(e[0] == where and e[1] == "E" and text in (e[2] or "") for e in _errs(strict)), (
-        _errs(strict)
-    )
+    severity = "W" if strict_code == "AA" else "E"
+    assert any(
+        e[0] == where and e[1] == severity and text in (e[2] or "") for e in _errs(strict)
+    ), _errs(strict)
+
+
+Z_SEGMENTS = [
+    pytest.param(
+        _variant(b"PID|1|", b"ZPI|1|VIP^Very important\rPID|1|", "D-ZB"), "ZPI", id="before-pid"
+    ),
+    pytest.param(_variant(b"V0001\r", b"V0001\rZPV|1|BED-HOLD\r", "D-ZE"), "ZPV", id="at-the-end"),
+]
+
+
+@pytest.mark.parametrize(("message", "segment"), Z_SEGMENTS)
+async def test_a_z_segment_is_aa_without_err_on_every_port(hub: Hub, message: bytes, segment: str):
+    """Site-defined, expected, kept in the raw message: no ERR (never 100, segment sequence
+    error), on a strict port neither; ``validate`` names it as information."""
+    for system in ("ehr", "strictehr"):
+        ack = parse(await _exchange(hub, system, message.replace(b"D-Z", system.encode())))
+        assert ack["MSA-1"] == "AA", _errs(ack)
+        assert not [e for e in _errs(ack) if (e[0] or "").startswith(segment)], _errs(ack)
+    verdict = validate_item(FileItem(Path("in.hl7"), 1, 1, "hl7v2", message))
+    assert verdict.ok and verdict.events
+    [note] = [f for f in verdict.report.findings if f.location == segment]
+    assert note.severity.value == "information" and note.format_code != "100"
+    assert "site-defined segment: not mapped" in note.text
 
 
 @pytest.mark.parametrize(
