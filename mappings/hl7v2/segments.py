@@ -107,11 +107,10 @@ def _clear(record: CanonicalModel, cleared: list[str] | None) -> None:
 
 #: Patient fields and the PID fields they come from, for the explicit null ``""``. The
 #: identifiers (PID-2/3/4/19/20) are never cleared: an identifier leaves a record by a
-#: merge or an unlink, not by an update.
+#: merge or an unlink, not by an update. Nor are the identity facts the identity rules
+#: compare — name (PID-5), birth date (PID-7), sex (PID-8): a ``""`` there is ignored with
+#: a warning (``conformance.hl7v2.nulls``; an error on a strict port).
 PID_CLEARS: dict[str, tuple[int, ...]] = {
-    "names": (5,),
-    "birth_date": (7,),
-    "sex": (8,),
     "race": (10,),
     "addresses": (11,),
     "telecom": (13, 14),

@@ -10,6 +10,9 @@ from typing import Any
 from hub.records import EntityRecord
 from hub.sync.rules import Case, Echo, NotOwned
 from hub.sync.state import merge_state
+from tests.sync.test_identity_safety import a04
+from tests.sync.test_results_identity import oru
+from tests.sync.test_sync import Site
 
 HELD = {
     "id": "p1",
@@ -84,3 +87,31 @@ async def test_a_clear_is_never_an_echo():
     case.incoming["meta"]["cleared"] = []
     echo = await Echo().judge(case)
     assert echo is not None  # the same values without the clear: an echo
+
+
+# ---------------------------------------------------------------- identity is never cleared
+
+_A08_IDENTITY_NULL = (
+    b"MSH|^~\\&|EPIC|GOODHEALTH|CAREHUB|HUB|20261128093000||ADT^A08^ADT_A01|U-1|P|2.5.1\r"
+    b'EVN|A08|20261128093000\rPID|1||4001^^^GOODHEALTH^MR||""||""|""\rPV1|1|N\r'
+)
+
+
+async def test_an_explicit_null_never_strips_the_identity_and_the_hold_still_works(site: Site):
+    """PID-5/7/8 ``""`` (a warning, not a clear): the patient keeps name, birth date and
+    sex, so a result for another person under the same MRN is still held for review."""
+    assert await site.send("ehr", a04("R-1", "4001", "Zeta", "Zoe", "19600606", "F")) == "AA"
+    await site.settle()
+    (before,) = await site.patients()
+    assert await site.send("ehr", _A08_IDENTITY_NULL) == "AA"
+    await site.settle()
+    (patient,) = await site.patients()
+    for key in ("names", "birth_date", "sex"):
+        assert patient[key] == before[key]
+    assert not set(patient["meta"].get("cleared") or []) & {"names", "birth_date", "sex"}
+
+    assert await site.send("ehr", oru("L-1", "4001", "Eta", "Ed", "19990909", "M")) == "AA"
+    await site.settle()
+    assert await site.store.list_entities("Observation") == []
+    reviews = await site.store.reviews()
+    assert reviews and {r["record_id"] for r in reviews} == {patient["id"]}
