@@ -108,7 +108,7 @@ async def test_pid13_explicit_null_clears_the_phone_and_reaches_both_destination
             cleared = await _patient(hub)
             assert cleared["birth_date"] == "1985-02-14"
             assert not cleared.get("telecom")
-            assert cleared["meta"]["cleared"] == ["telecom"]
+            assert cleared["meta"]["cleared"] == ["telecom:home"]
             assert cleared["addresses"][0]["lines"] == ["7 Quay St"]
             await asyncio.sleep(0.2)
 
@@ -120,5 +120,6 @@ async def test_pid13_explicit_null_clears_the_phone_and_reaches_both_destination
     assert a08s[1]["PID-7"] == "19850214" and a08s[2]["PID-7"] == "19850214"
     # an empty PID-13 would mean "no change" to the lab: the delete is said with ""
     assert a08s[2].msh is not None and a08s[2].segment("PID", 1).field(13) == '""'
+    assert a08s[2].segment("PID", 1).field(14) == ""  # PID-14 (work) was not cleared
     report = validate_strict(lab.received[2])
     assert report.ok, report.as_list()

@@ -192,7 +192,8 @@ def test_the_explicit_null_is_valid_in_every_data_type():
     assert patient["meta"]["cleared"] == [
         "race",
         "addresses",
-        "telecom",
+        "telecom:home",
+        "telecom:work",
         "language",
         "marital_status",
         "ethnicity",
