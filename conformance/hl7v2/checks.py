@@ -21,6 +21,7 @@ from adapters.hl7v2 import Message, find_unknown_escapes
 from hub.findings import Finding, Report, Severity
 
 from .codes import ErrorCode
+from .nulls import check_kept_nulls
 from .shape import check_shape
 
 __all__ = ["SUPPORTED_VERSIONS", "check_message", "scan_escapes"]
@@ -71,6 +72,7 @@ def check_message(
     _check_values(message, report, departures, versions, processing_ids)
     if supported is not None:
         _check_supported(message, report, supported)
+    departures.extend(check_kept_nulls(message))  # "" in PID identity fields: kept
     for finding in departures:
         severity = Severity.ERROR if strict else Severity.WARNING
         report.add(severity, finding.code, finding.text, finding.location, finding.format_code)

@@ -26,7 +26,15 @@ from hub.envelope import Envelope
 from hub.ports import Unit
 from hub.records import EntityRecord
 from hub.sync.decisions import Decision, SyncDecision, republished
-from hub.sync.state import BOOKKEEPING, cleared_in, content, is_set, proposed_state
+from hub.sync.state import (
+    BOOKKEEPING,
+    cleared_field,
+    cleared_in,
+    clears_something,
+    content,
+    is_set,
+    proposed_state,
+)
 
 __all__ = [
     "Case",
@@ -123,7 +131,7 @@ class Echo:
         if case.current is None:
             return None
         held = case.current.data
-        if any(is_set(held.get(key)) for key in cleared_in(case.incoming)):
+        if any(clears_something(held, name) for name in cleared_in(case.incoming)):
             return None  # it deletes a value the record holds: a change, whatever it repeats
         sent = await case.unit.last_sent(case.source, case.etype, case.canonical_id)
         if not is_echo(case.incoming, sent):
@@ -148,8 +156,8 @@ class NotOwned:
         cleared = (case.incoming.get("meta") or {}).get("cleared") or []
         for key in refused:
             case.incoming.pop(key, None)
-            if key in cleared:
-                cleared.remove(key)  # a delete of an owned field is refused like a change
+            # a delete of an owned field (or of part of it) is refused like a change
+            cleared[:] = [name for name in cleared if cleared_field(name) != key]
         detail = "not the owner of: " + ", ".join(sorted(refused))
         return Decision(SyncDecision.CONFLICT, detail, final=False)
 
@@ -166,11 +174,12 @@ class NotOwned:
                 continue
             if is_set(held.get(key)) and held.get(key) != value:
                 out.append(key)
-        for key in cleared_in(case.incoming):
+        for name in cleared_in(case.incoming):
+            key = cleared_field(name)
             owner = owners.get(key, owners.get("*"))
-            if owner is not None and owner != case.source and is_set(held.get(key)):
+            if owner is not None and owner != case.source and clears_something(held, name):
                 out.append(key)
-        return out
+        return list(dict.fromkeys(out))
 
 
 class Unchanged:

@@ -7,7 +7,7 @@ participants, and the outbound worker's record of what a destination was sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,11 @@ from hub.canonical import Event
 
 __all__ = [
     "BOOKKEEPING",
+    "PARTIAL_CLEARS",
+    "after_clear",
+    "cleared_field",
     "cleared_in",
+    "clears_something",
     "content",
     "is_set",
     "merge_state",
@@ -61,18 +65,62 @@ def unite(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, An
     return a + [i for i in b if (i.get("system"), i.get("value")) not in seen]
 
 
+def _is_work(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("use") == "work"
+
+
+def _without_order(value: Any) -> Any:
+    return True if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+#: clears of one part of a field, named ``field:part`` in ``meta.cleared``: when one sender
+#: field carries only part of a canonical field (HL7 v2 PID-13 the home and personal
+#: numbers, PID-14 the work ones, PID-25 the birth order of ``multiple_birth``), its ``""``
+#: deletes that part only. Each maps the held value to what is left.
+PARTIAL_CLEARS: dict[str, Callable[[Any], Any]] = {
+    "telecom:home": lambda v: [t for t in v if _is_work(t)] if isinstance(v, list) else v,
+    "telecom:work": lambda v: [t for t in v if not _is_work(t)] if isinstance(v, list) else v,
+    "multiple_birth:order": _without_order,
+}
+
+
+def cleared_field(name: str) -> str:
+    """The record field a ``meta.cleared`` name clears (``telecom`` for ``telecom:home``)."""
+    return name.split(":", 1)[0]
+
+
+def after_clear(name: str, value: Any) -> Any:
+    """The held ``value`` after the clear ``name``: None for a whole-field clear, what is
+    left of it for a partial one (``PARTIAL_CLEARS``)."""
+    partial = PARTIAL_CLEARS.get(name)
+    return partial(value) if partial is not None else None
+
+
+def clears_something(held: dict[str, Any], name: str) -> bool:
+    """The clear ``name`` removes a value ``held`` has."""
+    value = held.get(cleared_field(name))
+    return is_set(value) and after_clear(name, value) != value
+
+
 def cleared_in(record: dict[str, Any]) -> list[str]:
-    """The fields a record's change explicitly deletes (``meta.cleared``: HL7 v2 ``""``),
-    bookkeeping and fields it also sets left out."""
+    """The clears a record's change makes (``meta.cleared``: HL7 v2 ``""``; a name may be
+    ``field:part``, ``PARTIAL_CLEARS``), bookkeeping and whole fields it also sets left out
+    (a part cleared beside a field set — PID-13 ``""`` with PID-14 numbers — stays)."""
     names = (record.get("meta") or {}).get("cleared") or []
-    return [k for k in names if k not in BOOKKEEPING and not is_set(record.get(k))]
+    return [
+        k
+        for k in names
+        if cleared_field(k) not in BOOKKEEPING
+        and (k in PARTIAL_CLEARS or not is_set(record.get(cleared_field(k))))
+    ]
 
 
 def merge_state(
     current: dict[str, Any] | None, incoming: dict[str, Any], source: str
 ) -> dict[str, Any]:
     """New state: values present in ``incoming`` win, absent or empty ones keep the current
-    value, those ``incoming`` clears (``meta.cleared``) are removed; identifiers are united;
+    value, those ``incoming`` clears (``meta.cleared``) are removed (a ``field:part`` clear
+    removes that part, ``PARTIAL_CLEARS``); identifiers are united;
     ``meta.field_sources`` records who set (or cleared) each field, and ``meta.cleared`` the
     fields this version cleared that held a value."""
     cleared: list[str] = []
@@ -87,10 +135,16 @@ def merge_state(
                 continue
             merged[key] = value
             sources[key] = source
-        for key in cleared_in(incoming):
-            if is_set(merged.pop(key, None)):
-                cleared.append(key)
-                sources[key] = source
+        for name in cleared_in(incoming):
+            key = cleared_field(name)
+            if not clears_something(current, name):
+                continue
+            if not is_set(incoming.get(key)):  # else the value sent replaces the part too
+                left = after_clear(name, merged.pop(key))
+                if is_set(left):
+                    merged[key] = left
+            cleared.append(name)
+            sources[key] = source
         merged["identifiers"] = unite(
             current.get("identifiers", []), incoming.get("identifiers", [])
         )

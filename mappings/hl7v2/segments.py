@@ -107,18 +107,22 @@ def _clear(record: CanonicalModel, cleared: list[str] | None) -> None:
 
 #: Patient fields and the PID fields they come from, for the explicit null ``""``. The
 #: identifiers (PID-2/3/4/19/20) are never cleared: an identifier leaves a record by a
-#: merge or an unlink, not by an update.
+#: merge or an unlink, not by an update. Nor are the identity facts the identity rules
+#: compare — name (PID-5), birth date (PID-7), sex (PID-8): a ``""`` there is ignored with
+#: a warning (``conformance.hl7v2.nulls``; an error on a strict port). A PID field that
+#: carries only part of a canonical field clears only that part (``field:part``,
+#: ``hub.sync.state.PARTIAL_CLEARS``): PID-13 the home and personal numbers, PID-14 the work
+#: ones, PID-25 the birth order (the PID-24 flag stays).
 PID_CLEARS: dict[str, tuple[int, ...]] = {
-    "names": (5,),
-    "birth_date": (7,),
-    "sex": (8,),
     "race": (10,),
     "addresses": (11,),
-    "telecom": (13, 14),
+    "telecom:home": (13,),
+    "telecom:work": (14,),
     "language": (15,),
     "marital_status": (16,),
     "ethnicity": (22,),
-    "multiple_birth": (24, 25),
+    "multiple_birth": (24,),
+    "multiple_birth:order": (25,),
     "deceased_at": (29,),
     "deceased": (30,),
 }

@@ -1,6 +1,8 @@
-"""HL7 v2's explicit null ``""`` end to end: an A08 whose PID-7 is ``""`` clears the stored
-birth date, and the destinations receive the cleared value (a FHIR Patient without
-``birthDate``, an HL7 A08 whose PID-7 is ``""``); an A08 whose PID-7 is empty leaves it."""
+"""HL7 v2's explicit null ``""`` end to end: an A08 whose PID-13 is ``""`` clears the stored
+home phone, and the destinations receive the cleared value (a FHIR Patient without
+``telecom``, an HL7 A08 whose PID-13 is ``""``); an A08 whose PID-7 is empty leaves the
+birth date, and one whose PID-7 is ``""`` leaves it too (identity facts are never cleared by
+a feed: a warning in the ACK, the birth date kept)."""
 
 from __future__ import annotations
 
@@ -17,14 +19,17 @@ from hub.config import parse_config
 from tests.e2e.test_adt_to_fhir import A04, wait_for
 
 
-def _a08(control_id: bytes, pid7: bytes, address: bytes) -> bytes:
-    return (
+def _a08(control_id: bytes, pid7: bytes, address: bytes, pid13: bytes | None = None) -> bytes:
+    message = (
         A04.replace(b"ADT^A04^ADT_A01", b"ADT^A08^ADT_A01")
         .replace(b"EVN|A04", b"EVN|A08")
         .replace(b"MSG-A04-0001", control_id)
         .replace(b"|19850214|", b"|" + pid7 + b"|")
         .replace(b"12 Harbour Rd", address)
     )
+    if pid13 is not None:
+        message = message.replace(b"^PRN^PH^^1^207^5550142", pid13)
+    return message
 
 
 def _config(fhir_url: str, mllp_port: int, db: Path) -> Any:
@@ -48,10 +53,14 @@ systems:
 
 
 async def _send(hub: Hub, message: bytes) -> str | None:
+    return (await _ack(hub, message))["MSA-1"]
+
+
+async def _ack(hub: Hub, message: bytes) -> Any:
     assert hub.inbound is not None
     client = MllpClient("127.0.0.1", hub.inbound.find("ehr").server.port, timeout=10)
     try:
-        return parse(await client.send(message))["MSA-1"]
+        return parse(await client.send(message))
     finally:
         await client.close()
 
@@ -71,7 +80,7 @@ def _last_fhir_patient(sink: FhirSink) -> dict[str, Any]:
     return body
 
 
-async def test_pid7_explicit_null_clears_the_birth_date_and_reaches_both_destinations(
+async def test_pid13_explicit_null_clears_the_phone_and_reaches_both_destinations(
     tmp_path: Path,
 ):
     async with FhirSink() as fhir, MllpSink() as lab:
@@ -87,23 +96,30 @@ async def test_pid7_explicit_null_clears_the_birth_date_and_reaches_both_destina
             kept = await _patient(hub)
             assert kept["birth_date"] == "1985-02-14"
             assert kept["addresses"][0]["lines"] == ["7 Quay St"]
+            assert kept["telecom"][0]["value"]
 
-            # PID-7 "": "delete the value" — accepted (no bad date), the birth date cleared
-            assert await _send(hub, _a08(b"MSG-A08-0002", b'""', b"7 Quay St")) == "AA"
+            # PID-7 "" and PID-13 "": the birth date is an identity fact, kept with a
+            # warning naming PID-7; the home phone is deleted
+            ack = await _ack(hub, _a08(b"MSG-A08-0002", b'""', b"7 Quay St", b'""'))
+            assert ack["MSA-1"] == "AA"
+            assert "explicit null in PID-7 ignored" in ack.segment("ERR", 1).field(8)
             await wait_for(lambda: len(lab.applied) >= 3)
-            await wait_for(lambda: "birthDate" not in _last_fhir_patient(fhir))
+            await wait_for(lambda: "telecom" not in _last_fhir_patient(fhir))
             cleared = await _patient(hub)
-            assert "birth_date" not in cleared or cleared["birth_date"] is None
-            assert cleared["meta"]["cleared"] == ["birth_date"]
+            assert cleared["birth_date"] == "1985-02-14"
+            assert not cleared.get("telecom")
+            assert cleared["meta"]["cleared"] == ["telecom:home"]
             assert cleared["addresses"][0]["lines"] == ["7 Quay St"]
             await asyncio.sleep(0.2)
 
     fhir_patient = _last_fhir_patient(fhir)
     assert fhir_patient["name"][0]["family"] == "Okonkwo"
+    assert fhir_patient["birthDate"] == "1985-02-14"
     a08s = [parse(m) for m in lab.received]
     assert [m.trigger_event for m in a08s] == ["A04", "A08", "A08"]
-    assert a08s[1]["PID-7"] == "19850214"
-    # an empty PID-7 would mean "no change" to the lab: the delete is said with ""
-    assert a08s[2].msh is not None and a08s[2].segment("PID", 1).field(7) == '""'
+    assert a08s[1]["PID-7"] == "19850214" and a08s[2]["PID-7"] == "19850214"
+    # an empty PID-13 would mean "no change" to the lab: the delete is said with ""
+    assert a08s[2].msh is not None and a08s[2].segment("PID", 1).field(13) == '""'
+    assert a08s[2].segment("PID", 1).field(14) == ""  # PID-14 (work) was not cleared
     report = validate_strict(lab.received[2])
     assert report.ok, report.as_list()

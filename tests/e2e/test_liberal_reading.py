@@ -16,6 +16,7 @@ from adapters.hl7v2.client import MllpClient
 from carehub.app.files import FileItem, validate_item
 from carehub.app.hub import Hub
 from hub.config import parse_config
+from hub.findings import Severity
 from tests.e2e.test_adt_to_fhir import A04
 
 CONFIG = """
@@ -185,7 +186,8 @@ def test_the_explicit_null_is_valid_in_every_data_type():
     """``""`` in a date (PID-7 TS), a code (PID-8 IS), a name (PID-5 XPN is required, so
     PID-9), an address (XAD), a telecom (XTN), a coded CE (PID-10, PID-15), a numeric
     (PID-25 NM), an identifier (PID-18 CX) and a visit time (PV1-45 TS): no error, no
-    warning about the value."""
+    warning about the value. What says who the patient is (PID-7, PID-8, the PID-19/20
+    identifiers) is never cleared by a feed: a warning each, the rest is cleared."""
     message = A04.replace(b"|19850214|F|||", b'|""|""|""|""|').replace(
         b"12 Harbour Rd^^Portland^ME^04101^USA^H||^PRN^PH^^1^207^5550142",
         b'""||""|""|""|""|""|""|""|""|""|""|""|""',
@@ -193,15 +195,18 @@ def test_the_explicit_null_is_valid_in_every_data_type():
     message = message.replace(b"V0001\r", b"V0001" + b"|" * 25 + b'""\r')
     verdict = validate_item(FileItem(Path("in.hl7"), 1, 1, "hl7v2", message))
     assert verdict.ok, verdict.report.as_list()
-    assert not [f for f in verdict.report.findings if f.location and f.location.startswith("PID")]
+    pid = [f for f in verdict.report.findings if f.location and f.location.startswith("PID")]
+    assert [(f.severity, f.location) for f in pid] == [
+        (Severity.WARNING, f"PID-{n}") for n in (7, 8, 19, 20)
+    ]
+    assert all(f.text.startswith(f"explicit null in {f.location} ignored") for f in pid)
     patient = verdict.events[0].entity.model_dump()
     assert patient["birth_date"] is None and patient["sex"] is None
     assert patient["meta"]["cleared"] == [
-        "birth_date",
-        "sex",
         "race",
         "addresses",
-        "telecom",
+        "telecom:home",
+        "telecom:work",
         "language",
         "marital_status",
         "ethnicity",

@@ -90,9 +90,14 @@ def write_cleared(
 ) -> None:
     """The explicit null ``""`` in the fields of each canonical field the record's version
     cleared (``meta.cleared``) and that are still empty: "delete the value you hold", as an
-    empty field would mean "no change"."""
+    empty field would mean "no change". A part cleared (``telecom:home``) is written into
+    its own field only (PID-13); a whole field whose parts have fields of their own
+    (``telecom``) into all of them."""
     for name in cleared or ():
-        for number in sources.get(name, ()):
+        numbers = sources.get(name) or tuple(
+            n for key, nums in sources.items() if key.startswith(name + ":") for n in nums
+        )
+        for number in numbers:
             if not fields.get(number):
                 fields[number] = EXPLICIT_NULL
 

@@ -293,3 +293,54 @@ def test_appointment_patient_without_a_name_says_unknown():
 def test_event_time_keeps_its_offset():
     assert AT.utcoffset() is not None
     assert parse(render("p03_minimal")).get("EVN-2") == "20240304091530-0600"
+
+
+# ------------------------------------------------------------------ explicit null, per field
+
+_A08_TELECOM = (
+    "MSH|^~\\&|EHR|FAC|HUB|HUB|20240101120000||ADT^A08^ADT_A01|M1|P|2.5.1\r"
+    "EVN|A08|20240101120000\r"
+    "PID|1||555^^^H^MR||DOE^JANE||19800101|F|||||{pid13}|{pid14}|||||||||||{pid25}\r"
+    "PV1|1|I\r"
+)
+
+
+def _cleared_by(pid13: str = "", pid14: str = "", pid25: str = "") -> list[str] | None:
+    raw = _A08_TELECOM.format(pid13=pid13, pid14=pid14, pid25=pid25).encode()
+    (patient_event, *_) = map_message(parse(raw), context())
+    return patient_event.entity.meta.cleared
+
+
+def test_each_pid_telecom_field_clears_only_its_own_numbers():
+    """PID-13 ``""`` deletes the home/personal numbers, PID-14 ``""`` the work ones — not
+    every telecom of the patient; PID-25 ``""`` the birth order, not the PID-24 flag."""
+    assert _cleared_by(pid13='""') == ["telecom:home"]
+    assert _cleared_by(pid14='""') == ["telecom:work"]
+    assert _cleared_by(pid13='""', pid14='""') == ["telecom:home", "telecom:work"]
+    assert _cleared_by(pid25='""') == ["multiple_birth:order"]
+
+
+def _render_cleared(patient, cleared: list[str]) -> list[str]:
+    from hub.canonical import EventKind, RecordMeta
+
+    pat = patient.model_copy(update={"meta": RecordMeta(cleared=cleared)})
+    data = render_hl7v2_event(event(EventKind.PATIENT_UPDATED, pat, 1), OPTIONS)
+    (pid,) = [s for s in data.decode().split("\r") if s.startswith("PID|")]
+    return (pid.split("|") + [""] * 30)[:30]
+
+
+def test_outbound_writes_the_explicit_null_only_into_the_field_cleared():
+    from hub.canonical import ContactPoint
+
+    work = ContactPoint(system="phone", value="555-9999", use="work")
+    patient = minimal_patient().model_copy(update={"telecom": [work]})
+    pid = _render_cleared(patient, ["telecom:home"])
+    assert pid[13] == '""' and "555-9999" in pid[14]
+    pid = _render_cleared(minimal_patient(), ["telecom:work"])
+    assert pid[13] == "" and pid[14] == '""'
+    pid = _render_cleared(patient, ["telecom"])  # a whole clear: both fields
+    assert pid[13] == '""' and "555-9999" in pid[14]
+    pid = _render_cleared(minimal_patient(), ["telecom"])
+    assert pid[13] == '""' and pid[14] == '""'
+    pid = _render_cleared(minimal_patient(), ["multiple_birth:order"])
+    assert pid[24] == "" and pid[25] == '""'
