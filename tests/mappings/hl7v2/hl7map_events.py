@@ -502,7 +502,7 @@ def refused_immunization() -> Immunization:
             "status": ImmunizationStatus.NOT_DONE,
             "status_reason": Coded(
                 code="00",
-                system="http://terminology.hl7.org/CodeSystem/v2-0239",
+                system="NIP002",
                 display="Parental decision",
             ),
         }
