@@ -187,7 +187,12 @@ def _structured_numeric(rep: Repetition, obx: Seg, units: Quantity) -> Observati
         comparator = _COMPARATORS.get(op)
         return ObservationValue(type="SN", quantity=_quantity(first, units, comparator))
     # 2+ (a grade), <>5, 1.2.3: no FHIR number form; carried as written
-    parts = [op, str(first) if first is not None else "", sep, str(second) if second else ""]
+    parts = [
+        op,
+        str(first) if first is not None else "",
+        sep,
+        str(second) if second is not None else "",
+    ]
     return ObservationValue(type="SN", text="".join(parts))
 
 

@@ -80,6 +80,7 @@ def test_nm_with_ucum_units_range_flags_and_status():
         ("^1^:^128", "ratio", (Decimal(1), Decimal(128))),
         ("^1^/^2", "ratio", (Decimal(1), Decimal(2))),
         ("^2^+", "text", "2+"),
+        ("^1^+^0", "text", "1+0"),  # a zero second number is a number, not absent
     ],
 )
 def test_sn_structured_numeric_forms(value: str, kind: str, expect: object):
