@@ -795,6 +795,8 @@ class Observation(_Record):
     performers: list[Ref] = Field(default_factory=list)  # OBX-16 responsible, OBX-23 lab
     specimen: Specimen | None = None
     notes: list[str] = Field(default_factory=list)  # NTE after the OBX
+    placer_number: Identifier | None = None  # its order's OBR-2 (else ORC-2)
+    filler_number: Identifier | None = None  # its order's OBR-3 (else ORC-3)
 
 
 class DiagnosticReport(_Record):

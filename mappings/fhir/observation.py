@@ -19,6 +19,7 @@ from hub.canonical import (
     Coded,
     EntityType,
     EventKind,
+    Identifier,
     Observation,
     ObservationValue,
     Quantity,
@@ -48,6 +49,8 @@ from mappings.fhir.datatypes import (
     when_from,
 )
 from mappings.fhir.references import (
+    identifier_from,
+    identifier_to,
     identifiers_from,
     identifiers_to,
     ref_from,
@@ -252,6 +255,7 @@ def observation_from_fhir(resource: Json, ctx: FhirMapContext) -> Observation:
     idents = identifiers_from(
         get_list(resource, "identifier", "Observation.identifier"), "Observation.identifier", ctx
     )
+    orders = _orders_from(resource, ctx)
     effective = when_from(resource.get("effectiveDateTime"), "Observation.effectiveDateTime")
     if effective is None and (
         period := get_obj(resource, "effectivePeriod", "Observation.effectivePeriod")
@@ -303,7 +307,34 @@ def observation_from_fhir(resource: Json, ctx: FhirMapContext) -> Observation:
             _PERFORMERS,
         ),
         notes=notes,
+        placer_number=orders.get("PLAC"),
+        filler_number=orders.get("FILL"),
     )
+
+
+def _orders_from(resource: Json, ctx: FhirMapContext) -> dict[str, Identifier]:
+    """``basedOn`` ServiceRequest references by identifier: the order's placer (type
+    PLAC) and filler (type FILL) numbers; the first of each is kept."""
+    found: dict[str, Identifier] = {}
+    for i, ref in enumerate(get_list(resource, "basedOn", "Observation.basedOn")):
+        ident = get_obj(ref, "identifier", f"Observation.basedOn[{i}].identifier")
+        if ident is None:
+            continue
+        got = identifier_from(ident, f"Observation.basedOn[{i}].identifier", ctx)
+        if got is not None and got.type in ("PLAC", "FILL"):
+            found.setdefault(got.type, got)
+    return found
+
+
+def _orders_to(obs: Observation, ctx: FhirMapContext) -> list[Json]:
+    """The order the result was reported under: a ServiceRequest reference by identifier
+    per number (V2-to-FHIR OBR-2/OBR-3 → ServiceRequest.identifier PLAC/FILL)."""
+    out = []
+    for number, kind in ((obs.placer_number, "PLAC"), (obs.filler_number, "FILL")):
+        if number is not None:
+            typed = number if number.type else number.model_copy(update={"type": kind})
+            out.append({"type": "ServiceRequest", "identifier": identifier_to(typed, ctx)})
+    return out
 
 
 # --------------------------------------------------------------------------- writing
@@ -349,6 +380,7 @@ def observation_to_fhir(obs: Observation, ctx: FhirMapContext) -> Json:
         "resourceType": "Observation",
         "id": resource_id_to(obs.id, obs.identifiers, EntityType.OBSERVATION, ctx),
         "identifier": identifiers_to(obs.identifiers, ctx),
+        "basedOn": _orders_to(obs, ctx),
         "status": obs.status.value,
         "code": _code_to(obs.code),
         "subject": ref_to(obs.patient, ctx),
@@ -391,6 +423,7 @@ MAPPING = ResourceMapping(
     carried=(
         *leaf("Observation.id"),
         *identifier("Observation.identifier"),
+        *identifier("Observation.basedOn.identifier"),
         *leaf("Observation.status"),
         *coded("Observation.code"),
         *reference("Observation.subject", ("Patient",)),

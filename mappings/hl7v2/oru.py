@@ -326,6 +326,8 @@ def _observation(
         method=coded(src, obx.first(17)),
         performers=performers,
         specimen=report.specimen if report else None,
+        placer_number=report.placer_number if report else None,
+        filler_number=report.filler_number if report else None,
     )
 
 

@@ -291,6 +291,8 @@ def rich_result() -> Observation:
     mg = {"unit": "mg/dL", "system": UCUM, "code": "mg/dL"}
     return Observation(
         identifiers=[mrn("FL-1|2093-3", system="LAB-OBS")],
+        filler_number=Identifier(value="FL-1", system="LAB", type="FILL"),
+        placer_number=Identifier(value="PL-1", system="EHR", type="PLAC"),
         status=ResultStatus.CORRECTED,
         code=Coded(code="2093-3", system=LOINC, display="Cholesterol"),
         sub_id="1",

@@ -14,7 +14,15 @@ from hl7map_support import HL7_CORPUS, context, raw_message, strict_errors
 
 from adapters.hl7v2 import parse, split_messages
 from conformance.fhir import check_resource
-from hub.canonical import Coded, EntityType, EventKind, Identifier, Immunization, ImmunizationStatus, Ref
+from hub.canonical import (
+    Coded,
+    EntityType,
+    EventKind,
+    Identifier,
+    Immunization,
+    ImmunizationStatus,
+    Ref,
+)
 from hub.errors import MappingError
 from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, carried_values, event_kind, from_fhir
 from mappings.hl7v2 import Hl7v2OutboundOptions, map_message, render_hl7v2_event
