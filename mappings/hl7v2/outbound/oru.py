@@ -42,7 +42,7 @@ OBX_STATUS = {
     ResultStatus.PRELIMINARY: "P",
     ResultStatus.REGISTERED: "I",
     ResultStatus.CANCELLED: "X",
-    ResultStatus.ENTERED_IN_ERROR: "W",
+    ResultStatus.ENTERED_IN_ERROR: "D",  # deletes the OBX record (W says "wrong patient")
     ResultStatus.UNKNOWN: "R",
 }
 #: report status → OBR-25 (table 0123)

@@ -17,6 +17,7 @@ from hub.canonical import (
     Document,
     Observation,
     ObservationValue,
+    ResultStatus,
 )
 from hub.errors import MappingError
 from mappings.hl7v2 import Hl7v2OutboundOptions, map_message, render_hl7v2_event
@@ -218,3 +219,11 @@ def test_from_v2_6_the_result_identifier_goes_out_in_obx_21():
             ]
             assert got.identifiers[0].value == expected
             assert got.identifiers[0].system == "LAB-OBS"
+
+
+def test_an_entered_in_error_result_goes_out_as_obx_11_d_and_reads_back():
+    obs = rich_result().model_copy(update={"status": ResultStatus.ENTERED_IN_ERROR})
+    msg = parse(render_hl7v2_event(event(K.RESULT_REPORTED, obs, 42), OPTIONS))
+    assert msg.get("OBX-11") == "D"  # deletes the OBX record; W would say "wrong patient"
+    (got,) = [e.entity for e in map_message(msg, context()) if isinstance(e.entity, Observation)]
+    assert got.status is ResultStatus.ENTERED_IN_ERROR
