@@ -5,8 +5,10 @@ system and code kept), ``range`` → valueRange, ``ratio`` → valueRatio, ``cod
 valueCodeableConcept, ``text`` → valueString, ``date_time`` → valueDateTime, ``time`` →
 valueTime. R4 has no valueAttachment: an ED/RP result is written in the R5 cross-version
 extension ``extension-Observation.value`` as ``valueAttachment`` (and read back from it).
-A result without a value carries ``dataAbsentReason`` (``unknown``; ``not-performed`` when
-cancelled). The HL7 value type (OBX-2) is not a FHIR element: read back, it is inferred from
+A result without a value carries ``dataAbsentReason`` when the record states one: from HL7
+v2, OBX-11 ``X`` (results cannot be obtained) → ``not-performed`` and ``N`` (not asked) →
+``not-asked``; a result without a value and without such a status (a panel header) gets
+none, since the sender said nothing of why. The HL7 value type (OBX-2) is not a FHIR element: read back, it is inferred from
 the value's kind (NM, SN, CWE, ST, DTM, TM, ED/RP).
 """
 

@@ -35,6 +35,7 @@ from hub.findings import Report
 
 from .datatypes import coded, cx_identifier, ei_identifier, org_ref, xcn_ref
 from .obx import (
+    absent_reason,
     interpretation,
     observation_identifier,
     observation_value,
@@ -307,7 +308,7 @@ def _observation(
     src: Hl7v2Source, obx: Seg, group: _Group, report: DiagnosticReport | None
 ) -> Observation:
     """OBX → Observation: OBX-3 code, OBX-4 sub-id, OBX-2/5/6 value, OBX-7 range, OBX-8
-    flags, OBX-11 status, OBX-14 time (else OBR-7), OBX-16 responsible observer and OBX-23
+    flags, OBX-11 status (X/N without a value: the absent reason), OBX-14 time (else OBR-7), OBX-16 responsible observer and OBX-23
     performing organisation, OBX-17 method, OBX-19 analysis time (else OBR-22)."""
     performers = [r for rep in obx.reps(16) if (r := xcn_ref(src, rep))]
     lab = org_ref(src, obx.first(23))
@@ -319,6 +320,7 @@ def _observation(
         code=coded(src, obx.first(3)),
         sub_id=obx.text(4),
         value=value,
+        absent_reason=absent_reason(obx.text(11), value),
         reference_range=reference_range(obx, unit(src, obx)),
         interpretation=interpretation(src, obx),
         effective=src.when_of(obx, 14) or (report.effective if report else None),
