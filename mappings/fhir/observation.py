@@ -8,8 +8,8 @@ extension ``extension-Observation.value`` as ``valueAttachment`` (and read back 
 A result without a value carries ``dataAbsentReason`` when the record states one: from HL7
 v2, OBX-11 ``X`` (results cannot be obtained) → ``not-performed`` and ``N`` (not asked) →
 ``not-asked``; a result without a value and without such a status (a panel header) gets
-none, since the sender said nothing of why. The HL7 value type (OBX-2) is not a FHIR element: read back, it is inferred from
-the value's kind (NM, SN, CWE, ST, DTM, TM, ED/RP).
+none, since the sender said nothing of why. The HL7 value type (OBX-2) is not a FHIR
+element: read back, it is inferred from the value's kind (NM, SN, CWE, ST, DTM, TM, ED/RP).
 """
 
 from __future__ import annotations

@@ -308,8 +308,9 @@ def _observation(
     src: Hl7v2Source, obx: Seg, group: _Group, report: DiagnosticReport | None
 ) -> Observation:
     """OBX → Observation: OBX-3 code, OBX-4 sub-id, OBX-2/5/6 value, OBX-7 range, OBX-8
-    flags, OBX-11 status (X/N without a value: the absent reason), OBX-14 time (else OBR-7), OBX-16 responsible observer and OBX-23
-    performing organisation, OBX-17 method, OBX-19 analysis time (else OBR-22)."""
+    flags, OBX-11 status (X/N without a value: the absent reason), OBX-14 time (else
+    OBR-7), OBX-16 responsible observer and OBX-23 performing organisation, OBX-17 method,
+    OBX-19 analysis time (else OBR-22)."""
     performers = [r for rep in obx.reps(16) if (r := xcn_ref(src, rep))]
     lab = org_ref(src, obx.first(23))
     if lab is not None:
