@@ -838,6 +838,8 @@ class Document(_Record):
     description: str | None = None  # TXA-16 unique file name or OBX-3 text
     content: list[Attachment] = Field(default_factory=list)  # OBX-5 (TX/FT joined; ED)
     related: list[Identifier] = Field(default_factory=list)  # TXA-13 parent document
+    #: how this document relates to ``related``: replaces (MDM T10), appends (T06 addendum)
+    relation: str | None = None
 
 
 # --------------------------------------------------------------------------- immunizations

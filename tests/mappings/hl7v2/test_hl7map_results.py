@@ -371,3 +371,45 @@ def test_corpus_mdm_text_document_keeps_every_line():
     obx_count = raw.count(b"\rOBX|") + raw.count(b"\nOBX|")
     assert len(text.split("\n")) == obx_count
     assert doc.doc_status == "preliminary"  # TXA-17 IP
+
+
+@pytest.mark.parametrize(("trigger", "relation"), [("T10", "replaces"), ("T06", "appends")])
+def test_an_mdm_replacement_or_addendum_names_its_parent_document(trigger: str, relation: str):
+    from conformance.fhir import check_resource
+    from conformance.hl7v2 import validate_strict
+    from mappings.fhir import from_fhir, to_fhir
+    from mappings.fhir.context import FhirMapContext
+    from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
+
+    message = (
+        MDM.replace("MDM^T02^MDM_T02", f"MDM^{trigger}^MDM_T02")
+        .replace("EVN|T02", f"EVN|{trigger}")
+        .replace("|||DOC-55^HOSP|||||LA", "|||DOC-56^HOSP|DOC-55^HOSP||||LA")
+        + "OBX|1|TX|DS^Discharge^L||Corrected text||||||F\r"
+    )
+    events = map_message(parse(message.encode()), context())
+    doc = events[1].entity
+    assert isinstance(doc, Document)
+    assert doc.identifiers[0].value == "DOC-56"
+    assert [(r.value, r.system) for r in doc.related] == [("DOC-55", "HOSP")]
+    assert doc.relation == relation
+    ctx = FhirMapContext(source="ehr")
+    resource = to_fhir(doc, ctx)
+    assert check_resource(resource).ok, check_resource(resource).as_list()
+    (link,) = resource["relatesTo"]
+    assert link["code"] == relation and link["target"]["identifier"]["value"] == "DOC-55"
+    again = from_fhir(resource, ctx)
+    assert isinstance(again, Document) and again.relation == relation
+    assert [r.value for r in again.related] == ["DOC-55"]
+    raw = render_hl7v2_event(events[1], Hl7v2OutboundOptions(control_id="D-2"))
+    assert validate_strict(raw).ok, validate_strict(raw).as_list()
+    out = parse(raw)
+    assert (out["MSH-9.2"], out["EVN-1"], out["TXA-13.1"]) == (trigger, trigger, "DOC-55")
+
+
+def test_an_mdm_t02_has_no_parent_relation():
+    events = map_message(
+        parse((MDM + "OBX|1|TX|DS^Discharge^L||Line||||||F\r").encode()), context()
+    )
+    doc = events[1].entity
+    assert isinstance(doc, Document) and doc.related == [] and doc.relation is None
