@@ -27,6 +27,7 @@ from hub.judge import InboundOutcome, MessageIdentity, ReusedControlId
 from hub.passthru import raw_routing_key
 from hub.pipeline import InboundResult, Pipeline
 from mappings.hl7v2 import INBOUND, map_message
+from mappings.hl7v2.oru import specimen_observation_findings
 from mappings.hl7v2.race import race_ethnicity_findings
 
 __all__ = [
@@ -86,6 +87,7 @@ class Hl7v2Inbound:
     def check(self, native: Message) -> Report:
         report = check_message(native, supported=self.supported, strict=self.strict)
         report.extend(race_ethnicity_findings(native))  # codes kept as text only
+        report.extend(specimen_observation_findings(native))  # ORU SPECIMEN OBX not results
         return report
 
     def map(self, native: Message, ctx: MapContext) -> list[Event]:

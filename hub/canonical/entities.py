@@ -795,6 +795,8 @@ class Observation(_Record):
     performers: list[Ref] = Field(default_factory=list)  # OBX-16 responsible, OBX-23 lab
     specimen: Specimen | None = None
     notes: list[str] = Field(default_factory=list)  # NTE after the OBX
+    placer_number: Identifier | None = None  # its order's OBR-2 (else ORC-2)
+    filler_number: Identifier | None = None  # its order's OBR-3 (else ORC-3)
 
 
 class DiagnosticReport(_Record):
@@ -836,6 +838,8 @@ class Document(_Record):
     description: str | None = None  # TXA-16 unique file name or OBX-3 text
     content: list[Attachment] = Field(default_factory=list)  # OBX-5 (TX/FT joined; ED)
     related: list[Identifier] = Field(default_factory=list)  # TXA-13 parent document
+    #: how this document relates to ``related``: replaces (MDM T10), appends (T06 addendum)
+    relation: str | None = None
 
 
 # --------------------------------------------------------------------------- immunizations

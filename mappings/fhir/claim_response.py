@@ -188,8 +188,11 @@ MAPPING = ResourceMapping(
     carried=answer_carried("ClaimResponse", "request", "requestor", "itemSequence"),
     notes=(
         "outcome queued/error → ClaimStatus; complete/partial → Remittance.",
-        "type, created and outcome are not kept (no canonical field): written as "
-        "professional, the time of writing, and complete.",
+        "A Remittance's type, created and outcome are not kept (no canonical field): "
+        "written as professional, the time of writing, and complete.",
+        "A ClaimStatus keeps outcome as accepted (queued) or rejected (error) and "
+        "disposition as its message; its type is not kept (written professional) and "
+        "created is not read back.",
         "A ClaimStatus (X12 277/277CA) is written with outcome queued (error when "
         "rejected), its patient (2100E dependent, else 2100D subscriber), payer, claim, "
         "the STC12 message (else the category name) as disposition, the status code as "

@@ -10,7 +10,7 @@ OBX content (base64 ``data`` with its ``contentType``, or a ``url``).
 
 from __future__ import annotations
 
-from hub.canonical import Document, EntityType, EventKind
+from hub.canonical import Document, EntityType, EventKind, Identifier
 from hub.errors import MappingError
 from mappings.fhir.base import ResourceMapping, build, expect_resource
 from mappings.fhir.carried import Carried, coded, identifier, leaf, reference
@@ -73,6 +73,7 @@ def document_from_fhir(resource: Json, ctx: FhirMapContext) -> Document:
         (EntityType.ENCOUNTER,),
     )
     span = get_obj(context, "period", f"{at}.context.period") or {}
+    related = _related_from(resource, ctx)
     content = []
     for i, item in enumerate(get_list(resource, "content", f"{at}.content")):
         where = f"{at}.content[{i}].attachment"
@@ -110,7 +111,41 @@ def document_from_fhir(resource: Json, ctx: FhirMapContext) -> Document:
         ),
         description=get_str(resource, "description", f"{at}.description"),
         content=content,
+        related=[r for r, _ in related],
+        relation=related[0][1] if related else None,
     )
+
+
+#: relatesTo.code (document-relationship-type) the hub keeps
+_RELATIONS = frozenset({"replaces", "appends", "transforms", "signs"})
+
+
+def _related_from(resource: Json, ctx: FhirMapContext) -> list[tuple[Identifier, str]]:
+    """relatesTo whose target names the document by identifier: (its identifier, code)."""
+    at = "DocumentReference.relatesTo"
+    out = []
+    for i, item in enumerate(get_list(resource, "relatesTo", at)):
+        code = get_str(item, "code", f"{at}[{i}].code")
+        target = get_obj(item, "target", f"{at}[{i}].target") or {}
+        ident = get_obj(target, "identifier", f"{at}[{i}].target.identifier")
+        found = identifier_from(ident, f"{at}[{i}].target.identifier", ctx) if ident else None
+        if found is not None and code in _RELATIONS:
+            out.append((found, code))
+    return out
+
+
+def _related_to(doc: Document, ctx: FhirMapContext) -> list[Json]:
+    """relatesTo (code 1..1): the parent documents by identifier, with the relation the
+    record states; without one (TXA-13 on a T02/T04/T08) none is written."""
+    if doc.relation is None:
+        return []
+    return [
+        {
+            "code": doc.relation,
+            "target": {"type": "DocumentReference", "identifier": identifier_to(r, ctx)},
+        }
+        for r in doc.related
+    ]
 
 
 def document_to_fhir(doc: Document, ctx: FhirMapContext) -> Json:
@@ -143,6 +178,7 @@ def document_to_fhir(doc: Document, ctx: FhirMapContext) -> Json:
             "author": [r for r in (ref_to(a, ctx) for a in doc.authors) if r],
             "authenticator": ref_to(doc.authenticator, ctx),
             "description": doc.description,
+            "relatesTo": _related_to(doc, ctx),
             "content": [{"attachment": attachment_to(a)} for a in doc.content],
             "context": context or None,
         }
@@ -165,6 +201,8 @@ MAPPING = ResourceMapping(
         *leaf("DocumentReference.id"),
         *identifier("DocumentReference.masterIdentifier"),
         *identifier("DocumentReference.identifier"),
+        *leaf("DocumentReference.relatesTo.code"),
+        *identifier("DocumentReference.relatesTo.target.identifier"),
         *leaf("DocumentReference.status"),
         *leaf("DocumentReference.docStatus"),
         *coded("DocumentReference.type"),
@@ -181,8 +219,10 @@ MAPPING = ResourceMapping(
     notes=(
         "masterIdentifier is the document's first identifier (TXA-12); identifiers whose "
         "system is a hub bookkeeping one are not written.",
-        "relatesTo, category, securityLabel, content.format, context.event, facilityType, "
-        "practiceSetting, sourcePatientInfo and related are dropped; only the first "
+        "relatesTo is kept only when its target names the document by identifier, with "
+        "code replaces/appends/transforms/signs (MDM T10/T06 TXA-13 parent); category, "
+        "securityLabel, content.format, context.event, facilityType, practiceSetting, "
+        "sourcePatientInfo and context.related are dropped; only the first "
         "context.encounter is kept.",
     ),
 )

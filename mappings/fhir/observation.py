@@ -5,9 +5,11 @@ system and code kept), ``range`` → valueRange, ``ratio`` → valueRatio, ``cod
 valueCodeableConcept, ``text`` → valueString, ``date_time`` → valueDateTime, ``time`` →
 valueTime. R4 has no valueAttachment: an ED/RP result is written in the R5 cross-version
 extension ``extension-Observation.value`` as ``valueAttachment`` (and read back from it).
-A result without a value carries ``dataAbsentReason`` (``unknown``; ``not-performed`` when
-cancelled). The HL7 value type (OBX-2) is not a FHIR element: read back, it is inferred from
-the value's kind (NM, SN, CWE, ST, DTM, TM, ED/RP).
+A result without a value carries ``dataAbsentReason`` when the record states one: from HL7
+v2, OBX-11 ``X`` (results cannot be obtained) → ``not-performed`` and ``N`` (not asked) →
+``not-asked``; a result without a value and without such a status (a panel header) gets
+none, since the sender said nothing of why. The HL7 value type (OBX-2) is not a FHIR
+element: read back, it is inferred from the value's kind (NM, SN, CWE, ST, DTM, TM, ED/RP).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hub.canonical import (
     Coded,
     EntityType,
     EventKind,
+    Identifier,
     Observation,
     ObservationValue,
     Quantity,
@@ -48,6 +51,8 @@ from mappings.fhir.datatypes import (
     when_from,
 )
 from mappings.fhir.references import (
+    identifier_from,
+    identifier_to,
     identifiers_from,
     identifiers_to,
     ref_from,
@@ -252,6 +257,7 @@ def observation_from_fhir(resource: Json, ctx: FhirMapContext) -> Observation:
     idents = identifiers_from(
         get_list(resource, "identifier", "Observation.identifier"), "Observation.identifier", ctx
     )
+    orders = _orders_from(resource, ctx)
     effective = when_from(resource.get("effectiveDateTime"), "Observation.effectiveDateTime")
     if effective is None and (
         period := get_obj(resource, "effectivePeriod", "Observation.effectivePeriod")
@@ -303,7 +309,34 @@ def observation_from_fhir(resource: Json, ctx: FhirMapContext) -> Observation:
             _PERFORMERS,
         ),
         notes=notes,
+        placer_number=orders.get("PLAC"),
+        filler_number=orders.get("FILL"),
     )
+
+
+def _orders_from(resource: Json, ctx: FhirMapContext) -> dict[str, Identifier]:
+    """``basedOn`` ServiceRequest references by identifier: the order's placer (type
+    PLAC) and filler (type FILL) numbers; the first of each is kept."""
+    found: dict[str, Identifier] = {}
+    for i, ref in enumerate(get_list(resource, "basedOn", "Observation.basedOn")):
+        ident = get_obj(ref, "identifier", f"Observation.basedOn[{i}].identifier")
+        if ident is None:
+            continue
+        got = identifier_from(ident, f"Observation.basedOn[{i}].identifier", ctx)
+        if got is not None and got.type in ("PLAC", "FILL"):
+            found.setdefault(got.type, got)
+    return found
+
+
+def _orders_to(obs: Observation, ctx: FhirMapContext) -> list[Json]:
+    """The order the result was reported under: a ServiceRequest reference by identifier
+    per number (V2-to-FHIR OBR-2/OBR-3 → ServiceRequest.identifier PLAC/FILL)."""
+    out = []
+    for number, kind in ((obs.placer_number, "PLAC"), (obs.filler_number, "FILL")):
+        if number is not None:
+            typed = number if number.type else number.model_copy(update={"type": kind})
+            out.append({"type": "ServiceRequest", "identifier": identifier_to(typed, ctx)})
+    return out
 
 
 # --------------------------------------------------------------------------- writing
@@ -349,6 +382,7 @@ def observation_to_fhir(obs: Observation, ctx: FhirMapContext) -> Json:
         "resourceType": "Observation",
         "id": resource_id_to(obs.id, obs.identifiers, EntityType.OBSERVATION, ctx),
         "identifier": identifiers_to(obs.identifiers, ctx),
+        "basedOn": _orders_to(obs, ctx),
         "status": obs.status.value,
         "code": _code_to(obs.code),
         "subject": ref_to(obs.patient, ctx),
@@ -391,6 +425,7 @@ MAPPING = ResourceMapping(
     carried=(
         *leaf("Observation.id"),
         *identifier("Observation.identifier"),
+        *identifier("Observation.basedOn.identifier"),
         *leaf("Observation.status"),
         *coded("Observation.code"),
         *reference("Observation.subject", ("Patient",)),

@@ -23,7 +23,7 @@ from .oru import visit_ref
 from .segments import patient, patient_ref, stamp
 from .source import Hl7v2Source, Mapper, Seg, declare_emits, rep_text
 
-__all__ = ["DOC_STATUS", "MDM_TRIGGERS", "map_mdm", "mdm_mapper"]
+__all__ = ["DOC_STATUS", "MDM_TRIGGERS", "RELATION", "map_mdm", "mdm_mapper"]
 
 V2_0270 = "http://terminology.hl7.org/CodeSystem/v2-0270"
 #: the MDM triggers that carry content (the odd ones, notification only, do not)
@@ -42,6 +42,8 @@ DOC_STATUS = {
 #: HL7 table 0273 (TXA-19 availability) → FHIR document-reference-status
 _AVAILABILITY = {"AV": "current", "UN": "current", "OB": "superseded", "CA": "entered-in-error"}
 _TEXT = frozenset({"TX", "FT", "ST"})
+#: MDM trigger → how the document relates to its TXA-13 parent (FHIR document-relationship-type)
+RELATION = {"T06": "appends", "T10": "replaces"}
 
 
 def map_mdm(src: Hl7v2Source) -> list[Event]:
@@ -49,6 +51,7 @@ def map_mdm(src: Hl7v2Source) -> list[Event]:
     pat = stamp(src, patient(src, src.require("PID")))
     subjects = list(pat.identifiers)
     doc = _document(src, src.require("TXA"))
+    _relate(src, src.require("TXA"), doc)
     doc.patient, doc.encounter = patient_ref(pat), visit_ref(src, src.one("PV1"))
     return [
         src.event(EventKind.PATIENT_UPDATED, pat, src.message_time, subjects),
@@ -84,6 +87,16 @@ def _document(src: Hl7v2Source, txa: Seg) -> Document:
         description=txa.text(16),
         content=_content(src, txa),
     )
+
+
+def _relate(src: Hl7v2Source, txa: Seg, doc: Document) -> None:
+    """TXA-13 parent document number → ``related``; an addendum (T06) appends to it, a
+    replacement (T10) replaces it, so the old document can be marked superseded."""
+    parent = ei_identifier(src, txa.first(13), "document")
+    if parent is None:
+        return
+    doc.related = [parent]
+    doc.relation = RELATION.get(src.message_key.partition("^")[2])
 
 
 def _content(src: Hl7v2Source, txa: Seg) -> list[Attachment]:

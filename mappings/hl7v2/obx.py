@@ -54,6 +54,7 @@ __all__ = [
     "INTERPRETATION_SYSTEM",
     "RESULT_STATUS",
     "UCUM",
+    "absent_reason",
     "attachment_ed",
     "interpretation",
     "media_type",
@@ -187,7 +188,12 @@ def _structured_numeric(rep: Repetition, obx: Seg, units: Quantity) -> Observati
         comparator = _COMPARATORS.get(op)
         return ObservationValue(type="SN", quantity=_quantity(first, units, comparator))
     # 2+ (a grade), <>5, 1.2.3: no FHIR number form; carried as written
-    parts = [op, str(first) if first is not None else "", sep, str(second) if second else ""]
+    parts = [
+        op,
+        str(first) if first is not None else "",
+        sep,
+        str(second) if second is not None else "",
+    ]
     return ObservationValue(type="SN", text="".join(parts))
 
 
@@ -341,6 +347,24 @@ def interpretation(src: Hl7v2Source, obx: Seg) -> list[Coded]:
 def result_status(code: str | None) -> ResultStatus:
     """OBX-11 (table 0085) → observation status; unknown when absent or not in the table."""
     return RESULT_STATUS.get((code or "").strip().upper(), ResultStatus.UNKNOWN)
+
+
+_DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+#: OBX-11 that says why an OBX has no value → FHIR data-absent-reason: X "results cannot be
+#: obtained for this observation", N "not asked" (not sought though OBR-4 implies it)
+_ABSENT_BY_STATUS = {
+    "X": Coded(code="not-performed", system=_DATA_ABSENT, display="Not Performed"),
+    "N": Coded(code="not-asked", system=_DATA_ABSENT, display="Not Asked"),
+}
+
+
+def absent_reason(status: str | None, value: ObservationValue | None) -> Coded | None:
+    """Why a result has no value, when OBX-11 says so (X, N) and OBX-5 is empty; else
+    none (a panel header without a value is not given a reason the sender did not state)."""
+    if value is not None:
+        return None
+    found = _ABSENT_BY_STATUS.get((status or "").strip().upper())
+    return found.model_copy() if found else None
 
 
 def observation_identifier(

@@ -3,7 +3,8 @@
 DiagnosticReport), plus ``patient.updated`` from the PID.
 
 The message is read in order, the way its groups nest: each OBR opens an order group; the
-OBX, NTE and SPM after it belong to it (an NTE to the OBX or OBR just before it). Several
+OBX, NTE and SPM after it belong to it (an NTE to the OBX or OBR just before it), except
+that OBX after an SPM are the specimen's own observations (SPECIMEN group): not results. Several
 PATIENT_RESULT groups (several PIDs) each map to their own patient. An OBX before any OBR
 (some senders) is a result without a report.
 
@@ -30,9 +31,11 @@ from hub.canonical import (
     Specimen,
 )
 from hub.context import MapContext
+from hub.findings import Report
 
 from .datatypes import coded, cx_identifier, ei_identifier, org_ref, xcn_ref
 from .obx import (
+    absent_reason,
     interpretation,
     observation_identifier,
     observation_value,
@@ -43,7 +46,14 @@ from .obx import (
 from .segments import patient, patient_ref, stamp
 from .source import Hl7v2Source, Seg, declare_emits, rep_text
 
-__all__ = ["REPORT_STATUS", "map_oru", "note_text", "oru_mapper", "visit_ref"]
+__all__ = [
+    "REPORT_STATUS",
+    "map_oru",
+    "note_text",
+    "oru_mapper",
+    "specimen_observation_findings",
+    "visit_ref",
+]
 
 V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 
@@ -82,10 +92,16 @@ class _Patient:
 
 
 def _read(src: Hl7v2Source) -> list[_Patient]:
-    """The message's PATIENT_RESULT groups, each with its order groups."""
+    """The message's PATIENT_RESULT groups, each with its order groups. An OBX (and its
+    NTE) after an SPM belongs to the SPECIMEN group (SPM {OBX}) until the next OBR, ORC or
+    PID: it describes the specimen (its condition, volume), not the patient, and is never
+    a result (``specimen_observation_findings`` warns of it)."""
     found: list[_Patient] = []
     orc: Seg | None = None
+    in_specimen = False
     for seg in src.segs:
+        if seg.id in _SPECIMEN_ENDS:
+            in_specimen = False
         if seg.id == "PID":
             found.append(_Patient(seg))
             orc = None
@@ -100,11 +116,45 @@ def _read(src: Hl7v2Source) -> list[_Patient]:
         elif seg.id == "OBR":
             current.groups.append(_Group(seg, orc=orc))
             orc = None
+        elif seg.id in ("OBX", "NTE") and in_specimen:
+            continue  # a specimen observation or its note
         elif seg.id in ("OBX", "NTE", "SPM"):
             if not current.groups:
                 current.groups.append(_Group(None))
             _place(current.groups[-1], seg)
+            in_specimen = in_specimen or seg.id == "SPM"
     return found
+
+
+#: the segments that close a SPECIMEN group (SPM {OBX}) of ORU_R01
+_SPECIMEN_ENDS = frozenset({"PID", "ORC", "OBR"})
+
+
+def specimen_observation_findings(message: Message) -> Report:
+    """A warning for each OBX of an ORU^R01 SPECIMEN group (after an SPM, before the next
+    OBR/ORC/PID): a specimen observation is not mapped as a patient result. The raw
+    message keeps it. No values in the text."""
+    report = Report()
+    if (message.message_code or "").upper() != "ORU":
+        return report
+    seen = 0
+    in_specimen = False
+    for seg in message.segments:
+        if seg.id in _SPECIMEN_ENDS:
+            in_specimen = False
+        elif seg.id == "SPM":
+            in_specimen = True
+        elif seg.id == "OBX":
+            seen += 1
+            if in_specimen:
+                report.warning(
+                    "not-supported",
+                    "OBX in a SPECIMEN group (after SPM) describes the specimen, not the "
+                    "patient: not mapped as a result",
+                    "OBX" if seen == 1 else f"OBX[{seen}]",
+                    "100",
+                )
+    return report
 
 
 def _place(group: _Group, seg: Seg) -> None:
@@ -258,8 +308,9 @@ def _observation(
     src: Hl7v2Source, obx: Seg, group: _Group, report: DiagnosticReport | None
 ) -> Observation:
     """OBX → Observation: OBX-3 code, OBX-4 sub-id, OBX-2/5/6 value, OBX-7 range, OBX-8
-    flags, OBX-11 status, OBX-14 time (else OBR-7), OBX-16 responsible observer and OBX-23
-    performing organisation, OBX-17 method, OBX-19 analysis time (else OBR-22)."""
+    flags, OBX-11 status (X/N without a value: the absent reason), OBX-14 time (else
+    OBR-7), OBX-16 responsible observer and OBX-23 performing organisation, OBX-17 method,
+    OBX-19 analysis time (else OBR-22)."""
     performers = [r for rep in obx.reps(16) if (r := xcn_ref(src, rep))]
     lab = org_ref(src, obx.first(23))
     if lab is not None:
@@ -270,6 +321,7 @@ def _observation(
         code=coded(src, obx.first(3)),
         sub_id=obx.text(4),
         value=value,
+        absent_reason=absent_reason(obx.text(11), value),
         reference_range=reference_range(obx, unit(src, obx)),
         interpretation=interpretation(src, obx),
         effective=src.when_of(obx, 14) or (report.effective if report else None),
@@ -277,6 +329,8 @@ def _observation(
         method=coded(src, obx.first(17)),
         performers=performers,
         specimen=report.specimen if report else None,
+        placer_number=report.placer_number if report else None,
+        filler_number=report.filler_number if report else None,
     )
 
 

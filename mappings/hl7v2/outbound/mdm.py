@@ -27,8 +27,13 @@ TXA_COMPLETION = {"final": "AU", "amended": "AU", "preliminary": "IP", "entered-
 TXA_AVAILABILITY = {"current": "AV", "superseded": "OB", "entered-in-error": "CA"}
 
 
+#: the document's relation to its parent (TXA-13) → the MDM trigger that says it
+_TRIGGER = {"replaces": "T10", "appends": "T06"}
+
+
 def render_mdm(event: Event, options: Hl7v2OutboundOptions) -> Message:
-    """MSH, EVN, PID, PV1, TXA, OBX+."""
+    """MSH, EVN, PID, PV1, TXA, OBX+. A document that replaces (appends to) the one named
+    in TXA-13 goes out as MDM^T10 (T06), with the MDM_T02 structure; else MDM^T02."""
     doc = entity_of(event, Document)
     if doc.patient is None:
         raise MappingError("the document names no patient", code="101", location="PID-3")
@@ -38,8 +43,9 @@ def render_mdm(event: Event, options: Hl7v2OutboundOptions) -> Message:
         raise MappingError("the document has no content", code="101", location="OBX-5")
     if not doc.identifiers and not doc.id:
         raise MappingError("the document has no number", code="101", location="TXA-12")
-    msg, w = new_message(event, options, "MDM^T02", "MDM_T02")
-    write_evn(msg, w, "T02", event)
+    trigger = _TRIGGER.get(doc.relation or "", "T02") if doc.related else "T02"
+    msg, w = new_message(event, options, f"MDM^{trigger}", "MDM_T02")
+    write_evn(msg, w, trigger, event)
     add_segment(msg, "PID", ref_pid(w, doc.patient))
     visit = ""
     if doc.encounter is not None and doc.encounter.identifiers:
@@ -71,7 +77,8 @@ def _content_value(att: Attachment) -> ObservationValue:
 
 def _txa(w: Writer, doc: Document, options: Hl7v2OutboundOptions) -> dict[int, str]:
     """TXA-1 set id, TXA-2 type, TXA-3 presentation (TX/AP), TXA-4 activity time, TXA-8
-    edit time, TXA-9 authors, TXA-10 authenticator, TXA-12 unique document number, TXA-16
+    edit time, TXA-9 authors, TXA-10 authenticator, TXA-12 unique document number, TXA-13
+    parent document number, TXA-16
     file name, TXA-17 completion status (required), TXA-19 availability."""
     assert doc.type is not None
     texts = all((a.content_type or "").startswith("text/") for a in doc.content)
@@ -84,6 +91,7 @@ def _txa(w: Writer, doc: Document, options: Hl7v2OutboundOptions) -> dict[int, s
         9: w.reps(w.xcn(r) for r in doc.authors),
         10: w.xcn(doc.authenticator) if doc.authenticator else "",
         12: _document_number(w, doc, options),
+        13: w.ei(doc.related[0].value, doc.related[0].system) if doc.related else "",
         16: w.e(doc.description),
         17: TXA_COMPLETION.get(doc.doc_status or "", "DO"),
         19: TXA_AVAILABILITY.get(doc.status, "AV"),

@@ -2,9 +2,10 @@
 ``mappings.hl7v2.oru``.
 
 A result is one ORU^R01 with PID, [PV1], an OBR naming the result's code (OBR-4 is
-required) and its OBX (+NTE). A report is one ORU^R01 with PID, [PV1] and its OBR (+NTE
-conclusion), without OBX: its results travel as their own messages, each under the same
-order numbers when the report named them.
+required) and its order's placer/filler numbers (OBR-2/OBR-3, kept on the result when it
+was read), and its OBX (+NTE; OBX-21 its identifier from v2.6). A report is one ORU^R01
+with PID, [PV1] and its OBR (+NTE conclusion), without OBX: its results travel as their own
+messages, each under the same order numbers when the result carries them.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ OBX_STATUS = {
     ResultStatus.PRELIMINARY: "P",
     ResultStatus.REGISTERED: "I",
     ResultStatus.CANCELLED: "X",
-    ResultStatus.ENTERED_IN_ERROR: "W",
+    ResultStatus.ENTERED_IN_ERROR: "D",  # deletes the OBX record (W says "wrong patient")
     ResultStatus.UNKNOWN: "R",
 }
 #: report status → OBR-25 (table 0123)
@@ -81,12 +82,22 @@ def _start(
 
 
 def render_oru_result(event: Event, options: Hl7v2OutboundOptions) -> Message:
-    """MSH, PID, [PV1], OBR, OBX, NTE*."""
+    """MSH, PID, [PV1], OBR, OBX, NTE*. OBR-2/OBR-3 are the placer/filler numbers of the
+    order the result was reported under (when known), so a receiver files a corrected
+    result under the same order; from v2.6 OBX-21 is the result's own identifier."""
     obs = entity_of(event, Observation)
     if obs.code is None:
         raise MappingError("the result has no code", code="101", location="OBX-3")
     msg, w = _start(event, options, obs)
-    add_segment(msg, "OBR", {1: "1", 4: w.cwe(obs.code), 7: w.dtm(obs.effective)})
+    placer, filler = obs.placer_number, obs.filler_number
+    obr = {
+        1: "1",
+        2: w.ei(placer.value, placer.system) if placer else "",
+        3: w.ei(filler.value, filler.system) if filler else "",
+        4: w.cwe(obs.code),
+        7: w.dtm(obs.effective),
+    }
+    add_segment(msg, "OBR", obr)
     add_segment(msg, "OBX", _obx(w, obs))
     for n, note in enumerate(obs.notes, 1):
         add_segment(msg, "NTE", {1: str(n), 3: _lines(w, note)})
@@ -137,7 +148,8 @@ def _lines(w: Writer, text: str) -> str:
 def _obx(w: Writer, obs: Observation) -> dict[int, str]:
     """OBX-2/5/6 value, OBX-3 code, OBX-4 sub-id, OBX-7 range, OBX-8 flags, OBX-11
     status (required), OBX-14 time, OBX-16 responsible observers, OBX-17 method, OBX-19
-    analysis time (v2.5+), OBX-23 performing organisation (v2.5.1+)."""
+    analysis time (v2.5+), OBX-21 observation instance identifier (v2.6+), OBX-23
+    performing organisation (v2.5.1+)."""
     kind, value, units = obx_value(w, obs.value)
     people = [r for r in obs.performers if r.type is EntityType.PRACTITIONER]
     labs = [r for r in obs.performers if r.type is EntityType.ORGANIZATION]
@@ -158,6 +170,9 @@ def _obx(w: Writer, obs: Observation) -> dict[int, str]:
     }
     if labs and w.options.version_at_least(2, 5, 1):  # OBX-23 is new in v2.5.1
         fields[23] = w.xon(labs[0])
+    if obs.identifiers and w.options.version_at_least(2, 6):  # OBX-21 is new in v2.6
+        ident = obs.identifiers[0]
+        fields[21] = w.ei(ident.value, ident.system)
     return fields
 
 

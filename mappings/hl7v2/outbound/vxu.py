@@ -47,6 +47,10 @@ _URI_SYSTEM = "urn:ietf:rfc:3986"
 _REFERENCE = re.compile(r"^(urn:(uuid|oid):|https?://)", re.IGNORECASE)
 #: the longest IS value (LA2.4 HD.1, the facility namespace)
 _IS_LENGTH = 20
+#: FHIR's code system for Immunization.statusReason (PATOBJ, OSTOCK, MEDPREC, IMMUNE)
+_ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+#: NIP002 substance refusal reasons: every code of the table is a refusal
+_NIP002_REFUSALS = frozenset({"00", "01", "02", "03"})
 
 
 def render_v04(event: Event, options: Hl7v2OutboundOptions) -> Message:
@@ -105,8 +109,8 @@ def _rxa(w: Writer, item: Immunization, *, retract: bool) -> dict[int, str]:
         15: w.e(item.lot_number),
         16: w.dtm(item.expiration_date),
         17: _manufacturer(w, item.manufacturer),
-        18: w.cwe(item.status_reason) if item.status is ImmunizationStatus.NOT_DONE else "",
-        20: _completion(item),
+        18: _reason(w, item),
+        20: _completion(w, item),
         21: "D" if retract or item.status is ImmunizationStatus.ENTERED_IN_ERROR else "A",
         22: w.dtm(item.recorded),
     }
@@ -176,13 +180,33 @@ def _manufacturer(w: Writer, ref: Ref | None) -> str:
     return w.comps(w.e(ident.value if ident else None), w.e(ref.display), w.e(system))
 
 
-def _completion(item: Immunization) -> str:
+def _reason(w: Writer, item: Immunization) -> str:
+    """RXA-18: the reason a dose was not given (a refusal's NIP002 code, or any other reason
+    such as v3-ActReason OSTOCK), its coding system as a table 0396 name."""
+    if item.status is not ImmunizationStatus.NOT_DONE:
+        return ""
+    return w.cwe(item.status_reason)
+
+
+def _is_refusal(w: Writer, reason: Coded | None) -> bool:
+    """Whether a not-done reason says the patient or guardian objected: v3-ActReason PATOBJ,
+    or an NIP002 substance refusal reason (00 parental decision, 01 religious exemption,
+    02 other, 03 patient decision). Anything else (out of stock, a medical precaution,
+    immunity) is not a refusal and must not reach a registry as one."""
+    if reason is None or not reason.code:
+        return False
+    if reason.system == _ACT_REASON:
+        return reason.code == "PATOBJ"
+    return w.system_name(reason.system) == "NIP002" and reason.code in _NIP002_REFUSALS
+
+
+def _completion(w: Writer, item: Immunization) -> str:
     """RXA-20 (table 0322): as received when known, else from the status: not-done with a
-    refusal reason RE, without NA; subpotent PA; else CP."""
+    refusal reason RE, with any other reason or none NA; subpotent PA; else CP."""
     if item.completion_status:
         return item.completion_status
     if item.status is ImmunizationStatus.NOT_DONE:
-        return "RE" if item.status_reason is not None else "NA"
+        return "RE" if _is_refusal(w, item.status_reason) else "NA"
     return "PA" if item.subpotent else "CP"
 
 

@@ -302,3 +302,58 @@ def test_bad_input_names_the_element(resource: dict[str, Any], location: str):
     with pytest.raises(MappingError) as caught:
         from_fhir(resource, CTX)
     assert caught.value.location == location
+
+
+def test_a_result_keeps_its_order_numbers_from_hl7v2_to_fhir_and_back_out():
+    """OBR-2/OBR-3 → Observation.basedOn ServiceRequest identifiers (PLAC/FILL) → back to
+    the canonical numbers → OBR-2/OBR-3 of the ORU^R01 written for the result."""
+    message = (
+        "MSH|^~\\&|LIS|LAB|EHR|HOSP|20240701120000||ORU^R01^ORU_R01|C-3|P|2.5.1\r"
+        "PID|1||MRN-1^^^HOSP^MR||Doe^Jane\r"
+        "OBR|1|PL-1^EHR|FL-1^LAB|24331-1^Lipid panel^LN\r"
+        "OBX|1|NM|2093-3^Chol^LN||200|mg/dL^^UCUM|||||F\r"
+    )
+    events = map_message(parse(message.encode()), context())
+    obs = next(e.entity for e in events if isinstance(e.entity, Observation))
+    resource = to_fhir(obs, CTX)
+    assert check_resource(resource).ok, check_resource(resource).as_list()
+    assert [
+        (b["type"], b["identifier"]["value"], b["identifier"]["type"]["coding"][0]["code"])
+        for b in resource["basedOn"]
+    ] == [("ServiceRequest", "PL-1", "PLAC"), ("ServiceRequest", "FL-1", "FILL")]
+    again = from_fhir(_roundtrip(resource), CTX)
+    assert isinstance(again, Observation)
+    assert again.placer_number is not None and again.placer_number.value == "PL-1"
+    assert again.filler_number is not None and again.filler_number.value == "FL-1"
+    again.patient.identifiers.append(_mrn())  # type: ignore[union-attr]
+    event = Event(
+        kind=EventKind.RESULT_REPORTED,
+        entity=again,
+        provenance=Provenance(source_system="ehr", format="fhir"),
+    )
+    raw = render_hl7v2_event(event, Hl7v2OutboundOptions(control_id="T4"))
+    assert validate_strict(raw).ok, validate_strict(raw).as_list()
+    msg = parse(raw)
+    assert (msg["OBR-2.1"], msg["OBR-3.1"]) == ("PL-1", "FL-1")
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"), [("X", "not-performed"), ("N", "not-asked"), ("F", None)]
+)
+def test_a_result_without_a_value_says_why_when_obx_11_does(status: str, reason: str | None):
+    message = (
+        "MSH|^~\\&|LIS|LAB|EHR|HOSP|20240701120000||ORU^R01^ORU_R01|C-5|P|2.5.1\r"
+        "PID|1||MRN-1^^^HOSP^MR||Doe^Jane\r"
+        "OBR|1|PL-1^EHR|FL-1^LAB|24331-1^Lipid panel^LN\r"
+        f"OBX|1|NM|2093-3^Chol^LN||||||||{status}\r"
+    )
+    events = map_message(parse(message.encode()), context())
+    obs = next(e.entity for e in events if isinstance(e.entity, Observation))
+    resource = to_fhir(obs, CTX)
+    assert check_resource(resource).ok, check_resource(resource).as_list()
+    got = resource.get("dataAbsentReason", {}).get("coding", [{}])[0].get("code")
+    assert got == reason
+    if reason:
+        again = from_fhir(_roundtrip(resource), CTX)
+        assert isinstance(again, Observation) and again.absent_reason is not None
+        assert again.absent_reason.code == reason

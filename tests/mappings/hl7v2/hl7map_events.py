@@ -291,6 +291,8 @@ def rich_result() -> Observation:
     mg = {"unit": "mg/dL", "system": UCUM, "code": "mg/dL"}
     return Observation(
         identifiers=[mrn("FL-1|2093-3", system="LAB-OBS")],
+        filler_number=Identifier(value="FL-1", system="LAB", type="FILL"),
+        placer_number=Identifier(value="PL-1", system="EHR", type="PLAC"),
         status=ResultStatus.CORRECTED,
         code=Coded(code="2093-3", system=LOINC, display="Cholesterol"),
         sub_id="1",
@@ -502,7 +504,7 @@ def refused_immunization() -> Immunization:
             "status": ImmunizationStatus.NOT_DONE,
             "status_reason": Coded(
                 code="00",
-                system="http://terminology.hl7.org/CodeSystem/v2-0239",
+                system="NIP002",
                 display="Parental decision",
             ),
         }

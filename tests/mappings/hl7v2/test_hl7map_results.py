@@ -20,6 +20,7 @@ from hub.canonical import (
 )
 from hub.errors import MappingError
 from mappings.hl7v2 import map_message
+from mappings.hl7v2.oru import specimen_observation_findings
 from tests.mappings.hl7v2.hl7map_support import HL7_CORPUS, context, load
 
 HEAD = (
@@ -79,6 +80,7 @@ def test_nm_with_ucum_units_range_flags_and_status():
         ("^1^:^128", "ratio", (Decimal(1), Decimal(128))),
         ("^1^/^2", "ratio", (Decimal(1), Decimal(2))),
         ("^2^+", "text", "2+"),
+        ("^1^+^0", "text", "1+0"),  # a zero second number is a number, not absent
     ],
 )
 def test_sn_structured_numeric_forms(value: str, kind: str, expect: object):
@@ -219,6 +221,48 @@ def test_several_obr_groups_each_report_references_its_own_results():
     assert first.category is not None and first.category.code == "CH"
 
 
+def test_a_specimen_observation_is_not_a_patient_result():
+    """ORU_R01 SPECIMEN group (SPM {OBX}): an OBX after an SPM describes the specimen until
+    the next OBR/ORC/PID; it is never filed as the patient's result, and is warned of."""
+    message = (
+        HEAD
+        + "OBX|1|NM|2093-3^Chol^LN||190|mg/dL^^UCUM|||||F\r"
+        + "SPM|1|SP1||119297000^Blood^SCT\r"
+        + "OBX|1|CWE|SPECCOND^Specimen condition^L||HEM^Hemolyzed^L||||||F\r"
+        + "NTE|1||drawn above the IV line\r"
+        + "OBR|2|PL-2^EHR|FL-2^LAB|718-7^Hgb^LN|||20240701081500+0200\r"
+        + "OBX|1|NM|718-7^Hgb^LN||13.1|g/dL^^UCUM|||||F\r"
+    )
+    native = parse(message.encode())
+    events = map_message(native, context())
+    results = [e.entity for e in events if isinstance(e.entity, Observation)]
+    assert [r.code.code for r in results if r.code] == ["2093-3", "718-7"]
+    assert all(not r.notes for r in results)
+    reports = [e.entity for e in events if isinstance(e.entity, DiagnosticReport)]
+    assert reports[0].specimen is not None and reports[0].specimen.type is not None
+    assert reports[0].specimen.type.code == "119297000"
+    assert len(reports[0].results) == 1 and len(reports[1].results) == 1
+    found = specimen_observation_findings(native).findings
+    assert [(f.severity.value, f.location) for f in found] == [("warning", "OBX[2]")]
+    assert "Hemolyzed" not in found[0].text  # no values in findings
+
+
+def test_the_cli_verdict_names_the_specimen_observation():
+    from pathlib import Path
+
+    from carehub.app.files import FileItem, validate_item
+
+    message = (
+        HEAD
+        + "SPM|1|SP1||119297000^Blood^SCT\r"
+        + "OBX|1|CWE|SPECCOND^Specimen condition^L||HEM^Hemolyzed^L||||||F\r"
+    )
+    verdict = validate_item(FileItem(Path("x.hl7"), 1, 1, "hl7v2", message.encode()))
+    assert verdict.ok
+    assert [f.location for f in verdict.report.findings] == ["OBX"]
+    assert not [e for e in verdict.events if isinstance(e.entity, Observation)]
+
+
 def test_a_resent_correction_keeps_the_result_identifier():
     before = one_result("OBX|1|NM|2093-3^Chol^LN||200|mg/dL^^UCUM|||||F")
     after = one_result("OBX|1|NM|2093-3^Chol^LN||210|mg/dL^^UCUM|||||C")
@@ -279,7 +323,7 @@ def test_mdm_ed_content_and_a_document_without_content():
         ("fhirconverter__LAB-ORU-1.hl7", 10, 2),
         ("fhirconverter__ORU-R01-RMGEAD.hl7", 1, 1),
         ("fhirconverter__LRI_2.0-NG_CBC_Typ_Message.hl7", 28, 1),
-        ("fhirconverter__ORU-R01-01.hl7", 5, 1),
+        ("fhirconverter__ORU-R01-01.hl7", 3, 1),  # its 2 OBX after SPM: the specimen's
         ("lfhhl7__ORU-multiline-short-mixed.hl7", 4, 1),
     ],
 )
@@ -327,3 +371,45 @@ def test_corpus_mdm_text_document_keeps_every_line():
     obx_count = raw.count(b"\rOBX|") + raw.count(b"\nOBX|")
     assert len(text.split("\n")) == obx_count
     assert doc.doc_status == "preliminary"  # TXA-17 IP
+
+
+@pytest.mark.parametrize(("trigger", "relation"), [("T10", "replaces"), ("T06", "appends")])
+def test_an_mdm_replacement_or_addendum_names_its_parent_document(trigger: str, relation: str):
+    from conformance.fhir import check_resource
+    from conformance.hl7v2 import validate_strict
+    from mappings.fhir import from_fhir, to_fhir
+    from mappings.fhir.context import FhirMapContext
+    from mappings.hl7v2 import Hl7v2OutboundOptions, render_hl7v2_event
+
+    message = (
+        MDM.replace("MDM^T02^MDM_T02", f"MDM^{trigger}^MDM_T02")
+        .replace("EVN|T02", f"EVN|{trigger}")
+        .replace("|||DOC-55^HOSP|||||LA", "|||DOC-56^HOSP|DOC-55^HOSP||||LA")
+        + "OBX|1|TX|DS^Discharge^L||Corrected text||||||F\r"
+    )
+    events = map_message(parse(message.encode()), context())
+    doc = events[1].entity
+    assert isinstance(doc, Document)
+    assert doc.identifiers[0].value == "DOC-56"
+    assert [(r.value, r.system) for r in doc.related] == [("DOC-55", "HOSP")]
+    assert doc.relation == relation
+    ctx = FhirMapContext(source="ehr")
+    resource = to_fhir(doc, ctx)
+    assert check_resource(resource).ok, check_resource(resource).as_list()
+    (link,) = resource["relatesTo"]
+    assert link["code"] == relation and link["target"]["identifier"]["value"] == "DOC-55"
+    again = from_fhir(resource, ctx)
+    assert isinstance(again, Document) and again.relation == relation
+    assert [r.value for r in again.related] == ["DOC-55"]
+    raw = render_hl7v2_event(events[1], Hl7v2OutboundOptions(control_id="D-2"))
+    assert validate_strict(raw).ok, validate_strict(raw).as_list()
+    out = parse(raw)
+    assert (out["MSH-9.2"], out["EVN-1"], out["TXA-13.1"]) == (trigger, trigger, "DOC-55")
+
+
+def test_an_mdm_t02_has_no_parent_relation():
+    events = map_message(
+        parse((MDM + "OBX|1|TX|DS^Discharge^L||Line||||||F\r").encode()), context()
+    )
+    doc = events[1].entity
+    assert isinstance(doc, Document) and doc.related == [] and doc.relation is None

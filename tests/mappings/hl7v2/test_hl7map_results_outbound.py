@@ -11,7 +11,14 @@ from hl7map_events import EVENTS, K, event, minimal_document, minimal_result, ri
 from hl7map_support import context, strict_errors
 
 from adapters.hl7v2 import parse
-from hub.canonical import Attachment, DiagnosticReport, Document, Observation, ObservationValue
+from hub.canonical import (
+    Attachment,
+    DiagnosticReport,
+    Document,
+    Observation,
+    ObservationValue,
+    ResultStatus,
+)
 from hub.errors import MappingError
 from mappings.hl7v2 import Hl7v2OutboundOptions, map_message, render_hl7v2_event
 
@@ -167,3 +174,56 @@ def test_long_text_lines_and_real_attachments_are_strictly_valid():
     (got,) = [e.entity for e in map_message(parse(raw), context()) if e.kind is K.DOCUMENT_REPORTED]
     assert base64.b64decode(got.content[0].data or "").decode() == f"Note\n{line}\nEnd"
     assert base64.b64decode(got.content[1].data or "") == b"%PDF" * 200
+
+
+def test_a_result_goes_out_under_its_order_numbers_and_reads_back_to_them():
+    raw = render_hl7v2_event(EVENTS["r01_result_rich"](), OPTIONS)
+    msg = parse(raw)
+    assert (msg.get("OBR-2"), msg.get("OBR-3")) == ("PL-1", "FL-1")
+    assert (msg.get("OBR-2.2"), msg.get("OBR-3.2")) == ("EHR", "LAB")
+    assert strict_errors(raw) == []
+    sent, entities = back("r01_result_rich")
+    (got,) = [e for e in entities if isinstance(e, Observation)]
+    assert got.filler_number is not None and got.placer_number is not None
+    assert (got.filler_number.value, got.placer_number.value) == ("FL-1", "PL-1")
+    # the receiver composes the result identifier from the filler number, not from MSH-10:
+    # a correction resent under the same order updates that record
+    assert sent.identifiers and got.identifiers[0].value == "FL-1|2093-3|1"
+
+
+def test_an_oru_read_in_keeps_the_order_numbers_on_each_result():
+    message = (
+        "MSH|^~\\&|LIS|LAB|EHR|HOSP|20240701120000||ORU^R01^ORU_R01|C-2|P|2.5.1\r"
+        "PID|1||MRN-7^^^HOSP^MR||Doe^Jane\r"
+        "ORC|RE|PL-9^EHR|FL-9^LAB\r"
+        "OBR|1|||24331-1^Lipid panel^LN\r"
+        "OBX|1|NM|2093-3^Chol^LN||200|mg/dL^^UCUM|||||F\r"
+    )
+    events = map_message(parse(message.encode()), context())
+    (obs,) = [e.entity for e in events if isinstance(e.entity, Observation)]
+    assert obs.placer_number is not None and obs.placer_number.value == "PL-9"
+    assert obs.filler_number is not None and obs.filler_number.value == "FL-9"
+
+
+def test_from_v2_6_the_result_identifier_goes_out_in_obx_21():
+    obs = rich_result()
+    for version, expected in [("2.5.1", None), ("2.6", "FL-1|2093-3")]:
+        options = Hl7v2OutboundOptions(control_id="RT-2", version=version)
+        raw = render_hl7v2_event(event(K.RESULT_REPORTED, obs, 41), options)
+        msg = parse(raw)
+        assert msg.get("OBX-21") == expected
+        assert strict_errors(raw) == []
+        if expected:
+            (got,) = [
+                e.entity for e in map_message(msg, context()) if isinstance(e.entity, Observation)
+            ]
+            assert got.identifiers[0].value == expected
+            assert got.identifiers[0].system == "LAB-OBS"
+
+
+def test_an_entered_in_error_result_goes_out_as_obx_11_d_and_reads_back():
+    obs = rich_result().model_copy(update={"status": ResultStatus.ENTERED_IN_ERROR})
+    msg = parse(render_hl7v2_event(event(K.RESULT_REPORTED, obs, 42), OPTIONS))
+    assert msg.get("OBX-11") == "D"  # deletes the OBX record; W would say "wrong patient"
+    (got,) = [e.entity for e in map_message(msg, context()) if isinstance(e.entity, Observation)]
+    assert got.status is ResultStatus.ENTERED_IN_ERROR

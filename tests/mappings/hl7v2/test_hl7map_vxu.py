@@ -14,7 +14,15 @@ from hl7map_support import HL7_CORPUS, context, raw_message, strict_errors
 
 from adapters.hl7v2 import parse, split_messages
 from conformance.fhir import check_resource
-from hub.canonical import EntityType, EventKind, Identifier, Immunization, ImmunizationStatus, Ref
+from hub.canonical import (
+    Coded,
+    EntityType,
+    EventKind,
+    Identifier,
+    Immunization,
+    ImmunizationStatus,
+    Ref,
+)
 from hub.errors import MappingError
 from mappings.fhir import FHIR_MAPPINGS, FhirMapContext, carried_values, event_kind, from_fhir
 from mappings.hl7v2 import Hl7v2OutboundOptions, map_message, render_hl7v2_event
@@ -489,3 +497,29 @@ def test_rxa_11_writes_an_identifier_or_the_name_never_a_reference(location, rxa
     assert strict_errors(raw) == []
     assert written == rxa_11
     assert b"urn:uuid" not in raw and b"https://" not in raw
+
+
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+
+
+@pytest.mark.parametrize(
+    ("reason", "rxa_20"),
+    [
+        (Coded(code="PATOBJ", system=ACT_REASON, display="patient objection"), "RE"),
+        (Coded(code="03", system="NIP002", display="Patient decision"), "RE"),
+        (Coded(code="OSTOCK", system=ACT_REASON, display="product out of stock"), "NA"),
+        (Coded(code="MEDPREC", system=ACT_REASON, display="medical precaution"), "NA"),
+        (Coded(code="IMMUNE", system=ACT_REASON, display="immunity"), "NA"),
+    ],
+)
+def test_only_a_patient_objection_goes_out_as_a_refusal(reason, rxa_20):
+    shot = minimal_immunization().model_copy(
+        update={"status": ImmunizationStatus.NOT_DONE, "status_reason": reason}
+    )
+    raw = render_hl7v2_event(event(K.IMMUNIZATION_RECORDED, shot, 130), Hl7v2OutboundOptions())
+    msg = parse(raw)
+    assert msg.get("RXA-20") == rxa_20
+    assert msg.get("RXA-18") == reason.code
+    # a table 0396 name, never a URI, in RXA-18.3
+    assert msg.get("RXA-18.3") == ("NIP002" if reason.system == "NIP002" else "ACTREASON")
+    assert strict_errors(raw) == []
