@@ -383,16 +383,14 @@ class X12OutboxDeliverer:
         self.outbox = Outbox(outbound.path)
 
     def render(self, envelope: Envelope) -> X12Rendered:
-        """Whether the event has an X12 rendering, and the file it is written to. The
-        interchange is rendered once here with stand-in control numbers and checked (guide
-        tables, pyx12), so no control number is spent on one that cannot go out; ``send``
-        renders it again with the real numbers, which are all that differs."""
+        """Whether the event has an X12 rendering, and the file it is written to. Nothing
+        is rendered or checked here: a claim's parties are resolved from the store first
+        (``send``), and the interchange checked is the one that is written."""
         event = envelope.payload
         if event.kind in REMOVALS:
             return X12Rendered(format="x12", skipped=_NO_REMOVAL.format(format="X12"))
         if event.kind not in X12_OUTBOUND:
             return X12Rendered(format="x12", skipped=f"no X12 rendering for {event.kind.value}")
-        require_valid("x12", render_x12_event(event, self._options(_TRIAL_CONTROL)))
         return X12Rendered(
             format="x12",
             message_key=event.kind.value,
@@ -401,14 +399,20 @@ class X12OutboxDeliverer:
         )
 
     async def send(self, rendered: X12Rendered) -> Delivered:
-        """Allocate the control numbers, render the interchange, write it to the outbox."""
+        """Resolve a claim's parties from the store, render the interchange with stand-in
+        control numbers and check it (guide tables, pyx12) — so no control number is spent
+        on one that cannot go out — then allocate the real numbers, render again (the
+        numbers are all that differs), check that too, and write it to the outbox."""
         assert rendered.event is not None and rendered.idempotency_key is not None
         event = await self._resolved(rendered.event)  # before a control number is spent
+        trial = await asyncio.to_thread(render_x12_event, event, self._options(_TRIAL_CONTROL))
+        await asyncio.to_thread(require_valid, "x12", trial)
         numbers = {
             kind: await self.store.next_control_number(self.name, kind)
             for kind in ("ISA13", "GS06", "ST02")
         }
-        data = render_x12_event(event, self._options(numbers))
+        data = await asyncio.to_thread(render_x12_event, event, self._options(numbers))
+        await asyncio.to_thread(require_valid, "x12", data)  # what is written is checked
         name = rendered.idempotency_key
         await asyncio.to_thread(self.outbox.write, name, data)
         return Delivered(
