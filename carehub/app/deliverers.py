@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from adapters.fhir.client import FhirClient
 from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from adapters.hl7v2.header import rewrite_header
+from adapters.hl7v2.limits import Limits
 from adapters.x12.inbox import Outbox
 from carehub.app.claim_parties import resolve_claim_parties
 from conformance.emitted import require_valid
@@ -294,7 +296,8 @@ class MllpDeliverer:
         }
         if self.outbound.passthrough_sender == "hub":
             values |= {3: self.options.sending_application, 4: self.options.sending_facility}
-        data = rewrite_header(envelope.raw, values)
+        # our own stored bytes, read within the receiving port's limits: none apply again
+        data = rewrite_header(envelope.raw, values, limits=_STORED)
         return Rendered(
             format="hl7v2", message_key=envelope.message_key, body=data, idempotency_key=control
         )
@@ -328,6 +331,17 @@ def _smart(name: str, outbound: FhirOutbound) -> SmartBackendAuth:
         scope=auth.scope or "system/*.cruds",
         redirects=outbound.redirects,
     )
+
+
+#: no limit: a passed-through message is bytes the hub stored after its port read them
+_STORED = Limits(
+    max_bytes=sys.maxsize,
+    max_segments=sys.maxsize,
+    max_fields=sys.maxsize,
+    max_repetitions=sys.maxsize,
+    max_components=sys.maxsize,
+    max_subcomponents=sys.maxsize,
+)
 
 
 def _compact(resource: Mapping[str, Any]) -> bytes:

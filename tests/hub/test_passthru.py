@@ -390,3 +390,20 @@ def test_render_raw_is_the_same_every_time_and_per_destination():
 def test_render_raw_presents_the_hub_when_asked():
     body = _mllp("lis", ", passthrough_sender: hub").render_raw(_raw()).body
     assert body is not None and body.startswith(b"MSH|^~\\&|CAREHUB||LIS|LAB|")
+
+
+def test_render_raw_takes_a_message_over_the_default_limits():
+    """A port with max_frame_bytes over 16 MiB accepted it: the rewrite of the hub's own
+    stored bytes applies no limit again (it would park the message after its AA)."""
+    big = A04 + b"OBX|1|ED|PDF||^AP^^Base64^" + b"A" * (17 * 1024 * 1024) + b"\r"
+    env = RawEnvelope(
+        id="raw-big",
+        source_system="ehr",
+        routing="hl7v2.ADT.A04",
+        message_key="ADT^A04",
+        exclude_destinations=["ehr"],
+        raw=big,
+    )
+    body = _mllp("lis").render_raw(env).body
+    assert body is not None and body.startswith(b"MSH|^~\\&|EPIC|GOODHEALTH|LIS|LAB|")
+    assert body.endswith(big[big.index(b"\rEVN") :])
