@@ -205,7 +205,8 @@ class PassthroughWorker:
         if done is not None and done.status == DeliveryStatus.DELIVERED:
             log.info("raw envelope %s already delivered to %s", env.id, self.destination)
             return
-        rendered = self.deliverer.render_raw(env)
+        loop = asyncio.get_running_loop()  # the rewrite parses the message: off the loop
+        rendered = await loop.run_in_executor(_rendering, self.deliverer.render_raw, env)
         result = await self.deliverer.send(rendered)
         fault_point("mid_delivery")
         async with self.store.unit() as unit:

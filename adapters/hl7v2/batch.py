@@ -27,28 +27,38 @@ _SEGMENT_START = re.compile(rb"[A-Z0-9]{3}(?:[^A-Za-z0-9\r\n]|$)")
 def split_messages(data: bytes) -> list[bytes]:
     """The messages in ``data``, each as its original bytes (line endings kept).
 
-    A message starts at an MSH line and runs while lines look like segments; blank lines
-    inside it are kept (the parser skips them). File/batch envelope lines (FHS, BHS, BTS,
-    FTS) and anything that is not a segment (comments, junk) between messages are dropped.
+    A message starts at an MSH line and runs until the next MSH, a file/batch envelope line
+    (FHS, BHS, BTS, FTS) or the end; blank lines inside it are kept (the parser skips them).
+    A line that is not a segment stays part of the message — the parser judges it exactly
+    as when the message is sent alone (a note with a bare LF is not cut off there, with the
+    segments after it lost) — unless it comes after a blank line and no segment follows it
+    before the next MSH: that is a comment between messages, and is dropped, like anything
+    before the first MSH.
     """
     data = data.removeprefix(b"\xef\xbb\xbf")
     found: list[bytes] = []
     start = end = -1
+    gap = False  # a blank line since the last line kept in the message
     for match in _LINE.finditer(data):
         if not match.group(0):
             break
         line = match.group(1)
         if not line.strip():
+            gap = True
             continue
         is_segment = _SEGMENT_START.match(line) is not None
         if is_segment and line[:3] == b"MSH":
             _flush(found, data, start, end)
             start, end = match.start(), match.end()
-        elif is_segment and line[:3] not in _BATCH_BYTES and start >= 0:
-            end = match.end()
-        else:
+        elif is_segment and line[:3] in _BATCH_BYTES:
             _flush(found, data, start, end)
             start = end = -1
+        elif start >= 0 and (is_segment or not gap):
+            end = match.end()  # up to here: any comment-like lines before it included
+        elif not is_segment:
+            continue  # after a blank line: kept only if a segment of the message follows
+        if is_segment or not gap:
+            gap = False
     _flush(found, data, start, end)
     return found
 

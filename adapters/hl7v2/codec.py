@@ -150,10 +150,17 @@ def read_header(data: bytes) -> Segment | None:
     """The MSH segment of ``data`` read leniently, for answering a message that failed to
     parse (MSA-2 must still echo MSH-10). Never raises; None when there is no MSH at all."""
     try:
-        start = data.find(b"MSH")
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 (a byte order mark)
+            text = data.decode("utf-16", "replace")
+        else:
+            start = data.find(b"MSH")
+            if start < 0:
+                return None
+            text = data[start:].split(b"\r", 1)[0].split(b"\n", 1)[0].decode("utf-8", "replace")
+        start = text.find("MSH")
         if start < 0:
             return None
-        line = data[start:].split(b"\r", 1)[0].split(b"\n", 1)[0].decode("utf-8", "replace")
+        line = text[start:].split("\r", 1)[0].split("\n", 1)[0]
         try:
             enc, _ = header_encoding(line, "MSH")
         except ParseError:

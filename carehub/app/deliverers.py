@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from adapters.fhir.client import FhirClient
 from adapters.fhir.smart import SmartBackendAuth
 from adapters.hl7v2.client import MllpSender
 from adapters.hl7v2.header import rewrite_header
+from adapters.hl7v2.limits import Limits
 from adapters.x12.inbox import Outbox
 from carehub.app.claim_parties import resolve_claim_parties
 from conformance.emitted import require_valid
@@ -294,7 +296,8 @@ class MllpDeliverer:
         }
         if self.outbound.passthrough_sender == "hub":
             values |= {3: self.options.sending_application, 4: self.options.sending_facility}
-        data = rewrite_header(envelope.raw, values)
+        # our own stored bytes, read within the receiving port's limits: none apply again
+        data = rewrite_header(envelope.raw, values, limits=_STORED)
         return Rendered(
             format="hl7v2", message_key=envelope.message_key, body=data, idempotency_key=control
         )
@@ -328,6 +331,17 @@ def _smart(name: str, outbound: FhirOutbound) -> SmartBackendAuth:
         scope=auth.scope or "system/*.cruds",
         redirects=outbound.redirects,
     )
+
+
+#: no limit: a passed-through message is bytes the hub stored after its port read them
+_STORED = Limits(
+    max_bytes=sys.maxsize,
+    max_segments=sys.maxsize,
+    max_fields=sys.maxsize,
+    max_repetitions=sys.maxsize,
+    max_components=sys.maxsize,
+    max_subcomponents=sys.maxsize,
+)
 
 
 def _compact(resource: Mapping[str, Any]) -> bytes:
@@ -383,16 +397,14 @@ class X12OutboxDeliverer:
         self.outbox = Outbox(outbound.path)
 
     def render(self, envelope: Envelope) -> X12Rendered:
-        """Whether the event has an X12 rendering, and the file it is written to. The
-        interchange is rendered once here with stand-in control numbers and checked (guide
-        tables, pyx12), so no control number is spent on one that cannot go out; ``send``
-        renders it again with the real numbers, which are all that differs."""
+        """Whether the event has an X12 rendering, and the file it is written to. Nothing
+        is rendered or checked here: a claim's parties are resolved from the store first
+        (``send``), and the interchange checked is the one that is written."""
         event = envelope.payload
         if event.kind in REMOVALS:
             return X12Rendered(format="x12", skipped=_NO_REMOVAL.format(format="X12"))
         if event.kind not in X12_OUTBOUND:
             return X12Rendered(format="x12", skipped=f"no X12 rendering for {event.kind.value}")
-        require_valid("x12", render_x12_event(event, self._options(_TRIAL_CONTROL)))
         return X12Rendered(
             format="x12",
             message_key=event.kind.value,
@@ -401,14 +413,20 @@ class X12OutboxDeliverer:
         )
 
     async def send(self, rendered: X12Rendered) -> Delivered:
-        """Allocate the control numbers, render the interchange, write it to the outbox."""
+        """Resolve a claim's parties from the store, render the interchange with stand-in
+        control numbers and check it (guide tables, pyx12) — so no control number is spent
+        on one that cannot go out — then allocate the real numbers, render again (the
+        numbers are all that differs), check that too, and write it to the outbox."""
         assert rendered.event is not None and rendered.idempotency_key is not None
         event = await self._resolved(rendered.event)  # before a control number is spent
+        trial = await asyncio.to_thread(render_x12_event, event, self._options(_TRIAL_CONTROL))
+        await asyncio.to_thread(require_valid, "x12", trial)
         numbers = {
             kind: await self.store.next_control_number(self.name, kind)
             for kind in ("ISA13", "GS06", "ST02")
         }
-        data = render_x12_event(event, self._options(numbers))
+        data = await asyncio.to_thread(render_x12_event, event, self._options(numbers))
+        await asyncio.to_thread(require_valid, "x12", data)  # what is written is checked
         name = rendered.idempotency_key
         await asyncio.to_thread(self.outbox.write, name, data)
         return Delivered(

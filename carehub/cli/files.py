@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,15 @@ def _items(files: tuple[Path, ...]) -> list[Any]:
     for path in files:
         items.extend(read_items(path))
     return items
+
+
+def _output_prefixes(files: tuple[Path, ...]) -> list[str]:
+    """For each argument, what ``convert --out`` puts before its output names: its position
+    in the argument list (``2-``) when another argument has the same name stem (``a/x.hl7``
+    and ``b/x.hl7``, ``x.hl7`` and ``x.json``, a file given twice) — so no output overwrites
+    another of the same run — else nothing."""
+    stems = Counter(path.stem for path in files)
+    return [f"{n}-" if stems[path.stem] > 1 else "" for n, path in enumerate(files, 1)]
 
 
 def _judge(item: Any, judge: Any) -> Any:
@@ -162,7 +172,13 @@ def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json:
     empty or unrecognised file is an error for that file; the others are still converted."""
     from carehub.app.files import convert_item  # start-up time: see the module docstring
 
-    items = _items(files)
+    items: list[Any] = []
+    positions: list[int] = []  # the argument each item came from
+    for position, path in enumerate(files):
+        found = _items((path,))
+        items += found
+        positions += [position] * len(found)
+    prefixes = _output_prefixes(files)
     results = []
     with _progress(len(items), out_dir is not None and not as_json) as bar:
         task = bar.add_task(f"converting to {target}", total=len(items))
@@ -170,12 +186,12 @@ def convert(files: tuple[Path, ...], target: str, out_dir: Path | None, as_json:
             results.append(_judge(item, lambda i: convert_item(i, target)))
             bar.advance(task)
     written = 0
-    for r in results:
+    for position, r in zip(positions, results, strict=True):
         for name, data in r.outputs:
             written += 1
             if out_dir is not None:
                 out_dir.mkdir(parents=True, exist_ok=True)
-                (out_dir / name).write_bytes(data)
+                (out_dir / f"{prefixes[position]}{name}").write_bytes(data)
             elif not as_json:
                 click.echo(data.decode("utf-8", "replace").replace("\r", "\n"))
     failed = [r for r in results if not r.ok]

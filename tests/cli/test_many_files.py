@@ -186,3 +186,29 @@ def test_a_codec_bug_on_one_message_is_reported_for_it_and_the_rest_still_judged
     monkeypatch.setenv("CAREHUB_DEBUG", "1")
     with pytest.raises(RuntimeError, match="a bug"):
         CliRunner().invoke(cli, ["validate", str(good)], catch_exceptions=False)
+
+
+def test_convert_out_never_overwrites_an_output_of_another_file_with_the_same_name(
+    tmp_path: Path,
+):
+    """a/x.hl7 and b/x.hl7 share the stem x: each one's outputs are prefixed with
+    its position in the argument list, so none overwrites another; a unique stem keeps the
+    plain name."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b, c = tmp_path / "a" / "x.hl7", tmp_path / "b" / "x.hl7", tmp_path / "y.hl7"
+    a.write_bytes(ADT % (1, 1))
+    b.write_bytes(ADT % (2, 2))
+    c.write_bytes(ADT % (3, 3))
+    out_dir = tmp_path / "out"
+    code, _, _ = run("convert", "--to", "canonical", "--out", str(out_dir), str(a), str(b), str(c))
+    assert code == 0
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == [
+        "1-x-0001-01-patient.registered.json",
+        "2-x-0001-01-patient.registered.json",
+        "y-0001-01-patient.registered.json",
+    ]
+    first = (out_dir / names[0]).read_bytes()
+    second = (out_dir / names[1]).read_bytes()
+    assert first != second  # each file's own output

@@ -25,6 +25,7 @@ from conformance.emitted import EmittedInvalid
 from hub.canonical import EventKind
 from hub.config import parse_config
 from hub.envelope import Envelope
+from hub.store import SqlStore
 from mappings.vocab import load_vocabulary
 from tests.e2e.test_adt_to_fhir import A04
 from tests.e2e.test_hl7_outbound import _config as _mllp_config
@@ -167,12 +168,49 @@ async def test_an_invalid_interchange_is_refused_before_a_control_number_is_spen
     def defective(event: Any, options: Any) -> bytes:
         return real(event, options).replace(b"NM1*85*1*", b"NM1*85*7*", 1)
 
-    deliverer = _deliverer(tmp_path, "payer")
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'hub.db'}")
+    cfg = parse_config(_config(tmp_path))
+    deliverer = make_deliverer("payer", cfg.systems["payer"], cfg, store, load_vocabulary())
     assert isinstance(deliverer, X12OutboxDeliverer)
     env = _envelope(x12_event(EventKind.CLAIM_SUBMITTED, minimal_professional()))
-    assert deliverer.render(env).event is not None  # valid: rendered (store not touched)
-    monkeypatch.setattr(deliverers, "render_x12_event", defective)
-    with pytest.raises(EmittedInvalid) as raised:
-        deliverer.render(env)
+    try:
+        monkeypatch.setattr(deliverers, "render_x12_event", defective)
+        with pytest.raises(EmittedInvalid) as raised:
+            await deliverer.send(deliverer.render(env))
+        assert raised.value.location == "2010AA/NM102"
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+        monkeypatch.setattr(deliverers, "render_x12_event", real)
+        sent = await deliverer.send(deliverer.render(env))  # valid: written
+        # the refused interchange spent no control number: the first one goes out as 1
+        assert b"*000000001*" in sent.rendered
+        assert len(list((tmp_path / "out").iterdir())) == 1
+    finally:
+        await store.close()
+
+
+async def test_the_interchange_written_is_the_one_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A defect that shows only with the real control numbers is caught too: the check
+    runs on the interchange that is written, not only on the stand-in rendering."""
+    real = deliverers.render_x12_event
+
+    def defective_when_numbered(event: Any, options: Any) -> bytes:
+        data = real(event, options)
+        if options.next_control("ISA13") == 1:  # the stand-in rendering is left valid
+            return data
+        return data.replace(b"NM1*85*1*", b"NM1*85*7*", 1)
+
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'hub.db'}")
+    await store.next_control_number("payer", "ISA13")  # the real number will be 2
+    cfg = parse_config(_config(tmp_path))
+    deliverer = make_deliverer("payer", cfg.systems["payer"], cfg, store, load_vocabulary())
+    env = _envelope(x12_event(EventKind.CLAIM_SUBMITTED, minimal_professional()))
+    monkeypatch.setattr(deliverers, "render_x12_event", defective_when_numbered)
+    try:
+        with pytest.raises(EmittedInvalid) as raised:
+            await deliverer.send(deliverer.render(env))
+    finally:
+        await store.close()
     assert raised.value.location == "2010AA/NM102"
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

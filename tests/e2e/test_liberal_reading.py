@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.hl7v2 import Message, parse, parse_batch
+from adapters.hl7v2 import Message, parse, parse_batch, split_messages
 from adapters.hl7v2.client import MllpClient
 from carehub.app.files import FileItem, validate_item
 from carehub.app.hub import Hub
@@ -275,3 +275,38 @@ async def test_a_broken_batch_on_a_strict_port_is_rejected_and_kept(hub: Hub):
 async def test_a_well_formed_batch_on_a_strict_port_is_processed(hub: Hub):
     batch = parse_batch(await _exchange(hub, "strictehr", BHS + MSG_A + MSG_B + b"BTS|2\r"))
     assert [m["MSA-1"] for m in batch.messages] == ["AA", "AA"]
+
+
+#: a note whose text holds a bare LF (its second line is no segment), then one more segment
+BROKEN_NOTE = b"NTE|1||first line\nsecond line of the note\rAL1|1|DA|PCN^Penicillin||HIVES\r"
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+async def test_a_non_segment_line_in_a_batched_message_gets_the_answer_it_gets_alone(
+    hub: Hub, where: str
+):
+    """A line that is not a segment inside a message of a batch is judged with that
+    message, exactly as when the message is sent alone — never cut off there, with the
+    segments after it lost and the shorter message AA'd."""
+    broken = A04.replace(b"MSG-A04-0001", f"NS-{where}".encode()) + BROKEN_NOTE
+    alone = parse(await _exchange(hub, "ehr", broken.replace(b"NS-", b"NX-")))
+    messages = [broken, MSG_B] if where == "first" else [MSG_A, broken]
+    batch = parse_batch(await _exchange(hub, "ehr", BHS + b"".join(messages) + b"BTS|2\r"))
+    verdicts = {m["MSA-2"]: m["MSA-1"] for m in batch.messages}
+    assert alone["MSA-1"] != "AA"
+    assert verdicts[f"NS-{where}"] == alone["MSA-1"]
+    other = "B-2" if where == "first" else "B-1"
+    assert verdicts[other] == "AA"
+    assert hub.store is not None
+    stored = {m.raw for m in await hub.store.list_messages(direction="in")}
+    assert broken in stored  # kept whole, the lines after the note included
+
+
+def test_split_messages_keeps_a_non_segment_line_inside_a_message():
+    first = A04 + BROKEN_NOTE
+    assert split_messages(BHS + first + MSG_B + b"BTS|2\r") == [first, MSG_B]
+    # a comment between messages (after a blank line, before the next MSH) is no part of one
+    assert split_messages(A04 + b"\r// a comment\r" + MSG_B) == [A04, MSG_B]
+    # a non-segment line that ends a message (no blank line before it) is still the message's
+    tail = A04 + b"NTE|1||first line\nsecond line\r"
+    assert split_messages(tail + MSG_B) == [tail, MSG_B]

@@ -346,3 +346,33 @@ async def test_a_partners_ae_parks_the_raw_delivery_with_its_text(
     assert items[0]["event"] == "hl7v2.ORM.O01" and "refused" in items[0]["reason"]
     assert replayed == {"replayed": 1}
     assert _msh(lis.received[0])[9] == _msh(lis.received[1])[9]  # the same control id
+
+
+@pytest.mark.parametrize("bom", ["utf-16-le", "utf-16-be"])
+async def test_a_utf16_message_is_passed_through_in_utf16(sinks: _Sinks, tmp_path: Path, bom: str):
+    """A UTF-16 message (byte order mark) accepted inbound goes on as UTF-16 in the same byte
+    order, behind the same mark, with only its MSH fields rewritten — never parked after AA
+    because the rewrite looked for the ASCII bytes ``MSH``."""
+    text = ODD.decode().replace("ODD-0001", f"U16-{bom[-2:]}") + "ZLB#caf\u00e9 \u00fc\u00df\r"
+    sent = "\ufeff".encode(bom) + text.encode(bom)
+    async with Hub(_hub_config(sinks, f"sqlite:///{tmp_path / 'u16.db'}")) as hub:
+        assert await _send(hub, sent) == "AA"
+        await eventually(lambda: len(sinks.lis.received) >= 1 and len(sinks.archive.received) >= 1)
+        assert hub.store is not None
+        rows = await hub.store.list_deliveries()
+    assert {r.destination: r.status for r in rows if r.destination in ("lis", "archive")} == {
+        "lis": "delivered",
+        "archive": "delivered",
+    }
+    for got, changed in (
+        (sinks.lis.received[0], {5, 6, 10}),
+        (sinks.archive.received[0], {3, 4, 5, 6, 10}),
+    ):
+        assert got[:2] == sent[:2]  # the same byte order mark
+        got_text, sent_text = got[2:].decode(bom), sent[2:].decode(bom)
+        assert got_text.split("\r", 1)[1] == sent_text.split("\r", 1)[1]  # the rest as sent
+        a, b = sent_text.split("\r", 1)[0].split("#"), got_text.split("\r", 1)[0].split("#")
+        assert {
+            k + 1 for k in range(1, max(len(a), len(b))) if a[k : k + 1] != b[k : k + 1]
+        } == changed
+    assert sinks.lis.received[0][2:].decode(bom).split("#")[4] == "LIS"

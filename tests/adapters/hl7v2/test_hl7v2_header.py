@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from adapters.hl7v2 import parse, rewrite_header
-from hub.errors import MappingError, ParseError
+from adapters.hl7v2.limits import Limits
+from hub.errors import LimitExceeded, MappingError, ParseError
 
 ORM_BOM = "hl7v2/fhirconverter__ORM-O01-01.hl7"  # UTF-8 BOM, LF line ends
 REPS = "hl7v2/mirth__test-hl7-repetitions-input.txt"  # CRLF line ends, OBX repetitions
@@ -83,3 +84,34 @@ def test_the_delimiters_are_never_rewritten_and_garbage_is_refused():
         rewrite_header(b"MSH|^~\\&|A\r", {2: "^~"})
     with pytest.raises(ParseError):
         rewrite_header(b"PID|1||x\r", {5: "LIS"})
+
+
+@pytest.mark.parametrize(("bom", "codec"), [(b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")])
+def test_a_utf16_message_is_rewritten_in_utf16_behind_the_same_mark(bom: bytes, codec: str):
+    text = (
+        "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000||ORU^R01|C1|P|2.5.1\r"
+        "PID|1||123^^^HOSP^MR||Dvo\u0159\u00e1k^Ji\u0159\u00ed\rOBX|1|NM|WBC||7.1|10*3/uL\r"
+    )
+    raw = bom + text.encode(codec)
+    out = rewrite_header(raw, {5: "LIS^1.2&x", 10: "NEW-10"})
+    assert out[:2] == bom
+    got = out[2:].decode(codec)
+    assert got.split("\r", 1)[1] == text.split("\r", 1)[1]  # every other segment as it was
+    assert got.split("\r", 1)[0] == (
+        "MSH|^~\\&|LAB|HOSP|LIS^1.2&x|HOSP|20240101120000||ORU^R01|NEW-10|P|2.5.1"
+    )
+    assert parse(out).control_id == "NEW-10"
+
+
+def test_limits_are_the_callers_a_message_over_the_default_size_is_rewritten():
+    big = (
+        b"MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000||ORU^R01|C1|P|2.5.1\r"
+        + b"OBX|1|ED|PDF||^AP^^Base64^"
+        + b"A" * (17 * 1024 * 1024)
+        + b"\r"
+    )
+    roomy = Limits(max_bytes=32 * 1024 * 1024)
+    out = rewrite_header(big, {10: "NEW-10"}, limits=roomy)
+    assert out.endswith(big[big.index(b"\rOBX") :]) and b"|NEW-10|" in out[:100]
+    with pytest.raises(LimitExceeded):
+        rewrite_header(big, {10: "NEW-10"})  # the default 16 MiB
