@@ -112,6 +112,8 @@ class Remover:
         if not owners:
             return None
         subject = env.subject
+        if subject and subject.get("unmatched"):
+            return owners[0], (), str(subject["unmatched"])
         if subject:
             facts: dict[str, Any] = subject
             identifiers = list(subject.get("identifiers", []))
