@@ -40,7 +40,9 @@ class Envelope(BaseModel):
     #: on the other events of a message about one patient (an A01's encounter and
     #: coverage): that patient's identifiers and identity facts (first name, birth date,
     #: sex), so a reference to the patient that an identifier resolves to a record of
-    #: another person is held as the patient event is (``hub.sync``)
+    #: another person is held as the patient event is (``hub.sync``). In a message about
+    #: several patients, each event's own patient's; ``{"identifiers": [], "unmatched":
+    #: why}`` when its reference names none or several of them (then held)
     subject: dict[str, Any] | None = None
     payload: Event
 

@@ -54,6 +54,7 @@ from hub.judge import (
 from hub.passthru import RawRoutes
 from hub.ports import Store, Transport, Unit
 from hub.records import MessageRecord, MessageStatus
+from hub.sync.state import refs_in
 
 __all__ = [
     "OFFLOAD_BYTES",
@@ -166,27 +167,66 @@ class _Stage:
     #: an earlier message under the same key with different content (a reused control id)
     reused: MessageRecord | None = None
     reused_control_id: ReusedControlId = ReusedControlId.PROCESS
-    #: the message's patient (``Envelope.subject``), once worked out: (event index, facts)
-    subject: tuple[int, dict[str, Any]] | None = None
+    #: the patient each event is about (``Envelope.subject``), once worked out: by index
+    subjects: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: its raw routing key, and the systems that take it raw (the sender left out)
     raw_key: str | None = None
     raw_targets: list[str] = field(default_factory=list)
 
 
-def _subject(events: Sequence[Event]) -> tuple[int, dict[str, Any]] | None:
-    """The one patient a message of several events is about (an ADT's PID), as (its
-    event's index, its identifiers and identity facts); None for a packed batch, a message
-    of one event, or one about several patients or none."""
+#: ``Envelope.subject`` of an event of a message about several patients whose patient
+#: reference names none of them, or several: the sync engine holds it (``unmatched``)
+_UNMATCHED = "its patient reference names none or several of the message's patients"
+
+
+def _subjects(events: Sequence[Event]) -> dict[int, dict[str, Any]]:
+    """The patient each event of a message is about (``Envelope.subject``), by event index:
+    its identifiers and identity facts. A message about one patient (an ADT's PID): every
+    other event gets that patient's. A message about several (an ORU with two
+    PATIENT_RESULT groups): each event that refers to a patient gets the patient event whose
+    identifiers its patient reference carries; one whose reference matches none of them,
+    or several, gets an ``unmatched`` subject (held by the sync engine, never linked
+    unchecked). None for a packed batch or a message of one event; the patient events
+    themselves get none."""
     if isinstance(events, PackedEvents) or len(events) < 2:
-        return None
+        return {}
     found = [i for i, e in enumerate(events) if e.entity.entity_type == EntityType.PATIENT]
-    if len(found) != 1:
-        return None
-    patient = events[found[0]].entity.model_dump(mode="json", exclude_none=True)
-    keys = ("identifiers", "birth_date", "sex")
-    facts = {k: patient[k] for k in keys if patient.get(k)}
+    facts = {i: _facts(events[i]) for i in found}
+    if len(found) == 1:
+        (at,) = found
+        if not facts[at].get("identifiers"):
+            return {}
+        return {i: facts[at] for i in range(len(events)) if i != at}
+    subjects: dict[int, dict[str, Any]] = {}
+    for i, event in enumerate(events):
+        if i in facts:
+            continue
+        refs = [
+            ref
+            for _, ref in refs_in(event.entity.model_dump(mode="json", exclude_none=True))
+            if ref.get("type") == EntityType.PATIENT.value
+        ]
+        if not refs:
+            continue  # about no patient (a practitioner, a location)
+        keys = {_key(x) for ref in refs for x in ref.get("identifiers", [])}
+        mine = [at for at in found if keys & {_key(x) for x in facts[at].get("identifiers", [])}]
+        if len(mine) == 1 and facts[mine[0]].get("identifiers"):
+            subjects[i] = facts[mine[0]]
+        else:
+            subjects[i] = {"identifiers": [], "unmatched": _UNMATCHED}
+    return subjects
+
+
+def _facts(event: Event) -> dict[str, Any]:
+    """A patient event's identifiers and identity facts (first name, birth date, sex)."""
+    patient = event.entity.model_dump(mode="json", exclude_none=True)
+    facts = {k: patient[k] for k in ("identifiers", "birth_date", "sex") if patient.get(k)}
     facts["names"] = patient.get("names", [])[:1]
-    return (found[0], facts) if facts.get("identifiers") else None
+    return facts
+
+
+def _key(identifier: dict[str, Any]) -> tuple[str, str]:
+    return (str(identifier.get("system") or ""), str(identifier.get("value") or ""))
 
 
 class Pipeline:
@@ -409,7 +449,7 @@ class Pipeline:
         ident = st.identity
         dedup_key, digest = (ident.dedup_key, ident.digest) if ident else (None, None)
         basis = ids.event_basis(st.system, dedup_key, str(st.message_id), digest)
-        st.subject = _subject(st.events)
+        st.subjects = _subjects(st.events)
         try:
             # a slice at a time: a gather of 5,000 publishes runs all their first steps
             # (serialise, send) in one turn of the event loop, seconds in which no other sender
@@ -449,11 +489,8 @@ class Pipeline:
         are unpacked here: on a worker thread for a large message)."""
         window = st.events[start : start + PUBLISH_SLICE]
         envelopes = [self._envelope(fmt, st, ev, basis, start + i) for i, ev in enumerate(window)]
-        if st.subject is not None:
-            at, facts = st.subject
-            for i, env in enumerate(envelopes):
-                if start + i != at:
-                    env.subject = facts
+        for i, env in enumerate(envelopes):
+            env.subject = st.subjects.get(start + i)
         if isinstance(st.events, PackedEvents):  # the unpacked copies got the ids: keep them
             for i, env in enumerate(envelopes):
                 st.events.assign_id(start + i, env.id)

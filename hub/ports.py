@@ -464,6 +464,12 @@ class CrossReference(Protocol):
         """Move every identifier of ``from_id`` to ``to_id`` (a merge)."""
         ...
 
+    async def unlink_identifiers(
+        self, entity_type: str, canonical_id: str, identifiers: Iterable[tuple[str, str]]
+    ) -> int:
+        """Unlink (namespace, value) pairs from ``canonical_id`` (an identifier retired)."""
+        ...
+
     async def set_match_keys(
         self, entity_type: str, canonical_id: str, keys: Iterable[str]
     ) -> None: ...

@@ -94,6 +94,22 @@ class CrossReferenceOps(Operations):
         rows = await self._tx(lambda c: all_rows(c, stmt))
         return [{"namespace": r[0], "value": r[1], "source": r[2] or ""} for r in rows]
 
+    async def unlink_identifiers(
+        self, entity_type: str, canonical_id: str, identifiers: Iterable[tuple[str, str]]
+    ) -> int:
+        """Unlink (namespace, value) pairs from ``canonical_id`` (an identifier retired: they
+        no longer name it; the record's history keeps them). Returns how many were unlinked."""
+        pairs = list(dict.fromkeys(identifiers))
+        if not pairs:
+            return 0
+        x = t.xrefs
+        cond = or_(*[and_(x.c.namespace == ns, x.c.value == v) for ns, v in pairs])
+        stmt = x.delete().where(
+            and_(x.c.entity_type == entity_type, x.c.canonical_id == canonical_id, cond)
+        )
+        res = await self._tx(lambda c: c.execute(stmt))
+        return int(res.rowcount)
+
     async def repoint_identifiers(self, entity_type: str, from_id: str, to_id: str) -> int:
         """Move every identifier of ``from_id`` to ``to_id`` (a merge). Returns the count."""
         x = t.xrefs

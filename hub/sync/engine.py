@@ -176,6 +176,9 @@ class SyncEngine:
         published; a review names the patient record and the event. Independent of the
         order the message's events are applied in (they run in different lanes)."""
         subject = env.subject or {}
+        if subject.get("unmatched"):
+            # a message about several patients: which one this event is about is unclear
+            return await self._held_unmatched(unit, env, incoming, str(subject["unmatched"]))
         mine = set(
             self.identity.link_keys(subject.get("identifiers", []), env.source_system, _PATIENT)
         )
@@ -196,6 +199,23 @@ class SyncEngine:
                 await log_decision(unit, env, _PATIENT, ref["id"], decision)
                 return decision
         return None
+
+    async def _held_unmatched(
+        self, unit: Unit, env: Envelope, incoming: dict[str, Any], why: str
+    ) -> Decision:
+        """Held: nothing written, learnt or published; a review names the patient the
+        event's reference resolved to (else the event's own record)."""
+        ids = [
+            str(ref["id"])
+            for _, ref in refs_in(incoming)
+            if ref.get("type") == _PATIENT and ref.get("id")
+        ]
+        etype, record = (_PATIENT, ids[0]) if ids else (incoming["entity_type"], env.id)
+        await unit.open_review(etype, record, tuple(ids[1:]), f"event {env.id} held: {why}"[:128])
+        decision = Decision(SyncDecision.HELD, f"held for review: {why}")
+        decision.learn_identifiers = False
+        await log_decision(unit, env, etype, record, decision)
+        return decision
 
     async def _judge(self, case: Case) -> Decision | None:
         """Run the judgements in order; the final decision that stops the event, if any."""

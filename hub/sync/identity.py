@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from hub.canonical import EntityType, Identifier
 from hub.config import IdentifyingConfig, MatchRule
 from hub.records import VersionConflict
-from hub.sync.linking import IdentifierPolicy, disagreement, is_placeholder
+from hub.sync.linking import IdentifierPolicy, disagreement, has_ended, is_placeholder
 from hub.sync.state import refs_in, unite
 
 __all__ = [
@@ -265,7 +265,8 @@ class IdentityService:
         self, identifiers: list[dict[str, Any]], source: str, etype: str
     ) -> tuple[list[Pair], list[Pair]]:
         """A record's identifiers (canonical JSON) as (identifying, corroborating) pairs.
-        For a patient: placeholder values are in neither (never a link key), and only what
+        For a patient: placeholder values and ended identifiers (``has_ended``: an A47's
+        retired prior identifier) are in neither (never a link key), and only what
         ``matching.identifying`` names is identifying. Other types: every one identifies."""
         if etype != _PATIENT:
             return json_pairs(identifiers, source), []
@@ -274,7 +275,7 @@ class IdentityService:
         for i in identifiers:
             value = i.get("value")
             ns = _namespace(i.get("system"), i.get("type"), i.get("source"), source)
-            if not value or is_placeholder(value, ns):
+            if not value or is_placeholder(value, ns) or has_ended(i):
                 continue
             (linking if self.policy.identifying(ns, i.get("type")) else other).append((ns, value))
         return linking, other

@@ -14,13 +14,14 @@ A shared identifier is not proof of identity (issue 11). Three rules, each a pur
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
 from itertools import pairwise
 from typing import Any
 
 from hub.config import IdentifyingConfig
 
-__all__ = ["IdentifierPolicy", "disagreement", "is_placeholder"]
+__all__ = ["IdentifierPolicy", "disagreement", "has_ended", "is_placeholder"]
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
 
@@ -63,6 +64,24 @@ def is_placeholder(value: str | None, namespace: str | None = None) -> bool:
         if namespace in _SSN_SYSTEMS and len(folded) == 9:
             return folded[:3] in ("000", "666") or folded[3:5] == "00" or folded[5:] == "0000"
     return False
+
+
+def has_ended(identifier: dict[str, Any]) -> bool:
+    """An identifier (canonical JSON) whose period has ended: retired (an ADT^A47's prior
+    identifier) or expired (CX-8 in the past). It names nobody any more: never a link key.
+    A date ends on that day (an identifier retired or expiring today links no more); an
+    unreadable end is not taken as ended."""
+    end = (identifier.get("period") or {}).get("end")
+    if not end:
+        return False
+    text = str(end)
+    try:
+        if len(text) <= len("YYYY-MM-DD"):
+            return date.fromisoformat(text) <= datetime.now(UTC).date()
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) <= datetime.now(UTC)
 
 
 def _is_run(digits: str) -> bool:

@@ -13,17 +13,22 @@ person. So the change is *held for review* — nothing written, linked or publis
 
 Otherwise the new identifiers are linked to that record and the event is applied as a
 change of state (the engine's upsert: its judgements, save and publish). The prior
-identifiers stay linked to the record, so a late message under the old number still finds
-it rather than creating a duplicate. Prior identifiers the hub does not know: the event is
-applied as a plain update under the new identifiers (which then decide, as for any event).
+identifiers are *retired*: unlinked from the cross-reference and kept on the record with
+their period ended (``linking.has_ended``), so they never link again — a late message under
+the old number is decided like any unknown number (the demographic rules, a review when in
+doubt), never silently filed on the record by it. The record's history keeps the versions
+that had them live. Prior identifiers the hub does not know: the event is applied as a
+plain update under the new identifiers (which then decide, as for any event): there is
+nothing to change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from hub.canonical import EntityType
+from hub.canonical import EntityType, Period
 from hub.envelope import Envelope
 from hub.ports import Unit
 from hub.sync.decisions import Decision, SyncDecision, log_decision
@@ -73,7 +78,37 @@ class Reidentifier:
             return await self._hold(unit, env, target, [], why)
         pairs = self.identity.link_keys(incoming.get("identifiers", []), source, _PATIENT)
         await unit.link_identifiers(_PATIENT, target, pairs, source=source)
-        return await self.upsert(unit, env, again)
+        return await self.upsert(unit, await self._retire(unit, env, target), again)
+
+    async def _retire(self, unit: Unit, env: Envelope, target: str) -> Envelope:
+        """The prior identifiers stop naming the record: unlinked from the cross-reference,
+        and kept on the record with their period ended (``linking.has_ended``: never a link
+        key again; the record's history shows them). The envelope returned carries them so
+        the record's next version has them retired. One the new identifiers still list
+        stays as it is."""
+        event, source = env.payload, env.source_system
+        keep = {i.key() for i in event.entity.identifiers}
+        ended = datetime.now(UTC).date()  # a date: HL7 v2 writes it as CX-8 (DT)
+        retired = []
+        for ref in event.replaces:
+            for ident in ref.identifiers:
+                if ident.key() in keep:
+                    continue
+                period = Period(start=ident.period.start if ident.period else None, end=ended)
+                retired.append(ident.model_copy(update={"period": period}))
+        dumped = [i.model_dump(mode="json", exclude_none=True) for i in retired]
+        pairs = self.identity.link_keys(
+            [{k: v for k, v in i.items() if k != "period"} for i in dumped], source, _PATIENT
+        )
+        named = await unit.resolve_identifiers(_PATIENT, pairs)
+        mine = [p for p in pairs if named.get(p) == target]
+        await unit.unlink_identifiers(_PATIENT, target, mine)
+        if not retired:
+            return env
+        entity = event.entity.model_copy(
+            update={"identifiers": [*event.entity.identifiers, *retired]}
+        )
+        return env.model_copy(update={"payload": event.model_copy(update={"entity": entity})})
 
     async def _hold(
         self, unit: Unit, env: Envelope, target: str, others: list[str], why: str

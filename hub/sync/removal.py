@@ -9,20 +9,31 @@ knows for the record and each destination finds its own. A removal of a record t
 unknown or already removed changes nothing and publishes nothing; one that names the
 version it removes (``meta.version``: a FHIR DELETE names the version it checked) is not
 applied to a record that changed since (``stale``: the FHIR API answers 409).
+
+A removal is checked like an update (issue 12, patient safety): a patient removal whose
+identity facts (birth date, sex, both names) disagree with the record its identifier names,
+and a removal of another record (a visit, an allergy) whose message's patient
+(``Envelope.subject``, else the record's own patient reference) is not the patient that
+record belongs to, or whose facts disagree with that patient's, is ``held`` — nothing
+removed, nothing published, a review opened on the patient record.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hub.canonical import EntityType
 from hub.envelope import Envelope
 from hub.ports import Unit
 from hub.records import EntityRecord
 from hub.sync.decisions import Decision, SyncDecision, log_decision
-from hub.sync.identity import IdentityService, json_pairs
-from hub.sync.state import unite
+from hub.sync.identity import IdentityService, demographics, json_pairs
+from hub.sync.linking import disagreement
+from hub.sync.state import refs_in, unite
 
 __all__ = ["DELETED_SOURCE", "Remover", "is_tombstone", "tombstone"]
+
+_PATIENT = EntityType.PATIENT.value
 
 #: the store ``source`` of a tombstone version: the record was removed (a FHIR delete)
 DELETED_SOURCE = "carehub:deleted"
@@ -67,10 +78,68 @@ class Remover:
                 f"asked to remove version {asked}; the record is at {current.version}"
             )
             decision.decision = SyncDecision.STALE
+        elif held := await self._whose(unit, env, incoming, current):
+            patient_id, others, why = held
+            rule = f"event {env.id} held: {why}"
+            await unit.open_review(_PATIENT, patient_id, others, rule[:128])
+            decision = _nothing(f"held for review: {why}")
+            decision.decision = SyncDecision.HELD
         else:
             decision = await self._apply(unit, env, etype, canonical_id, current)
         await log_decision(unit, env, etype, canonical_id, decision)
         return decision
+
+    async def _whose(
+        self, unit: Unit, env: Envelope, incoming: dict[str, Any], current: EntityRecord
+    ) -> tuple[str, tuple[str, ...], str] | None:
+        """Why the removal is not the record's own patient's, as (patient record, other
+        patients, reason); None when nothing says so. A patient: the removal's identity
+        facts against the record's. Another record: the patient the message is about (its
+        subject, else the removal's own patient references) must be a patient the record
+        refers to, with identity facts that agree."""
+        if current.entity_type == _PATIENT:
+            differs = disagreement(demographics(incoming), demographics(current.data))
+            if differs:
+                return current.id, (), f"an identifying identifier links, {differs} differ"
+            return None
+        owners = sorted(
+            {
+                str(ref["id"])
+                for _, ref in refs_in(current.data)
+                if ref.get("type") == _PATIENT and ref.get("id")
+            }
+        )
+        if not owners:
+            return None
+        subject = env.subject
+        if subject and subject.get("unmatched"):
+            return owners[0], (), str(subject["unmatched"])
+        if subject:
+            facts: dict[str, Any] = subject
+            identifiers = list(subject.get("identifiers", []))
+        else:
+            facts = {}
+            identifiers = [
+                i
+                for _, ref in refs_in(incoming)
+                if ref.get("type") == _PATIENT
+                for i in ref.get("identifiers", [])
+            ]
+        if not identifiers:
+            return None
+        linking, other = self.identity.split(identifiers, env.source_system, _PATIENT)
+        named = await self.identity.resolve(unit, _PATIENT, linking or other)
+        mine = [o for o in owners if o in named]
+        if not mine:
+            return owners[0], tuple(named), "the record belongs to another patient"
+        for owner in mine:
+            record = await unit.get_entity(_PATIENT, owner)
+            if record is None:
+                continue
+            differs = disagreement(demographics(facts), demographics(record.data))
+            if differs:
+                return owner, (), f"its patient reference links, {differs} differ"
+        return None
 
     async def _target(
         self, unit: Unit, etype: str, incoming: dict[str, Any], source: str

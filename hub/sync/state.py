@@ -60,9 +60,15 @@ def refs_in(value: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def unite(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Identifiers of ``a``, then those of ``b`` that ``a`` lacks (by system and value)."""
+    """Identifiers of ``a``, then those of ``b`` that ``a`` lacks (by system and value); one
+    of both takes ``b``'s period when ``b`` gives one (an identifier retired: its end)."""
     seen = {(i.get("system"), i.get("value")) for i in a}
-    return a + [i for i in b if (i.get("system"), i.get("value")) not in seen]
+    periods = {(i.get("system"), i.get("value")): i["period"] for i in b if i.get("period")}
+    kept = [
+        {**i, "period": periods[k]} if (k := (i.get("system"), i.get("value"))) in periods else i
+        for i in a
+    ]
+    return kept + [i for i in b if (i.get("system"), i.get("value")) not in seen]
 
 
 def _is_work(item: Any) -> bool:

@@ -236,8 +236,9 @@ def map_identifier_change(src: Hl7v2Source) -> list[Event]:
 
 def map_removal(trigger: str, src: Hl7v2Source) -> list[Event]:
     """A23 delete a patient record (the visit PV1-19 names: ``encounter.removed``) and A29
-    delete person information (the PID patient: ``patient.removed``). Only a record the hub
-    knows by these identifiers is removed (``hub.sync.removal``)."""
+    delete person information (the PID patient: ``patient.removed``); an A23's removal
+    comes after the PID's ``patient.updated``. Only a record the hub knows by these
+    identifiers, of the PID's person, is removed (``hub.sync.removal``)."""
     pat = stamp(src, patient(src, src.require("PID")))
     subjects = list(pat.identifiers)
     when = event_time(src)
@@ -249,7 +250,12 @@ def map_removal(trigger: str, src: Hl7v2Source) -> list[Event]:
         raise MappingError(
             "a visit to delete needs its visit number", code="101", location=pv1.loc(19)
         )
-    return [src.event(K.ENCOUNTER_REMOVED, enc, when, subjects)]
+    # the PID's patient first: the visit's removal gets it as its subject, so a visit is
+    # removed only for the person it belongs to (``hub.sync.removal``)
+    return [
+        src.event(K.PATIENT_UPDATED, pat, when, subjects),
+        src.event(K.ENCOUNTER_REMOVED, enc, when, subjects),
+    ]
 
 
 def map_merge(src: Hl7v2Source) -> list[Event]:
@@ -310,10 +316,12 @@ def adt_mapper(trigger: str) -> Mapper:
         return declare_emits(mapper, K.PATIENT_MERGED)
     if trigger in ADT_IDENTIFIER_CHANGES:
         return declare_emits(mapper, K.PATIENT_IDENTIFIER_CHANGED)
+    if trigger in ADT_REMOVALS and ADT_REMOVALS[trigger] is K.PATIENT_REMOVED:
+        return declare_emits(mapper, K.PATIENT_REMOVED)
     if trigger in ADT_REMOVALS:
-        return declare_emits(mapper, ADT_REMOVALS[trigger])
+        return declare_emits(mapper, K.PATIENT_UPDATED, ADT_REMOVALS[trigger])
     if trigger == "A60":
-        return declare_emits(mapper, K.ALLERGY_UPDATED, K.ALLERGY_REMOVED)
+        return declare_emits(mapper, K.PATIENT_UPDATED, K.ALLERGY_UPDATED, K.ALLERGY_REMOVED)
     if trigger in ADT_STORED:
         return declare_emits(mapper)
     spec = ADT_TRIGGERS[trigger]

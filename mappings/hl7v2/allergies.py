@@ -6,7 +6,9 @@ The allergy refers to the PID patient. IAM-7 (allergy unique identifier) identif
 without one (AL1 has none) the identifier is made from the patient's first identifier and
 the allergen code, so the same allergy sent again updates one record instead of adding
 another. IAM-6 action D (delete) is a removal; A (add), U (update), X (no change) and an
-empty action are updates.
+empty action are updates. The PID's ``patient.updated`` comes first (as in an ORU, VXU or
+MDM): it gives the allergies their subject, so an A60 whose PID names another person on a
+known MRN is held for review — no allergy added to or removed from the wrong patient.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ _DELETE = "D"
 
 
 def map_allergies(src: Hl7v2Source, when: datetime) -> list[Event]:
-    """Every IAM (with the NTE and IAR segments after it) and AL1 of the message → Allergy,
-    in message order, each event at ``when``. A message with none maps to no event (it is
-    stored and acknowledged)."""
+    """The PID's ``patient.updated``, then every IAM (with the NTE and IAR segments after
+    it) and AL1 of the message → Allergy, in message order, each event at ``when``. A
+    message with none maps to no event (it is stored and acknowledged)."""
     pat = stamp(src, patient(src, src.require("PID")))
     pat_ref = patient_ref(pat)
     subjects = list(pat.identifiers)
@@ -40,7 +42,9 @@ def map_allergies(src: Hl7v2Source, when: datetime) -> list[Event]:
             allergy, removed = allergy_from_al1(src, seg, pat_ref), False
         kind = EventKind.ALLERGY_REMOVED if removed else EventKind.ALLERGY_UPDATED
         events.append(src.event(kind, stamp(src, allergy), when, subjects))
-    return events
+    if not events:
+        return []
+    return [src.event(EventKind.PATIENT_UPDATED, pat, when, subjects), *events]
 
 
 def _groups(src: Hl7v2Source) -> list[tuple[Seg, list[Seg]]]:

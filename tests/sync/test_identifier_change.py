@@ -1,8 +1,11 @@
 """Issue 12, item 4: ADT^A47 change patient identifier list, end to end on RabbitMQ with
 SQLite and PostgreSQL (the ``site`` of ``test_sync``). Identity is patient safety: the
 record the prior identifier names takes the new one — unless the new identifier is another
-patient's, or the message's demographics say another person, or the prior identifier names
-nobody the hub could be sure of: then nothing is applied and a review is opened. The
+patient's, or the message's demographics say another person, or the prior identifiers name
+several records: then nothing is applied and a review is opened. A prior identifier the hub
+does not know is applied as a plain update under the new identifiers (nothing to change).
+After a change the prior identifier is retired: kept on the record with its period ended,
+no longer linking, so a late message under it is decided like any unknown number. The
 identity invariant (``tests/invariants.py``) is checked after every test (conftest)."""
 
 from __future__ import annotations
@@ -43,13 +46,35 @@ async def test_the_record_the_prior_identifier_names_takes_the_new_one(site: Sit
     await site.settle()
     (after,) = await site.patients()
     assert after["id"] == before["id"]
-    assert {i["value"] for i in after["identifiers"]} == {"5001", "5002"}
-    # the new number finds the record, and so does the old one (a late message)
-    assert await _ids(site, "5002") == await _ids(site, "5001") == [before["id"]]
+    # the prior number stays on the record, retired (its period ends), and no longer links
+    kept = {i["value"]: i for i in after["identifiers"]}
+    assert set(kept) == {"5001", "5002"}
+    assert kept["5001"].get("period", {}).get("end") and not kept["5002"].get("period")
+    assert await _ids(site, "5002") == [before["id"]]
+    assert await _ids(site, "5001") == []
     assert await site.store.reviews() == []
     # the lab (MLLP, patient.*) hears of it as an ADT^A47 with the prior id in MRG-1
     a47s = [m for m in site.lab.received if b"ADT^A47" in m]
     assert len(a47s) == 1 and b"MRG|5001^^^GOODHEALTH" in a47s[0]
+
+
+async def test_a_late_message_under_the_retired_number_does_not_silently_match(site: Site):
+    """After the A47 the old number is unknown: a late A08 under it is decided like any
+    unknown MRN (the demographic rules), never linked to the record by the old number; an
+    A08 naming another person under it is a new patient, not a change of the record."""
+    assert await site.send("ehr", a04("L-1", "5101", "Rivera", "Ana", "19750214", "F")) == "AA"
+    await site.settle()
+    (ana,) = await site.patients()
+    assert await site.send("ehr", a47("L-2", "5102", "5101")) == "AA"
+    await site.settle()
+    late = a04("L-3", "5101", "Okafor", "Ben", "19600101", "M", trigger="A08")
+    assert await site.send("ehr", late) == "AA"
+    await site.settle()
+    (after,) = [p for p in await site.patients() if p["id"] == ana["id"]]
+    assert after["names"] == ana["names"] and after["birth_date"] == ana["birth_date"]
+    (ben,) = [p for p in await site.patients() if p["id"] != ana["id"]]
+    assert await _ids(site, "5101") == [ben["id"]]
+    assert await _ids(site, "5102") == [ana["id"]]
 
 
 async def test_a_new_identifier_that_is_another_patients_is_held_for_review(site: Site):

@@ -132,8 +132,9 @@ class Writer:
         """CX: .1 value, .4 assigning authority, .5 type, .7/.8 validity."""
         authority = self.subs(*self.hd_parts(ident.system))
         period = ident.period if self.options.version_at_least(2, 4) else None  # CX.7/8
-        start = self.dtm(period.start) if period and period.start else ""
-        end = self.dtm(period.end) if period and period.end else ""
+        # CX.7 effective / CX.8 expiration date are DT (a date), whatever the period holds
+        start = period.start.strftime("%Y%m%d") if period and period.start else ""
+        end = period.end.strftime("%Y%m%d") if period and period.end else ""
         return self.comps(
             self.e(ident.value), "", "", authority, self.e(ident.type), "", start, end
         )

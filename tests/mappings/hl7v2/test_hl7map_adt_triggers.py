@@ -210,7 +210,8 @@ def test_a07_takes_the_outpatient_class():
 
 
 def test_a23_removes_the_visit_it_names_and_a29_the_person():
-    (visit,) = map_message(parse(message("A23")), context())
+    pid, visit = map_message(parse(message("A23")), context())
+    assert pid.kind is K.PATIENT_UPDATED  # the visit's removal is checked against its PID
     assert visit.kind is K.ENCOUNTER_REMOVED
     assert [i.value for i in visit.entity.identifiers] == ["V-2024-0042"]
     (person,) = map_message(parse(message("A29")), context())
@@ -238,7 +239,8 @@ def test_iam_with_its_iar_and_nte_maps_field_by_field():
         b"IAM|1|DA^Drug allergy^HL70127|70618^Penicillin^RXNORM|SV^Severe^HL70128|Hives|U|"
         b"ALG-7^GHH||AL^Allergy^HL70436||20190301||20200105083000-0500||||C^Confirmed^HL70438",
     )
-    (event,) = map_message(parse(raw.replace(IN1.encode() + b"\r", b"")), context())
+    pid, event = map_message(parse(raw.replace(IN1.encode() + b"\r", b"")), context())
+    assert pid.kind is K.PATIENT_UPDATED  # first: the allergies' subject
     assert event.kind is K.ALLERGY_UPDATED
     a = event.entity
     assert [(i.value, i.system) for i in a.identifiers] == [("ALG-7", "GHH")]
@@ -264,14 +266,14 @@ def test_iam_with_its_iar_and_nte_maps_field_by_field():
 
 def test_an_iam_deleted_at_the_source_is_a_removal():
     raw = message("A60").replace(b"|Hives|A|ALG-7", b"|Hives|D|ALG-7")
-    (event,) = map_message(parse(raw), context())
+    _, event = map_message(parse(raw), context())
     assert event.kind is K.ALLERGY_REMOVED
     assert [i.value for i in event.entity.identifiers] == ["ALG-7"]
 
 
 def test_an_erroneous_allergy_is_written_without_a_clinical_status():
     raw = message("A60").replace(IAM.encode(), IAM.encode() + b"||||||||||E")
-    (event,) = map_message(parse(raw), context())
+    _, event = map_message(parse(raw), context())
     assert event.entity.verification_status == "entered-in-error"
     written = to_fhir(event.entity, FHIR)
     validate_fhir(written)
@@ -281,8 +283,8 @@ def test_an_erroneous_allergy_is_written_without_a_clinical_status():
 def test_al1_allergies_without_identifiers_get_a_stable_one():
     al1 = "AL1|1|DA^Drug allergy^HL70127|70618^Penicillin^RXNORM|MO|Rash~Itching|20190301"
     raw = message("A60").replace(IAM.encode(), al1.encode())
-    (event,) = map_message(parse(raw), context())
-    again = map_message(parse(raw), context())[0]
+    _, event = map_message(parse(raw), context())
+    again = map_message(parse(raw), context())[1]
     a = event.entity
     assert a.identifiers == again.entity.identifiers and len(a.identifiers) == 1
     assert "MRN-1001" in a.identifiers[0].value and "70618" in a.identifiers[0].value
@@ -294,7 +296,7 @@ def test_al1_allergies_without_identifiers_get_a_stable_one():
 
 def test_an_unknown_allergy_code_is_left_out_not_guessed():
     raw = message("A60").replace(b"FA^Food allergy", b"ZZ^Odd").replace(b"|SV^Severe", b"|XX")
-    (event,) = map_message(parse(raw), context())
+    _, event = map_message(parse(raw), context())
     assert event.entity.category == [] and event.entity.reactions[0].severity is None
 
 

@@ -59,7 +59,7 @@ CORPUS = [
         0,
         [K.CHARGE_POSTED, K.CHARGE_POSTED, K.COVERAGE_UPDATED],
     ),
-    ("adt_a60", "fhirconverter__ADT-A60-01.hl7", 0, [K.ALLERGY_UPDATED]),
+    ("adt_a60", "fhirconverter__ADT-A60-01.hl7", 0, [K.PATIENT_UPDATED, K.ALLERGY_UPDATED]),
     (
         "oru_r01_cbc",
         "fhirconverter__LRI_2.0-NG_CBC_Typ_Message.hl7",
