@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from adapters.hl7v2 import (
     DEFAULT_ENCODING,
+    HL7_VERSIONS,
     EncodingChars,
     Message,
     Segment,
@@ -42,23 +43,7 @@ __all__ = [
 
 FALLBACK_VERSION = "2.5.1"
 #: versions an ACK may carry; anything else is answered in FALLBACK_VERSION
-KNOWN_VERSIONS = frozenset(
-    {
-        "2.1",
-        "2.2",
-        "2.3",
-        "2.3.1",
-        "2.4",
-        "2.5",
-        "2.5.1",
-        "2.6",
-        "2.7",
-        "2.7.1",
-        "2.8",
-        "2.8.1",
-        "2.8.2",
-    }
-)
+KNOWN_VERSIONS = HL7_VERSIONS  # table 0104, as MSH-12.1 writes them
 _PROCESSING_IDS = frozenset({"P", "T", "D"})
 _MAX_ERR = 50
 _MAX_TEXT = 200

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from adapters.hl7v2 import Message, find_unknown_escapes
+from adapters.hl7v2 import HL7_VERSIONS, Message, find_unknown_escapes
 from hub.findings import Finding, Report, Severity
 
 from .codes import ErrorCode
@@ -27,23 +27,7 @@ from .shape import check_shape
 __all__ = ["SUPPORTED_VERSIONS", "check_message", "scan_escapes"]
 
 #: HL7 v2.1 to v2.8.x
-SUPPORTED_VERSIONS = frozenset(
-    {
-        "2.1",
-        "2.2",
-        "2.3",
-        "2.3.1",
-        "2.4",
-        "2.5",
-        "2.5.1",
-        "2.6",
-        "2.7",
-        "2.7.1",
-        "2.8",
-        "2.8.1",
-        "2.8.2",
-    }
-)
+SUPPORTED_VERSIONS = HL7_VERSIONS  # table 0104, as MSH-12.1 writes them
 PROCESSING_IDS = frozenset({"P", "T", "D"})
 _MAX_ESCAPE_FINDINGS = 20
 
