@@ -11,6 +11,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -98,14 +100,12 @@ def test_every_switch_has_catchers() -> None:
     assert set(CATCHERS) == set(SWITCHES)
 
 
-@pytest.mark.slow  # ~90 s for all eight under load (one pytest subprocess each)
-@pytest.mark.parametrize("check", sorted(CATCHERS))
-def test_a_switched_off_check_turns_its_tests_red(check: str, amqp_url: str) -> None:
-    # amqp_url: skipped when the broker is unreachable, like the tests it runs; inside, a
-    # missing service must fail loudly rather than skip (a skip is not a catch)
+def _switched_off(check: str) -> subprocess.CompletedProcess[str]:
+    """The catchers of ``check`` run in a pytest subprocess with the check switched off."""
+    # inside, a missing service must fail loudly rather than skip (a skip is not a catch)
     env = dict(os.environ, **{ENV: check, "CAREHUB_REQUIRE_SERVICES": "1"})
     args = ["-q", "-x", "-p", "no:cacheprovider", "-p", "tests.guard_switch", *CATCHERS[check]]
-    run = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "pytest", *args],
         check=False,  # failing is what this run is for
         cwd=REPO,
@@ -114,6 +114,28 @@ def test_a_switched_off_check_turns_its_tests_red(check: str, amqp_url: str) -> 
         text=True,
         timeout=240,
     )
+
+
+@pytest.fixture(scope="module")
+def switched_off_runs() -> Iterator[dict[str, Future[subprocess.CompletedProcess[str]]]]:
+    """Every switched-off run, started at once and run two at a time (each is mostly
+    interpreter start-up and broker/database waits): the suite's slowest part, halved."""
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        runs = {check: pool.submit(_switched_off, check) for check in sorted(CATCHERS)}
+        yield runs
+        for run in runs.values():
+            run.cancel()
+
+
+@pytest.mark.slow  # one pytest subprocess per check, two at a time
+@pytest.mark.parametrize("check", sorted(CATCHERS))
+def test_a_switched_off_check_turns_its_tests_red(
+    check: str,
+    amqp_url: str,
+    switched_off_runs: dict[str, Future[subprocess.CompletedProcess[str]]],
+) -> None:
+    # amqp_url: skipped when the broker is unreachable, like the tests it runs
+    run = switched_off_runs[check].result()
     out = run.stdout + run.stderr
     summary = out.strip().splitlines()[-1] if out.strip() else ""
     assert run.returncode == 1, f"{check} off: the tests did not fail (rc {run.returncode})\n{out}"
