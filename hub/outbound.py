@@ -151,28 +151,15 @@ class OutboundWorker:
         outbound_id: str | None = None,
         unit: Unit | None = None,
     ) -> None:
-        env = delivery.envelope
-        await (unit or self.store).record_delivery(
-            envelope_id=env.id,
-            destination=self.destination,
-            status=status,
-            attempts=delivery.attempt + 1,
-            event_kind=env.routing_key,
-            message_id=env.raw_ref,
-            outbound_message_id=outbound_id,
-            detail=detail,
+        target = unit or self.store
+        await _record(
+            target, self.destination, delivery, delivery.envelope, status, detail, outbound_id
         )
 
     async def _audit(
         self, action: str, envelope_id: str, outcome: str, unit: Unit | None = None
     ) -> None:
-        await (unit or self.store).audit(
-            actor="carehub",
-            action=action,
-            outcome=outcome,
-            subject=f"envelope:{envelope_id}",
-            peer=self.destination,
-        )
+        await _audit(unit or self.store, action, envelope_id, outcome, self.destination)
 
 
 def raw_envelope(delivery: Delivery) -> RawEnvelope:
@@ -253,16 +240,31 @@ class PassthroughWorker:
         outbound_id: str | None = None,
         unit: Unit | None = None,
     ) -> None:
-        await (unit or self.store).record_delivery(
-            envelope_id=env.id,
-            destination=self.destination,
-            status=status,
-            attempts=delivery.attempt + 1,
-            event_kind=env.routing_key,
-            message_id=env.raw_ref,
-            outbound_message_id=outbound_id,
-            detail=detail,
+        await _record(
+            unit or self.store, self.destination, delivery, env, status, detail, outbound_id
         )
+
+
+async def _record(
+    target: Store | Unit,
+    destination: str,
+    delivery: Delivery,
+    env: Envelope | RawEnvelope,
+    status: DeliveryStatus,
+    detail: str | None,
+    outbound_id: str | None,
+) -> None:
+    """The delivery record of one attempt, canonical or pass-through."""
+    await target.record_delivery(
+        envelope_id=env.id,
+        destination=destination,
+        status=status,
+        attempts=delivery.attempt + 1,
+        event_kind=env.routing_key,
+        message_id=env.raw_ref,
+        outbound_message_id=outbound_id,
+        detail=detail,
+    )
 
 
 async def _audit(
